@@ -1,0 +1,56 @@
+"""foundry-tune: fine-tuning on Microsoft Foundry, as dependable as calling a function.
+
+The public surface is re-exported here; submodules starting with ``_`` are private.
+"""
+
+from foundry_tune._method_kind import MethodKind
+from foundry_tune._version import __version__
+from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
+from foundry_tune.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DatasetError,
+    DatasetValidationError,
+    DeploymentError,
+    DeploymentQuotaError,
+    FoundryTuneError,
+    GraderError,
+    InvalidParameterError,
+    JobCancelledError,
+    JobFailedError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    ServiceError,
+    UploadError,
+    WaitTimeoutError,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "DatasetError",
+    "DatasetValidationError",
+    "DeploymentError",
+    "DeploymentQuotaError",
+    "FoundryTuneError",
+    "GraderError",
+    "InvalidParameterError",
+    "JobCancelledError",
+    "JobFailedError",
+    "MethodKind",
+    "ModelInfo",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Price",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ServiceError",
+    "UploadError",
+    "WaitTimeoutError",
+    "__version__",
+    "known_models",
+    "lookup_model",
+    "set_price",
+]

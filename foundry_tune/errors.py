@@ -1,0 +1,212 @@
+"""The exception hierarchy: every error foundry-tune raises derives from :class:`FoundryTuneError`.
+
+Errors that come from the service carry its HTTP status, error code, message and request id.
+No error message or repr ever includes a credential.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from foundry_tune.dataset import ValidationReport
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigurationError",
+    "DatasetError",
+    "DatasetValidationError",
+    "DeploymentError",
+    "DeploymentNotFoundError",
+    "DeploymentQuotaError",
+    "FoundryTuneError",
+    "GraderError",
+    "InvalidParameterError",
+    "JobCancelledError",
+    "JobError",
+    "JobFailedError",
+    "NameInUseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RetryBudgetExceededError",
+    "ServiceError",
+    "UploadError",
+    "WaitTimeoutError",
+]
+
+
+class FoundryTuneError(Exception):
+    """Base class of every error raised by foundry-tune."""
+
+
+class ConfigurationError(FoundryTuneError):
+    """The connection settings are missing, contradictory or unsafe (e.g. plain http to a remote host)."""
+
+
+class InvalidParameterError(FoundryTuneError, ValueError):
+    """A hyperparameter, suffix, metadata entry or other argument is outside its documented range."""
+
+
+class DatasetError(FoundryTuneError):
+    """A dataset could not be read (missing file, unreadable source)."""
+
+
+class DatasetValidationError(DatasetError):
+    """The data would not train. ``report`` lists every problem with its line and code."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(report.summary())
+
+
+class GraderError(FoundryTuneError, ValueError):
+    """A grader definition is malformed or references fields the data does not have."""
+
+
+class UploadError(FoundryTuneError):
+    """A file could not be uploaded, or the service rejected it while processing it."""
+
+    def __init__(self, message: str, *, file_id: str | None = None, details: str | None = None):
+        self.file_id = file_id
+        self.details = details
+        super().__init__(message)
+
+
+class ServiceError(FoundryTuneError):
+    """The service answered with an error.
+
+    Attributes mirror the official error shape: ``status`` (HTTP status), ``code``, ``message``,
+    ``param`` and ``request_id`` (``x-request-id`` / ``apim-request-id``) when the service sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.param = param
+        self.request_id = request_id
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [self.message]
+        meta = []
+        if self.status is not None:
+            meta.append(f"status {self.status}")
+        if self.code:
+            meta.append(f"code {self.code}")
+        if self.request_id:
+            meta.append(f"request id {self.request_id}")
+        if meta:
+            parts.append(f"({', '.join(meta)})")
+        return " ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_service_error,
+            (type(self), self.message, self.status, self.code, self.param, self.request_id),
+        )
+
+
+def _rebuild_service_error(
+    cls: type[ServiceError],
+    message: str,
+    status: int | None,
+    code: str | None,
+    param: str | None,
+    request_id: str | None,
+) -> ServiceError:
+    return cls(message, status=status, code=code, param=param, request_id=request_id)
+
+
+class AuthenticationError(ServiceError):
+    """The credential was missing, expired or rejected (HTTP 401)."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The identity lacks a role the call needs (HTTP 403)."""
+
+
+class NotFoundError(ServiceError):
+    """The resource does not exist (HTTP 404)."""
+
+
+class RateLimitError(ServiceError):
+    """The service throttled the call (HTTP 429) and the retry budget could not absorb it."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class RetryBudgetExceededError(ServiceError):
+    """Retries ran out of time: the last failure is attached as ``__cause__``."""
+
+
+class QuotaExceededError(ServiceError):
+    """A per-resource quota was reached (jobs, deployments or tokens)."""
+
+
+class JobError(FoundryTuneError):
+    """Base class for fine-tuning job outcomes that are not success."""
+
+    def __init__(self, message: str, *, job_id: str | None = None) -> None:
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class JobFailedError(JobError):
+    """The job failed. ``code`` and ``service_message`` are the service's; ``hint`` says what to do."""
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        code: str | None,
+        service_message: str | None,
+        hint: str | None = None,
+    ) -> None:
+        self.code = code
+        self.service_message = service_message
+        self.hint = hint
+        text = f"fine-tuning job {job_id} failed"
+        if code:
+            text += f" [{code}]"
+        if service_message:
+            text += f": {service_message}"
+        if hint:
+            text += f"\nhint: {hint}"
+        super().__init__(text, job_id=job_id)
+
+
+class JobCancelledError(JobError):
+    """The job was cancelled before it finished."""
+
+
+class WaitTimeoutError(FoundryTuneError, TimeoutError):
+    """A wait (job, file processing, deployment readiness) ran past its timeout. Nothing was cancelled."""
+
+
+class DeploymentError(ServiceError):
+    """A deployment could not be created, provisioned, reached or deleted."""
+
+
+class DeploymentQuotaError(DeploymentError, QuotaExceededError):
+    """The resource has no quota left for another (fine-tuned) deployment."""
+
+
+class NameInUseError(DeploymentError):
+    """A deployment with that name already exists for a different model."""
+
+
+class DeploymentNotFoundError(DeploymentError, NotFoundError):
+    """The deployment does not exist."""
