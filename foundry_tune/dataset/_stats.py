@@ -1,0 +1,182 @@
+"""Token statistics of a dataset, gathered one example at a time in bounded memory.
+
+Percentiles use the linear-interpolation definition (numpy's default ``method="linear"``,
+Hyndman & Fan type 7): the p-th percentile of n sorted values ``x`` is
+``x[k] + (h - k) * (x[k + 1] - x[k])`` with ``h = (n - 1) * p / 100`` and ``k = floor(h)``.
+The median is the 50th percentile by the same rule. Memory is 16 bytes per example.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from foundry_tune.catalog import lookup_model
+
+__all__ = ["Distribution", "StatsAccumulator", "TokenStats", "percentile"]
+
+PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy's default, Hyndman-Fan type 7)"
+_MAX_LISTED_LINES = 100
+
+
+def percentile(sorted_values: Sequence[int] | Sequence[float], p: float) -> float:
+    """The ``p``-th percentile (0-100) of already sorted values, by linear interpolation."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be within 0..100, not {p}")
+    h = (len(sorted_values) - 1) * p / 100
+    k = math.floor(h)
+    low = float(sorted_values[k])
+    if k + 1 >= len(sorted_values):
+        return low
+    return low + (h - k) * (float(sorted_values[k + 1]) - low)
+
+
+class Distribution(BaseModel):
+    """Summary of one per-example quantity: min, max, mean, median, 5th and 95th percentile."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min: int
+    max: int
+    mean: float
+    median: float
+    p5: float
+    p95: float
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Distribution | None:
+        """The distribution of ``values``, or None when there are none."""
+        if not values:
+            return None
+        ordered = sorted(values)
+        return cls(
+            min=ordered[0],
+            max=ordered[-1],
+            mean=sum(ordered) / len(ordered),
+            median=percentile(ordered, 50),
+            p5=percentile(ordered, 5),
+            p95=percentile(ordered, 95),
+        )
+
+    def to_text(self) -> str:
+        """``min 12 / p5 20.0 / median 88.0 / mean 91.3 / p95 160.2 / max 512``."""
+        return (
+            f"min {self.min:,} / p5 {self.p5:,.1f} / median {self.median:,.1f} / mean {self.mean:,.1f}"
+            f" / p95 {self.p95:,.1f} / max {self.max:,}"
+        )
+
+
+class TokenStats(BaseModel):
+    """Token statistics of a dataset, as counted for billing (see ``TokenCounter``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    encoding: str | None = None
+    """The tokenizer encoding the counts come from (``o200k_base`` or ``cl100k_base``)."""
+    examples: int
+    messages: int
+    total_tokens: int
+    """Sum of every example's tokens."""
+    assistant_tokens: int
+    """Sum of the tokens the model learns to write (assistant output; 0 for reinforcement)."""
+    tokens_per_example: Distribution | None
+    assistant_tokens_per_example: Distribution | None
+    max_example_tokens: int | None
+    """The model's per-example limit the counts were checked against (None: no model given)."""
+    over_limit: int
+    """How many examples exceed ``max_example_tokens`` (the service truncates them)."""
+    over_limit_lines: list[int]
+    """Line numbers of the first 100 of those examples."""
+    billable_tokens: int
+    """Tokens per epoch as billed: each example counts at most ``max_example_tokens``."""
+    percentile_method: str = PERCENTILE_METHOD
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the ``tokens`` object of ``foundry-tune validate --json``)."""
+        return self.model_dump(mode="json")
+
+    def to_text(self) -> str:
+        """A few lines for the terminal."""
+        lines = [
+            f"examples: {self.examples:,}, messages: {self.messages:,}",
+            f"total tokens: {self.total_tokens:,}" + (f" ({self.encoding})" if self.encoding else ""),
+        ]
+        if self.tokens_per_example is not None:
+            lines.append(f"tokens per example: {self.tokens_per_example.to_text()}")
+        lines.append(f"assistant tokens: {self.assistant_tokens:,}")
+        if self.assistant_tokens_per_example is not None and self.assistant_tokens:
+            lines.append(f"assistant tokens per example: {self.assistant_tokens_per_example.to_text()}")
+        if self.max_example_tokens is not None:
+            over = f"examples over the {self.max_example_tokens:,}-token limit: {self.over_limit:,}"
+            if self.over_limit_lines:
+                shown = ", ".join(str(n) for n in self.over_limit_lines[:10])
+                more = " ..." if self.over_limit > 10 else ""
+                over += f" (lines {shown}{more}; the service truncates them)"
+            lines.append(over)
+        lines.append(f"billable tokens per epoch: {self.billable_tokens:,}")
+        return "\n".join(lines)
+
+
+class StatsAccumulator:
+    """Collects per-example counts one at a time, then :meth:`result` summarises them.
+
+    ``max_example_tokens`` is the model's per-example limit (see :meth:`for_model`); examples
+    above it are listed (the first 100 line numbers) and billed at the limit."""
+
+    def __init__(self, max_example_tokens: int | None = None, *, encoding: str | None = None) -> None:
+        self.max_example_tokens = max_example_tokens
+        self.encoding = encoding
+        self._totals = array("q")
+        self._assistant = array("q")
+        self._messages = 0
+        self._over = 0
+        self._over_lines: list[int] = []
+        self._billable = 0
+
+    @classmethod
+    def for_model(cls, model: str | None, *, encoding: str | None = None) -> StatsAccumulator:
+        """An accumulator checking against ``model``'s per-example token limit (if the model is known)."""
+        info = lookup_model(model) if model else None
+        return cls(info.max_example_tokens if info else None,
+                   encoding=encoding or (info.encoding if info else None))
+
+    @property
+    def examples(self) -> int:
+        """How many examples were added so far."""
+        return len(self._totals)
+
+    def add(self, tokens: int, assistant: int = 0, n_messages: int = 0, line: int | None = None) -> None:
+        """Record one example: its total tokens, assistant tokens, message count and line number."""
+        self._totals.append(tokens)
+        self._assistant.append(assistant)
+        self._messages += n_messages
+        limit = self.max_example_tokens
+        if limit is not None and tokens > limit:
+            self._over += 1
+            if line is not None and len(self._over_lines) < _MAX_LISTED_LINES:
+                self._over_lines.append(line)
+            self._billable += limit
+        else:
+            self._billable += tokens
+
+    def result(self) -> TokenStats:
+        """The statistics of every example added so far."""
+        return TokenStats(
+            encoding=self.encoding,
+            examples=len(self._totals),
+            messages=self._messages,
+            total_tokens=sum(self._totals),
+            assistant_tokens=sum(self._assistant),
+            tokens_per_example=Distribution.of(self._totals),
+            assistant_tokens_per_example=Distribution.of(self._assistant),
+            max_example_tokens=self.max_example_tokens,
+            over_limit=self._over,
+            over_limit_lines=list(self._over_lines),
+            billable_tokens=self._billable,
+        )

