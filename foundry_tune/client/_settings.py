@@ -1,0 +1,131 @@
+"""Connection settings: where the project and its Azure resource are, read from arguments or the
+environment, checked before anything is sent (https for remote hosts, every missing setting
+reported at once)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import ssl
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from foundry_tune.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_ARM_ENDPOINT",
+    "ENDPOINT_VARS",
+    "ArmSettings",
+    "account_from_host",
+    "arm_settings_from_env",
+    "check_endpoint",
+    "endpoint_from_env",
+    "is_loopback",
+    "ssl_verify",
+]
+
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+ENDPOINT_VARS = ("AZURE_AI_PROJECT_ENDPOINT", "FOUNDRY_PROJECT_ENDPOINT")
+_ACCOUNT_HOST_SUFFIXES = (
+    ".services.ai.azure.com",
+    ".cognitiveservices.azure.com",
+    ".openai.azure.com",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmSettings:
+    """Where deployments live in Azure Resource Manager. Every field is needed to deploy."""
+
+    subscription_id: str | None
+    resource_group: str | None
+    account_name: str | None
+    endpoint: str = DEFAULT_ARM_ENDPOINT
+
+    def missing(self) -> list[str]:
+        """The unset settings, named by their environment variables."""
+        names = []
+        if not self.subscription_id:
+            names.append("AZURE_SUBSCRIPTION_ID (subscription_id=)")
+        if not self.resource_group:
+            names.append("AZURE_RESOURCE_GROUP (resource_group=)")
+        if not self.account_name:
+            names.append(
+                "AZURE_AI_ACCOUNT_NAME (account_name=; derived from a *.services.ai.azure.com endpoint)"
+            )
+        return names
+
+    def require(self) -> None:
+        """Raise one :class:`ConfigurationError` naming every missing setting."""
+        missing = self.missing()
+        if missing:
+            raise ConfigurationError(
+                "deployments need Azure Resource Manager settings that are not set: " + "; ".join(missing)
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (plain http is only allowed there)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, *, what: str) -> str:
+    """Return ``url`` without a trailing slash if it is https, or http to a loopback host."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{what} {url!r} uses plain http to a remote host; credentials would travel unencrypted. "
+            "Use https (plain http is only accepted for localhost / 127.0.0.1)."
+        )
+    return url.rstrip("/")
+
+
+def account_from_host(url: str) -> str | None:
+    """The Foundry / Azure OpenAI account name in an endpoint's host, e.g. ``myacct`` in
+    ``https://myacct.services.ai.azure.com/api/projects/p``."""
+    host = (urlsplit(url).hostname or "").lower()
+    for suffix in _ACCOUNT_HOST_SUFFIXES:
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return host[: -len(suffix)]
+    return None
+
+
+def endpoint_from_env(env: Mapping[str, str]) -> str | None:
+    """The project endpoint from ``AZURE_AI_PROJECT_ENDPOINT`` or ``FOUNDRY_PROJECT_ENDPOINT``."""
+    for name in ENDPOINT_VARS:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def arm_settings_from_env(
+    env: Mapping[str, str] | None = None, *, endpoint: str | None = None
+) -> ArmSettings:
+    """ARM settings from the environment; the account falls back to the endpoint's host."""
+    env = os.environ if env is None else env
+    account = env.get("AZURE_AI_ACCOUNT_NAME", "").strip()
+    if not account and endpoint:
+        account = account_from_host(endpoint) or ""
+    return ArmSettings(
+        subscription_id=env.get("AZURE_SUBSCRIPTION_ID", "").strip() or None,
+        resource_group=env.get("AZURE_RESOURCE_GROUP", "").strip() or None,
+        account_name=account or None,
+        endpoint=env.get("AZURE_ARM_ENDPOINT", "").strip() or DEFAULT_ARM_ENDPOINT,
+    )
+
+
+def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """``verify`` for httpx clients: a CA bundle path becomes an SSL context trusting it."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify

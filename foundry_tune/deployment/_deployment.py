@@ -1,0 +1,166 @@
+"""``Deployment``: one model deployment, to chat with, refresh, wait on and delete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from foundry_tune.deployment import _inference
+from foundry_tune.deployment._info import DeploymentInfo
+from foundry_tune.deployment._wait import poll_intervals, probe_ready, wait_until
+from foundry_tune.errors import DeploymentError
+
+if TYPE_CHECKING:
+    from foundry_tune.client import Foundry
+    from foundry_tune.deployment._api import DeploymentsAPI
+
+__all__ = ["Deployment"]
+
+log = logging.getLogger("foundry_tune.deployment")
+
+
+class Deployment:
+    """A model deployment on the Foundry resource.
+
+    ``chat()`` and ``responses()`` call it through the OpenAI client; ``delete()`` removes it and
+    waits until it is gone. Used as a context manager it is deleted when the block exits, also
+    when the block raises.
+    """
+
+    def __init__(self, api: DeploymentsAPI, info: DeploymentInfo) -> None:
+        self._api = api
+        self._info = info
+
+    @property
+    def _ft(self) -> Foundry:
+        return self._api.foundry
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def info(self) -> DeploymentInfo:
+        """What ARM said the last time this object looked (see :meth:`refresh`)."""
+        return self._info
+
+    @property
+    def name(self) -> str:
+        """The deployment name (what inference calls pass as ``model``)."""
+        return self._info.name
+
+    @property
+    def model(self) -> str | None:
+        """The deployed model id, e.g. ``gpt-4.1-mini-2025-04-14.ft-...``."""
+        return self._info.model
+
+    @property
+    def sku(self) -> str | None:
+        """The deployment type (``GlobalStandard``, ``Standard``, ``Developer``, ...)."""
+        return self._info.sku
+
+    @property
+    def capacity(self) -> int | None:
+        """Capacity units (thousands of tokens per minute)."""
+        return self._info.capacity
+
+    @property
+    def provisioning_state(self) -> str | None:
+        """ARM's ``provisioningState``: Accepted, Creating, Succeeded, Failed, Deleting, ..."""
+        return self._info.provisioning_state
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The resource tags."""
+        return dict(self._info.tags)
+
+    @property
+    def job_id(self) -> str | None:
+        """The fine-tuning job this deployment was created from, when foundry-tune created it."""
+        return self._info.job_id
+
+    @property
+    def created_by_foundry_tune(self) -> bool:
+        """Whether foundry-tune created it (so :meth:`DeploymentsAPI.cleanup` may remove it)."""
+        return self._info.created_by_foundry_tune
+
+    def refresh(self) -> Deployment:
+        """Re-read the deployment from ARM; returns self."""
+        self._info = self._api.get_info(self.name)
+        return self
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def wait(self, *, timeout: float = 1800.0, ready_check: bool = True) -> Deployment:
+        """Wait until provisioning succeeded and (with ``ready_check``) the deployment answers.
+
+        Raises :class:`DeploymentError` with Azure's code and message if provisioning fails, and
+        :class:`WaitTimeoutError` after ``timeout`` seconds (the deployment is left as it is).
+        """
+        clock = self._ft.retry.clock
+        started = clock()
+
+        def provisioned() -> bool:
+            if not self._info.succeeded:
+                self.refresh()
+            if self._info.failed:
+                raise DeploymentError(
+                    f"deployment {self.name!r} failed to provision: "
+                    f"{self._info.error_message or 'Azure gave no reason'}"
+                    f" (state {self._info.provisioning_state}). Delete it with "
+                    f"ft.deployments.get({self.name!r}).delete() before retrying.",
+                    code=self._info.error_code or "ProvisioningFailed",
+                )
+            return self._info.succeeded
+
+        wait_until(self._ft, provisioned, timeout=timeout, what=f"provisioning of deployment {self.name!r}",
+                   poll=poll_intervals(1.0, 15.0))
+        if ready_check:
+            remaining = max(1.0, timeout - (clock() - started))
+            wait_until(self._ft, lambda: probe_ready(self._ft, self._info), timeout=remaining,
+                       what=f"deployment {self.name!r} to answer", poll=poll_intervals(1.0, 10.0))
+        return self
+
+    # -- inference ---------------------------------------------------------------------------
+
+    def chat(self, prompt_or_messages: str | Iterable[Mapping[str, Any]], *, system: str | None = None,
+             **kwargs: Any) -> str:
+        """Chat completion with this deployment; returns the answer's text.
+
+        Takes a prompt string or a list of messages; ``system`` prepends a system message; other
+        keyword arguments go to ``openai.chat.completions.create`` (``temperature``, ``max_tokens``...).
+        """
+        return _inference.chat(self._ft, self.name, prompt_or_messages, system=system, **kwargs)
+
+    def responses(self, input: str | list[Any], **kwargs: Any) -> str:
+        """Responses API call with this deployment; returns ``output_text``."""
+        return _inference.respond(self._ft, self.name, input, **kwargs)
+
+    # -- removal -----------------------------------------------------------------------------
+
+    def delete(self, *, wait: bool = True, timeout: float = 600.0) -> None:
+        """Delete the deployment; with ``wait`` return only once ARM no longer lists it."""
+        self._api.delete(self.name, wait=wait, timeout=timeout)
+
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.delete()
+            return
+        try:
+            self.delete()
+        except Exception:
+            # The block's own error matters more; the failed delete is logged for cleanup later.
+            log.exception("could not delete deployment %r after the block raised; "
+                          "run ft.deployments.cleanup(dry_run=False) to remove leftovers", self.name)
+
+    def __repr__(self) -> str:
+        return (f"Deployment(name={self.name!r}, model={self.model!r}, sku={self.sku!r}, "
+                f"state={self.provisioning_state!r})")
