@@ -1,0 +1,143 @@
+"""``evaluate()``: check everything locally, run the requests, summarize into a report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from foundry_tune.errors import ConfigurationError, GraderError, InvalidParameterError
+from foundry_tune.evaluation import metrics as _metrics
+from foundry_tune.evaluation._completion import Completer, FoundryCompleter
+from foundry_tune.evaluation._examples import Example, load_examples
+from foundry_tune.evaluation._grader_metric import GraderMetric
+from foundry_tune.evaluation._progress import ProgressUpdate, make_progress
+from foundry_tune.evaluation._report import EvaluationReport, MetricInfo, TargetResult
+from foundry_tune.evaluation._runner import run
+from foundry_tune.evaluation._targets import Target, as_target
+
+__all__ = ["evaluate"]
+
+DEFAULT_METRICS = ("exact_match", "normalized_match", "rouge_l")
+
+
+def _targets(targets: object) -> list[Target]:
+    if isinstance(targets, Mapping):
+        resolved = [as_target(value, str(name)) for name, value in targets.items()]
+    elif isinstance(targets, (str, Target)) or not isinstance(targets, Sequence):
+        resolved = [as_target(targets)]
+    else:
+        resolved = [as_target(t) for t in targets]
+    if not resolved:
+        raise InvalidParameterError("evaluate() needs at least one target")
+    names = [t.name for t in resolved]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidParameterError(
+            f"two targets are labelled {duplicates[0]!r}: give each a distinct name "
+            "(a dict {label: target} or Target(..., name=...))")
+    return resolved
+
+
+def _connection(foundry: object | None, targets: Sequence[Target]) -> object | None:
+    """The explicit connection, else the one a deployment target was created on."""
+    if foundry is not None:
+        return foundry
+    for target in targets:
+        for attribute in ("foundry", "_foundry", "connection", "_connection"):
+            found = getattr(target.deployment, attribute, None)
+            if found is not None and hasattr(found, "openai"):
+                return found  # type: ignore[no-any-return]
+    return None
+
+
+def _check_item_fields(metric: GraderMetric, examples: Sequence[Example]) -> None:
+    try:
+        from foundry_tune.graders import template_references
+    except ImportError:
+        return
+    needed = template_references(dict(metric.definition)).item_fields
+    for example in examples:
+        missing = sorted(f for f in needed if f not in example.item)
+        if missing:
+            raise GraderError(
+                f"line {example.line}: the grader {metric.name!r} uses {{{{item.{missing[0]}}}}}, "
+                "which the row does not have")
+
+
+def _check(examples: Sequence[Example], targets: Sequence[Target],
+           metrics: Sequence[_metrics.Metric | GraderMetric]) -> None:
+    """Everything that can be wrong before a request is sent."""
+    for metric in metrics:
+        if metric.needs_reference:
+            missing = next((e for e in examples if e.reference is None), None)
+            if missing is not None:
+                raise InvalidParameterError(
+                    f"line {missing.line}: metric {metric.name!r} needs a reference answer and the row "
+                    "has none (no final assistant turn); name the row field with reference_field=")
+        if isinstance(metric, GraderMetric):
+            metric.check_runnable()
+            _check_item_fields(metric, examples)
+    for target in targets:
+        for example in examples:
+            messages = target.render(example)
+            if not any(m.get("role") == "user" for m in messages):
+                raise InvalidParameterError(
+                    f"line {example.line}: the prompt for {target.name!r} has no user message; "
+                    "give the target a user= template")
+
+
+def evaluate(
+    targets: object,
+    dataset: object,
+    metrics: Sequence[object] | object = DEFAULT_METRICS,
+    *,
+    foundry: object | None = None,
+    concurrency: int = 8,
+    limit: int | None = None,
+    reference_field: str | None = None,
+    progress: bool | Callable[[ProgressUpdate], None] | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+    completer: Completer | None = None,
+) -> EvaluationReport:
+    """Ask every target every example of ``dataset`` and score the answers.
+
+    ``targets``: a dict ``{label: target}`` or a list, each a :class:`Target`, a deployment or a
+    model/deployment name (the first is the baseline the others are compared with).
+    ``dataset``: a held-out Dataset, JSONL path or records (SFT, DPO or RFT rows).
+    ``metrics``: metric objects, built-in names, graders or callables.
+    ``foundry``: the connection (taken from the deployments when omitted). Requests run
+    ``concurrency`` at a time through the connection's retry policy; Ctrl-C keeps what was measured.
+    """
+    if not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidParameterError("concurrency must be a positive integer")
+    if not 0 < confidence < 1:
+        raise InvalidParameterError("confidence must be between 0 and 1")
+    if limit is not None and limit < 1:
+        raise InvalidParameterError("limit must be at least 1")
+    resolved_targets = _targets(targets)
+    if isinstance(metrics, (str, Mapping)) or not isinstance(metrics, Sequence):
+        specs: list[object] = [metrics]
+    else:
+        specs = list(metrics)
+    if not specs:
+        raise InvalidParameterError("evaluate() needs at least one metric")
+    connection = _connection(foundry, resolved_targets)
+    resolved_metrics = [_metrics.resolve(s).bind(connection) for s in specs]
+    names = [m.name for m in resolved_metrics]
+    if len(set(names)) != len(names):
+        raise InvalidParameterError("two metrics share a name: give one of them name=")
+    examples = load_examples(dataset, reference_field=reference_field, limit=limit)
+    _check(examples, resolved_targets, resolved_metrics)
+    if completer is None:
+        if connection is None:
+            raise ConfigurationError("evaluate() needs a connection: pass foundry=Foundry(...)")
+        completer = FoundryCompleter(connection)
+    outcome = run(resolved_targets, examples, resolved_metrics, completer,
+                  concurrency=concurrency, progress=make_progress(progress))
+    infos = tuple(MetricInfo(m.name, m.binary) for m in resolved_metrics)
+    results = tuple(
+        TargetResult.build(t, outcome.samples[t.name], infos, confidence, seed) for t in resolved_targets
+    )
+    return EvaluationReport(results, infos, len(examples), outcome.interrupted, confidence, seed)
+
+

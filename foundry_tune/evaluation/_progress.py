@@ -1,0 +1,94 @@
+"""Progress of an evaluation run: a live line in a terminal, log lines otherwise, or a callback."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+__all__ = ["Progress", "ProgressUpdate", "make_progress"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressUpdate:
+    """How far a run is: requests done (answered or failed) out of ``total``."""
+
+    done: int
+    total: int
+    errors: int
+    elapsed: float
+
+
+class Progress:
+    """Counts finished requests and reports them; thread-safe."""
+
+    def __init__(self, report: Callable[[ProgressUpdate], None] | None = None) -> None:
+        self._report = report
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self.total = 0
+        self.done = 0
+        self.errors = 0
+
+    def start(self, total: int) -> None:
+        """Begin counting ``total`` requests."""
+        self.total, self.done, self.errors = total, 0, 0
+        self._start = time.monotonic()
+        self._emit()
+
+    def advance(self, *, failed: bool) -> None:
+        """One request finished."""
+        with self._lock:
+            self.done += 1
+            self.errors += int(failed)
+            self._emit()
+
+    def close(self) -> None:
+        """The run is over (finished or interrupted)."""
+
+    def _update(self) -> ProgressUpdate:
+        return ProgressUpdate(self.done, self.total, self.errors, time.monotonic() - self._start)
+
+    def _emit(self) -> None:
+        if self._report is not None:
+            self._report(self._update())
+
+
+class _StreamProgress(Progress):
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._live = stream.isatty()
+        self._last_decile = -1
+
+    def _emit(self) -> None:
+        update = self._update()
+        text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed, "
+                f"{update.elapsed:.1f} s")
+        if self._live:
+            self._stream.write("\r" + text)
+            self._stream.flush()
+            return
+        decile = 10 * update.done // max(update.total, 1)
+        if decile != self._last_decile:
+            self._last_decile = decile
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._live:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def make_progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
+    """``None``: a live line when stderr is a terminal; ``True``: always on stderr; ``False``: quiet;
+    a callable: called with every :class:`ProgressUpdate`."""
+    if callable(progress):
+        return Progress(progress)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    return _StreamProgress(sys.stderr) if progress else Progress()

@@ -1,0 +1,75 @@
+"""Intervals and paired tests against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from foundry_tune.evaluation._stats import (
+    bootstrap_interval,
+    estimate,
+    mcnemar_exact,
+    paired_difference,
+    wilson_interval,
+)
+
+
+def test_wilson_interval_8_of_10() -> None:
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and 0.69 < low < 0.73
+
+
+def test_mcnemar_exact_by_hand() -> None:
+    # 1 pair only the first got right, 9 only the second: p = 2 * (C(10,0) + C(10,1)) / 2^10.
+    first = [1.0] * 1 + [0.0] * 9 + [1.0] * 5
+    second = [0.0] * 1 + [1.0] * 9 + [1.0] * 5
+    assert mcnemar_exact(first, second) == pytest.approx(22 / 1024)
+    assert mcnemar_exact([1, 0, 0, 0, 1, 1, 1], [0, 1, 1, 1, 0, 0, 0]) == 1.0  # 3 vs 3 discordant, capped
+    assert mcnemar_exact([1, 0], [1, 0]) == 1.0
+
+
+def test_estimate_binary_uses_wilson_and_continuous_bootstrap() -> None:
+    e = estimate([1.0] * 8 + [0.0] * 2, binary=True)
+    assert e.mean == 0.8 and e.n == 10 and (e.low, e.high) == pytest.approx(wilson_interval(8, 10))
+    values = [0.1 * i for i in range(11)]
+    c = estimate(values, binary=False)
+    assert c.mean == pytest.approx(0.5)
+    assert c.low < 0.5 < c.high
+    assert c == estimate(values, binary=False)  # seeded: reproducible
+    assert math.isnan(estimate([]).mean)
+
+
+def test_bootstrap_interval_narrows_with_more_data() -> None:
+    small = bootstrap_interval([0.0, 1.0] * 5)
+    large = bootstrap_interval([0.0, 1.0] * 200)
+    assert (large[1] - large[0]) < (small[1] - small[0]) / 3
+    assert bootstrap_interval([0.3, 0.3]) == (0.3, 0.3)
+
+
+def test_paired_difference_binary_is_mcnemar() -> None:
+    first = [1.0] * 1 + [0.0] * 9 + [1.0] * 5
+    second = [0.0] * 1 + [1.0] * 9 + [1.0] * 5
+    d = paired_difference(first, second)
+    assert d.test == "mcnemar-exact"
+    assert d.difference == pytest.approx(8 / 15)
+    assert d.p_value == pytest.approx(22 / 1024)
+    assert d.significant() and d.low > 0
+
+
+def test_paired_difference_continuous_bootstrap() -> None:
+    base = [0.2, 0.3, 0.25, 0.4, 0.1, 0.35, 0.3, 0.2, 0.15, 0.3] * 3
+    better = [b + 0.3 + 0.01 * (i % 3) for i, b in enumerate(base)]
+    d = paired_difference(base, better)
+    assert d.test == "paired-bootstrap"
+    assert d.difference == pytest.approx(0.31, abs=0.001)
+    assert d.p_value < 0.01 and d.low > 0.3
+    noise = [b + (0.05 if i % 2 else -0.05) for i, b in enumerate(base)]
+    same = paired_difference(base, noise)
+    assert same.p_value > 0.5 and same.low < 0 < same.high
+    with pytest.raises(ValueError, match="same examples"):
+        paired_difference([0.1], [0.1, 0.2])
