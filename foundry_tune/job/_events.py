@@ -1,0 +1,120 @@
+"""Job events, fetched incrementally.
+
+The events endpoint lists newest first; ``after=<event id>`` continues with the events older than
+that one. To fetch only what is new since the last poll we read from the top and stop at the first
+event already seen, paging further down only while a whole page is new.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from foundry_tune.job._calls import Connection, safe_call
+
+__all__ = ["EventTail", "JobEvent", "list_all_events"]
+
+
+@dataclasses.dataclass(frozen=True)
+class JobEvent:
+    """One job event: a message (``type == "message"``) or a metrics row (``type == "metrics"``)."""
+
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str
+    data: dict[str, Any] | None
+
+    @property
+    def time(self) -> dt.datetime:
+        """``created_at`` as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.created_at, tz=dt.timezone.utc)
+
+    @property
+    def is_metrics(self) -> bool:
+        """Whether this event carries a metrics row in ``data``."""
+        return self.type == "metrics" and isinstance(self.data, dict)
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> JobEvent:
+        """Build from an openai ``FineTuningJobEvent`` or a plain dict, tolerating missing keys."""
+        raw: dict[str, Any] = obj if isinstance(obj, dict) else obj.model_dump()
+        data = raw.get("data")
+        return cls(
+            id=str(raw.get("id", "")),
+            created_at=int(raw.get("created_at") or 0),
+            level=str(raw.get("level") or "info"),
+            message=str(raw.get("message") or ""),
+            type=str(raw.get("type") or "message"),
+            data=data if isinstance(data, dict) else None,
+        )
+
+
+_Page = tuple[list[JobEvent], bool]
+Fetch = Callable[[str | None, int], _Page]
+"""``fetch(after, limit) -> (events newest first, has_more)``."""
+
+
+def openai_fetcher(conn: Connection, job_id: str) -> Fetch:
+    """A page fetcher over ``fine_tuning.jobs.list_events`` with the connection's retry policy."""
+
+    def fetch(after: str | None, limit: int) -> _Page:
+        def call() -> _Page:
+            kwargs: dict[str, Any] = {"limit": limit}
+            if after is not None:
+                kwargs["after"] = after
+            page = conn.openai.fine_tuning.jobs.list_events(job_id, **kwargs)
+            return [JobEvent.from_wire(e) for e in page.data], bool(page.has_more)
+
+        return safe_call(conn, call, what=f"list events of {job_id}")
+
+    return fetch
+
+
+class EventTail:
+    """Yields each event of a job once, oldest first, reading only new pages on every poll."""
+
+    def __init__(self, fetch: Fetch, *, page_size: int = 50, remember: int = 10_000) -> None:
+        self._fetch = fetch
+        self._page_size = page_size
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+        self._remember = remember
+        self.requests = 0
+        """How many pages were fetched so far (tests and benchmarks read it)."""
+
+    def poll(self) -> list[JobEvent]:
+        """The events that appeared since the previous poll, oldest first."""
+        new: list[JobEvent] = []
+        after: str | None = None
+        while True:
+            events, has_more = self._fetch(after, self._page_size)
+            self.requests += 1
+            hit_seen = False
+            for event in events:
+                if event.id in self._seen:
+                    hit_seen = True
+                    break
+                new.append(event)
+            if hit_seen or not has_more or not events:
+                break
+            after = events[-1].id
+        new.reverse()
+        for event in new:
+            self._remember_id(event.id)
+        return new
+
+    def _remember_id(self, event_id: str) -> None:
+        self._seen.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._remember:
+            self._seen.discard(self._order.popleft())
+
+
+def list_all_events(fetch: Fetch, *, page_size: int = 100) -> Iterator[JobEvent]:
+    """Every event of a job, oldest first."""
+    return iter(EventTail(fetch, page_size=page_size, remember=10**9).poll())

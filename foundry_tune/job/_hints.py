@@ -1,0 +1,43 @@
+"""What to do about the failures people actually hit: matched on the service's code and message."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["failure_hint"]
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"training.?type|does not support fine.?tuning|not support(ed)? .*training type", re.I),
+        "Azure needs a training type for this model and region: use "
+        ".training_type('GlobalStandard') (or 'Standard' in a region that hosts the model, "
+        "'Developer' for cheap trials).",
+    ),
+    (
+        re.compile(r"quota|too many (jobs|running)|limit (of|for) (running|queued|active)|exceeded", re.I),
+        "A per-resource quota was reached (Foundry allows 1 running and 20 queued jobs, 100 in total, "
+        "and 5 fine-tuned deployments). Wait for a job to finish, cancel one "
+        "(foundry-tune jobs cancel ID), or use another resource or region.",
+    ),
+    (
+        re.compile(r"(unsupported|invalid|unknown|not (a )?supported) .{0,20}model|model .{0,40}"
+                   r"(not supported|unsupported|not available|not found|does not exist)", re.I),
+        "This base model cannot be fine-tuned here: check the name and version "
+        "(foundry_tune.known_models()) and that the model is offered for fine-tuning in this region.",
+    ),
+    (
+        re.compile(r"invalid.?(training|validation)?.?file|file .{0,40}(invalid|malformed|format)|"
+                   r"(training|validation)_file|jsonl|invalid_file|data format", re.I),
+        "The service rejected the data: run `foundry-tune validate FILE --method ...` (or "
+        "Dataset.validate) for line-by-line errors; every check the service makes is mirrored there.",
+    ),
+)
+
+
+def failure_hint(code: str | None, message: str | None) -> str | None:
+    """A hint for a failed job or rejected create, or ``None`` when the cause is not a known one."""
+    text = f"{code or ''} {message or ''}"
+    for pattern, hint in _RULES:
+        if pattern.search(text):
+            return hint
+    return None

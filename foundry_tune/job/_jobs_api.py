@@ -1,0 +1,97 @@
+"""``ft.jobs``: list, get, attach and find jobs (by fingerprint, suffix or metadata)."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from foundry_tune.job._calls import Connection, safe_call
+from foundry_tune.job._fingerprint import FINGERPRINT_KEY
+from foundry_tune.job._job import Job
+from foundry_tune.job._status import JobStatus
+
+__all__ = ["JobsAPI", "scan_jobs"]
+
+_SCAN_LIMIT = 1000
+
+
+def scan_jobs(
+    conn: Connection,
+    metadata: Mapping[str, str],
+    *,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    want: int | None = None,
+    limit: int = _SCAN_LIMIT,
+) -> list[dict[str, Any]]:
+    """Jobs whose metadata contains every pair in ``metadata`` (and that ``keep`` accepts), newest
+    first, without retries. Stops after ``want`` matches or ``limit`` jobs scanned.
+
+    The service's ``metadata[k]=v`` filter narrows the listing; the match is checked again here
+    because not every service honours the filter.
+    """
+    page_size = 100 if want is None else max(1, min(100, want))
+    kwargs: dict[str, Any] = {"limit": page_size}
+    if metadata:
+        kwargs["metadata"] = dict(metadata)
+    pages = conn.openai.fine_tuning.jobs.list(**kwargs)
+    found: list[dict[str, Any]] = []
+    for scanned, job in enumerate(pages, start=1):
+        raw = job.model_dump()
+        meta = raw.get("metadata") or {}
+        if all(meta.get(k) == v for k, v in metadata.items()) and (keep is None or keep(raw)):
+            found.append(raw)
+            if want is not None and len(found) >= want:
+                break
+        if scanned >= limit:
+            break
+    found.sort(key=lambda r: r.get("created_at") or 0, reverse=True)
+    return found
+
+
+class JobsAPI:
+    """Fine-tuning jobs of the connected project (``ft.jobs``)."""
+
+    def __init__(self, ft: Connection) -> None:
+        self._ft = ft
+
+    def get(self, job_id: str) -> Job:
+        """The job with this id (raises :class:`~foundry_tune.errors.NotFoundError` if there is none)."""
+        return Job.attach(self._ft, job_id)
+
+    def attach(self, job_id: str) -> Job:
+        """Same as :meth:`get`: pick up a job started elsewhere."""
+        return Job.attach(self._ft, job_id)
+
+    def list(
+        self,
+        *,
+        limit: int = 20,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        fingerprint: str | None = None,
+        suffix: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, optionally filtered by status, fingerprint, suffix or metadata."""
+        wanted_meta = dict(metadata or {})
+        if fingerprint is not None:
+            wanted_meta[FINGERPRINT_KEY] = fingerprint
+        statuses: set[JobStatus] | None = None
+        if status is not None:
+            items = [status] if isinstance(status, (str, JobStatus)) else list(status)
+            statuses = {JobStatus(str(s.value if isinstance(s, JobStatus) else s)) for s in items}
+
+        def keep(raw: dict[str, Any]) -> bool:
+            job = Job(self._ft, raw)
+            if statuses is not None and job.status not in statuses:
+                return False
+            return suffix is None or job.suffix == suffix
+
+        def fetch() -> list[Job]:
+            return [Job(self._ft, raw) for raw in scan_jobs(self._ft, wanted_meta, keep=keep, want=limit)]
+
+        return safe_call(self._ft, fetch, what="list fine-tuning jobs")
+
+    def find(self, fingerprint: str) -> builtins.list[Job]:
+        """Jobs started by foundry-tune with this fingerprint, newest first."""
+        return self.list(fingerprint=fingerprint, limit=_SCAN_LIMIT)

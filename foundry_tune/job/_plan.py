@@ -1,0 +1,76 @@
+"""What ``start()`` would do: the result of ``FineTuneBuilder.plan()``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from foundry_tune.dataset import CostEstimate, ValidationReport
+
+__all__ = ["Plan", "PlannedFile"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedFile:
+    """One file of the plan. ``action``: ``"upload"`` (new), ``"reuse"`` (same content already
+    uploaded, ``file_id`` set) or ``"use"`` (an uploaded file id given by the caller)."""
+
+    role: str
+    name: str
+    size_bytes: int | None
+    content_hash: str | None
+    action: Literal["upload", "reuse", "use"]
+    file_id: str | None
+    via: Literal["files", "uploads"] | None
+    """For uploads: one ``files.create`` request or the multipart Uploads API."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What ``start()`` would upload and create. Nothing was changed to compute it."""
+
+    model: str
+    method: dict[str, Any]
+    training_type: str | None
+    suffix: str | None
+    seed: int | None
+    metadata: dict[str, str]
+    fingerprint: str
+    files: list[PlannedFile]
+    existing_job_id: str | None
+    reports: list[ValidationReport]
+    estimate: CostEstimate | None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the local data passed validation (``start()`` would otherwise stop at once)."""
+        return all(r.valid for r in self.reports)
+
+    @property
+    def creates_job(self) -> bool:
+        """Whether ``start()`` would create a new job (``False``: it returns ``existing_job_id``)."""
+        return self.existing_job_id is None
+
+    def __str__(self) -> str:
+        lines = [f"plan for {self.model} ({self.method.get('type', '?')}), fingerprint {self.fingerprint}"]
+        for report in self.reports:
+            lines.append(f"  validation: {report.summary()}")
+        for f in self.files:
+            size = "" if f.size_bytes is None else f" ({f.size_bytes:,} bytes)"
+            if f.action == "upload":
+                how = "Uploads API in parts" if f.via == "uploads" else "one request"
+                lines.append(f"  {f.role}: upload {f.name}{size} via {how}")
+            elif f.action == "reuse":
+                lines.append(f"  {f.role}: reuse {f.file_id} (same content already uploaded){size}")
+            else:
+                lines.append(f"  {f.role}: use uploaded file {f.file_id}")
+        if self.existing_job_id:
+            lines.append(f"  job: return existing job {self.existing_job_id} (same fingerprint)")
+        else:
+            extra = f", trainingType {self.training_type}" if self.training_type else ""
+            lines.append(f"  job: create (method {json.dumps(self.method, sort_keys=True)}{extra})")
+        if self.estimate is not None:
+            lines.append(f"  estimate: {self.estimate}")
+        return "\n".join(lines)
