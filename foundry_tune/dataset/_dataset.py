@@ -1,0 +1,224 @@
+"""``Dataset``: a JSONL training file, read lazily and streamed, never held in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from foundry_tune._method_kind import parse_method_kind
+from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
+from foundry_tune.dataset._report import ValidationReport
+from foundry_tune.dataset._split import split_file
+from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
+from foundry_tune.dataset._validator import Check, iter_records, line_keys, run_validation
+from foundry_tune.errors import DatasetError
+
+__all__ = ["Dataset", "validate_file"]
+
+_HASH_BLOCK = 1 << 20
+PathLike = str | os.PathLike[str]
+
+
+class Dataset:
+    """A fine-tuning data file. Build one with :meth:`from_jsonl`, :meth:`from_records`,
+    :meth:`from_pandas` or :meth:`from_hf`; nothing is loaded into memory.
+
+    A dataset read from a file uploads that file's bytes unchanged; one built from records is
+    written once, as canonical JSONL, to a private temporary file that goes away with the object.
+    """
+
+    def __init__(self, file: Path, *, name: str, owned: bool) -> None:
+        """Prefer the ``from_*`` constructors. ``owned`` files are deleted with the object."""
+        self._file = file
+        self._name = name
+        self._owned = owned
+        self._hash: tuple[tuple[int, int], str] | None = None
+        if owned:
+            weakref.finalize(self, remove_quietly, file)
+
+    # -- constructors ----------------------------------------------------------------------
+
+    @classmethod
+    def from_jsonl(cls, path: PathLike, *, name: str | None = None) -> Dataset:
+        """A dataset backed by a JSONL file on disk (uploaded as it is, byte for byte)."""
+        file = Path(path)
+        if not file.exists():
+            raise DatasetError(f"no such file: {file}")
+        if not file.is_file():
+            raise DatasetError(f"not a file: {file}")
+        return cls(file, name=name or file.name, owned=False)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], *, name: str = "dataset.jsonl") -> Dataset:
+        """A dataset from dicts (one per example), streamed to canonical JSONL as they come."""
+        return cls(spool_records(records, name), name=name, owned=True)
+
+    @classmethod
+    def from_pandas(cls, df: Any, *, name: str = "dataset.jsonl") -> Dataset:
+        """A dataset from a pandas DataFrame: one example per row, one key per column.
+        Empty cells (None, NaN, NA) are left out of their row; numpy values become plain JSON."""
+        if not hasattr(df, "itertuples") or not hasattr(df, "columns"):
+            raise DatasetError(f"from_pandas needs a pandas DataFrame, got {type(df).__name__}")
+        columns = [str(c) for c in df.columns]
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for values in df.itertuples(index=False, name=None):
+                yield {col: plain(v) for col, v in zip(columns, values, strict=True) if not is_missing(v)}
+
+        return cls(spool_records(rows(), name), name=name, owned=True)
+
+    @classmethod
+    def from_hf(cls, ds: Any, *, name: str = "dataset.jsonl") -> Dataset:
+        """A dataset from a Hugging Face ``datasets.Dataset`` (pick a split of a ``DatasetDict``).
+        Keys that Arrow filled with None (struct fields a row does not have) are left out."""
+        if isinstance(ds, Mapping):
+            splits = ", ".join(repr(k) for k in ds)
+            raise DatasetError(
+                f"from_hf needs one split, not a DatasetDict: use ds[...] with one of {splits}"
+            )
+        if not isinstance(ds, Iterable):
+            raise DatasetError(f"from_hf needs a datasets.Dataset, got {type(ds).__name__}")
+        return cls(spool_records((plain(row, drop_none=True) for row in ds), name), name=name, owned=True)
+
+    # -- the bytes -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The file name to upload with."""
+        return self._name
+
+    @property
+    def path(self) -> Path | None:
+        """The file this dataset reads, or None when it was built from records."""
+        return None if self._owned else self._file
+
+    @property
+    def size_bytes(self) -> int:
+        """The size of the upload, in bytes."""
+        return self._stat().st_size
+
+    def open_upload(self) -> IO[bytes]:
+        """A binary stream of exactly the bytes to upload."""
+        try:
+            return open(self._file, "rb")
+        except OSError as exc:
+            raise DatasetError(f"cannot read {self._file}: {exc.strerror or exc}") from None
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of exactly the upload bytes: equal hashes, equal files."""
+        stat = self._stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if self._hash is not None and self._hash[0] == stamp:
+            return self._hash[1]
+        digest = hashlib.sha256()
+        with self.open_upload() as stream:
+            while block := stream.read(_HASH_BLOCK):
+                digest.update(block)
+        self._hash = (stamp, digest.hexdigest())
+        return self._hash[1]
+
+    def to_jsonl(self, path: PathLike) -> Path:
+        """Write the upload bytes to ``path``; return it."""
+        target = Path(path)
+        if target.exists() and target.resolve() == self._file.resolve():
+            return target
+        with self.open_upload() as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, _HASH_BLOCK)
+        return target
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Every example, parsed, one at a time. Blank lines are skipped; a line that is not a
+        JSON object raises :class:`~foundry_tune.errors.DatasetError` naming it."""
+        for number, record, problem in iter_records(self.open_upload):
+            if record is None:
+                raise DatasetError(f"{self._name}, line {number}: {problem}")
+            yield record
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def validate(
+        self,
+        method: object = None,
+        *,
+        model: str | None = None,
+        grader: object = None,
+        strict: bool = False,
+        validation: Dataset | PathLike | None = None,
+        response_format: object = None,
+    ) -> ValidationReport:
+        """Check every example against the rules of ``method`` (``"sft"``, ``"dpo"``, ``"rft"``,
+        a :class:`MethodKind` or a method object; None detects it from the first example).
+
+        ``model`` sets the token limit, tokenizer and prices; ``grader`` (a grader, a dict or a
+        JSON file path) and ``response_format`` are checked against RFT rows (a
+        ``Reinforcement`` method brings its own); ``strict`` turns over-long examples into errors;
+        ``validation`` (another dataset or path) is checked for examples shared with this one.
+        """
+        kind = None if method is None else parse_method_kind(method)
+        grader = grader if grader is not None else getattr(method, "grader", None)
+        if response_format is None:
+            response_format = getattr(method, "response_format", None)
+        n_epochs = getattr(method, "n_epochs", "auto")
+        overlap = None
+        if validation is not None:
+            other = validation if isinstance(validation, Dataset) else Dataset.from_jsonl(validation)
+            overlap = line_keys(other.open_upload)
+        check = Check(
+            method=kind,
+            model=model,
+            grader=grader_needs(grader) if grader is not None else None,
+            json_response=is_json_response_format(response_format),
+            strict=strict,
+            overlap=overlap,
+            n_epochs=n_epochs if isinstance(n_epochs, (int, str)) else "auto",
+        )
+        return run_validation(self.open_upload, str(self.path) if self.path else self._name, check)
+
+    def split(self, validation: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """Split into (train, validation) datasets: deterministic for a seed, streaming, and an
+        example (even one repeated) is never in both parts. The order of lines is kept."""
+        stem = Path(self._name).stem
+        train_name, valid_name = f"{stem}-train.jsonl", f"{stem}-validation.jsonl"
+        train_file, valid_file = split_file(self.open_upload, self._name, validation, seed)
+        return (
+            Dataset(train_file, name=train_name, owned=True),
+            Dataset(valid_file, name=valid_name, owned=True),
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _stat(self) -> os.stat_result:
+        try:
+            return self._file.stat()
+        except OSError as exc:
+            raise DatasetError(f"cannot read {self._file}: {exc.strerror or exc}") from None
+
+    def __repr__(self) -> str:
+        source = str(self._file) if not self._owned else "records"
+        return f"Dataset(name={self._name!r}, source={source!r})"
+
+
+def validate_file(
+    path: PathLike,
+    method: object = None,
+    *,
+    model: str | None = None,
+    grader: object = None,
+    strict: bool = False,
+    validation: Dataset | PathLike | None = None,
+    response_format: object = None,
+) -> ValidationReport:
+    """Validate a JSONL file: :meth:`Dataset.validate` on :meth:`Dataset.from_jsonl`."""
+    return Dataset.from_jsonl(path).validate(
+        method,
+        model=model,
+        grader=grader,
+        strict=strict,
+        validation=validation,
+        response_format=response_format,
+    )

@@ -1,0 +1,334 @@
+"""The validation pass: one streaming read of a file, in chunks, applying every rule.
+
+Memory stays flat: per line the pass keeps an 8-byte content digest (for duplicates) and the
+statistics keep one token count per example; records themselves live only for one chunk.
+Token counting of chunk N runs in the background while chunk N+1 is parsed and checked.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import itertools
+from array import array
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from foundry_tune._method_kind import MethodKind
+from foundry_tune.catalog import ModelInfo, known_models, lookup_model
+from foundry_tune.dataset._grader_refs import GraderNeeds
+from foundry_tune.dataset._issues import IssueCollector, Severity
+from foundry_tune.dataset._reader import Line, iter_chunks, parse_line
+from foundry_tune.dataset._report import ValidationReport
+from foundry_tune.dataset._rules import detect_method, rules_for
+from foundry_tune.dataset._tokens import ExampleTokens, TokenCounter
+
+__all__ = ["MIN_EXAMPLES", "Check", "example_key", "line_keys", "run_validation"]
+
+MIN_EXAMPLES = 10
+CHUNK_LINES = 512
+_DETECT_LINES = 1000
+_LARGEST_LIMIT = max(info.max_example_tokens for info in known_models().values())
+
+Opener = Callable[[], IO[bytes]]
+
+
+def example_key(data: bytes) -> int:
+    """An 8-byte digest of a line's JSON text: equal lines, equal keys (duplicates, overlap, split)."""
+    return int.from_bytes(hashlib.blake2b(data.strip(), digest_size=8).digest(), "little")
+
+
+def line_keys(open_stream: Opener) -> dict[int, int]:
+    """The key of every non-blank line of a file, mapped to its first line number."""
+    keys: dict[int, int] = {}
+    with open_stream() as stream:
+        for chunk in iter_chunks(stream, CHUNK_LINES):
+            for line in chunk:
+                if not line.blank:
+                    keys.setdefault(example_key(line.data), line.number)
+    return keys
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """What to validate against."""
+
+    method: MethodKind | None
+    model: str | None = None
+    grader: GraderNeeds | None = None
+    json_response: bool = False
+    strict: bool = False
+    overlap: dict[int, int] | None = None
+    """Keys of the validation file's lines (for training/validation overlap warnings)."""
+    n_epochs: int | str = "auto"
+
+
+def _detect(open_stream: Opener) -> MethodKind | None:
+    with open_stream() as stream:
+        seen = 0
+        for chunk in iter_chunks(stream, CHUNK_LINES):
+            for line in chunk:
+                if line.blank:
+                    continue
+                seen += 1
+                parsed = parse_line(line.data)
+                if parsed.record is not None:
+                    found = detect_method(parsed.record)
+                    if found is not None:
+                        return found
+                if seen >= _DETECT_LINES:
+                    return None
+    return None
+
+
+class _Pass:
+    """State of one validation pass."""
+
+    def __init__(self, check: Check, method: MethodKind, detectable: bool, info: ModelInfo | None) -> None:
+        self.check = check
+        self.method = method
+        self.detectable = detectable
+        self.issues = IssueCollector()
+        self.rules = rules_for(method, images=info.vision if info else True, model=check.model)
+        self.limit = info.max_example_tokens if info else _LARGEST_LIMIT
+        self.keys: array[int] = array("Q")
+        self.key_lines: array[int] = array("q")
+        self.examples = 0
+        self.blank_lines = 0
+        self.first_blank: int | None = None
+        self.first_checked = False
+        self.missing_fields: dict[str, list[int]] = {}
+        """field -> [first line missing it, how many rows miss it]"""
+        grader = check.grader if method is MethodKind.REINFORCEMENT else None
+        self.fields = grader.item_fields if grader is not None else frozenset()
+        self.counter = TokenCounter(check.model)
+        self.token_counts: array[int] = array("q")
+        self.assistant_counts: array[int] = array("q")
+        self.message_counts: array[int] = array("q")
+        self.over_limit = 0
+
+    def run(self, open_stream: Opener) -> None:
+        pending: tuple[concurrent.futures.Future[list[ExampleTokens]], list[int], list[int]] | None = None
+        with open_stream() as stream:
+            for chunk in iter_chunks(stream, CHUNK_LINES):
+                records, numbers, messages = self._check_chunk(chunk)
+                if pending is not None:
+                    self._take_counts(*pending)
+                    pending = None
+                if records:
+                    pending = (self.counter.count_batch_async(records, self.method), numbers, messages)
+        if pending is not None:
+            self._take_counts(*pending)
+
+    def _check_chunk(self, chunk: list[Line]) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+        records: list[dict[str, Any]] = []
+        numbers: list[int] = []
+        messages: list[int] = []
+        add = self.issues.add
+        overlap = self.check.overlap
+        fields = self.fields
+        for line in chunk:
+            if line.blank:
+                self.blank_lines += 1
+                if self.first_blank is None:
+                    self.first_blank = line.number
+                continue
+            self.examples += 1
+            key = example_key(line.data)
+            self.keys.append(key)
+            self.key_lines.append(line.number)
+            if overlap is not None and key in overlap:
+                add(
+                    line.number,
+                    "data.validation_overlap",
+                    f"this example is also line {overlap[key]} of the validation file: remove it from one "
+                    "of them, or validation loss will look better than it is",
+                    "warning",
+                )
+            parsed = parse_line(line.data)
+            record = parsed.record
+            if record is None:
+                add(line.number, parsed.code or "file.invalid_json", parsed.message or "unreadable line")
+                continue
+            if not self.first_checked:
+                self.first_checked = True
+                self._check_method_matches(record, line.number)
+            if not self.detectable:
+                continue
+            findings = self.rules(record)
+            for code, message, severity in findings.items:
+                add(line.number, code, message, severity)
+            for field in fields:
+                if field not in record:
+                    self.missing_fields.setdefault(field, [line.number, 0])[1] += 1
+            if not findings.has_errors:
+                records.append(record)
+                numbers.append(line.number)
+                messages.append(_message_count(record, self.method))
+        return records, numbers, messages
+
+    def _check_method_matches(self, record: dict[str, Any], number: int) -> None:
+        if not self.detectable or self.check.method is None:
+            return
+        looks = detect_method(record)
+        if looks is not None and looks is not self.method:
+            self.issues.add(
+                number,
+                "file.method_mismatch",
+                f"this line looks like a {looks.value} example, but the file is being validated for "
+                f"{self.method.value} fine-tuning: use --method {looks.short} (method='{looks.short}'), "
+                f"or convert the data to the {self.method.value} format",
+            )
+
+    def _take_counts(
+        self, future: concurrent.futures.Future[list[ExampleTokens]], numbers: list[int], messages: list[int]
+    ) -> None:
+        severity: Severity = "error" if self.check.strict else "warning"
+        model = self.check.model or "any model"
+        for number, tokens, n_messages in zip(numbers, future.result(), messages, strict=True):
+            self.token_counts.append(tokens.total)
+            self.assistant_counts.append(tokens.assistant)
+            self.message_counts.append(n_messages)
+            if tokens.total > self.limit:
+                self.over_limit += 1
+                self.issues.add(
+                    number,
+                    "tokens.example_too_long",
+                    f"{tokens.total:,} tokens, over the {self.limit:,}-token limit per example of {model}: "
+                    "the service will truncate it; shorten or split it",
+                    severity,
+                )
+
+    def finish_file_checks(self) -> None:
+        add = self.issues.add
+        if self.examples == 0:
+            add(None, "file.empty", "the file holds no examples: it is empty or only blank lines")
+        elif self.examples < MIN_EXAMPLES:
+            add(
+                None,
+                "file.too_few_examples",
+                f"{self.examples} examples: fine-tuning needs at least {MIN_EXAMPLES}; add more",
+            )
+        if self.blank_lines:
+            add(
+                self.first_blank,
+                "file.blank_lines",
+                f"{self.blank_lines:,} blank line(s), the first here: they are skipped, not examples",
+                "warning",
+            )
+        for field, (first, missing) in sorted(self.missing_fields.items()):
+            add(
+                first,
+                "rft.grader_field_missing",
+                f"the grader reads {{{{item.{field}}}}}, but {missing:,} of {self.examples:,} rows have no "
+                f"'{field}' field (the first is this line): add it to every row, or fix the grader",
+            )
+        self._report_duplicates()
+
+    def _report_duplicates(self) -> None:
+        keys, lines = self.keys, self.key_lines
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        duplicates: list[tuple[int, int]] = []
+        for before, index in itertools.pairwise(order):
+            if keys[before] == keys[index]:
+                duplicates.append((index, before))
+        first_of: dict[int, int] = {}
+        for index, before in duplicates:
+            first_of[index] = first_of.get(before, before)
+        for index in sorted(first_of):
+            self.issues.add(
+                lines[index],
+                "data.duplicate",
+                f"duplicate of line {lines[first_of[index]]}: the same example trains twice",
+                "warning",
+            )
+
+
+def _message_count(record: dict[str, Any], method: MethodKind) -> int:
+    if method is MethodKind.DPO:
+        given = record.get("input")
+        messages = given.get("messages") if isinstance(given, dict) else None
+        return (len(messages) if isinstance(messages, list) else 0) + 1
+    messages = record.get("messages")
+    return len(messages) if isinstance(messages, list) else 0
+
+
+def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationReport:
+    """Validate one JSONL source (``open_stream`` opens it afresh, in binary) and build the report."""
+    method = check.method if check.method is not None else _detect(open_stream)
+    detectable = method is not None
+    resolved = method or MethodKind.SUPERVISED
+    info = lookup_model(check.model) if check.model else None
+    state = _Pass(check, resolved, detectable, info)
+    add = state.issues.add
+    if check.model and info is None:
+        add(
+            None,
+            "model.unknown",
+            f"model {check.model!r} is not in foundry-tune's catalog: token limits and prices are unknown, "
+            f"counting with o200k_base (known models: {', '.join(known_models())})",
+            "warning",
+        )
+    if info is not None and detectable and not info.supports(resolved):
+        can = [name for name, m in known_models().items() if m.supports(resolved)]
+        add(
+            None,
+            "model.method_unsupported",
+            f"{info.name} cannot be fine-tuned with {resolved.value}: models that can are {', '.join(can)}",
+        )
+    _check_grader(state, check, resolved)
+    state.run(open_stream)
+    if not detectable and state.examples:
+        add(
+            None,
+            "file.method_undetected",
+            'no line looks like a fine-tuning example (supervised {"messages": [..., assistant]}, DPO '
+            '{"input", "preferred_output", "non_preferred_output"} or reinforcement {"messages": '
+            "[..., user]}): is this an evaluation item file or raw source data? "
+            "Convert it, or pass the method",
+        )
+    state.finish_file_checks()
+    errors, warnings = state.issues.finish()
+    return ValidationReport(
+        valid=not errors,
+        path=label,
+        method=resolved,
+        examples=state.examples,
+        errors=errors,
+        warnings=warnings,
+        tokens=None,
+        estimate=None,
+    )
+
+
+def _check_grader(state: _Pass, check: Check, method: MethodKind) -> None:
+    needs = check.grader
+    if needs is None:
+        return
+    if method is not MethodKind.REINFORCEMENT:
+        state.issues.add(
+            None,
+            "grader.ignored",
+            f"a grader only applies to reinforcement fine-tuning, not {method.value}: it was not used",
+            "warning",
+        )
+        return
+    if needs.output_json and not check.json_response:
+        state.issues.add(
+            None,
+            "rft.response_format_required",
+            "the grader reads {{sample.output_json}}, which only exists when the model answers in "
+            "JSON: give a response_format of type json_schema (or read {{sample.output_text}})",
+        )
+
+
+def iter_records(open_stream: Opener) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """``(line, record, problem)`` for every non-blank line; ``record`` None when it does not parse."""
+    with open_stream() as stream:
+        for chunk in iter_chunks(stream, CHUNK_LINES):
+            for line in chunk:
+                if line.blank:
+                    continue
+                parsed = parse_line(line.data)
+                yield line.number, parsed.record, parsed.message
