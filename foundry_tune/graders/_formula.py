@@ -1,0 +1,157 @@
+"""The multi grader's ``calculate_output``: a tiny arithmetic language, parsed with :mod:`ast`.
+
+Only numbers, the sub-graders' names, ``+ - * /``, ``^`` (power, as the service spells it),
+parentheses, unary minus and the functions ``min``, ``max``, ``abs``, ``floor``, ``ceil``,
+``sqrt``, ``log``, ``exp`` are accepted. Nothing is handed to ``eval()``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Collection, Mapping
+
+__all__ = ["FormulaError", "check_formula", "evaluate_formula", "formula_names"]
+
+_MAX_FORMULA_CHARS = 2_000
+_MAX_EXPONENT = 64.0
+
+_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "sqrt": math.sqrt,
+    "log": math.log,
+    "exp": math.exp,
+}
+_ARITY: dict[str, tuple[int, int | None]] = {
+    "min": (1, None),
+    "max": (1, None),
+    "abs": (1, 1),
+    "floor": (1, 1),
+    "ceil": (1, 1),
+    "sqrt": (1, 1),
+    "log": (1, 1),
+    "exp": (1, 1),
+}
+
+
+class FormulaError(ValueError):
+    """``calculate_output`` is not a formula the evaluator accepts, or could not be computed."""
+
+
+def _parse(formula: str) -> ast.expr:
+    if not formula.strip():
+        raise FormulaError("calculate_output is empty")
+    if len(formula) > _MAX_FORMULA_CHARS:
+        raise FormulaError(f"calculate_output is longer than {_MAX_FORMULA_CHARS} characters")
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise FormulaError(f"calculate_output {formula!r} is not a valid formula: {exc.msg}") from None
+    _check_node(tree.body, formula)
+    return tree.body
+
+
+def _check_node(node: ast.expr, formula: str) -> None:
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise FormulaError(f"calculate_output {formula!r}: only numbers are allowed, not {node.value!r}")
+        return
+    if isinstance(node, ast.Name):
+        return
+    if isinstance(node, ast.BinOp):
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.BitXor, ast.Pow)):
+            raise FormulaError(
+                f"calculate_output {formula!r}: operator {type(node.op).__name__} is not allowed "
+                "(use + - * / ^)"
+            )
+        _check_node(node.left, formula)
+        _check_node(node.right, formula)
+        return
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise FormulaError(f"calculate_output {formula!r}: only unary + and - are allowed")
+        _check_node(node.operand, formula)
+        return
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name not in _FUNCTIONS or node.keywords:
+            allowed = ", ".join(_FUNCTIONS)
+            raise FormulaError(f"calculate_output {formula!r}: only the functions {allowed} may be called")
+        low, high = _ARITY[name]
+        if len(node.args) < low or (high is not None and len(node.args) > high):
+            raise FormulaError(f"calculate_output {formula!r}: {name}() got {len(node.args)} arguments")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise FormulaError(f"calculate_output {formula!r}: *arguments are not allowed")
+            _check_node(arg, formula)
+        return
+    raise FormulaError(f"calculate_output {formula!r}: {type(node).__name__} is not allowed in a formula")
+
+
+def formula_names(formula: str) -> set[str]:
+    """The variable names a formula uses (the called function names are not variables)."""
+    tree = _parse(formula)
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in called}
+
+
+def check_formula(formula: str, variables: Collection[str]) -> None:
+    """Raise :class:`FormulaError` unless ``formula`` parses and uses only ``variables``."""
+    unknown = sorted(formula_names(formula) - set(variables))
+    if unknown:
+        known = ", ".join(sorted(variables)) or "(none)"
+        raise FormulaError(
+            f"calculate_output {formula!r} uses {', '.join(unknown)}, which is not the name of a "
+            f"sub-grader (names: {known})"
+        )
+
+
+def evaluate_formula(formula: str, values: Mapping[str, float]) -> float:
+    """Compute ``formula`` with ``values`` bound to its names."""
+    return float(_evaluate(_parse(formula), values, formula))
+
+
+def _evaluate(node: ast.expr, values: Mapping[str, float], formula: str) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        if node.id not in values:
+            raise FormulaError(f"calculate_output {formula!r}: no value for {node.id!r}")
+        return float(values[node.id])
+    if isinstance(node, ast.UnaryOp):
+        operand = _evaluate(node.operand, values, formula)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.BinOp):
+        left = _evaluate(node.left, values, formula)
+        right = _evaluate(node.right, values, formula)
+        return _binary(node.op, left, right, formula)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [_evaluate(arg, values, formula) for arg in node.args]
+        try:
+            return float(_FUNCTIONS[node.func.id](*args))
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise FormulaError(f"calculate_output {formula!r}: {node.func.id}() failed: {exc}") from None
+    raise FormulaError(f"calculate_output {formula!r}: cannot evaluate {type(node).__name__}")
+
+
+def _binary(op: ast.operator, left: float, right: float, formula: str) -> float:
+    if isinstance(op, ast.Add):
+        return left + right
+    if isinstance(op, ast.Sub):
+        return left - right
+    if isinstance(op, ast.Mult):
+        return left * right
+    if isinstance(op, ast.Div):
+        if right == 0:
+            raise FormulaError(f"calculate_output {formula!r}: division by zero")
+        return left / right
+    if abs(right) > _MAX_EXPONENT:
+        raise FormulaError(f"calculate_output {formula!r}: exponent {right} is too large")
+    try:
+        return float(left**right)
+    except (OverflowError, ZeroDivisionError, TypeError) as exc:
+        raise FormulaError(f"calculate_output {formula!r}: {exc}") from None
