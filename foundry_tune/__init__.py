@@ -3,6 +3,7 @@
 The public surface is re-exported here; submodules starting with ``_`` are private.
 """
 
+from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
 from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
@@ -26,8 +27,10 @@ from foundry_tune.errors import (
     UploadError,
     WaitTimeoutError,
 )
+from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
 
 __all__ = [
+    "DPO",
     "AuthenticationError",
     "ConfigurationError",
     "DatasetError",
@@ -46,10 +49,14 @@ __all__ = [
     "Price",
     "QuotaExceededError",
     "RateLimitError",
+    "Reinforcement",
     "ServiceError",
+    "Supervised",
+    "TuningMethod",
     "UploadError",
     "WaitTimeoutError",
     "__version__",
+    "graders",
     "known_models",
     "lookup_model",
     "set_price",
