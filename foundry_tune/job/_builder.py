@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from foundry_tune._method_kind import MethodKind
-from foundry_tune.catalog import lookup_model
 from foundry_tune.errors import (
     DatasetValidationError,
     InvalidParameterError,
@@ -201,12 +200,7 @@ class FineTuneBuilder:
     def _check_static(self, method: TuningMethod) -> None:
         if self.training is None:
             raise InvalidParameterError("no training data: call .train_on(dataset_or_path_or_file_id) first")
-        info = lookup_model(self.model)
-        if info is not None and not info.supports(method.kind):
-            supported = ", ".join(sorted(k.short for k in info.methods))
-            raise InvalidParameterError(
-                f"{info.name} cannot be fine-tuned with {method.kind.short} (supported: {supported})"
-            )
+        method.check_model(self.model)
         if method.kind == MethodKind.REINFORCEMENT and self.validation is None:
             raise InvalidParameterError("Reinforcement fine-tuning needs validation data: add .validate_on()")
 
@@ -241,15 +235,17 @@ class FineTuneBuilder:
         return self._fingerprint(method)
 
     def estimate(self) -> CostEstimate:
-        """Training tokens and cost of the job, computed locally (no network)."""
+        """Training tokens and cost of the job, computed locally from the training data (no network)."""
         from foundry_tune.dataset import Dataset
 
         method = self._method_or_default()
         self._check_static(method)
         if not isinstance(self.training, Dataset):
             raise InvalidParameterError("estimate() needs local training data, not an uploaded file id")
-        n_epochs = getattr(method, "n_epochs", "auto")
-        return self.training.estimate(method, self.model, n_epochs=n_epochs)
+        report = self.training.validate(method, model=self.model)
+        if report.estimate is None:
+            raise InvalidParameterError(f"no estimate for {self.model}: {report.summary()}")
+        return report.estimate
 
     # --- plan and start ----------------------------------------------------------------------
 

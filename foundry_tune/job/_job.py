@@ -322,7 +322,8 @@ class Job:
     ) -> Deployment:
         """Deploy the tuned model (or one of its checkpoints) and wait until it answers.
 
-        Delegates to ``ft.deployments.create`` and tags the deployment with this job's id.
+        Delegates to ``ft.deployments.create`` (idempotent by name) and tags the deployment with
+        this job's id. ``capacity`` defaults to the deployments API's default.
         """
         if checkpoint is not None:
             model = checkpoint.model if isinstance(checkpoint, Checkpoint) else str(checkpoint)
@@ -338,9 +339,7 @@ class Job:
         kwargs: dict[str, Any] = {"name": name, "sku": sku, **options}
         if capacity is not None:
             kwargs["capacity"] = capacity
-        tags = dict(kwargs.pop("tags", None) or {})
-        tags.setdefault("foundry_tune_job", self.id)
-        return self._conn.deployments.create(model, tags=tags, **kwargs)
+        return self._conn.deployments.create(model, job_id=self.id, **kwargs)
 
     # --- display -----------------------------------------------------------------------------
 

@@ -72,5 +72,5 @@ class Plan:
             extra = f", trainingType {self.training_type}" if self.training_type else ""
             lines.append(f"  job: create (method {json.dumps(self.method, sort_keys=True)}{extra})")
         if self.estimate is not None:
-            lines.append(f"  estimate: {self.estimate}")
+            lines.extend("  estimate: " + line for line in self.estimate.to_text().splitlines())
         return "\n".join(lines)

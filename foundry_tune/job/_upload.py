@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Literal, Protocol
+from typing import IO, Literal, Protocol
 
 from openai.types import FileObject
 
@@ -57,7 +57,7 @@ class UploadSource(Protocol):
 
     def content_hash(self) -> str: ...
 
-    def open_upload(self) -> BinaryIO: ...
+    def open_upload(self) -> IO[bytes]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _upload_single(conn: Connection, source: UploadSource, name: str, digest: st
     )
 
 
-def _read_full(stream: BinaryIO, n: int) -> bytes:
+def _read_full(stream: IO[bytes], n: int) -> bytes:
     chunks: list[bytes] = []
     remaining = n
     while remaining > 0:
