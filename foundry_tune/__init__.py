@@ -7,6 +7,8 @@ from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
 from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
+from foundry_tune.client import Foundry, RetryPolicy
+from foundry_tune.deployment import Deployment
 from foundry_tune.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -35,8 +37,10 @@ __all__ = [
     "ConfigurationError",
     "DatasetError",
     "DatasetValidationError",
+    "Deployment",
     "DeploymentError",
     "DeploymentQuotaError",
+    "Foundry",
     "FoundryTuneError",
     "GraderError",
     "InvalidParameterError",
@@ -50,6 +54,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Reinforcement",
+    "RetryPolicy",
     "ServiceError",
     "Supervised",
     "TuningMethod",
