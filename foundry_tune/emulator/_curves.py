@@ -1,0 +1,63 @@
+"""Deterministic, plausible training curves: the same seed and plan always give the same numbers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from foundry_tune._method_kind import MethodKind
+
+CSV_HEADER = [
+    "step",
+    "train_loss",
+    "train_mean_token_accuracy",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+]
+
+
+def _noise(seed: int, step: int, salt: str) -> float:
+    return random.Random(f"{seed}:{step}:{salt}").uniform(-1.0, 1.0)
+
+
+def metrics_at(
+    kind: MethodKind, seed: int, step: int, total_steps: int, *, has_validation: bool
+) -> dict[str, float | int | None]:
+    """The metrics the service reports at ``step`` (1-based) of ``total_steps``."""
+    progress = step / max(total_steps, 1)
+    base = random.Random(f"{seed}:shape")
+    if kind is MethodKind.DPO:
+        start, floor = math.log(2), 0.05 + 0.1 * base.random()
+    else:
+        start, floor = 1.6 + 0.8 * base.random(), 0.15 + 0.25 * base.random()
+    decay = 3.0 + 2.0 * base.random()
+    clean = floor + (start - floor) * math.exp(-decay * progress)
+    train_loss = max(0.0, clean * (1 + 0.12 * _noise(seed, step, "train")))
+    train_acc = min(1.0, max(0.0, 1.0 - clean / (start * 1.25) + 0.03 * _noise(seed, step, "acc")))
+    data: dict[str, float | int | None] = {
+        "step": step,
+        "total_steps": total_steps,
+        "train_loss": round(train_loss, 6),
+        "train_mean_token_accuracy": round(train_acc, 6),
+        "valid_loss": None,
+        "valid_mean_token_accuracy": None,
+    }
+    if has_validation:
+        gap = 1.08 + 0.05 * progress
+        data["valid_loss"] = round(max(0.0, clean * gap * (1 + 0.15 * _noise(seed, step, "valid"))), 6)
+        data["valid_mean_token_accuracy"] = round(max(0.0, train_acc - 0.04 * abs(_noise(seed, step, "va"))), 6)
+    if kind is MethodKind.REINFORCEMENT:
+        reward = 0.15 + 0.7 * (1 - math.exp(-decay * progress))
+        data["train_reward_mean"] = round(min(1.0, max(0.0, reward + 0.05 * _noise(seed, step, "r"))), 6)
+        data["valid_reward_mean"] = round(min(1.0, max(0.0, reward - 0.03 + 0.05 * _noise(seed, step, "vr"))), 6)
+    return data
+
+
+def full_validation(kind: MethodKind, seed: int, step: int, total_steps: int) -> tuple[float, float]:
+    """The full-validation-set loss and accuracy computed at the end of an epoch."""
+    data = metrics_at(kind, seed, step, total_steps, has_validation=True)
+    loss = float(data["valid_loss"] or 0.0) * 0.97
+    acc = float(data["valid_mean_token_accuracy"] or 0.0)
+    return round(loss, 6), round(acc, 6)

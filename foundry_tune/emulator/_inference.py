@@ -1,0 +1,148 @@
+"""Inference on deployments: chat completions and responses (see ``_answers`` for what is said)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from foundry_tune.catalog import lookup_model
+from foundry_tune.emulator._answers import generic_answer, nearest_answer, text_of
+from foundry_tune.emulator._deployments import live, provisioning_state, ready_at
+from foundry_tune.emulator._errors import ApiError, invalid
+from foundry_tune.emulator._files import file_path
+from foundry_tune.emulator._http import ctx_of, json_body, ok
+from foundry_tune.emulator._state import Context, new_id
+
+
+def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
+    """(model name, answer) for a prompt sent to ``deployment``."""
+    doc = live(ctx, deployment)
+    if doc is None:
+        info = lookup_model(deployment)
+        if info is not None and ".ft-" not in deployment:
+            return deployment, generic_answer(info.name, prompt)
+        raise ApiError(404, f"The API deployment '{deployment}' does not exist.", code="DeploymentNotFound")
+    if provisioning_state(ctx, doc) != "Succeeded" or ctx.now() < ready_at(ctx, doc):
+        raise ApiError(
+            404,
+            f"The API deployment '{deployment}' is not ready yet. If you created it within the last "
+            "minutes, wait a moment and try again.",
+            code="DeploymentNotReady",
+        )
+    model = doc["model"]["name"]
+    if doc["_tuned"]:
+        job = ctx.store.get("job", doc["_job"] or "")
+        training = ctx.store.get("file", job["training_file"]) if job else None
+        if training is not None and (found := nearest_answer(file_path(ctx, training), prompt)):
+            return model, found
+    return model, generic_answer(doc.get("_base") or model, prompt)
+
+
+def _limit(text: str, max_tokens: object) -> tuple[str, str]:
+    if isinstance(max_tokens, int) and max_tokens > 0:
+        parts = text.split()
+        if len(parts) > max_tokens:
+            return " ".join(parts[:max_tokens]), "length"
+    return text, "stop"
+
+
+def _count(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+async def chat_completions(request: Request) -> Response:
+    ctx = ctx_of(request)
+    body = await json_body(request)
+    deployment = request.path_params.get("deployment") or body.get("model")
+    if not isinstance(deployment, str) or not deployment:
+        raise invalid("'model' is a required property.", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid("'messages' must be a non-empty list.", param="messages")
+    if body.get("stream"):
+        raise invalid("The emulator does not stream; call without stream=True.", param="stream")
+    users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    prompt = users[-1] if users else ""
+    model, answer = _answer(ctx, deployment, prompt)
+    answer, finish = _limit(answer, body.get("max_completion_tokens") or body.get("max_tokens"))
+    prompt_tokens = sum(_count(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
+    return ok({
+        "id": new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": answer, "refusal": None},
+            "finish_reason": finish,
+            "logprobs": None,
+        }],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _count(answer),
+                  "total_tokens": prompt_tokens + _count(answer)},
+    })
+
+
+def _response_prompt(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list):
+        users = [text_of(m.get("content")) for m in raw if isinstance(m, dict) and m.get("role", "user") == "user"]
+        return users[-1] if users else ""
+    raise invalid("'input' must be a string or a list of messages.", param="input")
+
+
+async def responses(request: Request) -> Response:
+    ctx = ctx_of(request)
+    body = await json_body(request)
+    deployment = body.get("model")
+    if not isinstance(deployment, str) or not deployment:
+        raise invalid("'model' is a required property.", param="model")
+    if body.get("stream"):
+        raise invalid("The emulator does not stream; call without stream=True.", param="stream")
+    prompt = _response_prompt(body.get("input", ""))
+    model, answer = _answer(ctx, deployment, prompt)
+    answer, finish = _limit(answer, body.get("max_output_tokens"))
+    now = int(time.time())
+    return ok({
+        "id": new_id("resp_"),
+        "object": "response",
+        "created_at": now,
+        "status": "completed" if finish == "stop" else "incomplete",
+        "incomplete_details": None if finish == "stop" else {"reason": "max_output_tokens"},
+        "error": None,
+        "instructions": body.get("instructions"),
+        "metadata": body.get("metadata") or {},
+        "model": model,
+        "output": [{
+            "type": "message",
+            "id": new_id("msg_"),
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": answer, "annotations": []}],
+        }],
+        "parallel_tool_calls": True,
+        "temperature": body.get("temperature", 1.0),
+        "top_p": body.get("top_p", 1.0),
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": _count(prompt),
+            "output_tokens": _count(answer),
+            "total_tokens": _count(prompt) + _count(answer),
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    })
+
+
+routes = [
+    Route("/chat/completions", chat_completions, methods=["POST"]),
+    Route("/responses", responses, methods=["POST"]),
+]
+legacy_routes = [
+    Route("/deployments/{deployment}/chat/completions", chat_completions, methods=["POST"]),
+]

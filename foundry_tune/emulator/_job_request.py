@@ -1,0 +1,189 @@
+"""Checks of a ``POST /fine_tuning/jobs`` body, as the service makes them, before anything is created."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from foundry_tune._method_kind import MethodKind
+from foundry_tune.catalog import ModelInfo, lookup_model
+from foundry_tune.emulator._errors import invalid
+from foundry_tune.emulator._grading import load_grader
+
+TRAINING_TYPES = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}
+_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_REASONING = {"default", "low", "medium", "high"}
+
+# (name, integer?, low, low_inclusive, high) per documented limit; None = unbounded.
+_Range = tuple[str, bool, float, bool, float | None]
+_COMMON: list[_Range] = [
+    ("n_epochs", True, 1, True, 50),
+    ("batch_size", True, 1, True, 256),
+    ("learning_rate_multiplier", False, 0, False, None),
+]
+_RANGES: dict[MethodKind, list[_Range]] = {
+    MethodKind.SUPERVISED: _COMMON,
+    MethodKind.DPO: [*_COMMON, ("beta", False, 0, False, 2)],
+    MethodKind.REINFORCEMENT: [
+        *_COMMON,
+        ("compute_multiplier", False, 0.00001, False, 10),
+        ("eval_interval", True, 1, True, None),
+        ("eval_samples", True, 1, True, None),
+    ],
+}
+
+
+def _check_number(value: object, rule: _Range, param: str) -> None:
+    name, integer, low, low_inclusive, high = rule
+    if value == "auto":
+        return
+    allowed_types = (int,) if integer else (int, float)
+    ok = isinstance(value, allowed_types) and not isinstance(value, bool)
+    if ok:
+        number = float(value)  # type: ignore[arg-type]
+        above = number >= low if low_inclusive else number > low
+        ok = math.isfinite(number) and above and (high is None or number <= high)
+    if not ok:
+        upper = f" and at most {high:g}" if high is not None else ""
+        kind = "an integer" if integer else "a number"
+        bound = f"at least {low:g}" if low_inclusive else f"greater than {low:g}"
+        raise invalid(f"Invalid value for {name}: {value!r}. It must be 'auto' or {kind} {bound}{upper}.", param)
+
+
+def check_hyperparameters(kind: MethodKind, hp: object, param: str) -> dict[str, Any]:
+    """Range-check a hyperparameters object; return it with every known key (``auto`` by default)."""
+    if hp is None:
+        hp = {}
+    if not isinstance(hp, dict):
+        raise invalid("'hyperparameters' must be an object.", param=param)
+    known = {r[0]: r for r in _RANGES[kind]}
+    allowed = set(known) | ({"reasoning_effort"} if kind is MethodKind.REINFORCEMENT else set())
+    unknown = sorted(set(hp) - allowed)
+    if unknown:
+        raise invalid(f"Unknown hyperparameter '{unknown[0]}' for the {kind.value} method.", f"{param}.{unknown[0]}")
+    out: dict[str, Any] = {}
+    for name, rule in known.items():
+        value = hp.get(name, "auto")
+        _check_number(value, rule, f"{param}.{name}")
+        out[name] = value
+    if kind is MethodKind.REINFORCEMENT:
+        effort = hp.get("reasoning_effort", "default")
+        if effort not in _REASONING:
+            raise invalid(
+                f"Invalid value for reasoning_effort: {effort!r}. It must be one of low, medium, high, default.",
+                f"{param}.reasoning_effort",
+            )
+        out["reasoning_effort"] = effort
+    return out
+
+
+def check_method(body: dict[str, Any]) -> tuple[MethodKind, dict[str, Any]]:
+    """The job's method kind and its normalized wire ``method`` object."""
+    method = body.get("method")
+    if method is None:
+        hp = check_hyperparameters(MethodKind.SUPERVISED, body.get("hyperparameters"), "hyperparameters")
+        return MethodKind.SUPERVISED, {"type": "supervised", "supervised": {"hyperparameters": hp}}
+    if not isinstance(method, dict):
+        raise invalid("'method' must be an object.", param="method")
+    try:
+        kind = MethodKind(method.get("type"))
+    except ValueError:
+        raise invalid(
+            f"Invalid method type {method.get('type')!r}: use supervised, dpo or reinforcement.", "method.type"
+        ) from None
+    section = method.get(kind.value) or {}
+    if not isinstance(section, dict):
+        raise invalid(f"'method.{kind.value}' must be an object.", param=f"method.{kind.value}")
+    param = f"method.{kind.value}.hyperparameters"
+    out: dict[str, Any] = {"hyperparameters": check_hyperparameters(kind, section.get("hyperparameters"), param)}
+    if kind is MethodKind.REINFORCEMENT:
+        if "grader" not in section:
+            raise invalid("A reinforcement job needs 'method.reinforcement.grader'.", "method.reinforcement.grader")
+        out["grader"] = load_grader(section["grader"], "method.reinforcement.grader").to_dict()
+        if section.get("response_format") is not None:
+            out["response_format"] = section["response_format"]
+    return kind, {"type": kind.value, kind.value: out}
+
+
+def check_model(model: object, kind: MethodKind) -> ModelInfo:
+    """The base model, which must support ``kind`` (the service's allow-list)."""
+    if not isinstance(model, str) or not model:
+        raise invalid("'model' is a required property.", param="model")
+    info = lookup_model(model)
+    if info is None:
+        raise invalid(f"The specified base model '{model}' does not support fine-tuning.", "model", "invalidModel")
+    if not info.supports(kind):
+        raise invalid(
+            f"The base model '{model}' does not support the {kind.value} fine-tuning method.", "model", "invalidModel"
+        )
+    return info
+
+
+def check_training_type(body: dict[str, Any]) -> str:
+    """Azure's ``trainingType`` (case-insensitive): Standard, GlobalStandard or Developer."""
+    raw = body.get("trainingType", body.get("training_type"))
+    if raw is None:
+        raise invalid(
+            "The specified base model does not support fine-tuning. Set 'trainingType' in the request body "
+            "to Standard, GlobalStandard or Developer.",
+            "trainingType",
+            "invalidModel",
+        )
+    found = TRAINING_TYPES.get(str(raw).lower())
+    if found is None:
+        raise invalid(f"Invalid trainingType {raw!r}: use Standard, GlobalStandard or Developer.", "trainingType")
+    return found
+
+
+def check_suffix(suffix: object) -> str | None:
+    """1-64 characters of letters, digits, ``-`` and ``_`` (no dots)."""
+    if suffix is None:
+        return None
+    if not isinstance(suffix, str) or not _SUFFIX.match(suffix):
+        raise invalid(
+            "'suffix' must be 1 to 64 characters of letters, digits, '-' and '_' (no dots or spaces).", "suffix"
+        )
+    return suffix
+
+
+def check_metadata(metadata: object) -> dict[str, str] | None:
+    """Up to 16 string pairs, keys up to 64 and values up to 512 characters."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise invalid("'metadata' must be an object of string pairs.", param="metadata")
+    if len(metadata) > 16:
+        raise invalid("'metadata' can hold at most 16 key-value pairs.", param="metadata")
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise invalid(f"metadata value for '{key}' must be a string.", param=f"metadata.{key}")
+        if len(key) > 64:
+            raise invalid("metadata keys can be at most 64 characters.", param="metadata")
+        if len(value) > 512:
+            raise invalid(f"metadata value for '{key}' exceeds 512 characters.", param=f"metadata.{key}")
+    return dict(metadata)
+
+
+def check_seed(seed: object) -> int | None:
+    """An integer in ``[0, 2147483647]``."""
+    if seed is None:
+        return None
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 2_147_483_647:
+        raise invalid("'seed' must be an integer between 0 and 2147483647.", param="seed")
+    return seed
+
+
+def check_integrations(integrations: object) -> list[dict[str, Any]] | None:
+    """Up to 5 ``wandb`` integrations, each with a project."""
+    if integrations is None:
+        return None
+    if not isinstance(integrations, list) or len(integrations) > 5:
+        raise invalid("'integrations' must be a list of at most 5 integrations.", param="integrations")
+    for i, item in enumerate(integrations):
+        ok = isinstance(item, dict) and item.get("type") == "wandb" and isinstance(item.get("wandb"), dict)
+        if not ok or not isinstance(item["wandb"].get("project"), str):
+            raise invalid(
+                "Each integration must be {'type': 'wandb', 'wandb': {'project': ...}}.", f"integrations[{i}]"
+            )
+    return list(integrations)

@@ -1,0 +1,110 @@
+"""Run the emulator: bind, serve with uvicorn, and print one JSON line once listening."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from foundry_tune.emulator._app import build_app
+from foundry_tune.emulator._state import Config, Context
+
+
+def config_from_args(args: argparse.Namespace, data_dir: Path) -> Config:
+    """The server configuration for parsed command-line options."""
+    return Config(
+        data_dir=data_dir,
+        host=args.host,
+        port=args.port,
+        job_duration=args.job_duration,
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
+        token=args.token,
+        tls=args.tls,
+        deployment_ready_delay=args.deployment_ready_delay,
+        deployment_provision_delay=args.deployment_provision_delay,
+        slow_seconds=args.slow_seconds,
+    )
+
+
+def info_line(config: Config, port: int, ca_cert: Path | None) -> dict[str, Any]:
+    """What clients need to connect (never the token itself)."""
+    scheme = "https" if config.tls else "http"
+    host = "localhost" if config.tls and config.host in {"127.0.0.1", "0.0.0.0"} else config.host  # noqa: S104
+    root = f"{scheme}://{host}:{port}"
+    return {
+        "project_endpoint": f"{root}/api/projects/{config.project}",
+        "openai_base_url": f"{root}/openai/v1",
+        "arm_endpoint": root,
+        "subscription_id": config.subscription_id,
+        "resource_group": config.resource_group,
+        "account_name": config.account_name,
+        "ca_cert": str(ca_cert) if ca_cert else None,
+        "stats_url": f"{root}/_emulator/stats",
+        "data_dir": str(config.data_dir),
+        "token_required": config.token is not None,
+    }
+
+
+async def _announce(server: uvicorn.Server, line: dict[str, Any]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.01)
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+async def _serve(config: Config) -> None:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    port = int(sock.getsockname()[1])
+    ca_cert: Path | None = None
+    tls: dict[str, Any] = {}
+    if config.tls:
+        from foundry_tune.emulator._tls import make_certificates
+
+        ca_cert, cert, key = make_certificates(config.data_dir / "tls", config.host)
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    ctx = Context(config)
+    uv_config = uvicorn.Config(
+        build_app(ctx), http="h11", lifespan="on", log_level="warning", access_log=False,
+        timeout_keep_alive=30, **tls,
+    )
+    server = uvicorn.Server(uv_config)
+    announcer = asyncio.get_running_loop().create_task(_announce(server, info_line(config, port, ca_cert)))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        announcer.cancel()
+        ctx.store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until stopped (Ctrl-C or SIGTERM); the process exit code."""
+    temporary = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="foundry-tune-emulator-")) if temporary else Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(_serve(config_from_args(args, data_dir.resolve())))
+    except OSError as exc:
+        sys.stderr.write(f"foundry-tune emulator: cannot listen on {args.host}:{args.port}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0

@@ -1,0 +1,64 @@
+"""The emulator's configuration and the per-process context every route handler shares."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from pathlib import Path
+
+from foundry_tune.emulator._store import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything ``foundry-tune emulator`` can be told on its command line."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    job_duration: float = 20.0
+    fault_rate: float = 0.0
+    fault_seed: int = 0
+    token: str | None = None
+    tls: bool = False
+    deployment_ready_delay: float = 2.0
+    deployment_provision_delay: float = 1.0
+    slow_seconds: float = 1.5
+    project: str = "default"
+    subscription_id: str = "00000000-0000-0000-0000-000000000000"
+    resource_group: str = "foundry-tune-emulator"
+    account_name: str = "emulator"
+    max_queued_jobs: int = 20
+    max_jobs: int = 100
+    max_finetuned_deployments: int = 5
+
+
+@dataclasses.dataclass
+class Counters:
+    """What ``/_emulator/stats`` reports about traffic since start."""
+
+    requests: int = 0
+    faults: int = 0
+    by_fault: dict[str, int] = dataclasses.field(default_factory=dict)
+    by_status: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+class Context:
+    """The store, the configuration and the counters of one running emulator."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Store(config.data_dir)
+        self.counters = Counters()
+        self.started_at = time.time()
+
+    @staticmethod
+    def now() -> float:
+        """Wall-clock seconds; every simulated transition is derived from stored timestamps."""
+        return time.time()
+
+
+def new_id(prefix: str) -> str:
+    """A fresh identifier in the service's style (``file-…``, ``ftjob-…``)."""
+    return f"{prefix}{secrets.token_hex(12)}"

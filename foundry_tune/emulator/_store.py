@@ -1,0 +1,120 @@
+"""Durable state: one SQLite document table plus a folder of blobs, both under the data dir.
+
+Every object (file, upload, part, job, event, checkpoint, deployment) is a JSON document keyed by
+``(kind, id)``; ``parent`` links events, checkpoints and parts to their owner and ``seq`` keeps the
+insertion order that listing and pagination rely on. WAL journaling makes each write durable
+against ``kill -9`` of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+Doc = dict[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    doc TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs (kind, parent, seq);
+"""
+
+
+class Store:
+    """Thread-safe document store; every method is one short transaction."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.blob_dir = data_dir / "blobs"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def blob_path(self, name: str) -> Path:
+        """Where the blob ``name`` lives."""
+        return self.blob_dir / name
+
+    def put(self, kind: str, doc: Doc, parent: str | None = None) -> Doc:
+        """Insert or replace ``doc`` (keyed by ``doc["id"]``), keeping its original position."""
+        text = json.dumps(doc, separators=(",", ":"))
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO docs (kind, id, parent, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+                (kind, doc["id"], parent, text),
+            )
+        return doc
+
+    def put_many(self, kind: str, docs: list[Doc], parent: str | None = None) -> None:
+        """Insert several documents in one transaction."""
+        rows = [(kind, d["id"], parent, json.dumps(d, separators=(",", ":"))) for d in docs]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO docs (kind, id, parent, doc) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def get(self, kind: str, ident: str) -> Doc | None:
+        """The document, or ``None``."""
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM docs WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def delete(self, kind: str, ident: str) -> bool:
+        """Remove a document; whether it existed."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, ident))
+        return cur.rowcount > 0
+
+    def delete_children(self, kind: str, parent: str) -> None:
+        """Remove every ``kind`` document under ``parent``."""
+        with self._lock:
+            self._db.execute("DELETE FROM docs WHERE kind = ? AND parent = ?", (kind, parent))
+
+    def all(self, kind: str, parent: str | None = None, *, newest_first: bool = False) -> list[Doc]:
+        """Every document of ``kind`` (under ``parent`` when given), in insertion order."""
+        order = "DESC" if newest_first else "ASC"
+        with self._lock:
+            if parent is None:
+                rows = self._db.execute(f"SELECT doc FROM docs WHERE kind = ? ORDER BY seq {order}", (kind,))  # noqa: S608
+            else:
+                rows = self._db.execute(
+                    f"SELECT doc FROM docs WHERE kind = ? AND parent = ? ORDER BY seq {order}",  # noqa: S608
+                    (kind, parent),
+                )
+            return [dict(json.loads(r[0])) for r in rows.fetchall()]
+
+    def count(self, kind: str) -> int:
+        """How many documents of ``kind`` exist."""
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()
+        return int(row[0])
+
+    def iter_kind(self, kind: str) -> Iterator[Doc]:
+        """Iterate over a snapshot of every document of ``kind``."""
+        yield from self.all(kind)
