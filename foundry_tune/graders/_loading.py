@@ -118,7 +118,14 @@ def _from_mapping(data: Any, where: str) -> Grader:
     try:
         return cls(**dict(data))
     except GraderError as exc:
-        raise GraderError(f"{where}: {exc}") from None
+        typos = [_describe_unknown(key, cls) for key in data if key not in cls.model_fields]
+        hint = f" (unknown field(s): {', '.join(typos)})" if typos else ""
+        raise GraderError(f"{where}: {exc}{hint}") from None
+
+
+def _describe_unknown(key: str, cls: type[Grader]) -> str:
+    close = difflib.get_close_matches(key, list(cls.model_fields), n=1)
+    return f"{key!r}, did you mean {close[0]!r}?" if close else repr(key)
 
 
 def _reject_unknown_fields(grader: Grader, where: str) -> None:
@@ -130,8 +137,7 @@ def _reject_unknown_fields(grader: Grader, where: str) -> None:
         key = path.rpartition(".")[2]
         cls = _class_for_path(grader, path)
         close = difflib.get_close_matches(key, list(cls.model_fields), n=1) if cls else []
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        hints.append(f"{path}{hint}")
+        hints.append(f"{path} (did you mean {close[0]!r}?)" if close else path)
     raise GraderError(
         f"{where}: unknown field(s) {', '.join(hints)}; pass strict=False to keep fields foundry-tune "
         "does not know"
