@@ -12,6 +12,8 @@ from foundry_tune.evaluation._text import bleu, lcs_length, normalize, rouge_l
 
 
 def ex(reference: str | None, **item: object) -> Example:
+    if reference is not None:
+        item.setdefault("reference", reference)
     return Example(line=1, messages=({"role": "user", "content": "q"},), reference=reference, item=item)
 
 

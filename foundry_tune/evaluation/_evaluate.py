@@ -42,7 +42,7 @@ def _connection(foundry: object | None, targets: Sequence[Target]) -> object | N
     if foundry is not None:
         return foundry
     for target in targets:
-        for attribute in ("foundry", "_foundry", "connection", "_connection"):
+        for attribute in ("foundry", "_ft", "_foundry", "connection"):
             found = getattr(target.deployment, attribute, None)
             if found is not None and hasattr(found, "openai"):
                 return found  # type: ignore[no-any-return]

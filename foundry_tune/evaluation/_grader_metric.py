@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,10 @@ def _load_definition(definition: object) -> tuple[Mapping[str, Any], Any]:
     """The grader's wire dict and the grader object ``graders.run_locally`` accepts."""
     from foundry_tune import graders
 
-    if isinstance(definition, (str, Path, Mapping)):
-        grader = graders.load(definition if isinstance(definition, (str, Path)) else dict(definition))
-    elif callable(getattr(definition, "to_dict", None)):
+    if isinstance(definition, graders.Grader):
         grader = definition
+    elif isinstance(definition, (str, Path, Mapping)):
+        grader = graders.load(definition if isinstance(definition, (str, Path)) else dict(definition))
     else:
         raise GraderError(f"cannot use a {type(definition).__name__} as a grader")
     wire: Mapping[str, Any] = grader.to_dict()
@@ -79,12 +78,7 @@ class GraderMetric:
         if self.local:
             from foundry_tune.graders import run_locally
 
-            try:
-                output_json = json.loads(output)
-            except (json.JSONDecodeError, RecursionError):
-                output_json = None
-            sample = {"output_text": output, "output_json": output_json}
-            return float(run_locally(self.grader, sample, dict(example.item)).score)
+            return float(run_locally(self.grader, output, dict(example.item)).score)
         self.check_runnable()
         return _run_on_service(self.connection, self.definition, output, example.item)
 

@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from foundry_tune.errors import ConfigurationError, InvalidParameterError
@@ -212,7 +213,7 @@ def resolve(spec: object) -> Metric | GraderMetric:
         if key in _BY_NAME:
             return _BY_NAME[key]()
         raise InvalidParameterError(f"unknown metric {spec!r}; built-in metrics: {', '.join(_BY_NAME)}")
-    if isinstance(spec, Mapping) or hasattr(spec, "to_dict"):
+    if isinstance(spec, (Mapping, Path)) or hasattr(spec, "to_dict"):
         return grader(spec)
     if callable(spec):
         return custom(spec)
