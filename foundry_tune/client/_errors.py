@@ -103,8 +103,11 @@ def is_quota_code(code: str | None) -> bool:
     """Whether a service error code means a quota is exhausted (not a transient throttle)."""
     if not code:
         return False
-    lowered = code.lower()
-    return "quota" in lowered or "limitexceeded" in lowered.replace("_", "")
+    lowered = code.lower().replace("_", "")
+    if "quota" in lowered:
+        return True
+    # e.g. "DeploymentLimitExceeded"; "rate_limit_exceeded" is a throttle, not a quota
+    return "limitexceeded" in lowered and "rate" not in lowered and "request" not in lowered
 
 
 class ServiceFailure:

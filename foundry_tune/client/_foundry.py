@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import httpx2
 import openai
 from azure.core.credentials import TokenCredential
@@ -43,7 +44,9 @@ class Foundry:
     ``credential`` is any azure-identity ``TokenCredential`` (default ``DefaultAzureCredential``).
     The ARM settings (subscription, resource group, account, ARM endpoint) are needed only for
     deployments; the account defaults to the one in the endpoint's host. Plain http is refused
-    for any host but loopback. Use as a context manager, or call :meth:`close`.
+    for any host but loopback. ``retry`` replaces the default :class:`RetryPolicy`; ``timeout``
+    bounds each HTTP request; ``verify`` may name a CA bundle; ``arm_transport`` replaces the ARM
+    client's httpx transport (tests, proxies). Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class Foundry:
         timeout: float = 120.0,
         arm_api_version: str = DEFAULT_ARM_API_VERSION,
         verify: bool | str = True,
+        arm_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.endpoint = check_endpoint(project_endpoint, what="project endpoint")
         self._owns_credential = credential is None
@@ -76,6 +80,7 @@ class Foundry:
             timeout=timeout,
             arm_api_version=arm_api_version,
             verify=verify,
+            arm_transport=arm_transport,
         )
         self._openai = _project_openai_client(self.endpoint, credential, timeout=timeout, verify=verify)
 
@@ -88,8 +93,10 @@ class Foundry:
         timeout: float,
         arm_api_version: str,
         verify: bool | str,
+        arm_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._credential = credential
+        self._arm_transport = arm_transport
         self._arm_settings = arm
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
@@ -253,6 +260,7 @@ class Foundry:
                 api_version=self._arm_api_version,
                 timeout=min(self._timeout, 60.0),
                 verify=self._verify,
+                transport=self._arm_transport,
             )
         return self._arm
 

@@ -26,15 +26,15 @@ TAG_CREATED_BY_VALUE = "foundry-tune"
 TAG_JOB_ID = "foundry-tune-job-id"
 TAG_CREATED_AT = "foundry-tune-created-at"
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MAX_NAME = 64
 
 
 def validate_name(name: str) -> str:
-    """Check a deployment name: 2-64 characters, letters, digits, ``_``, ``.`` and ``-``."""
+    """Check a deployment name: 1-64 characters, letters, digits, ``_``, ``.`` and ``-``."""
     if not _NAME.match(name):
         raise InvalidParameterError(
-            f"deployment name {name!r} is invalid: use 2-64 characters (letters, digits, '_', '.', '-'), "
+            f"deployment name {name!r} is invalid: use 1-64 characters (letters, digits, '_', '.', '-'), "
             "starting with a letter or digit"
         )
     return name
@@ -49,7 +49,7 @@ def default_name(model: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", model.replace(".ft-", "-ft-").replace(":", "-")).strip("-._")
     base = base or "model"
     if len(base) <= _MAX_NAME:
-        return base if len(base) >= 2 else f"{base}-ft"
+        return base
     digest = hashlib.sha256(model.encode()).hexdigest()[:10]
     return f"{base[: _MAX_NAME - 11].rstrip('-._')}-{digest}"
 

@@ -1,0 +1,283 @@
+"""Deployments over ARM (httpx.MockTransport in-memory ARM) with readiness checked over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from _client_fakes import FakeArm, FakeClock, Reply, ScriptedServer, chat_completion
+
+from foundry_tune import Foundry, RetryPolicy
+from foundry_tune.client import StaticTokenCredential
+from foundry_tune.deployment import BillingWarning, Deployment, _billing, default_name
+from foundry_tune.deployment._body import build_body, validate_name
+from foundry_tune.errors import (
+    DeploymentError,
+    DeploymentNotFoundError,
+    DeploymentQuotaError,
+    InvalidParameterError,
+    NameInUseError,
+    PermissionDeniedError,
+    WaitTimeoutError,
+)
+
+FT_MODEL = "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef"
+CHAT = "/api/projects/p/openai/v1/chat/completions"
+SECRET = "arm-token-SECRET-5b1d"
+
+
+class RecordingCredential(StaticTokenCredential):
+    def __init__(self) -> None:
+        super().__init__(SECRET)
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: object):  # type: ignore[override]
+        self.scopes.extend(scopes)
+        return super().get_token(*scopes)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    s = ScriptedServer()
+    s.default[CHAT] = Reply(200, chat_completion("tuned answer"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def arm() -> FakeArm:
+    return FakeArm()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def cred() -> RecordingCredential:
+    return RecordingCredential()
+
+
+@pytest.fixture
+def ft(server, arm, clock, cred) -> Iterator[Foundry]:
+    retry = RetryPolicy(sleep=clock.sleep, clock=clock, rng=lambda: 0.0)
+    f = Foundry(server.url + "/api/projects/p", cred, subscription_id="sub", resource_group="rg",
+                account_name="acct", retry=retry, arm_transport=httpx.MockTransport(arm.handler))
+    yield f
+    f.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_billing_warning() -> Iterator[None]:
+    _billing._reset_for_tests()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BillingWarning)
+        yield
+
+
+def test_create_puts_the_body_azure_expects_and_waits_until_it_answers(ft, arm, server, cred):
+    server.queue(CHAT, Reply(404, {"error": {"code": "DeploymentNotFound", "message": "not yet"}}),
+                 Reply(404, {"error": {"code": "DeploymentNotReady", "message": "not yet"}}))
+    dep = ft.deployments.create(FT_MODEL, "my-ft", capacity=10, job_id="ftjob-1")
+    (put,) = arm.puts()
+    assert put.url.path == ("/subscriptions/sub/resourceGroups/rg/providers/Microsoft.CognitiveServices/"
+                            "accounts/acct/deployments/my-ft")
+    assert put.url.params["api-version"] == "2024-10-01"
+    assert put.headers["authorization"] == f"Bearer {SECRET}"
+    assert cred.scopes == ["https://management.azure.com/.default"]
+    body = json.loads(put.content)
+    assert body["sku"] == {"name": "GlobalStandard", "capacity": 10}
+    assert body["properties"]["model"] == {"format": "OpenAI", "name": FT_MODEL, "version": "1"}
+    assert body["tags"]["created-by"] == "foundry-tune"
+    assert body["tags"]["foundry-tune-job-id"] == "ftjob-1"
+    assert dep.provisioning_state == "Succeeded"
+    assert dep.created_by_foundry_tune and dep.job_id == "ftjob-1"
+    # 2 not-ready answers, then ready: readiness polled until the deployment actually answered
+    assert server.hits(CHAT) == 3
+    sent = json.loads(server.seen[0].body)
+    assert sent["model"] == "my-ft"
+    assert dep.chat("hi") == "tuned answer"
+    assert SECRET not in repr(dep)
+
+
+def test_default_name_is_deterministic_so_a_second_create_reuses_the_deployment(ft, arm):
+    first = ft.deployments.create(FT_MODEL, ready_check=False)
+    second = ft.deployments.create(FT_MODEL, ready_check=False)
+    assert first.name == second.name == default_name(FT_MODEL)
+    assert len(arm.puts()) == 1
+    assert list(arm.deployments) == [first.name]
+
+
+def test_name_used_by_another_model_is_refused_without_a_put(ft, arm):
+    arm.add("taken", "gpt-4o-mini-2024-07-18.ft-other")
+    with pytest.raises(NameInUseError) as info:
+        ft.deployments.create(FT_MODEL, "taken")
+    assert "gpt-4o-mini-2024-07-18.ft-other" in str(info.value)
+    assert arm.puts() == []
+
+
+def test_quota_error_is_typed_with_azures_code(ft, arm):
+    arm.put_errors.append(httpx.Response(400, json={"error": {
+        "code": "InsufficientQuota", "message": "This operation require 50 new capacity in quota"}}))
+    with pytest.raises(DeploymentQuotaError) as info:
+        ft.deployments.create(FT_MODEL, "q")
+    assert info.value.code == "InsufficientQuota" and info.value.status == 400
+    assert "50 new capacity" in str(info.value)
+
+
+def test_name_in_use_reported_by_arm_is_typed(ft, arm):
+    arm.put_errors.append(httpx.Response(409, json={"error": {
+        "code": "DeploymentNameInUse", "message": "in use"}}))
+    with pytest.raises(NameInUseError):
+        ft.deployments.create(FT_MODEL, "n")
+    assert len(arm.puts()) == 1  # a permanent conflict is not retried
+
+
+def test_permission_error_is_typed(ft, arm):
+    arm.put_errors.append(httpx.Response(403, json={"error": {
+        "code": "AuthorizationFailed", "message": "does not have authorization"}}))
+    with pytest.raises(PermissionDeniedError) as info:
+        ft.deployments.create(FT_MODEL, "p")
+    assert info.value.code == "AuthorizationFailed"
+    assert "Cognitive Services Contributor" in str(info.value)
+
+
+def test_transient_put_failure_is_retried_and_creates_one_deployment(ft, arm, clock):
+    arm.put_errors.extend([httpx.Response(503), httpx.Response(429, headers={"retry-after": "4"})])
+    dep = ft.deployments.create(FT_MODEL, "r", ready_check=False)
+    assert len(arm.puts()) == 3
+    assert 4.0 in clock.sleeps
+    assert list(arm.deployments) == ["r"] and dep.provisioning_state == "Succeeded"
+
+
+def test_failed_provisioning_raises_with_azures_reason(ft, arm):
+    arm.states = ("Creating", "Failed")
+    arm.fail_provisioning = ("ModelNotSupported", "The model cannot be deployed with this SKU")
+    with pytest.raises(DeploymentError) as info:
+        ft.deployments.create(FT_MODEL, "f")
+    assert info.value.code == "ModelNotSupported"
+    assert "cannot be deployed" in str(info.value)
+
+
+def test_a_failed_deployment_of_the_same_model_is_put_again(ft, arm):
+    arm.add("again", FT_MODEL, state="Failed")
+    ft.deployments.create(FT_MODEL, "again", ready_check=False)
+    assert len(arm.puts()) == 1
+
+
+def test_provisioning_wait_times_out_without_deleting(ft, arm, clock):
+    arm.states = ("Creating",) * 1000
+    with pytest.raises(WaitTimeoutError):
+        ft.deployments.create(FT_MODEL, "slow", timeout=30)
+    assert clock.now - 1000.0 <= 31
+    assert "slow" in arm.deployments
+
+
+def test_delete_waits_until_gone(ft, arm):
+    arm.add("gone", FT_MODEL)
+    arm.deleting_reads = 2
+    ft.deployments.get("gone").delete()
+    assert "gone" not in arm.deployments
+    gets = [r for r in arm.requests if r.method == "GET" and r.url.path.endswith("/gone")]
+    assert len(gets) >= 3  # Deleting, Deleting, then 404
+    ft.deployments.delete("gone")  # already gone is fine
+
+
+def test_get_missing_deployment(ft):
+    with pytest.raises(DeploymentNotFoundError):
+        ft.deployments.get("nope")
+
+
+def test_context_manager_deletes_even_when_the_block_raises(ft, arm):
+    with pytest.raises(RuntimeError, match="user code failed"), \
+            ft.deployments.create(FT_MODEL, "ctx", ready_check=False) as dep:
+        assert isinstance(dep, Deployment)
+        raise RuntimeError("user code failed")
+    assert "ctx" not in arm.deployments
+    with ft.deployments.create(FT_MODEL, "ctx2", ready_check=False):
+        pass
+    assert "ctx2" not in arm.deployments
+
+
+def test_list_and_cleanup_only_touch_foundry_tune_deployments(ft, arm):
+    arm.add("theirs", "gpt-4o")
+    arm.add("ours-old", FT_MODEL, tags={"created-by": "foundry-tune", "foundry-tune-job-id": "ftjob-a",
+                                         "foundry-tune-created-at": "2020-01-01T00:00:00Z"})
+    ft.deployments.create(FT_MODEL, "ours-new", ready_check=False, job_id="ftjob-b")
+    assert {d.name for d in ft.deployments.list()} == {"theirs", "ours-old", "ours-new"}
+    assert {d.name for d in ft.deployments.list(created_by_foundry_tune=True)} == {"ours-old", "ours-new"}
+
+    planned = ft.deployments.cleanup()  # dry run by default
+    assert {d.name for d in planned} == {"ours-old", "ours-new"}
+    assert set(arm.deployments) == {"theirs", "ours-old", "ours-new"}
+    assert [d.name for d in ft.deployments.cleanup(older_than=3600)] == ["ours-old"]
+    assert [d.name for d in ft.deployments.cleanup(job_id="ftjob-b")] == ["ours-new"]
+
+    removed = ft.deployments.cleanup(dry_run=False)
+    assert {d.name for d in removed} == {"ours-old", "ours-new"}
+    assert set(arm.deployments) == {"theirs"}
+
+
+def test_list_follows_next_link(ft, arm):
+    first = True
+
+    def paged(request: httpx.Request) -> httpx.Response:
+        nonlocal first
+        if request.url.path.endswith("/deployments") and first:
+            first = False
+            return httpx.Response(200, json={"value": [{"name": "a"}],
+                                             "nextLink": str(request.url.copy_with(query=b"page=2"))})
+        if request.url.params.get("page") == "2":
+            return httpx.Response(200, json={"value": [{"name": "b"}]})
+        return arm.handler(request)
+
+    ft.arm._http._transport = httpx.MockTransport(paged)
+    assert [d.name for d in ft.deployments.list()] == ["a", "b"]
+
+
+def test_billing_warning_is_shown_once_per_process(ft):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ft.deployments.create(FT_MODEL, "w1", ready_check=False)
+        ft.deployments.create(FT_MODEL, "w2", ready_check=False)
+    billing = [w for w in caught if issubclass(w.category, BillingWarning)]
+    assert len(billing) == 1
+    assert "15 days" in str(billing[0].message) and "Developer" in str(billing[0].message)
+
+
+def test_developer_tier_does_not_warn(ft):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ft.deployments.create(FT_MODEL, "dev", sku="Developer", ready_check=False)
+    assert not [w for w in caught if issubclass(w.category, BillingWarning)]
+
+
+def test_chat_and_responses_use_the_deployment_name_as_model(ft, server):
+    server.default["/api/projects/p/openai/v1/responses"] = Reply(200, {
+        "id": "resp_1", "object": "response", "created_at": 0, "model": "m", "status": "completed",
+        "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": "via responses", "annotations": []}]}],
+        "parallel_tool_calls": False, "tool_choice": "auto", "tools": []})
+    dep = ft.deployments.create(FT_MODEL, "inf", ready_check=False)
+    assert dep.chat([{"role": "user", "content": "q"}], system="be brief", temperature=0) == "tuned answer"
+    sent = json.loads(server.seen[-1].body)
+    assert sent["model"] == "inf" and sent["messages"][0] == {"role": "system", "content": "be brief"}
+    assert dep.responses("q") == "via responses"
+    assert json.loads(server.seen[-1].body)["model"] == "inf"
+
+
+def test_names_and_bodies_are_checked():
+    assert default_name(FT_MODEL) == "gpt-4.1-mini-2025-04-14-ft-0123456789abcdef"
+    long_model = "gpt-4.1-mini-2025-04-14.ft-" + "a" * 80
+    name = default_name(long_model)
+    assert len(name) <= 64 and validate_name(name) == name
+    assert default_name(long_model) != default_name(long_model + "b")
+    for bad in ("", "-lead", "has space", "a" * 65):
+        with pytest.raises(InvalidParameterError):
+            validate_name(bad)
+    with pytest.raises(InvalidParameterError):
+        build_body(FT_MODEL, sku="GlobalStandard", capacity=0, tags={})
