@@ -108,11 +108,11 @@ def test_graders_built_in_python_serialize_to_the_wire_shape() -> None:
 
 def test_invalid_fields_raise_grader_error_naming_the_field() -> None:
     with pytest.raises(GraderError, match=r"operation.*'eq', 'ne', 'like' or 'ilike'"):
-        graders.StringCheck(name="x", input="a", reference="b", operation="equals")  # type: ignore[arg-type]
+        graders.StringCheck(name="x", input="a", reference="b", operation="equals")
     with pytest.raises(GraderError, match="reference: is required"):
         graders.StringCheck(name="x", input="a", operation="eq")  # type: ignore[call-arg]
     with pytest.raises(GraderError, match="range must be two numbers"):
-        graders.ScoreModel(name="s", model="o3-mini", input=[{"role": "user", "content": "x"}], range=[1, 0])  # type: ignore[list-item]
+        graders.ScoreModel(name="s", model="o3-mini", input=[{"role": "user", "content": "x"}], range=[1, 0])
     with pytest.raises(GraderError, match="at least one input message"):
         graders.ScoreModel(name="s", model="o3-mini", input=[])
 
@@ -140,7 +140,7 @@ def test_multi_formula_must_use_known_names_and_safe_operations() -> None:
     with pytest.raises(GraderError, match="operator Mod is not allowed"):
         graders.Multi(name="m", graders={"exact": exact}, calculate_output="exact % 2")
     with pytest.raises(GraderError, match="mapping names to graders"):
-        graders.Multi(name="m", graders=[exact], calculate_output="exact")  # type: ignore[arg-type]
+        graders.Multi(name="m", graders=[exact], calculate_output="exact")
     with pytest.raises(GraderError, match="cannot contain another multi"):
         graders.load(
             {
@@ -202,7 +202,9 @@ def test_a_file_that_is_not_json_names_the_file_and_position(tmp_path: Path) -> 
             {
                 "type": "multi",
                 "name": "m",
-                "graders": {"a": {"type": "string_check", "input": "x", "reference": "y", "operation": "bad"}},
+                "graders": {
+                    "a": {"type": "string_check", "input": "x", "reference": "y", "operation": "bad"}
+                },
                 "calculate_output": "a",
             },
             "graders.a: invalid string_check grader: operation: input should be 'eq'",
@@ -235,7 +237,14 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_strict_false_keeps_unknown_fields() -> None:
-    data = {"type": "string_check", "name": "x", "input": "a", "reference": "b", "operation": "eq", "extra": 1}
+    data = {
+        "type": "string_check",
+        "name": "x",
+        "input": "a",
+        "reference": "b",
+        "operation": "eq",
+        "extra": 1,
+    }
     with pytest.raises(GraderError, match=r"unknown field\(s\) string_check.extra"):
         graders.load(data)
     grader = graders.load(data, strict=False)
@@ -247,7 +256,11 @@ def test_strict_false_keeps_unknown_fields() -> None:
 
 def test_python_grader_source_is_checked_statically() -> None:
     ok = graders.Python(name="p", source="def grade(sample, item):\n    return 1.0\n")
-    assert ok.to_dict() == {"type": "python", "name": "p", "source": "def grade(sample, item):\n    return 1.0\n"}
+    assert ok.to_dict() == {
+        "type": "python",
+        "name": "p",
+        "source": "def grade(sample, item):\n    return 1.0\n",
+    }
     with pytest.raises(GraderError, match="syntax error at line 2"):
         graders.Python(name="p", source="def grade(sample, item):\nreturn 1.0\n")
     with pytest.raises(GraderError, match=r"must define a top-level function grade\(sample, item\)"):

@@ -88,11 +88,11 @@ def test_values_outside_the_documented_range_are_rejected(
 @pytest.mark.parametrize("value", ["3", True, 2.5, None, [3]])
 def test_wrong_types_are_rejected_with_the_parameter_named(value: object) -> None:
     with pytest.raises(InvalidParameterError, match="n_epochs"):
-        Supervised(n_epochs=value)  # type: ignore[arg-type]
+        Supervised(n_epochs=value)
 
 
 def test_integral_float_is_accepted_as_an_integer() -> None:
-    assert Supervised(n_epochs=3.0).n_epochs == 3  # type: ignore[arg-type]
+    assert Supervised(n_epochs=3.0).n_epochs == 3
 
 
 def test_unknown_parameter_suggests_the_right_name() -> None:
@@ -102,9 +102,9 @@ def test_unknown_parameter_suggests_the_right_name() -> None:
 
 def test_reasoning_effort_values() -> None:
     for effort in ("low", "medium", "high", "default"):
-        assert Reinforcement(grader=EXACT, reasoning_effort=effort).reasoning_effort == effort  # type: ignore[arg-type]
+        assert Reinforcement(grader=EXACT, reasoning_effort=effort).reasoning_effort == effort
     with pytest.raises(InvalidParameterError, match=r"reasoning_effort='max'.*'low', 'medium', 'high'"):
-        Reinforcement(grader=EXACT, reasoning_effort="max")  # type: ignore[arg-type]
+        Reinforcement(grader=EXACT, reasoning_effort="max")
 
 
 def test_defaults_are_auto_and_methods_are_frozen() -> None:
@@ -196,7 +196,9 @@ def test_from_wire_accepts_a_whole_job_and_legacy_top_level_hyperparameters() ->
 
 
 def test_from_wire_reads_an_out_of_range_echo_as_auto(caplog: pytest.LogCaptureFixture) -> None:
-    method = TuningMethod.from_wire({"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}})
+    method = TuningMethod.from_wire(
+        {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}}
+    )
     assert method == Supervised()
     assert "n_epochs" in caplog.text
 

@@ -48,7 +48,8 @@ def _parse(formula: str) -> ast.expr:
     if len(formula) > _MAX_FORMULA_CHARS:
         raise FormulaError(f"calculate_output is longer than {_MAX_FORMULA_CHARS} characters")
     try:
-        tree = ast.parse(formula.strip(), mode="eval")
+        # "^" is power in the service's formulas; as "**" it also gets power's precedence.
+        tree = ast.parse(formula.strip().replace("^", "**"), mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"calculate_output {formula!r} is not a valid formula: {exc.msg}") from None
     _check_node(tree.body, formula)
@@ -63,7 +64,7 @@ def _check_node(node: ast.expr, formula: str) -> None:
     if isinstance(node, ast.Name):
         return
     if isinstance(node, ast.BinOp):
-        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.BitXor, ast.Pow)):
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
             raise FormulaError(
                 f"calculate_output {formula!r}: operator {type(node.op).__name__} is not allowed "
                 "(use + - * / ^)"
