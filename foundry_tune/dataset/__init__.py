@@ -3,8 +3,22 @@
 Reading is streaming everywhere: memory does not grow with the size of the file.
 """
 
+from foundry_tune.dataset._cost import CostEstimate, default_epochs, estimate_cost
 from foundry_tune.dataset._dataset import Dataset, validate_file
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.dataset._report import ValidationReport
+from foundry_tune.dataset._stats import TokenStats
+from foundry_tune.dataset._tokens import ExampleTokens, TokenCounter
 
-__all__ = ["Dataset", "Issue", "ValidationReport", "validate_file"]
+__all__ = [
+    "CostEstimate",
+    "Dataset",
+    "ExampleTokens",
+    "Issue",
+    "TokenCounter",
+    "TokenStats",
+    "ValidationReport",
+    "default_epochs",
+    "estimate_cost",
+    "validate_file",
+]

@@ -8,15 +8,16 @@ import shutil
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from foundry_tune._method_kind import parse_method_kind
+from foundry_tune.dataset._cost import CostEstimate, estimate_cost
 from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._split import split_file
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
 from foundry_tune.dataset._validator import Check, iter_records, line_keys, run_validation
-from foundry_tune.errors import DatasetError
+from foundry_tune.errors import DatasetError, DatasetValidationError
 
 __all__ = ["Dataset", "validate_file"]
 
@@ -175,9 +176,19 @@ class Dataset:
             json_response=is_json_response_format(response_format),
             strict=strict,
             overlap=overlap,
-            n_epochs=n_epochs if isinstance(n_epochs, (int, str)) else "auto",
+            n_epochs=n_epochs if isinstance(n_epochs, int) and not isinstance(n_epochs, bool) else "auto",
         )
         return run_validation(self.open_upload, str(self.path) if self.path else self._name, check)
+
+    def estimate(
+        self, method: object, model: str, n_epochs: int | Literal["auto"] = "auto", *, grader: object = None
+    ) -> CostEstimate:
+        """What training ``model`` on this data with ``method`` will bill (validates first: raises
+        :class:`~foundry_tune.errors.DatasetValidationError` when the data would not train)."""
+        report = self.validate(method, model=model, grader=grader).raise_for_errors()
+        if report.tokens is None:
+            raise DatasetValidationError(report)
+        return estimate_cost(report.tokens, model, report.method, n_epochs)
 
     def split(self, validation: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
         """Split into (train, validation) datasets: deterministic for a seed, streaming, and an

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from foundry_tune.errors import GraderError
+from foundry_tune.graders import template_references
 
 __all__ = ["GraderNeeds", "grader_needs", "is_json_response_format"]
-
-_ITEM = re.compile(r"\{\{\s*item\.([A-Za-z_][A-Za-z0-9_]*)")
-_OUTPUT_JSON = re.compile(r"\{\{\s*sample\.output_json\b")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,31 +51,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _template_references(grader: dict[str, Any]) -> GraderNeeds:
-    try:
-        from foundry_tune.graders import template_references
-    except ImportError:
-        fields: set[str] = set()
-        output_json = False
-        for text in _strings(grader):
-            fields.update(_ITEM.findall(text))
-            output_json = output_json or bool(_OUTPUT_JSON.search(text))
-        return GraderNeeds(frozenset(fields), output_json)
     refs = template_references(grader)
     return GraderNeeds(frozenset(refs.item_fields), bool(refs.sample_output_json))
-
-
-def _strings(value: object) -> list[str]:
-    found: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            found.append(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
 
 
 def is_json_response_format(response_format: object) -> bool:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 __all__ = ["BOM", "Line", "ParsedLine", "iter_chunks", "iter_lines", "parse_line", "strip_line"]
 
@@ -19,8 +19,7 @@ BOM = b"\xef\xbb\xbf"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """One physical line: its 1-based number and its bytes without the line end (and BOM)."""
 
     number: int
@@ -70,6 +69,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (write null or a number)")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_line(data: bytes) -> ParsedLine:
     """Decode one non-blank line as UTF-8 JSON holding an object."""
     try:
@@ -82,7 +84,7 @@ def parse_line(data: bytes) -> ParsedLine:
             "save the file as UTF-8",
         )
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         hint = ""
         if text.lstrip().startswith(("{", "[")) and exc.msg.startswith(("Expecting", "Unterminated")):

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import hashlib
 import itertools
 from array import array
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import ModelInfo, known_models, lookup_model
+from foundry_tune.dataset._cost import estimate_cost
 from foundry_tune.dataset._grader_refs import GraderNeeds
-from foundry_tune.dataset._issues import IssueCollector, Severity
+from foundry_tune.dataset._issues import Issue, IssueCollector, Severity
 from foundry_tune.dataset._reader import Line, iter_chunks, parse_line
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._rules import detect_method, rules_for
+from foundry_tune.dataset._stats import StatsAccumulator
 from foundry_tune.dataset._tokens import ExampleTokens, TokenCounter
+from foundry_tune.errors import InvalidParameterError
 
 __all__ = ["MIN_EXAMPLES", "Check", "example_key", "line_keys", "run_validation"]
 
@@ -35,8 +37,9 @@ Opener = Callable[[], IO[bytes]]
 
 
 def example_key(data: bytes) -> int:
-    """An 8-byte digest of a line's JSON text: equal lines, equal keys (duplicates, overlap, split)."""
-    return int.from_bytes(hashlib.blake2b(data.strip(), digest_size=8).digest(), "little")
+    """A 64-bit hash of a line's JSON text, for duplicates and overlap within one process:
+    equal lines, equal keys (Python's keyed SipHash; only compared, never stored)."""
+    return hash(data.strip())
 
 
 def line_keys(open_stream: Opener) -> dict[int, int]:
@@ -61,7 +64,7 @@ class Check:
     strict: bool = False
     overlap: dict[int, int] | None = None
     """Keys of the validation file's lines (for training/validation overlap warnings)."""
-    n_epochs: int | str = "auto"
+    n_epochs: int | Literal["auto"] = "auto"
 
 
 def _detect(open_stream: Opener) -> MethodKind | None:
@@ -92,7 +95,7 @@ class _Pass:
         self.issues = IssueCollector()
         self.rules = rules_for(method, images=info.vision if info else True, model=check.model)
         self.limit = info.max_example_tokens if info else _LARGEST_LIMIT
-        self.keys: array[int] = array("Q")
+        self.keys: array[int] = array("q")
         self.key_lines: array[int] = array("q")
         self.examples = 0
         self.blank_lines = 0
@@ -103,10 +106,7 @@ class _Pass:
         grader = check.grader if method is MethodKind.REINFORCEMENT else None
         self.fields = grader.item_fields if grader is not None else frozenset()
         self.counter = TokenCounter(check.model)
-        self.token_counts: array[int] = array("q")
-        self.assistant_counts: array[int] = array("q")
-        self.message_counts: array[int] = array("q")
-        self.over_limit = 0
+        self.stats = StatsAccumulator(self.limit, encoding=self.counter.encoding_name)
 
     def run(self, open_stream: Opener) -> None:
         pending: tuple[concurrent.futures.Future[list[ExampleTokens]], list[int], list[int]] | None = None
@@ -187,11 +187,8 @@ class _Pass:
         severity: Severity = "error" if self.check.strict else "warning"
         model = self.check.model or "any model"
         for number, tokens, n_messages in zip(numbers, future.result(), messages, strict=True):
-            self.token_counts.append(tokens.total)
-            self.assistant_counts.append(tokens.assistant)
-            self.message_counts.append(n_messages)
+            self.stats.add(tokens.total, tokens.assistant, n_messages, number)
             if tokens.total > self.limit:
-                self.over_limit += 1
                 self.issues.add(
                     number,
                     "tokens.example_too_long",
@@ -290,6 +287,13 @@ def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationR
         )
     state.finish_file_checks()
     errors, warnings = state.issues.finish()
+    tokens = state.stats.result() if state.stats.examples else None
+    estimate = None
+    if tokens is not None:
+        try:
+            estimate = estimate_cost(tokens, check.model, resolved, check.n_epochs)
+        except InvalidParameterError as exc:
+            warnings.append(Issue(None, "estimate.unavailable", f"no cost estimate: {exc}", "warning"))
     return ValidationReport(
         valid=not errors,
         path=label,
@@ -297,8 +301,8 @@ def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationR
         examples=state.examples,
         errors=errors,
         warnings=warnings,
-        tokens=None,
-        estimate=None,
+        tokens=tokens,
+        estimate=estimate,
     )
 
 

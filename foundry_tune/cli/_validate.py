@@ -1,0 +1,104 @@
+"""``foundry-tune validate``: check a training file before anything is uploaded or billed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from foundry_tune.errors import FoundryTuneError
+
+__all__ = ["register"]
+
+_EXIT_OK, _EXIT_INVALID, _EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``validate`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "validate",
+        help="check a JSONL training file: every problem with its line, token statistics, cost",
+        description=(
+            "Validate a fine-tuning JSONL file for supervised (sft), DPO or reinforcement (rft) training. "
+            "Exit 0 when it will train, 1 when it will not, 2 on a usage error."
+        ),
+    )
+    parser.add_argument("path", help="the JSONL file")
+    parser.add_argument(
+        "--method",
+        choices=["sft", "dpo", "rft"],
+        help="training method (default: detected from the first example)",
+    )
+    parser.add_argument("--model", help="base model, e.g. gpt-4.1-mini: token limit, tokenizer and prices")
+    parser.add_argument(
+        "--grader",
+        metavar="GRADER.json",
+        help="RFT grader: every {{item.x}} it reads must exist in every row",
+    )
+    parser.add_argument(
+        "--response-format",
+        metavar="FORMAT.json",
+        help="RFT response_format (needed when the grader reads {{sample.output_json}})",
+    )
+    parser.add_argument(
+        "--validation-file",
+        metavar="PATH",
+        help="validation file: validated too, and checked for examples shared with PATH",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="treat examples over the model's token limit as errors"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(handler=run)
+
+
+def _usage_error(message: str) -> int:
+    print(f"foundry-tune validate: error: {message}", file=sys.stderr)
+    return _EXIT_USAGE
+
+
+def _read_json(path: str, what: str) -> object:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise FoundryTuneError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FoundryTuneError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate ``args.path`` (and ``--validation-file``); print the report(s); return the exit code."""
+    from foundry_tune.dataset import Dataset
+
+    for path in (args.path, args.validation_file):
+        if path is not None and not Path(path).is_file():
+            return _usage_error(f"no such file: {path}")
+    try:
+        grader = _read_json(args.grader, "grader file") if args.grader else None
+        response_format = (
+            _read_json(args.response_format, "response format file") if args.response_format else None
+        )
+        options: dict[str, Any] = {
+            "model": args.model,
+            "grader": grader,
+            "strict": args.strict,
+            "response_format": response_format,
+        }
+        train = Dataset.from_jsonl(args.path)
+        report = train.validate(args.method, validation=args.validation_file, **options)
+        valid_report = None
+        if args.validation_file:
+            valid_report = Dataset.from_jsonl(args.validation_file).validate(report.method, **options)
+    except FoundryTuneError as exc:
+        return _usage_error(str(exc))
+    reports = [r for r in (report, valid_report) if r is not None]
+    if args.json:
+        data = report.to_dict()
+        if valid_report is not None:
+            data["validation"] = valid_report.to_dict()
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(r.to_text() for r in reports))
+    return _EXIT_OK if all(r.valid for r in reports) else _EXIT_INVALID

@@ -1,0 +1,49 @@
+"""Builders of small, valid training lines for the dataset tests (unique per index: no duplicates)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "foundry-samples"
+
+
+def sft(i: int) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "system", "content": "You answer briefly."},
+            {"role": "user", "content": f"What is {i} + 1?"},
+            {"role": "assistant", "content": f"{i + 1}"},
+        ]
+    }
+
+
+def dpo(i: int) -> dict[str, Any]:
+    return {
+        "input": {"messages": [{"role": "user", "content": f"Say the number {i} politely."}]},
+        "preferred_output": [{"role": "assistant", "content": f"Certainly: {i}."}],
+        "non_preferred_output": [{"role": "assistant", "content": f"{i}. Whatever."}],
+    }
+
+
+def rft(i: int) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": f"Compute {i} * 2."}], "answer": str(i * 2)}
+
+
+GOOD = {"sft": sft, "dpo": dpo, "rft": rft}
+
+
+def line(record: object) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+def write_lines(path: Path, lines: list[str | bytes], *, newline: bytes = b"\n", final: bool = True) -> Path:
+    parts = [x if isinstance(x, bytes) else x.encode("utf-8") for x in lines]
+    data = newline.join(parts) + (newline if final and parts else b"")
+    path.write_bytes(data)
+    return path
+
+
+def good_file(path: Path, method: str, n: int = 12, **kwargs: Any) -> Path:
+    return write_lines(path, [line(GOOD[method](i)) for i in range(n)], **kwargs)
