@@ -380,7 +380,7 @@ class Reinforcement(TuningMethod):
     def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
         prepared = super()._prepare(data)
         owner = cls.__name__
-        if "grader" not in prepared:
+        if prepared.get("grader") is None:
             raise InvalidParameterError(f"{owner}: a grader is required (see foundry_tune.graders)")
         grader = prepared["grader"]
         if not isinstance(grader, graders.Grader):

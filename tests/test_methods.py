@@ -267,6 +267,8 @@ def test_from_wire_errors() -> None:
 
 def test_reinforcement_requires_a_grader() -> None:
     with pytest.raises(InvalidParameterError, match="grader is required"):
+        Reinforcement(grader=None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="grader is required"):
         Reinforcement()  # type: ignore[call-arg]
 
 
