@@ -114,6 +114,11 @@ class DeploymentsAPI:
                 f"or delete it first (ft.deployments.get({name!r}).delete())",
                 status=409, code="DeploymentNameInUse",
             )
+        if existing is not None and (existing.provisioning_state or "").lower() == "deleting":
+            log.info("deployment %r is being deleted; waiting until it is gone before creating it", name)
+            wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
+                       what=f"deletion of deployment {name!r}", poll=poll_intervals(1.0, 10.0))
+            existing = None
         if existing is not None and not existing.failed:
             log.info("deployment %r of %s already exists (%s); reusing it", name, model,
                      existing.provisioning_state)

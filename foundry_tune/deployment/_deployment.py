@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from foundry_tune.deployment import _inference
 from foundry_tune.deployment._info import DeploymentInfo
-from foundry_tune.deployment._wait import poll_intervals, probe_ready, wait_until
+from foundry_tune.deployment._wait import ReadinessProbe, poll_intervals, wait_until
 from foundry_tune.errors import DeploymentError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class Deployment:
                    poll=poll_intervals(1.0, 15.0))
         if ready_check:
             remaining = max(1.0, timeout - (clock() - started))
-            wait_until(self._ft, lambda: probe_ready(self._ft, self._info), timeout=remaining,
+            wait_until(self._ft, ReadinessProbe(self._ft, self._info), timeout=remaining,
                        what=f"deployment {self.name!r} to answer", poll=poll_intervals(1.0, 10.0))
         return self
 

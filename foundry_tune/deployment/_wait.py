@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from foundry_tune.client import Foundry
     from foundry_tune.deployment._info import DeploymentInfo
 
-__all__ = ["poll_intervals", "probe_ready", "wait_until"]
+__all__ = ["ReadinessProbe", "poll_intervals", "probe_ready", "wait_until"]
 
 log = logging.getLogger("foundry_tune.deployment")
 
@@ -52,12 +52,32 @@ def wait_until(
         sleep(min(next(intervals), remaining))
 
 
-def probe_ready(ft: Foundry, info: DeploymentInfo) -> bool:
-    """Whether the deployment answers inference (one tiny chat call).
+class ReadinessProbe:
+    """Whether the deployment answers inference (one tiny chat call per check).
 
     404 / DeploymentNotReady, 5xx and dropped connections mean "not yet"; any other answer, even a
-    400 about the request itself or a 429, means the deployment is serving.
+    400 about the request itself, means the deployment is serving. A 429 is ambiguous (a throttled
+    gateway or a serving deployment), so only ``throttled_enough`` of them in a row count as ready.
     """
+
+    def __init__(self, ft: Foundry, info: DeploymentInfo, *, throttled_enough: int = 3) -> None:
+        self._ft = ft
+        self._info = info
+        self._throttled = 0
+        self._throttled_enough = throttled_enough
+
+    def __call__(self) -> bool:
+        try:
+            ready = probe_ready(self._ft, self._info)
+        except openai.RateLimitError:
+            self._throttled += 1
+            return self._throttled >= self._throttled_enough
+        self._throttled = 0
+        return ready
+
+
+def probe_ready(ft: Foundry, info: DeploymentInfo) -> bool:
+    """One readiness check: True if the deployment answered; raises ``openai.RateLimitError`` on 429."""
     try:
         ft.openai.chat.completions.create(
             model=info.name,
@@ -65,6 +85,8 @@ def probe_ready(ft: Foundry, info: DeploymentInfo) -> bool:
             max_completion_tokens=16,
         )
     except openai.APIStatusError as exc:
+        if isinstance(exc, openai.RateLimitError):
+            raise
         code = str(exc.code or "").lower()
         if exc.status_code == 404 or code in _NOT_READY_CODES or exc.status_code >= 500:
             log.debug("deployment %s not answering yet (HTTP %s %s)", info.name, exc.status_code, exc.code)

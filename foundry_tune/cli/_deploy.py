@@ -1,0 +1,191 @@
+"""``foundry-tune deploy create|list|show|chat|delete|cleanup``: thin commands over ``ft.deployments``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
+
+from foundry_tune.errors import FoundryTuneError
+
+if TYPE_CHECKING:
+    from foundry_tune.client import Foundry
+    from foundry_tune.deployment import Deployment
+
+__all__ = ["register"]
+
+_OK, _FAILED, _USAGE, _INTERRUPTED = 0, 1, 2, 130
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``deploy`` command and its subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "deploy",
+        help="create, list, chat with, delete and clean up model deployments",
+        description=(
+            "Deployments on the Foundry resource of AZURE_AI_PROJECT_ENDPOINT, through Azure Resource "
+            "Manager (needs AZURE_SUBSCRIPTION_ID and AZURE_RESOURCE_GROUP; DefaultAzureCredential)."
+        ),
+    )
+    sub = parser.add_subparsers(dest="deploy_command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser("create", help="deploy a (fine-tuned) model and wait until it answers")
+    p.add_argument("model", help="model id, e.g. gpt-4.1-mini-2025-04-14.ft-abc123")
+    p.add_argument("--name", help="deployment name (default: derived from the model, so re-runs reuse it)")
+    p.add_argument("--sku", default="GlobalStandard",
+                   help="GlobalStandard (default), Standard, or Developer (no hosting fee, 24 h)")
+    p.add_argument("--capacity", type=int, help="capacity units (default 50)")
+    p.add_argument("--job-id", help="record the fine-tuning job id in the deployment's tags")
+    p.add_argument("--no-wait", action="store_true", help="return once ARM accepted the request")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait (default 1800)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_handler(_create))
+
+    p = sub.add_parser("list", help="deployments on the resource")
+    p.add_argument("--ours", action="store_true", help="only deployments foundry-tune created")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_handler(_list))
+
+    p = sub.add_parser("show", help="one deployment")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_handler(_show))
+
+    p = sub.add_parser("chat", help="send one prompt to a deployment and print the answer")
+    p.add_argument("name")
+    p.add_argument("prompt")
+    p.add_argument("--system", help="a system message")
+    p.set_defaults(handler=_handler(_chat))
+
+    p = sub.add_parser("delete", help="delete a deployment and wait until it is gone")
+    p.add_argument("name")
+    p.add_argument("--no-wait", action="store_true", help="return once ARM accepted the delete")
+    p.set_defaults(handler=_handler(_delete))
+
+    p = sub.add_parser("cleanup", help="find (and with --yes delete) deployments foundry-tune created")
+    p.add_argument("--older-than", type=float, metavar="HOURS", help="only those created more than HOURS ago")
+    p.add_argument("--job-id", help="only those created for this fine-tuning job")
+    p.add_argument("--yes", action="store_true", help="delete them (without it: a dry run that lists them)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_handler(_cleanup))
+
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return _USAGE
+
+
+def connect() -> Foundry:
+    """The connection the commands use (tests replace it)."""
+    from foundry_tune.client import Foundry
+
+    return Foundry.from_env(require_deployments=True)
+
+
+_Command = Callable[["Foundry", argparse.Namespace, TextIO], int]
+
+
+def _handler(command: _Command) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with connect() as ft:
+                return command(ft, args, sys.stdout)
+        except KeyboardInterrupt:
+            return _INTERRUPTED
+        except FoundryTuneError as exc:
+            print(f"foundry-tune deploy: error: {exc}", file=sys.stderr)
+            return _FAILED
+
+    return run
+
+
+def _summary(dep: Deployment) -> dict[str, Any]:
+    created = dep.info.created_at
+    return {
+        "name": dep.name,
+        "model": dep.model,
+        "sku": dep.sku,
+        "capacity": dep.capacity,
+        "state": dep.provisioning_state,
+        "created_by_foundry_tune": dep.created_by_foundry_tune,
+        "job_id": dep.job_id,
+        "created_at": created.isoformat() if created else None,
+    }
+
+
+def _table(deployments: list[Deployment], out: TextIO) -> None:
+    out.write(f"{'NAME':<40} {'STATE':<10} {'SKU':<15} {'OURS':<5} MODEL\n")
+    for dep in deployments:
+        ours = "yes" if dep.created_by_foundry_tune else "-"
+        out.write(f"{dep.name:<40} {dep.provisioning_state or '-':<10} {dep.sku or '-':<15} {ours:<5} "
+                  f"{dep.model or '-'}\n")
+
+
+def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    kwargs: dict[str, Any] = {"name": args.name, "sku": args.sku, "wait": not args.no_wait,
+                              "timeout": args.timeout, "job_id": args.job_id}
+    if args.capacity is not None:
+        kwargs["capacity"] = args.capacity
+    dep = ft.deployments.create(args.model, **kwargs)
+    if args.json:
+        out.write(json.dumps(_summary(dep), indent=2) + "\n")
+    else:
+        ready = "ready" if not args.no_wait else f"requested ({dep.provisioning_state})"
+        out.write(f"deployment {dep.name} of {dep.model}: {ready}\n"
+                  f"delete it when done: foundry-tune deploy delete {dep.name}\n")
+    return _OK
+
+
+def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    deployments = ft.deployments.list(created_by_foundry_tune=args.ours)
+    if args.json:
+        out.write(json.dumps([_summary(d) for d in deployments], indent=2) + "\n")
+    elif not deployments:
+        out.write("no deployments\n")
+    else:
+        _table(deployments, out)
+    return _OK
+
+
+def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    summary = _summary(ft.deployments.get(args.name))
+    if args.json:
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        for key, value in summary.items():
+            if value is not None:
+                out.write(f"{key + ':':<26}{value}\n")
+    return _OK
+
+
+def _chat(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(ft.deployments.get(args.name).chat(args.prompt, system=args.system) + "\n")
+    return _OK
+
+
+def _delete(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    ft.deployments.delete(args.name, wait=not args.no_wait)
+    out.write(f"deployment {args.name} {'deletion requested' if args.no_wait else 'deleted'}\n")
+    return _OK
+
+
+def _cleanup(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    older = args.older_than * 3600 if args.older_than is not None else None
+    chosen = ft.deployments.cleanup(older_than=older, job_id=args.job_id, dry_run=not args.yes)
+    if args.json:
+        out.write(json.dumps({"deleted": args.yes, "deployments": [_summary(d) for d in chosen]},
+                             indent=2) + "\n")
+        return _OK
+    if not chosen:
+        out.write("no deployments created by foundry-tune match\n")
+        return _OK
+    _table(chosen, out)
+    if args.yes:
+        out.write(f"deleted {len(chosen)} deployment(s)\n")
+    else:
+        out.write(f"dry run: {len(chosen)} deployment(s) would be deleted; add --yes to delete them\n")
+    return _OK
