@@ -171,8 +171,8 @@ def demo_records(n: int = 120, *, seed: int = 7) -> Iterator[dict[str, Any]]:
 
 
 DEMO_QUESTIONS = (
-    "How heavy is the Ridgeline 2 tent?",
-    "Can I return a rain jacket I already wore on a hike?",
-    "How long does delivery to Spain take?",
+    "How much does the Ridgeline 2 tent weigh, roughly?",
+    "What warranty do I get on the Nimbus rain jacket if I buy it today?",
+    "How long does shipping to Spain take these days?",
 )
-"""Questions the demo asks the base and the tuned model (paraphrases, not training rows)."""
+"""Questions the demo asks the base and the tuned model (close to, but not copies of, training rows)."""

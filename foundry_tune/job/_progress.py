@@ -174,8 +174,10 @@ class _PlainLog:
         self._stream = stream
         self._last_status: JobStatus | None = None
         self._last_logged_step: int | None = None
+        self._last_text = ""
 
     def _write(self, text: str) -> None:
+        self._last_text = text
         self._stream.write(f"{time.strftime('%H:%M:%S')} {text}\n")
         self._stream.flush()
 
@@ -194,7 +196,8 @@ class _PlainLog:
                 self._write(state.line())
 
     def close(self, state: ProgressState) -> None:
-        self._write(state.line())
+        if state.line() != self._last_text:
+            self._write(state.line())
 
     def note(self, text: str) -> None:
         self._write(text)
