@@ -24,10 +24,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune.errors import (
+    ConfigurationError,
+    DatasetError,
     FoundryTuneError,
+    GraderError,
     InvalidParameterError,
     QuotaExceededError,
     RateLimitError,
+    ServiceError,
     WaitTimeoutError,
 )
 
@@ -51,6 +55,8 @@ _WAITING = frozenset({"validating_files", "pending", "queued"})
 _NOT_STARTED = "waiting"
 """Status of a trial the sweep has not submitted yet (held on the client side)."""
 _START_FAILED = "not started"
+_REQUEST_REJECTED = frozenset({400, 401, 403, 404, 422})
+_LOCAL_ERRORS = (DatasetError, InvalidParameterError, ConfigurationError, GraderError)
 _FULL_VARIANTS = {
     "valid_loss": "full_valid_loss",
     "valid_mean_token_accuracy": "full_valid_mean_token_accuracy",
@@ -204,6 +210,13 @@ class Sweep:
                 trial.job = trial.builder.start(on_progress=lambda _: None)
             except (QuotaExceededError, RateLimitError):
                 break  # the service's queue is full after all: try again on the next poll
+            except _LOCAL_ERRORS:
+                raise  # bad data or settings are the same for every trial: fail now, once
+            except ServiceError as exc:
+                if exc.status in _REQUEST_REJECTED and not any(t.job is not None for t in self.trials):
+                    raise  # the service rejects the shared settings (model, training type...): once is enough
+                trial.start_error = str(exc)
+                continue
             except FoundryTuneError as exc:
                 trial.start_error = str(exc)
                 continue
@@ -347,7 +360,7 @@ class Sweep:
             value = self.score(trial)
             rows.append([str(rank) if value is not None else "-", *[str(trial.params[k]) for k in self.grid],
                          trial.status, "" if value is None else f"{value:.4f}",
-                         trial.job.id if trial.job is not None else (trial.start_error or "")])
+                         trial.job.id if trial.job is not None else _first_line(trial.start_error or "")])
         return rows
 
     def __str__(self) -> str:
@@ -383,6 +396,11 @@ class Sweep:
                 trial.start_error = "cancelled before it started"
             elif trial.job is not None and not trial.job.status.is_terminal:
                 trial.job.cancel()
+
+
+def _first_line(text: str, width: int = 80) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def _final_value(job: Job, name: str) -> float | None:
