@@ -10,8 +10,9 @@ from foundry_tune.emulator._options import add_arguments, check
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options and serve until stopped."""
-    parser = argparse.ArgumentParser(prog="python -m foundry_tune.emulator",
-                                     description="Local Foundry fine-tuning emulator.")
+    parser = argparse.ArgumentParser(
+        prog="python -m foundry_tune.emulator", description="Local Foundry fine-tuning emulator."
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     check(parser, args)

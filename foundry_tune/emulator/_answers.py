@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 _WORD = re.compile(r"[a-z0-9]+")
-_SKIP_FIELDS = {"messages", "tools", "input", "preferred_output", "non_preferred_output", "parallel_tool_calls"}
+_SKIP_FIELDS = {
+    "messages",
+    "tools",
+    "input",
+    "preferred_output",
+    "non_preferred_output",
+    "parallel_tool_calls",
+}
 
 
 def text_of(content: object) -> str:
@@ -85,6 +92,6 @@ def generic_answer(model: str, prompt: str) -> str:
     """A base model's deterministic, generic reply."""
     topic = " ".join(prompt.split()[:12])
     return (
-        f"Here is a general answer from {model}. You asked about: \"{topic}\". "
+        f'Here is a general answer from {model}. You asked about: "{topic}". '
         "I can offer a broad overview, but I have no specialised training for this task."
     )

@@ -34,18 +34,20 @@ async def stats(request: Request) -> Response:
     for job in jobs:
         by_status[job["status"]] = by_status.get(job["status"], 0) + 1
     c = ctx.counters
-    return ok({
-        "files": ctx.store.count("file"),
-        "jobs": len(jobs),
-        "deployments": len(all_live(ctx)),
-        "requests": c.requests,
-        "faults": c.faults,
-        "faults_by_kind": dict(c.by_fault),
-        "responses_by_status": dict(c.by_status),
-        "jobs_by_status": by_status,
-        "uploads": ctx.store.count("upload"),
-        "uptime_seconds": round(ctx.now() - ctx.started_at, 3),
-    })
+    return ok(
+        {
+            "files": ctx.store.count("file"),
+            "jobs": len(jobs),
+            "deployments": len(all_live(ctx)),
+            "requests": c.requests,
+            "faults": c.faults,
+            "faults_by_kind": dict(c.by_fault),
+            "responses_by_status": dict(c.by_status),
+            "jobs_by_status": by_status,
+            "uploads": ctx.store.count("upload"),
+            "uptime_seconds": round(ctx.now() - ctx.started_at, 3),
+        }
+    )
 
 
 async def health(request: Request) -> Response:
@@ -60,16 +62,22 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return ApiError(405, f"Method {request.method} is not allowed on {request.url.path}.",
-                        code="methodNotAllowed").response()
-    return ApiError(exc.status_code, f"No such endpoint: {request.method} {request.url.path}.",
-                    code="notFound" if exc.status_code == 404 else None).response()
+        return ApiError(
+            405, f"Method {request.method} is not allowed on {request.url.path}.", code="methodNotAllowed"
+        ).response()
+    return ApiError(
+        exc.status_code,
+        f"No such endpoint: {request.method} {request.url.path}.",
+        code="notFound" if exc.status_code == 404 else None,
+    ).response()
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(ApiError(500, "The emulator failed to process the request.",
-                                 code="internal_error").body(), status_code=500)
+    return JSONResponse(
+        ApiError(500, "The emulator failed to process the request.", code="internal_error").body(),
+        status_code=500,
+    )
 
 
 async def _ticker(runner: JobRunner) -> None:
@@ -103,10 +111,13 @@ def build_app(ctx: Context) -> Any:
             Route("/_emulator/health", health, methods=["GET"]),
             Mount("/openai/v1", routes=data_plane),
             Mount("/openai", routes=_inference.legacy_routes),
-            Mount("/api/projects/{project}", routes=[
-                Mount("/openai/v1", routes=data_plane),
-                *_deployments.project_routes,
-            ]),
+            Mount(
+                "/api/projects/{project}",
+                routes=[
+                    Mount("/openai/v1", routes=data_plane),
+                    *_deployments.project_routes,
+                ],
+            ),
             *_deployments.arm_routes,
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},

@@ -19,7 +19,7 @@ CSV_HEADER = [
 
 
 def _noise(seed: int, step: int, salt: str) -> float:
-    return random.Random(f"{seed}:{step}:{salt}").uniform(-1.0, 1.0)
+    return random.Random(f"{seed}:{step}:{salt}").uniform(-1.0, 1.0)  # noqa: S311 (simulation, not security)
 
 
 def metrics_at(
@@ -27,7 +27,7 @@ def metrics_at(
 ) -> dict[str, float | int | None]:
     """The metrics the service reports at ``step`` (1-based) of ``total_steps``."""
     progress = step / max(total_steps, 1)
-    base = random.Random(f"{seed}:shape")
+    base = random.Random(f"{seed}:shape")  # noqa: S311
     if kind is MethodKind.DPO:
         start, floor = math.log(2), 0.05 + 0.1 * base.random()
     else:
@@ -47,11 +47,15 @@ def metrics_at(
     if has_validation:
         gap = 1.08 + 0.05 * progress
         data["valid_loss"] = round(max(0.0, clean * gap * (1 + 0.15 * _noise(seed, step, "valid"))), 6)
-        data["valid_mean_token_accuracy"] = round(max(0.0, train_acc - 0.04 * abs(_noise(seed, step, "va"))), 6)
+        data["valid_mean_token_accuracy"] = round(
+            max(0.0, train_acc - 0.04 * abs(_noise(seed, step, "va"))), 6
+        )
     if kind is MethodKind.REINFORCEMENT:
         reward = 0.15 + 0.7 * (1 - math.exp(-decay * progress))
         data["train_reward_mean"] = round(min(1.0, max(0.0, reward + 0.05 * _noise(seed, step, "r"))), 6)
-        data["valid_reward_mean"] = round(min(1.0, max(0.0, reward - 0.03 + 0.05 * _noise(seed, step, "vr"))), 6)
+        data["valid_reward_mean"] = round(
+            min(1.0, max(0.0, reward - 0.03 + 0.05 * _noise(seed, step, "vr"))), 6
+        )
     return data
 
 

@@ -53,16 +53,21 @@ def provisioning_state(ctx: Context, doc: Doc) -> str:
 
 def ready_at(ctx: Context, doc: Doc) -> float:
     """When the deployment starts answering inference."""
-    return float(doc["_created_at"]) + ctx.config.deployment_provision_delay + ctx.config.deployment_ready_delay
+    return (
+        float(doc["_created_at"]) + ctx.config.deployment_provision_delay + ctx.config.deployment_ready_delay
+    )
 
 
 def live(ctx: Context, name: str) -> Doc | None:
     """The deployment called ``name`` unless it is gone (a finished delete is applied here)."""
     doc = ctx.store.get("deployment", name)
-    if doc is not None and "_deleting_at" in doc:
-        if ctx.now() - doc["_deleting_at"] >= ctx.config.deployment_provision_delay * _DELETE_SHARE:
-            ctx.store.delete("deployment", name)
-            return None
+    deleting_since = doc.get("_deleting_at") if doc is not None else None
+    if (
+        deleting_since is not None
+        and ctx.now() - deleting_since >= ctx.config.deployment_provision_delay * _DELETE_SHARE
+    ):
+        ctx.store.delete("deployment", name)
+        return None
     return doc
 
 
@@ -76,13 +81,16 @@ def arm_view(ctx: Context, doc: Doc) -> Doc:
     c = ctx.config
     return {
         "id": f"/subscriptions/{c.subscription_id}/resourceGroups/{c.resource_group}/providers/"
-              f"Microsoft.CognitiveServices/accounts/{c.account_name}/deployments/{doc['id']}",
+        f"Microsoft.CognitiveServices/accounts/{c.account_name}/deployments/{doc['id']}",
         "type": "Microsoft.CognitiveServices/accounts/deployments",
         "name": doc["id"],
         "sku": doc["sku"],
         "tags": doc.get("tags") or {},
-        "systemData": {"createdAt": _iso(doc["_created_at"]), "createdBy": "emulator",
-                       "lastModifiedAt": _iso(doc["_created_at"])},
+        "systemData": {
+            "createdAt": _iso(doc["_created_at"]),
+            "createdBy": "emulator",
+            "lastModifiedAt": _iso(doc["_created_at"]),
+        },
         "etag": f'"{doc["_etag"]}"',
         "properties": {
             "model": doc["model"],
@@ -98,15 +106,23 @@ def _check_scope(request: Request) -> None:
     c = ctx.config
     p = request.path_params
     if request.query_params.get("api-version") is None:
-        raise _arm_error(400, "MissingApiVersionParameter",
-                         "The api-version query parameter (?api-version=) is required for all requests.")
+        raise _arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     if p["subscription"] != c.subscription_id:
-        raise _arm_error(404, "SubscriptionNotFound", f"The subscription '{p['subscription']}' could not be found.")
+        raise _arm_error(
+            404, "SubscriptionNotFound", f"The subscription '{p['subscription']}' could not be found."
+        )
     if p["group"].lower() != c.resource_group.lower():
         raise _arm_error(404, "ResourceGroupNotFound", f"Resource group '{p['group']}' could not be found.")
     if p["account"].lower() != c.account_name.lower():
-        raise _arm_error(404, "ResourceNotFound",
-                         f"The Resource 'Microsoft.CognitiveServices/accounts/{p['account']}' was not found.")
+        raise _arm_error(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.CognitiveServices/accounts/{p['account']}' was not found.",
+        )
 
 
 def _not_found(name: str) -> ApiError:
@@ -123,10 +139,15 @@ def _check_body(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
         raise _arm_error(400, "InvalidCapacity", "'sku.capacity' must be a positive integer.")
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
-        raise _arm_error(400, "InvalidRequestContent", "The deployment needs 'properties.model' with a 'name'.")
+        raise _arm_error(
+            400, "InvalidRequestContent", "The deployment needs 'properties.model' with a 'name'."
+        )
     fmt = str(model.get("format", "OpenAI"))
     return {"name": sku["name"], "capacity": capacity}, {
-        "format": fmt, "name": model["name"], "version": str(model.get("version", "1"))}
+        "format": fmt,
+        "name": model["name"],
+        "version": str(model.get("version", "1")),
+    }
 
 
 async def put_deployment(request: Request) -> Response:
@@ -139,15 +160,20 @@ async def put_deployment(request: Request) -> Response:
     base = lookup_model(model["name"])
     is_tuned = model["name"] in tuned
     if not is_tuned and (base is None or ".ft-" in model["name"] or ":ft-" in model["name"]):
-        raise _arm_error(400, "DeploymentModelNotSupported",
-                         f"The model 'Format:{model['format']},Name:{model['name']},Version:{model['version']}' "
-                         "of account deployment is not supported.")
+        raise _arm_error(
+            400,
+            "DeploymentModelNotSupported",
+            f"The model 'Format:{model['format']},Name:{model['name']},Version:{model['version']}' "
+            "of account deployment is not supported.",
+        )
     existing = live(ctx, name)
     if existing is not None:
         if existing["model"]["name"] != model["name"] or "_deleting_at" in existing:
-            raise _arm_error(409, "DeploymentNameInUse",
-                             f"The deployment name '{name}' is already in use by model "
-                             f"'{existing['model']['name']}'.")
+            raise _arm_error(
+                409,
+                "DeploymentNameInUse",
+                f"The deployment name '{name}' is already in use by model '{existing['model']['name']}'.",
+            )
         existing["sku"] = sku
         existing["tags"] = body.get("tags") or existing.get("tags") or {}
         ctx.store.put("deployment", existing)
@@ -155,9 +181,12 @@ async def put_deployment(request: Request) -> Response:
     if is_tuned:
         count = sum(1 for d in all_live(ctx) if d["_tuned"])
         if count >= ctx.config.max_finetuned_deployments:
-            raise _arm_error(400, "InsufficientQuota",
-                             f"This resource already has {count} fine-tuned model deployments, the quota is "
-                             f"{ctx.config.max_finetuned_deployments}. Delete one before deploying another.")
+            raise _arm_error(
+                400,
+                "InsufficientQuota",
+                f"This resource already has {count} fine-tuned model deployments, the quota is "
+                f"{ctx.config.max_finetuned_deployments}. Delete one before deploying another.",
+            )
     now = ctx.now()
     doc: Doc = {
         "id": name,
@@ -210,8 +239,13 @@ def project_view(doc: Doc) -> Doc:
         "modelVersion": doc["model"]["version"],
         "modelPublisher": doc["model"]["format"],
         "capabilities": {"chat_completion": "true"},
-        "sku": {"name": doc["sku"]["name"], "capacity": doc["sku"]["capacity"], "family": "", "size": "",
-                "tier": ""},
+        "sku": {
+            "name": doc["sku"]["name"],
+            "capacity": doc["sku"]["capacity"],
+            "family": "",
+            "size": "",
+            "tier": "",
+        },
         "connectionName": None,
     }
 

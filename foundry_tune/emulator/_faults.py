@@ -31,7 +31,7 @@ class FaultPlan:
         """The fault for the ``number``-th faultable request, or ``None``."""
         if self.rate <= 0:
             return None
-        rng = random.Random(f"{self.seed}:{number}")
+        rng = random.Random(f"{self.seed}:{number}")  # noqa: S311
         if rng.random() >= self.rate:
             return None
         pick = rng.random()

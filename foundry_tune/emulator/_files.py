@@ -21,7 +21,9 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 PURPOSES = {"fine-tune", "assistants", "batch", "vision", "user_data", "evals"}
 
 
-def add_file(ctx: Context, source: Path, filename: str, purpose: str, size: int, *, status: str = "uploaded") -> Doc:
+def add_file(
+    ctx: Context, source: Path, filename: str, purpose: str, size: int, *, status: str = "uploaded"
+) -> Doc:
     """Move ``source`` into the blob folder and record a file for it."""
     file_id = new_id("file-")
     blob = ctx.store.blob_path(file_id)
@@ -118,13 +120,15 @@ async def list_files(request: Request) -> Response:
     limit = int_param(request, "limit", 10_000)
     page, more = page_after(docs, request.query_params.get("after"), limit)
     data = [public(d) for d in page]
-    return ok({
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": more,
-    })
+    return ok(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+    )
 
 
 async def retrieve_file(request: Request) -> Response:

@@ -16,11 +16,16 @@ from foundry_tune.emulator._state import Context
 
 Scope = dict[str, Any]
 _FAULTS = {
-    "rate_limit": ApiError(429, "Requests to this resource have exceeded the rate limit. Retry after "
-                           f"{RETRY_AFTER_SECONDS} second(s).", code="429",
-                           headers={"Retry-After": str(RETRY_AFTER_SECONDS),
-                                    "retry-after-ms": str(RETRY_AFTER_SECONDS * 1000)}),
-    "server_error": ApiError(500, "The server had an error while processing your request.", code="internal_error"),
+    "rate_limit": ApiError(
+        429,
+        "Requests to this resource have exceeded the rate limit. Retry after "
+        f"{RETRY_AFTER_SECONDS} second(s).",
+        code="429",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "retry-after-ms": str(RETRY_AFTER_SECONDS * 1000)},
+    ),
+    "server_error": ApiError(
+        500, "The server had an error while processing your request.", code="internal_error"
+    ),
     "unavailable": ApiError(503, "The service is temporarily unavailable.", code="service_unavailable"),
 }
 
@@ -79,12 +84,21 @@ class Gate:
         key = _header(scope, b"api-key")
         offered = token or key
         if not offered:
-            return ApiError(401, "Access denied due to missing credentials: send an 'api-key' header or an "
-                            "'Authorization: Bearer' token.", code="401", type_="invalid_request_error")
+            return ApiError(
+                401,
+                "Access denied due to missing credentials: send an 'api-key' header or an "
+                "'Authorization: Bearer' token.",
+                code="401",
+                type_="invalid_request_error",
+            )
         expected = self.ctx.config.token
         if expected is not None and not hmac.compare_digest(offered.encode(), expected.encode()):
-            return ApiError(401, "Access denied due to an invalid API key or token.", code="401",
-                            type_="invalid_request_error")
+            return ApiError(
+                401,
+                "Access denied due to an invalid API key or token.",
+                code="401",
+                type_="invalid_request_error",
+            )
         return None
 
     async def _answer(self, error: ApiError, send: Any) -> None:
@@ -101,9 +115,9 @@ class Gate:
         await self.app(scope, receive, swallow)  # the request takes full effect...
         # ...then the socket closes with no answer. uvicorn's send is bound to its request cycle, which
         # owns the transport; marking the cycle disconnected stops uvicorn from writing a 500.
-        cycle = getattr(send, "__self__", None)
+        cycle: Any = getattr(send, "__self__", None)
         transport = getattr(cycle, "transport", None)
-        if transport is None or not hasattr(cycle, "disconnected"):
+        if cycle is None or transport is None or not hasattr(cycle, "disconnected"):
             raise ConnectionAbortedError("fault injection: connection dropped after the request took effect")
         cycle.disconnected = True
         transport.close()

@@ -70,27 +70,36 @@ async def chat_completions(request: Request) -> Response:
     model, answer = _answer(ctx, deployment, prompt)
     answer, finish = _limit(answer, body.get("max_completion_tokens") or body.get("max_tokens"))
     prompt_tokens = sum(_count(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
-    return ok({
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": answer, "refusal": None},
-            "finish_reason": finish,
-            "logprobs": None,
-        }],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _count(answer),
-                  "total_tokens": prompt_tokens + _count(answer)},
-    })
+    return ok(
+        {
+            "id": new_id("chatcmpl-"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer, "refusal": None},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": _count(answer),
+                "total_tokens": prompt_tokens + _count(answer),
+            },
+        }
+    )
 
 
 def _response_prompt(raw: Any) -> str:
     if isinstance(raw, str):
         return raw
     if isinstance(raw, list):
-        users = [text_of(m.get("content")) for m in raw if isinstance(m, dict) and m.get("role", "user") == "user"]
+        users = [
+            text_of(m.get("content")) for m in raw if isinstance(m, dict) and m.get("role", "user") == "user"
+        ]
         return users[-1] if users else ""
     raise invalid("'input' must be a string or a list of messages.", param="input")
 
@@ -107,36 +116,40 @@ async def responses(request: Request) -> Response:
     model, answer = _answer(ctx, deployment, prompt)
     answer, finish = _limit(answer, body.get("max_output_tokens"))
     now = int(time.time())
-    return ok({
-        "id": new_id("resp_"),
-        "object": "response",
-        "created_at": now,
-        "status": "completed" if finish == "stop" else "incomplete",
-        "incomplete_details": None if finish == "stop" else {"reason": "max_output_tokens"},
-        "error": None,
-        "instructions": body.get("instructions"),
-        "metadata": body.get("metadata") or {},
-        "model": model,
-        "output": [{
-            "type": "message",
-            "id": new_id("msg_"),
-            "status": "completed",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": answer, "annotations": []}],
-        }],
-        "parallel_tool_calls": True,
-        "temperature": body.get("temperature", 1.0),
-        "top_p": body.get("top_p", 1.0),
-        "tool_choice": "auto",
-        "tools": [],
-        "usage": {
-            "input_tokens": _count(prompt),
-            "output_tokens": _count(answer),
-            "total_tokens": _count(prompt) + _count(answer),
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens_details": {"reasoning_tokens": 0},
-        },
-    })
+    return ok(
+        {
+            "id": new_id("resp_"),
+            "object": "response",
+            "created_at": now,
+            "status": "completed" if finish == "stop" else "incomplete",
+            "incomplete_details": None if finish == "stop" else {"reason": "max_output_tokens"},
+            "error": None,
+            "instructions": body.get("instructions"),
+            "metadata": body.get("metadata") or {},
+            "model": model,
+            "output": [
+                {
+                    "type": "message",
+                    "id": new_id("msg_"),
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": answer, "annotations": []}],
+                }
+            ],
+            "parallel_tool_calls": True,
+            "temperature": body.get("temperature", 1.0),
+            "top_p": body.get("top_p", 1.0),
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": {
+                "input_tokens": _count(prompt),
+                "output_tokens": _count(answer),
+                "total_tokens": _count(prompt) + _count(answer),
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+    )
 
 
 routes = [

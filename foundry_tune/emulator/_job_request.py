@@ -2,80 +2,43 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
+from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import ModelInfo, lookup_model
 from foundry_tune.emulator._errors import invalid
 from foundry_tune.emulator._grading import load_grader
+from foundry_tune.errors import InvalidParameterError
+from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
 
 TRAINING_TYPES = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}
 _SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_REASONING = {"default", "low", "medium", "high"}
-
-# (name, integer?, low, low_inclusive, high) per documented limit; None = unbounded.
-_Range = tuple[str, bool, float, bool, float | None]
-_COMMON: list[_Range] = [
-    ("n_epochs", True, 1, True, 50),
-    ("batch_size", True, 1, True, 256),
-    ("learning_rate_multiplier", False, 0, False, None),
-]
-_RANGES: dict[MethodKind, list[_Range]] = {
-    MethodKind.SUPERVISED: _COMMON,
-    MethodKind.DPO: [*_COMMON, ("beta", False, 0, False, 2)],
-    MethodKind.REINFORCEMENT: [
-        *_COMMON,
-        ("compute_multiplier", False, 0.00001, False, 10),
-        ("eval_interval", True, 1, True, None),
-        ("eval_samples", True, 1, True, None),
-    ],
+_METHODS: dict[MethodKind, type[TuningMethod]] = {
+    MethodKind.SUPERVISED: Supervised,
+    MethodKind.DPO: DPO,
+    MethodKind.REINFORCEMENT: Reinforcement,
 }
 
 
-def _check_number(value: object, rule: _Range, param: str) -> None:
-    name, integer, low, low_inclusive, high = rule
-    if value == "auto":
-        return
-    allowed_types = (int,) if integer else (int, float)
-    ok = isinstance(value, allowed_types) and not isinstance(value, bool)
-    if ok:
-        number = float(value)  # type: ignore[arg-type]
-        above = number >= low if low_inclusive else number > low
-        ok = math.isfinite(number) and above and (high is None or number <= high)
-    if not ok:
-        upper = f" and at most {high:g}" if high is not None else ""
-        kind = "an integer" if integer else "a number"
-        bound = f"at least {low:g}" if low_inclusive else f"greater than {low:g}"
-        raise invalid(f"Invalid value for {name}: {value!r}. It must be 'auto' or {kind} {bound}{upper}.", param)
-
-
-def check_hyperparameters(kind: MethodKind, hp: object, param: str) -> dict[str, Any]:
-    """Range-check a hyperparameters object; return it with every known key (``auto`` by default)."""
+def check_hyperparameters(
+    kind: MethodKind, hp: object, param: str, grader: graders.Grader | None = None
+) -> dict[str, Any]:
+    """Range-check a hyperparameters object with the library's own method classes; return every
+    hyperparameter (``auto`` where not given)."""
     if hp is None:
         hp = {}
     if not isinstance(hp, dict):
         raise invalid("'hyperparameters' must be an object.", param=param)
-    known = {r[0]: r for r in _RANGES[kind]}
-    allowed = set(known) | ({"reasoning_effort"} if kind is MethodKind.REINFORCEMENT else set())
-    unknown = sorted(set(hp) - allowed)
-    if unknown:
-        raise invalid(f"Unknown hyperparameter '{unknown[0]}' for the {kind.value} method.", f"{param}.{unknown[0]}")
-    out: dict[str, Any] = {}
-    for name, rule in known.items():
-        value = hp.get(name, "auto")
-        _check_number(value, rule, f"{param}.{name}")
-        out[name] = value
-    if kind is MethodKind.REINFORCEMENT:
-        effort = hp.get("reasoning_effort", "default")
-        if effort not in _REASONING:
-            raise invalid(
-                f"Invalid value for reasoning_effort: {effort!r}. It must be one of low, medium, high, default.",
-                f"{param}.reasoning_effort",
-            )
-        out["reasoning_effort"] = effort
-    return out
+    if "grader" in hp or "response_format" in hp:
+        raise invalid("'hyperparameters' holds numbers only.", param=param)
+    extra: dict[str, Any] = {"grader": grader} if kind is MethodKind.REINFORCEMENT else {}
+    try:
+        method = _METHODS[kind](**hp, **extra)
+    except InvalidParameterError as exc:
+        raise invalid(f"Invalid hyperparameters: {exc}.", param=param) from None
+    return method.hyperparameters()
 
 
 def check_method(body: dict[str, Any]) -> tuple[MethodKind, dict[str, Any]]:
@@ -90,17 +53,24 @@ def check_method(body: dict[str, Any]) -> tuple[MethodKind, dict[str, Any]]:
         kind = MethodKind(method.get("type"))
     except ValueError:
         raise invalid(
-            f"Invalid method type {method.get('type')!r}: use supervised, dpo or reinforcement.", "method.type"
+            f"Invalid method type {method.get('type')!r}: use supervised, dpo or reinforcement.",
+            "method.type",
         ) from None
     section = method.get(kind.value) or {}
     if not isinstance(section, dict):
         raise invalid(f"'method.{kind.value}' must be an object.", param=f"method.{kind.value}")
     param = f"method.{kind.value}.hyperparameters"
-    out: dict[str, Any] = {"hyperparameters": check_hyperparameters(kind, section.get("hyperparameters"), param)}
+    grader = None
     if kind is MethodKind.REINFORCEMENT:
         if "grader" not in section:
-            raise invalid("A reinforcement job needs 'method.reinforcement.grader'.", "method.reinforcement.grader")
-        out["grader"] = load_grader(section["grader"], "method.reinforcement.grader").to_dict()
+            raise invalid(
+                "A reinforcement job needs 'method.reinforcement.grader'.", "method.reinforcement.grader"
+            )
+        grader = load_grader(section["grader"], "method.reinforcement.grader")
+    hp = check_hyperparameters(kind, section.get("hyperparameters"), param, grader)
+    out: dict[str, Any] = {"hyperparameters": hp}
+    if grader is not None:
+        out["grader"] = grader.to_dict()
         if section.get("response_format") is not None:
             out["response_format"] = section["response_format"]
     return kind, {"type": kind.value, kind.value: out}
@@ -112,10 +82,14 @@ def check_model(model: object, kind: MethodKind) -> ModelInfo:
         raise invalid("'model' is a required property.", param="model")
     info = lookup_model(model)
     if info is None:
-        raise invalid(f"The specified base model '{model}' does not support fine-tuning.", "model", "invalidModel")
+        raise invalid(
+            f"The specified base model '{model}' does not support fine-tuning.", "model", "invalidModel"
+        )
     if not info.supports(kind):
         raise invalid(
-            f"The base model '{model}' does not support the {kind.value} fine-tuning method.", "model", "invalidModel"
+            f"The base model '{model}' does not support the {kind.value} fine-tuning method.",
+            "model",
+            "invalidModel",
         )
     return info
 
@@ -132,7 +106,9 @@ def check_training_type(body: dict[str, Any]) -> str:
         )
     found = TRAINING_TYPES.get(str(raw).lower())
     if found is None:
-        raise invalid(f"Invalid trainingType {raw!r}: use Standard, GlobalStandard or Developer.", "trainingType")
+        raise invalid(
+            f"Invalid trainingType {raw!r}: use Standard, GlobalStandard or Developer.", "trainingType"
+        )
     return found
 
 
@@ -142,7 +118,8 @@ def check_suffix(suffix: object) -> str | None:
         return None
     if not isinstance(suffix, str) or not _SUFFIX.match(suffix):
         raise invalid(
-            "'suffix' must be 1 to 64 characters of letters, digits, '-' and '_' (no dots or spaces).", "suffix"
+            "'suffix' must be 1 to 64 characters of letters, digits, '-' and '_' (no dots or spaces).",
+            "suffix",
         )
     return suffix
 

@@ -46,7 +46,9 @@ def _file_param(ctx: Context, body: dict[str, Any], param: str, required: bool) 
     if doc is None:
         raise invalid(f"Invalid file '{file_id}': no such file.", param=param, code="invalidFile")
     if doc["purpose"] != "fine-tune":
-        raise invalid(f"File '{file_id}' was not uploaded with purpose 'fine-tune'.", param=param, code="invalidFile")
+        raise invalid(
+            f"File '{file_id}' was not uploaded with purpose 'fine-tune'.", param=param, code="invalidFile"
+        )
     return file_id
 
 
@@ -113,10 +115,14 @@ async def create_job(request: Request) -> Response:
     with runner_of(request).lock:
         _check_quota(ctx)
         ctx.store.put("job", job)
-        ctx.store.put_many("event", [
-            event(job["id"], now, f"Created fine-tuning job: {job['id']}"),
-            event(job["id"], now, "Validating training file."),
-        ], job["id"])
+        ctx.store.put_many(
+            "event",
+            [
+                event(job["id"], now, f"Created fine-tuning job: {job['id']}"),
+                event(job["id"], now, "Validating training file."),
+            ],
+            job["id"],
+        )
     return ok(public(job))
 
 
@@ -156,8 +162,10 @@ async def cancel_job(request: Request) -> Response:
     with runner_of(request).lock:
         job = _get_job(ctx, request.path_params["job_id"])
         if job["status"] in TERMINAL:
-            raise invalid(f"Job '{job['id']}' is already {job['status']} and cannot be cancelled.",
-                          code="jobNotCancellable")
+            raise invalid(
+                f"Job '{job['id']}' is already {job['status']} and cannot be cancelled.",
+                code="jobNotCancellable",
+            )
         now = ctx.now()
         job["status"] = "cancelled"
         job["finished_at"] = int(now)
@@ -173,8 +181,10 @@ async def pause_job(request: Request) -> Response:
     with runner_of(request).lock:
         job = _get_job(ctx, request.path_params["job_id"])
         if job["status"] != "running":
-            raise invalid(f"Job '{job['id']}' is {job['status']}; only a running job can be paused.",
-                          code="jobNotPausable")
+            raise invalid(
+                f"Job '{job['id']}' is {job['status']}; only a running job can be paused.",
+                code="jobNotPausable",
+            )
         now = ctx.now()
         job["status"] = "paused"
         job["_paused_at"] = now
@@ -188,8 +198,10 @@ async def resume_job(request: Request) -> Response:
     with runner_of(request).lock:
         job = _get_job(ctx, request.path_params["job_id"])
         if job["status"] != "paused":
-            raise invalid(f"Job '{job['id']}' is {job['status']}; only a paused job can be resumed.",
-                          code="jobNotResumable")
+            raise invalid(
+                f"Job '{job['id']}' is {job['status']}; only a paused job can be resumed.",
+                code="jobNotResumable",
+            )
         now = ctx.now()
         job["status"] = "running"
         job["_paused_total"] += now - job.pop("_paused_at")
@@ -213,13 +225,15 @@ async def list_checkpoints(request: Request) -> Response:
     checkpoints = ctx.store.all("checkpoint", job["id"], newest_first=True)
     page, more = page_after(checkpoints, request.query_params.get("after"), int_param(request, "limit", 10))
     data = [public(c) for c in page]
-    return ok({
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": more,
-    })
+    return ok(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": more,
+        }
+    )
 
 
 def finetuned_models(ctx: Context) -> dict[str, Doc]:

@@ -65,9 +65,14 @@ class Emulator:
         startup_timeout: float = 30.0,
     ) -> None:
         self._options = {
-            "--host": host, "--port": port, "--job-duration": job_duration, "--fault-rate": fault_rate,
-            "--fault-seed": fault_seed, "--deployment-ready-delay": deployment_ready_delay,
-            "--deployment-provision-delay": deployment_provision_delay, "--slow-seconds": slow_seconds,
+            "--host": host,
+            "--port": port,
+            "--job-duration": job_duration,
+            "--fault-rate": fault_rate,
+            "--fault-seed": fault_seed,
+            "--deployment-ready-delay": deployment_ready_delay,
+            "--deployment-provision-delay": deployment_provision_delay,
+            "--slow-seconds": slow_seconds,
         }
         self._token = token
         self._tls = tls
@@ -120,13 +125,17 @@ class Emulator:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._log = (data_dir / "emulator.log").open("ab")
         self._process = subprocess.Popen(
-            self._command(data_dir), stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
+            self._command(data_dir),
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         line = self._read_line(self._process)
         fields = {f.name for f in dataclasses.fields(EmulatorInfo)}
-        self._info = EmulatorInfo(**{k: v for k, v in json.loads(line).items() if k in fields},
-                                  token=self._token)
+        self._info = EmulatorInfo(
+            **{k: v for k, v in json.loads(line).items() if k in fields}, token=self._token
+        )
         return self._info
 
     def _read_line(self, process: subprocess.Popen[bytes]) -> str:

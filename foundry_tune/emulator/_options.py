@@ -11,25 +11,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every emulator option to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="folder for the SQLite state and blobs; reuse it to restart where you stopped "
-                             "(default: a temporary folder, removed on exit)")
-    parser.add_argument("--job-duration", type=float, default=20.0, metavar="SECONDS",
-                        help="simulated seconds from job creation to success (default 20)")
-    parser.add_argument("--fault-rate", type=float, default=0.0, metavar="R",
-                        help="share of requests (0..1) that meet an injected fault (default 0)")
-    parser.add_argument("--fault-seed", type=int, default=0, metavar="N",
-                        help="seed that makes the injected faults reproducible (default 0)")
-    parser.add_argument("--token", default=None, metavar="T",
-                        help="require exactly this api-key / Bearer token (default: any non-empty one)")
-    parser.add_argument("--tls", action="store_true",
-                        help="serve https with a certificate made at start (its CA path is in the JSON line)")
-    parser.add_argument("--deployment-ready-delay", type=float, default=2.0, metavar="SECONDS",
-                        help="how long a new deployment answers DeploymentNotReady after Succeeded (default 2)")
-    parser.add_argument("--deployment-provision-delay", type=float, default=1.0, metavar="SECONDS",
-                        help="how long a deployment stays Accepted/Creating (default 1)")
-    parser.add_argument("--slow-seconds", type=float, default=1.5, metavar="SECONDS",
-                        help="delay of an injected slow answer (default 1.5)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder for the SQLite state and blobs; reuse it to restart where you stopped "
+        "(default: a temporary folder, removed on exit)",
+    )
+    parser.add_argument(
+        "--job-duration",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="simulated seconds from job creation to success (default 20)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of requests (0..1) that meet an injected fault (default 0)",
+    )
+    parser.add_argument(
+        "--fault-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed that makes the injected faults reproducible (default 0)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        metavar="T",
+        help="require exactly this api-key / Bearer token (default: any non-empty one)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https with a certificate made at start (its CA path is in the JSON line)",
+    )
+    parser.add_argument(
+        "--deployment-ready-delay",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long a new deployment answers DeploymentNotReady after Succeeded (default 2)",
+    )
+    parser.add_argument(
+        "--deployment-provision-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a deployment stays Accepted/Creating (default 1)",
+    )
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="delay of an injected slow answer (default 1.5)",
+    )
 
 
 def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -80,8 +80,13 @@ async def _serve(config: Config) -> None:
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     ctx = Context(config)
     uv_config = uvicorn.Config(
-        build_app(ctx), http="h11", lifespan="on", log_level="warning", access_log=False,
-        timeout_keep_alive=30, **tls,
+        build_app(ctx),
+        http="h11",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        **tls,
     )
     server = uvicorn.Server(uv_config)
     announcer = asyncio.get_running_loop().create_task(_announce(server, info_line(config, port, ca_cert)))

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from foundry_tune._method_kind import MethodKind
+from foundry_tune.dataset._cost import default_epochs
 from foundry_tune.emulator._curves import CSV_HEADER, full_validation, metrics_at
 from foundry_tune.emulator._files import add_file, file_path
 from foundry_tune.emulator._state import Context, new_id
@@ -27,8 +28,15 @@ _MAX_RECORDED_STEPS = 400
 _KEPT_CHECKPOINTS = 3
 
 
-def event(job_id: str, created_at: float, message: str, *, level: str = "info", data: Doc | None = None,
-          type_: str = "message") -> Doc:
+def event(
+    job_id: str,
+    created_at: float,
+    message: str,
+    *,
+    level: str = "info",
+    data: Doc | None = None,
+    type_: str = "message",
+) -> Doc:
     """A ``fine_tuning.job.event`` document."""
     return {
         "id": new_id("ftevent-"),
@@ -42,20 +50,11 @@ def event(job_id: str, created_at: float, message: str, *, level: str = "info", 
     }
 
 
-def auto_epochs(examples: int) -> int:
-    """The service's ``auto`` epoch count: aim for 100 to 25,000 trained examples, else 3 epochs."""
-    if examples * 3 < 100:
-        return min(25, math.ceil(100 / max(examples, 1)))
-    if examples * 3 > 25_000:
-        return max(1, 25_000 // examples)
-    return 3
-
-
 def resolve(kind: MethodKind, hp: dict[str, Any], examples: int) -> dict[str, Any]:
     """Replace every ``auto`` hyperparameter by the value the simulated run uses."""
     out = dict(hp)
     if out.get("n_epochs") == "auto":
-        out["n_epochs"] = auto_epochs(examples)
+        out["n_epochs"] = default_epochs(max(examples, 1))
     if out.get("batch_size") == "auto":
         out["batch_size"] = max(1, min(256, math.ceil(examples * 0.002)))
     if out.get("learning_rate_multiplier") == "auto":
@@ -112,14 +111,24 @@ class JobRunner:
             code = "invalidTrainingFile" if param == "training_file" else "invalidValidationFile"
             doc = self.ctx.store.get("file", file_id)
             if doc is None:
-                return {"error": {"code": code, "param": param,
-                                  "message": f"The {label} file '{file_id}' was not found."}}
+                return {
+                    "error": {
+                        "code": code,
+                        "param": param,
+                        "message": f"The {label} file '{file_id}' was not found.",
+                    }
+                }
             if doc["status"] == "uploaded":
                 return None  # still being processed: look again on the next tick
             check = check_file(file_path(self.ctx, doc), kind, model=job["model"])
             if not check.valid:
-                return {"error": {"code": code, "param": param,
-                                  "message": f"The job failed due to an invalid {label} file. {check.details}"}}
+                return {
+                    "error": {
+                        "code": code,
+                        "param": param,
+                        "message": f"The job failed due to an invalid {label} file. {check.details}",
+                    }
+                }
             if param == "training_file":
                 examples = check.examples
         return {"examples": examples, "bytes": self._bytes(job)}
@@ -146,15 +155,23 @@ class JobRunner:
         job["hyperparameters"] = {k: hp[k] for k in ("n_epochs", "batch_size", "learning_rate_multiplier")}
         per_epoch = math.ceil(outcome["examples"] / hp["batch_size"])
         total = per_epoch * hp["n_epochs"]
-        job["_plan"] = {"per_epoch": per_epoch, "epochs": hp["n_epochs"], "total": total,
-                        "stride": max(1, math.ceil(total / _MAX_RECORDED_STEPS))}
+        job["_plan"] = {
+            "per_epoch": per_epoch,
+            "epochs": hp["n_epochs"],
+            "total": total,
+            "stride": max(1, math.ceil(total / _MAX_RECORDED_STEPS)),
+        }
         job["_trained_tokens"] = max(1, outcome["bytes"] // 4) * hp["n_epochs"]
         job["status"] = "queued"
         job["_queued_at"] = at
-        store.put_many("event", [
-            event(job["id"], at, "Training file validated."),
-            event(job["id"], at, "Job enqueued. Waiting for jobs ahead to complete."),
-        ], job["id"])
+        store.put_many(
+            "event",
+            [
+                event(job["id"], at, "Training file validated."),
+                event(job["id"], at, "Job enqueued. Waiting for jobs ahead to complete."),
+            ],
+            job["id"],
+        )
         store.put("job", job)
 
     # -- queued -> running ------------------------------------------------------------------------
@@ -238,10 +255,14 @@ class JobRunner:
         job["trained_tokens"] = job["_trained_tokens"]
         job["result_files"] = [result["id"]]
         job["estimated_finish"] = None
-        self.ctx.store.put_many("event", [
-            event(job["id"], at, f"New fine-tuned model created: {job['_ft_model']}"),
-            event(job["id"], at, "The job has successfully completed."),
-        ], job["id"])
+        self.ctx.store.put_many(
+            "event",
+            [
+                event(job["id"], at, f"New fine-tuned model created: {job['_ft_model']}"),
+                event(job["id"], at, "The job has successfully completed."),
+            ],
+            job["id"],
+        )
 
     def _write_results(self, job: Doc, kind: MethodKind) -> Doc:
         plan = job["_plan"]
@@ -257,11 +278,21 @@ class JobRunner:
             full: tuple[object, object] = ("", "")
             if epoch_end and has_valid:
                 full = full_validation(kind, job["seed"], s, plan["total"])
-            writer.writerow([s, data["train_loss"], data["train_mean_token_accuracy"],
-                             _cell(data["valid_loss"]), _cell(data["valid_mean_token_accuracy"]), *full])
+            writer.writerow(
+                [
+                    s,
+                    data["train_loss"],
+                    data["train_mean_token_accuracy"],
+                    _cell(data["valid_loss"]),
+                    _cell(data["valid_mean_token_accuracy"]),
+                    *full,
+                ]
+            )
         tmp = self.ctx.store.blob_path(f"{job['id']}.results.tmp")
         tmp.write_text(buffer.getvalue(), encoding="utf-8")
-        return add_file(self.ctx, tmp, "results.csv", "fine-tune-results", tmp.stat().st_size, status="processed")
+        return add_file(
+            self.ctx, tmp, "results.csv", "fine-tune-results", tmp.stat().st_size, status="processed"
+        )
 
 
 def _cell(value: object) -> object:
