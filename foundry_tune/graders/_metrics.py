@@ -16,6 +16,7 @@ Conventions (documented in docs/methods-and-graders.md):
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import re
@@ -120,14 +121,15 @@ def meteor(
     hyp, ref = tokenize(candidate), tokenize(reference)
     if not hyp or not ref:
         return 0.0
-    used: set[int] = set()
+    # Each candidate word takes the earliest unused reference position holding the same word.
+    positions: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+    for j, ref_word in enumerate(ref):
+        positions[ref_word].append(j)
     alignment: list[tuple[int, int]] = []
     for i, word in enumerate(hyp):
-        for j, ref_word in enumerate(ref):
-            if j not in used and ref_word == word:
-                used.add(j)
-                alignment.append((i, j))
-                break
+        free = positions.get(word)
+        if free:
+            alignment.append((i, free.popleft()))
     matches = len(alignment)
     if matches == 0:
         return 0.0
