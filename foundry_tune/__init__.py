@@ -29,7 +29,9 @@ from foundry_tune.errors import (
     UploadError,
     WaitTimeoutError,
 )
+from foundry_tune.evaluation import EvaluationReport, PromptTemplate, Target, evaluate, metrics
 from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
+from foundry_tune.sweep import Sweep
 
 __all__ = [
     "DPO",
@@ -40,6 +42,7 @@ __all__ = [
     "Deployment",
     "DeploymentError",
     "DeploymentQuotaError",
+    "EvaluationReport",
     "Foundry",
     "FoundryTuneError",
     "GraderError",
@@ -51,18 +54,23 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "Price",
+    "PromptTemplate",
     "QuotaExceededError",
     "RateLimitError",
     "Reinforcement",
     "RetryPolicy",
     "ServiceError",
     "Supervised",
+    "Sweep",
+    "Target",
     "TuningMethod",
     "UploadError",
     "WaitTimeoutError",
     "__version__",
+    "evaluate",
     "graders",
     "known_models",
     "lookup_model",
+    "metrics",
     "set_price",
 ]
