@@ -117,7 +117,7 @@ class DeploymentsAPI:
         if existing is not None and (existing.provisioning_state or "").lower() == "deleting":
             log.info("deployment %r is being deleted; waiting until it is gone before creating it", name)
             wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
-                       what=f"deletion of deployment {name!r}", poll=poll_intervals(1.0, 10.0))
+                       what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
             existing = None
         if existing is not None and not existing.failed:
             log.info("deployment %r of %s already exists (%s); reusing it", name, model,
@@ -158,7 +158,7 @@ class DeploymentsAPI:
             raise deployment_error(exc, name=name) from exc
         if wait:
             wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
-                       what=f"deletion of deployment {name!r}", poll=poll_intervals(1.0, 10.0))
+                       what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
         log.info("deployment %r deleted", name)
 
     def cleanup(

@@ -114,11 +114,11 @@ class Deployment:
             return self._info.succeeded
 
         wait_until(self._ft, provisioned, timeout=timeout, what=f"provisioning of deployment {self.name!r}",
-                   poll=poll_intervals(1.0, 15.0))
+                   poll=poll_intervals(0.5, 15.0))
         if ready_check:
             remaining = max(1.0, timeout - (clock() - started))
             wait_until(self._ft, ReadinessProbe(self._ft, self._info), timeout=remaining,
-                       what=f"deployment {self.name!r} to answer", poll=poll_intervals(1.0, 10.0))
+                       what=f"deployment {self.name!r} to answer", poll=poll_intervals(0.5, 10.0))
         return self
 
     # -- inference ---------------------------------------------------------------------------

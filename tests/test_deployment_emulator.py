@@ -1,0 +1,146 @@
+"""Deployments end to end against the local emulator over real HTTP (real openai SDK, real ARM calls)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from foundry_tune import Foundry, RetryPolicy
+from foundry_tune.client import StaticTokenCredential
+from foundry_tune.errors import (
+    AuthenticationError,
+    DeploymentError,
+    DeploymentQuotaError,
+    NameInUseError,
+)
+
+pytestmark = pytest.mark.emulator
+
+FAST = {"job_duration": 1.0, "deployment_ready_delay": 0.5, "deployment_provision_delay": 0.4}
+
+
+def _tuned_model(ft: Foundry) -> tuple[str, str]:
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"},
+                          {"role": "assistant", "content": f"answer {i}"}]} for i in range(10)]
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    file = ft.openai.files.create(file=("train.jsonl", io.BytesIO(data)), purpose="fine-tune")
+    job = ft.openai.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=file.id,
+                                            extra_body={"trainingType": "GlobalStandard"})
+    deadline = time.monotonic() + 60
+    while job.status not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, "emulator job did not finish"
+        time.sleep(0.2)
+        job = ft.openai.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "succeeded" and job.fine_tuned_model
+    return job.fine_tuned_model, job.id
+
+
+TOKEN = "right-token-123"
+
+
+@pytest.fixture(scope="module")
+def ft() -> Iterator[Foundry]:
+    with Foundry.emulator(token=TOKEN, **FAST) as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def tuned(ft: Foundry) -> tuple[str, str]:
+    return _tuned_model(ft)
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(ft: Foundry) -> Iterator[None]:
+    yield
+    ft.deployments.cleanup(dry_run=False)
+    for dep in ft.deployments.list():
+        dep.delete()
+
+
+def test_deploy_chat_responses_delete(ft, tuned):
+    model, job_id = tuned
+    dep = ft.deployments.create(model, job_id=job_id)
+    assert dep.provisioning_state == "Succeeded"
+    assert dep.model == model and dep.job_id == job_id and dep.created_by_foundry_tune
+    # ready means ready: the first call after create() answers (no DeploymentNotReady)
+    assert dep.chat("question 3")
+    assert dep.responses("question 3")
+    assert [d.name for d in ft.deployments.list()] == [dep.name]
+    dep.delete()
+    assert ft.deployments.list() == []
+    assert ft.emulator_instance is not None
+    assert ft.emulator_instance.stats()["deployments"] == 0
+
+
+def test_repeated_create_reuses_the_deployment(ft, tuned):
+    model, _ = tuned
+    first = ft.deployments.create(model, "same-name")
+    second = ft.deployments.create(model, "same-name")
+    assert first.name == second.name
+    assert len(ft.deployments.list()) == 1
+
+
+def test_name_in_use_by_another_model(ft, tuned):
+    model, _ = tuned
+    ft.deployments.create(model, "shared", ready_check=False)
+    with pytest.raises(NameInUseError) as info:
+        ft.deployments.create("gpt-4.1-mini", "shared")
+    assert model in str(info.value)
+
+
+def test_unsupported_model_is_a_deployment_error_with_azures_code(ft):
+    with pytest.raises(DeploymentError) as info:
+        ft.deployments.create("gpt-4.1-mini-2025-04-14.ft-doesnotexist", "ghost")
+    assert info.value.code == "DeploymentModelNotSupported"
+    assert ft.deployments.list() == []
+
+
+def test_quota_of_fine_tuned_deployments_is_typed(ft, tuned):
+    model, _ = tuned
+    for i in range(5):
+        ft.deployments.create(model, f"quota-{i}", wait=False)
+    with pytest.raises(DeploymentQuotaError) as info:
+        ft.deployments.create(model, "quota-5", wait=False)
+    assert info.value.code == "InsufficientQuota" and info.value.status == 400
+    assert len(ft.deployments.list()) == 5
+    removed = ft.deployments.cleanup(dry_run=False)
+    assert len(removed) == 5 and ft.deployments.list() == []
+
+
+def test_context_manager_deletes_when_the_block_raises(ft, tuned):
+    model, _ = tuned
+    with pytest.raises(ZeroDivisionError), ft.deployments.create(model, "ctx") as dep:
+        assert dep.chat("hi")
+        _ = 1 / 0
+    assert ft.deployments.list() == []
+
+
+def test_wrong_token_is_an_authentication_error(ft):
+    s = ft.arm_settings
+    with Foundry(ft.endpoint, StaticTokenCredential("wrong-token-456"), subscription_id=s.subscription_id,
+                 resource_group=s.resource_group, account_name=s.account_name,
+                 arm_endpoint=ft.arm.endpoint) as wrong:
+        with pytest.raises(AuthenticationError) as info:
+            wrong.deployments.list()
+        assert "wrong-token-456" not in str(info.value) and TOKEN not in str(info.value)
+        with pytest.raises(AuthenticationError):
+            wrong.retry.call(wrong.openai.models.list, what="list models")
+
+
+def test_deployments_survive_injected_faults_without_duplicates():
+    retry = RetryPolicy(initial_backoff=0.05, max_backoff=0.5, total_timeout=60)
+    with Foundry.emulator(fault_rate=0.3, fault_seed=7, slow_seconds=0.2, retry=retry, **FAST) as ft:
+        for i in range(3):
+            with ft.deployments.create("gpt-4.1-mini", f"faulty-{i}") as dep:
+                assert dep.chat("hello")
+                assert len(ft.deployments.list()) == 1
+        assert ft.deployments.list() == []
+        stats = ft.emulator_instance.stats() if ft.emulator_instance else {}
+        assert stats["faults"] > 0
+        assert stats["deployments"] == 0
