@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import importlib
 import itertools
 import json
 import math
@@ -432,7 +433,7 @@ def _notebook_handle(sweep: Sweep) -> Any:
         shell = ipython.get_ipython()
         if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
             return None
-        from IPython.display import display  # type: ignore[import-not-found,unused-ignore]
+        display: Any = importlib.import_module("IPython.display").display
     except Exception:
         return None
     return display(_HTML(sweep._repr_html_()), display_id=True)

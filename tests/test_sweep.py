@@ -99,7 +99,7 @@ def _running_windows(jobs: list[Any]) -> list[tuple[int, int]]:
 def test_nine_job_sweep_runs_one_at_a_time_ranks_and_deploys_the_best(ft: Any, base: Any) -> None:
     jobs_before = _stats(ft)["jobs"]
     running_per_poll: list[int] = []
-    s = sweep(base.suffix("grid"), grid={"n_epochs": [1, 2, 3], "learning_rate_multiplier": [0.5, 1, 2]})
+    s = ft.sweep(base.suffix("grid"), grid={"n_epochs": [1, 2, 3], "learning_rate_multiplier": [0.5, 1, 2]})
     s.wait(timeout=240, progress=lambda sw: running_per_poll.append(
         sum(1 for t in sw.trials if t.status == "running")))
     assert s.done and all(t.succeeded for t in s.trials)

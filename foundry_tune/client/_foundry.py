@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import httpx2
 import openai
 from azure.core.credentials import TokenCredential
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from foundry_tune.deployment import DeploymentsAPI
     from foundry_tune.emulator import Emulator
     from foundry_tune.job import FineTuneBuilder, JobsAPI
+    from foundry_tune.sweep import Sweep
 
 __all__ = ["Foundry"]
 
@@ -296,6 +296,13 @@ class Foundry:
 
         return FineTuneBuilder(self, model)
 
+    def sweep(self, builder: FineTuneBuilder, grid: Mapping[str, Iterable[Any]], **options: Any) -> Sweep:
+        """One job per point of ``grid`` over the builder's hyperparameters, paced to the service's
+        limits (see :func:`foundry_tune.sweep.sweep` for ``rank_by``, ``max_active``...)."""
+        from foundry_tune.sweep import sweep
+
+        return sweep(builder, grid, **options)
+
     # -- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -343,9 +350,13 @@ def _project_openai_client(
     """The project's OpenAI client from azure-ai-projects, with the SDK's own retries off."""
     from azure.ai.projects import AIProjectClient
 
-    kwargs: dict[str, Any] = {"max_retries": 0, "timeout": timeout}
-    if verify is not True:
-        kwargs["http_client"] = httpx2.Client(verify=ssl_verify(verify), timeout=timeout)
+    from foundry_tune.client._transport import budget_http_client
+
+    kwargs: dict[str, Any] = {
+        "max_retries": 0,
+        "timeout": timeout,
+        "http_client": budget_http_client(timeout=timeout, verify=ssl_verify(verify)),
+    }
     project = AIProjectClient(endpoint=endpoint, credential=credential)
     try:
         return project.get_openai_client(**kwargs)
