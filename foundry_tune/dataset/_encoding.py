@@ -152,7 +152,6 @@ _FACTORIES: dict[str, Callable[[str], Backend]] = {
 }
 
 
-@functools.cache
 def get_backend(encoding_name: str, prefer: str | None = None) -> Backend:
     """The fastest exact encoder available for ``encoding_name`` (cached per process).
 
@@ -161,13 +160,20 @@ def get_backend(encoding_name: str, prefer: str | None = None) -> Backend:
     if encoding_name not in _PATTERNS:
         raise ValueError(f"unknown encoding {encoding_name!r}; known: {', '.join(ENCODINGS)}")
     forced = prefer or os.environ.get("FOUNDRY_TUNE_TOKENIZER", "").strip().lower() or None
+    if forced is not None and forced not in _FACTORIES:
+        from foundry_tune.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"FOUNDRY_TUNE_TOKENIZER={forced!r} is not one of {', '.join(_FACTORIES)}"
+        )
+    return _backend(encoding_name, forced)
+
+
+@functools.cache
+def _backend(encoding_name: str, forced: str | None) -> Backend:
     if forced is not None:
-        if forced not in _FACTORIES:
-            raise ValueError(
-                f"FOUNDRY_TUNE_TOKENIZER={forced!r} is not one of {', '.join(_FACTORIES)}"
-            )
         return _FACTORIES[forced](encoding_name)
-    for _name, factory in _FACTORIES.items():
+    for factory in _FACTORIES.values():
         try:
             return factory(encoding_name)
         except (ImportError, OSError, RuntimeError):
