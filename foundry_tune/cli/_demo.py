@@ -18,6 +18,7 @@ from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
+    from foundry_tune.evaluation import EvaluationReport
     from foundry_tune.job import Job, Metrics
 
 __all__ = ["register", "run_demo"]
@@ -134,6 +135,8 @@ def run_demo(
                 stream.write(_indent("base ", base) + "\n")
                 stream.write(_indent("tuned", tuned) + "\n")
             result["answers"] = answers
+            evaluation = _evaluate(ft, deployment, train, validation, SYSTEM_PROMPT)
+            result["evaluation"] = evaluation.to_dict()
 
             _step(stream, 8, "delete the deployment (fine-tuned deployments bill by the hour)")
         stream.write(f"deleted {result['deployment']}\n")
@@ -146,8 +149,21 @@ def run_demo(
         f"\ndone in {elapsed:.0f} s: {stats.get('jobs', '?')} job, "
         f"{stats.get('deployments', '?')} deployments left, files in {folder}\n"
     )
+    stream.write(f"\nbase model (long prompt, few-shot) vs fine-tuned model on {evaluation.examples} "
+                 f"held-out examples:\n\n{evaluation.to_text()}\n")
     stream.flush()
     return result
+
+
+def _evaluate(ft: Foundry, deployment: Any, train: Any, validation: Any, system: str) -> EvaluationReport:
+    """Score both models on the validation split; the base model gets few-shot examples as well."""
+    from foundry_tune.evaluation import Target, evaluate
+
+    shots = [record for _, record in zip(range(5), train.iter_records(), strict=False)]
+    return evaluate(
+        {"base model": Target(BASE_MODEL, system=system, few_shot=shots), "fine-tuned model": deployment},
+        validation, ["rouge_l", "bleu"], foundry=ft, progress=False,
+    )
 
 
 def _save_metrics(metrics: Metrics, folder: Path, job: Job, stream: TextIO) -> dict[str, Any]:
