@@ -115,9 +115,11 @@ def test_unsupported_method_for_model_fails_locally(train_file: Path) -> None:
 
     grader = StringCheck(name="exact", input="{{sample.output_text}}", reference="{{item.answer}}",
                          operation="eq")
-    b = builder("gpt-4.1-mini").train_on(train_file).validate_on(train_file).method(Reinforcement(grader=grader))
-    with pytest.raises(InvalidParameterError, match="gpt-4.1-mini"):
-        b.start()
+    b = builder("gpt-4.1-mini").train_on(train_file).validate_on(train_file)
+    with pytest.raises(InvalidParameterError, match=r"gpt-4\.1-mini"):
+        b.method(Reinforcement(grader=grader)).start()
+    with pytest.raises(InvalidParameterError, match="validation"):
+        builder("o4-mini").train_on(train_file).method(Reinforcement(grader=grader)).start()
 
 
 def test_invalid_data_raises_before_any_network_call(tmp_path: Path) -> None:

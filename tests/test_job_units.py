@@ -24,7 +24,8 @@ from foundry_tune.job._progress import ProgressState, make_reporter
 # --- status ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["pending", "paused", "cancelling", "validating_files", "queued", "running"])
+@pytest.mark.parametrize("value", ["pending", "paused", "cancelling", "validating_files", "queued",
+                                   "running"])
 def test_azure_and_openai_live_statuses_are_known_and_live(value: str) -> None:
     status = JobStatus(value)
     assert status.is_known
@@ -54,7 +55,8 @@ _BASE: dict[str, Any] = {
     "model": "gpt-4.1-mini",
     "training": "sha256:" + "a" * 64,
     "validation": None,
-    "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": "auto"}}},
+    "method": {"type": "supervised",
+               "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": "auto"}}},
     "suffix": "support",
     "seed": 7,
     "training_type": "GlobalStandard",
@@ -249,7 +251,8 @@ def test_job_failed_error_carries_service_reason() -> None:
 
 
 def _metrics_event(i: int, step: int, total: int, loss: float) -> JobEvent:
-    return JobEvent(f"m{i}", i, "info", "", "metrics", {"step": step, "total_steps": total, "train_loss": loss})
+    data = {"step": step, "total_steps": total, "train_loss": loss}
+    return JobEvent(f"m{i}", i, "info", "", "metrics", data)
 
 
 def test_plain_progress_logs_messages_status_and_sparse_metrics() -> None:
