@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    delay: float = 0.0  # seconds to wait before answering
 
 
 @dataclass
@@ -53,6 +55,8 @@ class ScriptedServer:
                 queue = server.script.get(path)
                 reply = queue.popleft() if queue else server.default.get(path, Reply(404, {"error": {
                     "code": "NotFound", "message": f"no route {path}"}}))
+                if reply.delay:
+                    time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -281,3 +281,56 @@ def test_names_and_bodies_are_checked():
             validate_name(bad)
     with pytest.raises(InvalidParameterError):
         build_body(FT_MODEL, sku="GlobalStandard", capacity=0, tags={})
+
+
+def test_readiness_keeps_polling_through_errors_and_throttles(ft, server):
+    not_ready = Reply(404, {"error": {"code": "DeploymentNotReady", "message": "warming up"}})
+    busy = Reply(503, {"error": {"code": "busy", "message": "try later"}})
+    throttled = Reply(429, {"error": {"code": "rate_limit", "message": "slow"}}, {"retry-after": "1"})
+    server.queue(CHAT, not_ready, busy, Reply(drop=True), throttled, not_ready)
+    ft.deployments.create(FT_MODEL, "rdy")
+    assert server.hits(CHAT) == 6  # five "not yet" answers, then a real one
+
+
+def test_sustained_throttling_counts_as_ready(ft, server):
+    throttled = Reply(429, {"error": {"code": "rate_limit", "message": "slow"}})
+    server.queue(CHAT, throttled, throttled, throttled, throttled)
+    ft.deployments.create(FT_MODEL, "thr")
+    assert server.hits(CHAT) == 3
+
+
+def test_readiness_timeout_leaves_the_deployment(ft, server, arm):
+    server.default[CHAT] = Reply(404, {"error": {"code": "DeploymentNotReady", "message": "warming up"}})
+    with pytest.raises(WaitTimeoutError, match="to answer"):
+        ft.deployments.create(FT_MODEL, "never", timeout=20)
+    assert "never" in arm.deployments
+
+
+def test_create_waits_out_a_deployment_being_deleted(ft, arm):
+    arm.add("busy-name", FT_MODEL, state="Deleting")
+    arm.deleting_reads = 0
+    arm._deleting["busy-name"] = 2
+    dep = ft.deployments.create(FT_MODEL, "busy-name", ready_check=False)
+    assert len(arm.puts()) == 1 and dep.provisioning_state == "Succeeded"
+
+
+def test_sovereign_cloud_uses_its_own_management_scope(server, clock):
+    cred = RecordingCredential()
+    arm = FakeArm()
+    with Foundry(server.url + "/api/projects/p", cred, subscription_id="s", resource_group="r",
+                 account_name="a", arm_endpoint="https://management.chinacloudapi.cn",
+                 retry=RetryPolicy(sleep=clock.sleep, clock=clock),
+                 arm_transport=httpx.MockTransport(arm.handler)) as f:
+        f.deployments.list()
+    assert cred.scopes == ["https://management.chinacloudapi.cn/.default"]
+    assert arm.requests[0].url.host == "management.chinacloudapi.cn"
+
+
+def test_arm_api_version_can_be_overridden(server, clock):
+    arm = FakeArm()
+    with Foundry(server.url + "/api/projects/p", StaticTokenCredential(SECRET), subscription_id="s",
+                 resource_group="r", account_name="a", arm_api_version="2025-06-01",
+                 retry=RetryPolicy(sleep=clock.sleep, clock=clock),
+                 arm_transport=httpx.MockTransport(arm.handler)) as f:
+        f.deployments.list()
+    assert arm.requests[0].url.params["api-version"] == "2025-06-01"

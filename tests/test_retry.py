@@ -220,3 +220,37 @@ def test_policy_rejects_nonsense():
     assert RetryPolicy.none().max_attempts == 1
     assert RetryPolicy().replace(total_timeout=5).total_timeout == 5
     assert "total_timeout=300" in repr(RetryPolicy())
+
+
+def test_a_slow_answer_cannot_carry_a_call_past_its_bound(server):
+    import time
+
+    from foundry_tune import Foundry
+    from foundry_tune.client import StaticTokenCredential
+
+    path = "/api/projects/p/openai/v1/models"
+    server.default[path] = Reply(200, {"object": "list", "data": []}, delay=5.0)
+    retry = RetryPolicy(total_timeout=0.8, initial_backoff=0.05)
+    with Foundry(server.url + "/api/projects/p", StaticTokenCredential("t"), retry=retry, timeout=60) as ft:
+        started = time.monotonic()
+        with pytest.raises(RetryBudgetExceededError) as info:
+            ft.retry.call(ft.openai.models.list, what="list models")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0  # the 60s request timeout was clamped to what was left of the 0.8s budget
+    assert info.value.code == "timeout"
+
+
+def test_a_slow_arm_answer_cannot_carry_a_call_past_its_bound(server):
+    import time
+
+    from foundry_tune.client import ArmClient, ArmSettings, StaticTokenCredential
+
+    server.default["/subscriptions/s/resourceGroups/r/providers/Microsoft.CognitiveServices/accounts/a/x"] = (
+        Reply(200, {}, delay=5.0))
+    arm = ArmClient(ArmSettings("s", "r", "a", server.url), StaticTokenCredential("t"),
+                    retry=RetryPolicy(total_timeout=0.8, initial_backoff=0.05), timeout=60)
+    started = time.monotonic()
+    with pytest.raises(RetryBudgetExceededError):
+        arm.request("GET", "/x", what="get x")
+    assert time.monotonic() - started < 2.0
+    arm.close()

@@ -13,8 +13,9 @@ import httpx
 from azure.core.credentials import TokenCredential
 
 from foundry_tune._version import __version__
-from foundry_tune.client._retry import RetryPolicy, remaining_budget
+from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import ArmSettings, check_endpoint, ssl_verify
+from foundry_tune.client._transport import ArmBudgetTransport
 
 __all__ = ["DEFAULT_ARM_API_VERSION", "ArmClient"]
 
@@ -76,8 +77,7 @@ class ArmClient:
             auth=_BearerAuth(credential, f"{self.endpoint}/.default"),
             headers={"User-Agent": f"foundry-tune/{__version__}"},
             timeout=timeout,
-            verify=ssl_verify(verify),
-            transport=transport,
+            transport=ArmBudgetTransport(transport or httpx.HTTPTransport(verify=ssl_verify(verify))),
         )
 
     @property
@@ -92,9 +92,7 @@ class ArmClient:
 
     def _send(self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None,
               ok_missing: bool = False) -> dict[str, Any] | None:
-        budget = remaining_budget()
-        timeout = self._timeout if budget is None else max(0.001, min(self._timeout, budget))
-        response = self._http.request(method, url, json=json, params=params, timeout=timeout)
+        response = self._http.request(method, url, json=json, params=params)
         if ok_missing and response.status_code == 404:
             return None
         if response.status_code >= 400:

@@ -11,13 +11,14 @@ reconcile first (look the object up) and only then retry.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -35,7 +36,7 @@ from foundry_tune.errors import (
     ServiceError,
 )
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "remaining_budget"]
+__all__ = ["RETRYABLE_STATUSES", "RetryAttempts", "RetryPolicy", "remaining_budget"]
 
 T = TypeVar("T")
 
@@ -140,68 +141,20 @@ class RetryPolicy:
         attempt), and :class:`RetryBudgetExceededError` when attempts or time run out. The last
         underlying error is attached as ``__cause__``.
         """
-        deadline = self.clock() + self.total_timeout
-        give_up: list[str] = []
-        verdicts: dict[int, _Verdict] = {}
-
-        def retry_if(state: tenacity.RetryCallState) -> bool:
-            assert state.outcome is not None
-            exc = state.outcome.exception()
-            if exc is None:
-                return False
-            verdict = self.classify(exc)
-            verdicts[state.attempt_number] = verdict
-            return verdict.retryable
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            verdict = verdicts[state.attempt_number]
-            if verdict.retry_after is not None:
-                return verdict.retry_after
-            return self.backoff(state.attempt_number)
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= self.max_attempts:
-                give_up.append("attempts")
-                return True
-            remaining = deadline - self.clock()
-            if state.upcoming_sleep > remaining:
-                verdict = verdicts[state.attempt_number]
-                give_up.append("retry_after" if verdict.retry_after is not None else "time")
-                return True
-            return False
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            assert state.outcome is not None
-            error = translate(state.outcome.exception() or RuntimeError("unknown"))
-            log.warning("%s: attempt %d/%d failed (%s); retrying in %.1fs", what, state.attempt_number,
-                        self.max_attempts, error, state.upcoming_sleep)
-
-        retrying = tenacity.Retrying(
-            retry=retry_if,
-            wait=wait,
-            stop=stop,
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=False,
-        )
-        token = _deadline.set((deadline, self.clock))
-        try:
-            return retrying(fn)
-        except tenacity.RetryError as exc:
-            last = exc.last_attempt
-            cause = last.exception()
-            assert cause is not None
-            raise self._gave_up(cause, what, give_up[-1] if give_up else "attempts",
-                                last.attempt_number, verdicts[last.attempt_number],
-                                deadline - self.clock()) from cause
-        except FoundryTuneError:
-            raise
-        except Exception as exc:
-            if service_failure(exc) is None and not _is_auth_error(exc):
+        attempts = RetryAttempts(self, what)
+        retrying = tenacity.Retrying(sleep=self.sleep, **attempts.tenacity_options())
+        with attempts.budget():
+            try:
+                return retrying(fn)
+            except tenacity.RetryError as exc:
+                raise attempts.gave_up(exc) from exc.last_attempt.exception()
+            except FoundryTuneError:
                 raise
-            raise translate(exc, what=what) from exc
-        finally:
-            _deadline.reset(token)
+            except Exception as exc:
+                translated = attempts.translated(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
 
     def _gave_up(self, cause: BaseException, what: str, reason: str, attempts: int,
                  verdict: _Verdict, remaining: float) -> FoundryTuneError:
@@ -246,3 +199,77 @@ def _is_auth_error(exc: BaseException) -> bool:
 
     return isinstance(exc, ClientAuthenticationError)
 
+
+
+class RetryAttempts:
+    """The bookkeeping of one :meth:`RetryPolicy.call`: which failures to retry, how long to wait,
+    when to stop, and the error to raise when giving up. Shared by the sync policy and
+    :class:`foundry_tune.aio.AsyncRetryPolicy` so that both classify and give up identically."""
+
+    def __init__(self, policy: RetryPolicy, what: str) -> None:
+        self.policy = policy
+        self.what = what
+        self.deadline = policy.clock() + policy.total_timeout
+        self.give_up: list[str] = []
+        self.verdicts: dict[int, _Verdict] = {}
+
+    @contextlib.contextmanager
+    def budget(self) -> Iterator[None]:
+        """Make :func:`remaining_budget` report this call's budget while the block runs."""
+        token = _deadline.set((self.deadline, self.policy.clock))
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
+
+    def tenacity_options(self) -> dict[str, Any]:
+        """``retry``, ``wait``, ``stop`` and ``before_sleep`` for ``tenacity.(Async)Retrying``."""
+        return {"retry": self.retry_if, "wait": self.wait, "stop": self.stop,
+                "before_sleep": self.before_sleep, "reraise": False}
+
+    def retry_if(self, state: tenacity.RetryCallState) -> bool:
+        assert state.outcome is not None
+        exc = state.outcome.exception()
+        if exc is None:
+            return False
+        verdict = self.policy.classify(exc)
+        self.verdicts[state.attempt_number] = verdict
+        return verdict.retryable
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        verdict = self.verdicts[state.attempt_number]
+        if verdict.retry_after is not None:
+            return verdict.retry_after
+        return self.policy.backoff(state.attempt_number)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            self.give_up.append("attempts")
+            return True
+        remaining = self.deadline - self.policy.clock()
+        if state.upcoming_sleep > remaining:
+            verdict = self.verdicts[state.attempt_number]
+            self.give_up.append("retry_after" if verdict.retry_after is not None else "time")
+            return True
+        return False
+
+    def before_sleep(self, state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None
+        error = translate(state.outcome.exception() or RuntimeError("unknown"))
+        log.warning("%s: attempt %d/%d failed (%s); retrying in %.1fs", self.what, state.attempt_number,
+                    self.policy.max_attempts, error, state.upcoming_sleep)
+
+    def gave_up(self, exc: tenacity.RetryError) -> FoundryTuneError:
+        """The typed error for a call whose attempts or time ran out."""
+        last = exc.last_attempt
+        cause = last.exception()
+        assert cause is not None
+        return self.policy._gave_up(cause, self.what, self.give_up[-1] if self.give_up else "attempts",
+                                    last.attempt_number, self.verdicts[last.attempt_number],
+                                    self.deadline - self.policy.clock())
+
+    def translated(self, exc: Exception) -> Exception:
+        """A non-retryable failure as foundry-tune's error (other exceptions pass through as they are)."""
+        if service_failure(exc) is None and not _is_auth_error(exc):
+            return exc
+        return translate(exc, what=self.what)

@@ -112,7 +112,7 @@ class DeploymentsAPI:
             raise NameInUseError(
                 f"deployment name {name!r} is already used by model {existing.model!r}; pick another name "
                 f"or delete it first (ft.deployments.get({name!r}).delete())",
-                status=409, code="DeploymentNameInUse",
+                code="DeploymentNameInUse",
             )
         if existing is not None and (existing.provisioning_state or "").lower() == "deleting":
             log.info("deployment %r is being deleted; waiting until it is gone before creating it", name)

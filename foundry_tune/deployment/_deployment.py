@@ -16,26 +16,16 @@ if TYPE_CHECKING:
     from foundry_tune.client import Foundry
     from foundry_tune.deployment._api import DeploymentsAPI
 
-__all__ = ["Deployment"]
+__all__ = ["Deployment", "DeploymentState"]
 
 log = logging.getLogger("foundry_tune.deployment")
 
 
-class Deployment:
-    """A model deployment on the Foundry resource.
+class DeploymentState:
+    """What ARM said about a deployment the last time it was read: the read-only fields shared by
+    :class:`Deployment` and :class:`foundry_tune.aio.AsyncDeployment`."""
 
-    ``chat()`` and ``responses()`` call it through the OpenAI client; ``delete()`` removes it and
-    waits until it is gone. Used as a context manager it is deleted when the block exits, also
-    when the block raises.
-    """
-
-    def __init__(self, api: DeploymentsAPI, info: DeploymentInfo) -> None:
-        self._api = api
-        self._info = info
-
-    @property
-    def _ft(self) -> Foundry:
-        return self._api.foundry
+    _info: DeploymentInfo
 
     # -- state -------------------------------------------------------------------------------
 
@@ -83,6 +73,27 @@ class Deployment:
     def created_by_foundry_tune(self) -> bool:
         """Whether foundry-tune created it (so :meth:`DeploymentsAPI.cleanup` may remove it)."""
         return self._info.created_by_foundry_tune
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, sku={self.sku!r}, "
+                f"state={self.provisioning_state!r})")
+
+
+class Deployment(DeploymentState):
+    """A model deployment on the Foundry resource.
+
+    ``chat()`` and ``responses()`` call it through the OpenAI client; ``delete()`` removes it and
+    waits until it is gone. Used as a context manager it is deleted when the block exits, also
+    when the block raises.
+    """
+
+    def __init__(self, api: DeploymentsAPI, info: DeploymentInfo) -> None:
+        self._api = api
+        self._info = info
+
+    @property
+    def _ft(self) -> Foundry:
+        return self._api.foundry
 
     def refresh(self) -> Deployment:
         """Re-read the deployment from ARM; returns self."""
@@ -160,7 +171,3 @@ class Deployment:
             # The block's own error matters more; the failed delete is logged for cleanup later.
             log.exception("could not delete deployment %r after the block raised; "
                           "run ft.deployments.cleanup(dry_run=False) to remove leftovers", self.name)
-
-    def __repr__(self) -> str:
-        return (f"Deployment(name={self.name!r}, model={self.model!r}, sku={self.sku!r}, "
-                f"state={self.provisioning_state!r})")

@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     from foundry_tune.client import Foundry
     from foundry_tune.deployment._info import DeploymentInfo
 
-__all__ = ["ReadinessProbe", "poll_intervals", "probe_ready", "wait_until"]
+__all__ = [
+    "PROBE_MESSAGES",
+    "ReadinessProbe",
+    "ThrottleCount",
+    "poll_intervals",
+    "probe_ready",
+    "ready_despite",
+    "wait_until",
+]
 
 log = logging.getLogger("foundry_tune.deployment")
 
@@ -52,6 +60,25 @@ def wait_until(
         sleep(min(next(intervals), remaining))
 
 
+class ThrottleCount:
+    """Counts 429s in a row during readiness checks: ``throttled_enough`` of them count as ready
+    (a throttled gateway and a busy serving deployment look the same). Shared by sync and async."""
+
+    def __init__(self, throttled_enough: int = 3) -> None:
+        self._throttled = 0
+        self._throttled_enough = throttled_enough
+
+    def throttled(self) -> bool:
+        """One more 429: whether that is enough to call the deployment ready."""
+        self._throttled += 1
+        return self._throttled >= self._throttled_enough
+
+    def answered(self, ready: bool) -> bool:
+        """Any other outcome resets the count."""
+        self._throttled = 0
+        return ready
+
+
 class ReadinessProbe:
     """Whether the deployment answers inference (one tiny chat call per check).
 
@@ -63,17 +90,18 @@ class ReadinessProbe:
     def __init__(self, ft: Foundry, info: DeploymentInfo, *, throttled_enough: int = 3) -> None:
         self._ft = ft
         self._info = info
-        self._throttled = 0
-        self._throttled_enough = throttled_enough
+        self._count = ThrottleCount(throttled_enough)
 
     def __call__(self) -> bool:
         try:
             ready = probe_ready(self._ft, self._info)
         except openai.RateLimitError:
-            self._throttled += 1
-            return self._throttled >= self._throttled_enough
-        self._throttled = 0
-        return ready
+            return self._count.throttled()
+        return self._count.answered(ready)
+
+
+PROBE_MESSAGES: list[dict[str, str]] = [{"role": "user", "content": "ping"}]
+"""The tiny chat request a readiness check sends (``max_completion_tokens=16``)."""
 
 
 def probe_ready(ft: Foundry, info: DeploymentInfo) -> bool:
@@ -81,19 +109,25 @@ def probe_ready(ft: Foundry, info: DeploymentInfo) -> bool:
     try:
         ft.openai.chat.completions.create(
             model=info.name,
-            messages=[{"role": "user", "content": "ping"}],
+            messages=PROBE_MESSAGES,  # type: ignore[arg-type]
             max_completion_tokens=16,
         )
-    except openai.APIStatusError as exc:
-        if isinstance(exc, openai.RateLimitError):
-            raise
-        code = str(exc.code or "").lower()
-        if exc.status_code == 404 or code in _NOT_READY_CODES or exc.status_code >= 500:
-            log.debug("deployment %s not answering yet (HTTP %s %s)", info.name, exc.status_code, exc.code)
-            return False
-        if exc.status_code in (401, 403):
-            raise translate(exc, what=f"readiness check of deployment {info.name!r}") from exc
-        return True
-    except openai.APIConnectionError:
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        return ready_despite(exc, info.name)
+    return True
+
+
+def ready_despite(exc: openai.APIStatusError | openai.APIConnectionError, name: str) -> bool:
+    """What a failed readiness call says: False = not serving yet; True = serving (the error is
+    about the request). Re-raises a 429; raises the translated error for 401/403."""
+    if isinstance(exc, openai.APIConnectionError):
         return False
+    if isinstance(exc, openai.RateLimitError):
+        raise exc
+    code = str(exc.code or "").lower()
+    if exc.status_code == 404 or code in _NOT_READY_CODES or exc.status_code >= 500:
+        log.debug("deployment %s not answering yet (HTTP %s %s)", name, exc.status_code, exc.code)
+        return False
+    if exc.status_code in (401, 403):
+        raise translate(exc, what=f"readiness check of deployment {name!r}") from exc
     return True
