@@ -31,7 +31,8 @@ def tuned(ft: Any) -> Iterator[Any]:
     from foundry_tune.dataset import Dataset
 
     train = Dataset.from_records(rows(90, seed=11), name="tickets-train.jsonl")
-    job = ft.fine_tune("gpt-4.1-mini").train_on(train).training_type("GlobalStandard").suffix("tickets").start()
+    builder = ft.fine_tune("gpt-4.1-mini").train_on(train).training_type("GlobalStandard")
+    job = builder.suffix("tickets").start()
     job.wait(timeout=120, progress=False)
     deployment = job.deploy()
     yield deployment
@@ -45,7 +46,8 @@ def held_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_tuned_deployment_beats_the_base_model_with_a_shorter_prompt(ft: Any, tuned: Any, held_out: Path) -> None:
+def test_tuned_deployment_beats_the_base_model_with_a_shorter_prompt(
+        ft: Any, tuned: Any, held_out: Path) -> None:
     report = evaluate(
         {"base model": Target("gpt-4.1-mini", system=LONG_SYSTEM, few_shot=FEW_SHOT),
          "fine-tuned model": tuned},
@@ -64,9 +66,9 @@ def test_tuned_deployment_beats_the_base_model_with_a_shorter_prompt(ft: Any, tu
     assert fine.tuned and not base.tuned
     assert base.cost is not None and fine.cost is not None
     assert fine.cost.per_request < base.cost.per_request
-    assert fine.latency_p50 is not None and fine.latency_p95 is not None and fine.latency_p50 <= fine.latency_p95
+    assert fine.latency_p50 is not None and fine.latency_p95 is not None
+    assert fine.latency_p50 <= fine.latency_p95
     text = report.to_text()
-    print(text)
     assert [c.strip() for c in text.splitlines()[0].split(" | ")] == [
         "metric", "base model", "fine-tuned model", "difference"]
 
@@ -75,7 +77,8 @@ def test_model_graders_run_on_the_service(ft: Any, tuned: Any, held_out: Path) -
     from foundry_tune import graders
 
     judge = {"type": "score_model", "name": "judge", "model": "gpt-4.1-mini", "range": [0, 1],
-             "input": [{"role": "user", "content": "Answer: {{sample.output_text}} Expected: {{item.reference}}"}]}
+             "input": [{"role": "user",
+                        "content": "Answer: {{sample.output_text}} Expected: {{item.reference}}"}]}
     local_check = {"type": "string_check", "name": "team", "input": "{{sample.output_text}}",
                    "reference": "{{item.reference}}", "operation": "eq"}
     report = evaluate({"fine-tuned model": tuned}, held_out, [judge, local_check], foundry=ft, limit=6,
@@ -90,13 +93,35 @@ def test_model_graders_run_on_the_service(ft: Any, tuned: Any, held_out: Path) -
     assert not metrics.grader(judge).local and metrics.grader(local_check).local
 
 
+def test_demo_data_tuned_model_wins_with_a_shorter_prompt(ft: Any) -> None:
+    from foundry_tune._demo_data import SYSTEM_PROMPT, demo_records
+    from foundry_tune.dataset import Dataset
+
+    data = Dataset.from_records(demo_records(100), name="demo.jsonl")
+    train, validation = data.split(validation=0.15, seed=7)
+    job = ft.fine_tune("gpt-4.1-mini").train_on(train).training_type("GlobalStandard").suffix("demo").start()
+    job.wait(timeout=120, progress=False)
+    with job.deploy() as deployment:
+        shots = list(train.iter_records())[:5]
+        report = evaluate({"base model": Target("gpt-4.1-mini", system=SYSTEM_PROMPT, few_shot=shots),
+                           "fine-tuned model": deployment},
+                          validation, ["rouge_l", "bleu"], foundry=ft, progress=False)
+    base, fine = report["base model"], report["fine-tuned model"]
+    for name in ("rouge_l", "bleu"):
+        assert fine.scores[name].low > base.scores[name].high
+        assert report.compare()[name].p_value < 0.01
+    assert fine.prompt_tokens is not None and base.prompt_tokens is not None
+    assert fine.prompt_tokens < base.prompt_tokens / 3
+
+
 def _reference(path: Path, line: int) -> str:
     row = json.loads(path.read_text(encoding="utf-8").splitlines()[line - 1])
     return str(row["messages"][-1]["content"])
 
 
 def test_cli_eval_prints_the_table(ft: Any, tuned: Any, held_out: Path, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     from foundry_tune.cli import _eval, main
 
     monkeypatch.setattr(_eval, "_connect", lambda: contextlib.nullcontext(ft))

@@ -149,7 +149,7 @@ def run_demo(
         f"\ndone in {elapsed:.0f} s: {stats.get('jobs', '?')} job, "
         f"{stats.get('deployments', '?')} deployments left, files in {folder}\n"
     )
-    stream.write(f"\nbase model (long prompt, few-shot) vs fine-tuned model on {evaluation.examples} "
+    stream.write(f"\nbase model (prompt with few-shot examples) vs fine-tuned model on {evaluation.examples} "
                  f"held-out examples:\n\n{evaluation.to_text()}\n")
     stream.flush()
     return result
