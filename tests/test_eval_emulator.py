@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,18 @@ def test_cli_eval_prints_the_table(ft: Any, tuned: Any, held_out: Path, tmp_path
     assert tuned_result["scores"]["exact_match"]["mean"] > out["targets"][0]["scores"]["exact_match"]["mean"]
     assert main(["eval", str(held_out), "--system", "base=x"]) == 2
     assert "give at least one target" in capsys.readouterr().err
+
+
+def test_faults_are_retried_and_every_request_is_answered(held_out: Path) -> None:
+    pytest.importorskip("starlette")
+    from foundry_tune.client import Foundry, RetryPolicy
+
+    retry = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+    with Foundry.emulator(fault_rate=0.3, fault_seed=4, slow_seconds=0.2, retry=retry) as faulty:
+        report = evaluate({"base model": Target("gpt-4.1-mini")}, held_out, ["rouge_l"], foundry=faulty,
+                          concurrency=4, progress=False)
+        with urllib.request.urlopen(faulty.emulator_instance.info.stats_url) as response:  # loopback only
+            stats = json.loads(response.read())
+    result = report["base model"]
+    assert (result.answered, result.failed) == (30, 0)
+    assert stats["faults"] > 0
