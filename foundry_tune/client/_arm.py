@@ -17,7 +17,7 @@ from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import ArmSettings, check_endpoint, ssl_verify
 from foundry_tune.client._transport import ArmBudgetTransport
 
-__all__ = ["DEFAULT_ARM_API_VERSION", "ArmClient"]
+__all__ = ["DEFAULT_ARM_API_VERSION", "ArmClient", "account_path", "response_body", "same_host"]
 
 DEFAULT_ARM_API_VERSION = "2024-10-01"
 _REFRESH_MARGIN = 300.0
@@ -83,25 +83,11 @@ class ArmClient:
     @property
     def account_path(self) -> str:
         """``/subscriptions/.../accounts/<account>``."""
-        s = self.settings
-        return (
-            f"/subscriptions/{quote(s.subscription_id or '', safe='')}"
-            f"/resourceGroups/{quote(s.resource_group or '', safe='')}"
-            f"/providers/Microsoft.CognitiveServices/accounts/{quote(s.account_name or '', safe='')}"
-        )
+        return account_path(self.settings)
 
     def _send(self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None,
               ok_missing: bool = False) -> dict[str, Any] | None:
-        response = self._http.request(method, url, json=json, params=params)
-        if ok_missing and response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            response.read()
-            response.raise_for_status()
-        if not response.content:
-            return {}
-        body = response.json()
-        return body if isinstance(body, dict) else {"value": body}
+        return response_body(self._http.request(method, url, json=json, params=params), ok_missing=ok_missing)
 
     def request(self, method: str, path: str, *, what: str, json: Any = None,
                 ok_missing: bool = False) -> dict[str, Any] | None:
@@ -127,7 +113,7 @@ class ArmClient:
             if not next_link:
                 return
             link = str(next_link)
-            if urlsplit(link).netloc != urlsplit(self.endpoint).netloc:
+            if not same_host(link, self.endpoint):
                 return  # never send our token to a host other than the ARM endpoint
             page = self._next_page(link, what=what)
 
@@ -140,3 +126,30 @@ class ArmClient:
 
     def __repr__(self) -> str:
         return f"ArmClient(endpoint={self.endpoint!r}, account={self.settings.account_name!r})"
+
+
+def account_path(settings: ArmSettings) -> str:
+    """``/subscriptions/.../accounts/<account>`` for the account in ``settings``."""
+    return (
+        f"/subscriptions/{quote(settings.subscription_id or '', safe='')}"
+        f"/resourceGroups/{quote(settings.resource_group or '', safe='')}"
+        f"/providers/Microsoft.CognitiveServices/accounts/{quote(settings.account_name or '', safe='')}"
+    )
+
+
+def response_body(response: httpx.Response, *, ok_missing: bool = False) -> dict[str, Any] | None:
+    """The JSON body of a read ARM response (sync or async client); raises on an error status;
+    None for a 404 when ``ok_missing``."""
+    if ok_missing and response.status_code == 404:
+        return None
+    if response.status_code >= 400:
+        response.raise_for_status()
+    if not response.content:
+        return {}
+    body = response.json()
+    return body if isinstance(body, dict) else {"value": body}
+
+
+def same_host(link: str, endpoint: str) -> bool:
+    """Whether a ``nextLink`` points at the ARM endpoint (never send the token elsewhere)."""
+    return urlsplit(link).netloc == urlsplit(endpoint).netloc

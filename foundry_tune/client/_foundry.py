@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -15,13 +14,9 @@ from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
 from foundry_tune.client._credentials import StaticTokenCredential
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
-    DEFAULT_ARM_ENDPOINT,
-    ENDPOINT_VARS,
     ArmSettings,
-    account_from_host,
-    arm_settings_from_env,
     check_endpoint,
-    endpoint_from_env,
+    settings_from_env,
     ssl_verify,
 )
 from foundry_tune.errors import ConfigurationError
@@ -70,12 +65,8 @@ class Foundry:
             credential = _default_credential()
         self._setup(
             credential=credential,
-            arm=ArmSettings(
-                subscription_id=subscription_id,
-                resource_group=resource_group,
-                account_name=account_name or account_from_host(self.endpoint),
-                endpoint=check_endpoint(arm_endpoint or DEFAULT_ARM_ENDPOINT, what="ARM endpoint"),
-            ),
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=self.endpoint),
             retry=retry,
             timeout=timeout,
             arm_api_version=arm_api_version,
@@ -128,19 +119,7 @@ class Foundry:
         settings; with ``require_deployments=True`` those are required up front too. Otherwise they
         are checked (again all at once) when deployments are first used.
         """
-        env = os.environ if env is None else env
-        endpoint = endpoint_from_env(env)
-        arm = arm_settings_from_env(env, endpoint=endpoint)
-        missing_arm = arm.missing()
-        if endpoint is None or (require_deployments and missing_arm):
-            lines = []
-            if endpoint is None:
-                lines.append(f"{' or '.join(ENDPOINT_VARS)}: the project endpoint, "
-                             "https://<account>.services.ai.azure.com/api/projects/<project>")
-            lines += [f"{name}{'' if require_deployments else ' (needed for deployments)'}"
-                      for name in missing_arm]
-            raise ConfigurationError("missing settings:\n  - " + "\n  - ".join(lines))
-        assert endpoint is not None
+        endpoint, arm = settings_from_env(env, require_deployments=require_deployments)
         return cls(
             endpoint,
             credential,
@@ -179,12 +158,8 @@ class Foundry:
         self._owns_credential = credential is None
         self._setup(
             credential=credential,
-            arm=ArmSettings(
-                subscription_id=subscription_id,
-                resource_group=resource_group,
-                account_name=account_name or account_from_host(endpoint),
-                endpoint=check_endpoint(arm_endpoint or DEFAULT_ARM_ENDPOINT, what="ARM endpoint"),
-            ),
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=endpoint),
             retry=retry,
             timeout=float(client.timeout) if isinstance(client.timeout, (int, float)) else 120.0,
             arm_api_version=arm_api_version,

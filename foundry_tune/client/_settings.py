@@ -22,6 +22,7 @@ __all__ = [
     "check_endpoint",
     "endpoint_from_env",
     "is_loopback",
+    "settings_from_env",
     "ssl_verify",
 ]
 
@@ -42,6 +43,25 @@ class ArmSettings:
     resource_group: str | None
     account_name: str | None
     endpoint: str = DEFAULT_ARM_ENDPOINT
+
+    @classmethod
+    def resolve(
+        cls,
+        subscription_id: str | None,
+        resource_group: str | None,
+        account_name: str | None,
+        endpoint: str | None,
+        *,
+        data_endpoint: str,
+    ) -> ArmSettings:
+        """Settings from arguments: the account defaults to the data endpoint's host, the ARM
+        endpoint to the public cloud (and must be https unless on loopback)."""
+        return cls(
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            account_name=account_name or account_from_host(data_endpoint),
+            endpoint=check_endpoint(endpoint or DEFAULT_ARM_ENDPOINT, what="ARM endpoint"),
+        )
 
     def missing(self) -> list[str]:
         """The unset settings, named by their environment variables."""
@@ -129,3 +149,24 @@ def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
     return verify
+
+
+def settings_from_env(
+    env: Mapping[str, str] | None = None, *, require_deployments: bool = False
+) -> tuple[str, ArmSettings]:
+    """The project endpoint and ARM settings from the environment (``Foundry.from_env`` and
+    ``AsyncFoundry.from_env``). A missing endpoint raises one :class:`ConfigurationError` that also
+    lists the missing deployment settings; with ``require_deployments`` those are required too."""
+    env = os.environ if env is None else env
+    endpoint = endpoint_from_env(env)
+    arm = arm_settings_from_env(env, endpoint=endpoint)
+    missing_arm = arm.missing()
+    if endpoint is None or (require_deployments and missing_arm):
+        lines = []
+        if endpoint is None:
+            lines.append(f"{' or '.join(ENDPOINT_VARS)}: the project endpoint, "
+                         "https://<account>.services.ai.azure.com/api/projects/<project>")
+        lines += [f"{name}{'' if require_deployments else ' (needed for deployments)'}"
+                  for name in missing_arm]
+        raise ConfigurationError("missing settings:\n  - " + "\n  - ".join(lines))
+    return endpoint, arm
