@@ -8,6 +8,7 @@ from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
 from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
 from foundry_tune.client import Foundry, RetryPolicy
+from foundry_tune.dataset import CostEstimate, Dataset, Issue, TokenStats, ValidationReport, validate_file
 from foundry_tune.deployment import Deployment
 from foundry_tune.errors import (
     AuthenticationError,
@@ -37,6 +38,8 @@ __all__ = [
     "DPO",
     "AuthenticationError",
     "ConfigurationError",
+    "CostEstimate",
+    "Dataset",
     "DatasetError",
     "DatasetValidationError",
     "Deployment",
@@ -47,6 +50,7 @@ __all__ = [
     "FoundryTuneError",
     "GraderError",
     "InvalidParameterError",
+    "Issue",
     "JobCancelledError",
     "JobFailedError",
     "MethodKind",
@@ -63,8 +67,10 @@ __all__ = [
     "Supervised",
     "Sweep",
     "Target",
+    "TokenStats",
     "TuningMethod",
     "UploadError",
+    "ValidationReport",
     "WaitTimeoutError",
     "__version__",
     "evaluate",
@@ -73,4 +79,5 @@ __all__ = [
     "lookup_model",
     "metrics",
     "set_price",
+    "validate_file",
 ]
