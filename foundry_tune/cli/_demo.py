@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("foundry-tune-demo"),
                         help="folder for the dataset, metrics CSV and loss plot (default: %(default)s)")
-    parser.add_argument("--examples", type=int, default=120, help="examples to generate (default 120)")
+    parser.add_argument("--examples", type=int, default=120, help="examples to generate, >= 40 (default 120)")
     parser.add_argument("--job-duration", type=float, default=15.0,
                         help="seconds the emulated training takes (default 15)")
     parser.add_argument("--plain", action="store_true", help="plain progress lines instead of a live line")
@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.examples < 20:
-        print("foundry-tune demo: error: --examples must be at least 20", file=sys.stderr)
+    if args.examples < 40:
+        print("foundry-tune demo: error: --examples must be at least 40", file=sys.stderr)
         return 2
     try:
         run_demo(args.out, examples=args.examples, job_duration=args.job_duration,
@@ -102,8 +102,10 @@ def run_demo(
         stream.write(report.summary() + "\n")
         report.raise_for_errors()
 
-        _step(stream, 3, "split 90/10 into training and validation data")
-        train, validation = data.split(validation=0.1, seed=7)
+        # The service wants at least 10 examples in a validation file too.
+        share = max(0.1, 15 / examples)
+        _step(stream, 3, f"split {1 - share:.0%}/{share:.0%} into training and validation data")
+        train, validation = data.split(validation=share, seed=7)
         stream.write(f"{train.name}: {train.size_bytes:,} bytes, {validation.name}: "
                      f"{validation.size_bytes:,} bytes\n")
 

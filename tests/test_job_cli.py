@@ -1,0 +1,86 @@
+"""``foundry-tune jobs ...`` against the emulator (real HTTP), through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from foundry_tune._demo_data import demo_records
+from foundry_tune.cli import _jobs, main
+from foundry_tune.client import Foundry
+from foundry_tune.dataset import Dataset
+from foundry_tune.job import Job
+
+pytestmark = [pytest.mark.emulator]
+
+
+class _Borrowed:
+    """Lends the module's connection to one command without closing it."""
+
+    def __init__(self, ft: Foundry) -> None:
+        self.ft = ft
+
+    def __enter__(self) -> Foundry:
+        return self.ft
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def ft() -> Iterator[Foundry]:
+    with Foundry.emulator(job_duration=1.5) as conn:
+        yield conn
+
+
+@pytest.fixture()
+def cli(ft: Foundry, monkeypatch: pytest.MonkeyPatch) -> Foundry:
+    monkeypatch.setattr(_jobs, "connect", lambda: _Borrowed(ft))
+    return ft
+
+
+def start(ft: Foundry, suffix: str, seed: int) -> Job:
+    data = Dataset.from_records(demo_records(20, seed=seed))
+    return ft.fine_tune("gpt-4.1-mini").train_on(data).suffix(suffix).training_type("GlobalStandard").start()
+
+
+def test_watch_list_show(cli: Foundry, capsys: pytest.CaptureFixture[str]) -> None:
+    job = start(cli, "cli-watch", 1)
+    assert main(["jobs", "watch", job.id, "--plain", "--timeout", "90"]) == 0
+    out = capsys.readouterr().out
+    assert "status running" in out and f"{job.id} succeeded" in out
+
+    assert main(["jobs", "list", "--json"]) == 0
+    listed: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    assert [j["id"] for j in listed] == [job.id]
+    assert listed[0]["status"] == "succeeded" and listed[0]["fingerprint"] == job.fingerprint
+
+    assert main(["jobs", "show", job.id]) == 0
+    shown = capsys.readouterr().out
+    assert "succeeded" in shown and "last metrics:" in shown and "checkpoint:" in shown
+
+    assert main(["jobs", "list", "--status", "failed"]) == 0
+    assert "no fine-tuning jobs" in capsys.readouterr().out
+
+
+def test_control_commands(cli: Foundry, capsys: pytest.CaptureFixture[str]) -> None:
+    job = start(cli, "cli-control", 2)
+    assert main(["jobs", "cancel", job.id]) == 0
+    assert f"{job.id}: cancelled" in capsys.readouterr().out
+    assert main(["jobs", "watch", job.id, "--plain"]) == 1
+    assert "cancelled" in capsys.readouterr().out
+
+
+def test_unknown_job_is_a_clean_error(cli: Foundry, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["jobs", "show", "ftjob-does-not-exist"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("foundry-tune jobs: error:") and "Traceback" not in err
+
+
+def test_jobs_without_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["jobs"]) == 2
