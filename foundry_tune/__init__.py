@@ -31,6 +31,7 @@ from foundry_tune.errors import (
     WaitTimeoutError,
 )
 from foundry_tune.evaluation import EvaluationReport, PromptTemplate, Target, evaluate, metrics
+from foundry_tune.job import FineTuneBuilder, Job, JobStatus
 from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
 from foundry_tune.sweep import Sweep
 
@@ -46,13 +47,16 @@ __all__ = [
     "DeploymentError",
     "DeploymentQuotaError",
     "EvaluationReport",
+    "FineTuneBuilder",
     "Foundry",
     "FoundryTuneError",
     "GraderError",
     "InvalidParameterError",
     "Issue",
+    "Job",
     "JobCancelledError",
     "JobFailedError",
+    "JobStatus",
     "MethodKind",
     "ModelInfo",
     "NotFoundError",
