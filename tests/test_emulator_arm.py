@@ -149,7 +149,9 @@ def test_project_deployments_api_over_tls() -> None:
         info = emu.info
         assert info.project_endpoint.startswith("https://") and info.ca_cert
         arm = httpx.Client(
-            base_url=info.arm_endpoint, headers={"Authorization": "Bearer t"}, verify=info.ca_cert
+            base_url=info.arm_endpoint,
+            headers={"Authorization": "Bearer t"},
+            verify=ssl.create_default_context(cafile=info.ca_cert),
         )
         assert deploy(arm, info, "base-mini", "gpt-4.1-mini").status_code == 201
         project = AIProjectClient(
