@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import html
 import importlib
 import itertools
 import json
@@ -24,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from foundry_tune._table import html_table, text_table
 from foundry_tune.errors import (
     ConfigurationError,
     DatasetError,
@@ -365,20 +365,13 @@ class Sweep:
         return rows
 
     def __str__(self) -> str:
-        rows = self.rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        lines.insert(1, "-+-".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return text_table(self.rows())
 
     def __repr__(self) -> str:
         return f"Sweep(id={self.id!r}, trials={len(self.trials)}, {self._counts()})"
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table(self.rows())
 
     def to_pandas(self) -> Any:
         """One row per trial: hyperparameters, status, score, job id (needs the ``pandas`` extra)."""

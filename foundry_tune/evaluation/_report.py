@@ -7,13 +7,13 @@ in text, HTML (notebooks), a pandas DataFrame, a dict / JSON, and a bar chart.
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import math
 from collections.abc import Sequence
 from statistics import fmean, quantiles
 from typing import TYPE_CHECKING, Any
 
+from foundry_tune._table import html_table, text_table
 from foundry_tune.errors import ConfigurationError, InvalidParameterError
 from foundry_tune.evaluation._cost import InferenceCost, inference_cost
 from foundry_tune.evaluation._runner import Sample
@@ -203,29 +203,19 @@ class EvaluationReport:
 
     def to_text(self) -> str:
         """The table as aligned text."""
-        rows = self.rows()
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-        lines.insert(1, "-+-".join("-" * w for w in widths))
         notes = [f"{self.examples} examples, {round(100 * self.confidence)}% confidence intervals."]
         if self.interrupted:
             notes.append("Interrupted: partial results.")
-        return "\n".join([*lines, "", " ".join(notes)])
+        return "\n".join([text_table(self.rows()), "", " ".join(notes)])
 
     def __str__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
-        )
         caption = f"{self.examples} examples"
         if self.interrupted:
             caption += " (interrupted: partial results)"
-        return (f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table>")
+        return html_table(self.rows(), caption)
 
     # -- machine-readable forms ---------------------------------------------------------------
 
