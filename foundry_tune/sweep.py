@@ -156,6 +156,10 @@ class Sweep:
         start: bool = True,
     ) -> None:
         combos = _expand(builder, grid)
+        if isinstance(rank_by, str) and rank_by.startswith("valid") and builder.validation is None:
+            raise InvalidParameterError(
+                f"the sweep ranks by {rank_by!r} but the builder has no validation data: add "
+                ".validate_on(...) or rank by a training metric (rank_by='train_loss')")
         if max_active is not None and max_active < 1:
             raise InvalidParameterError("max_active must be at least 1")
         self.builder = builder

@@ -20,7 +20,7 @@ from tests._eval_data import rows
 def _builder(ft: Any = None, method: Any = None) -> Any:
     from foundry_tune.job import FineTuneBuilder
 
-    builder = FineTuneBuilder(ft, "gpt-4.1-mini")
+    builder = FineTuneBuilder(ft, "gpt-4.1-mini").validate_on("file-validation")
     return builder.method(method) if method is not None else builder
 
 
@@ -50,6 +50,15 @@ def test_bad_grids_fail_before_anything_starts() -> None:
         Sweep(_builder(), {}, start=False)
     with pytest.raises(InvalidParameterError, match="no hyperparameter 'beta'"):
         Sweep(_builder(), {"beta": [0.1]}, start=False)
+
+
+def test_ranking_by_validation_loss_needs_validation_data() -> None:
+    from foundry_tune.job import FineTuneBuilder
+
+    no_validation = FineTuneBuilder(None, "gpt-4.1-mini")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="no validation data"):
+        Sweep(no_validation, {"n_epochs": [1, 2]}, start=False)
+    assert len(Sweep(no_validation, {"n_epochs": [1, 2]}, rank_by="train_loss", start=False).trials) == 2
 
 
 def test_ranking_direction_follows_the_metric_name() -> None:
