@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 pytest.importorskip("starlette")
@@ -133,9 +134,13 @@ def test_wrong_token_is_an_authentication_error(ft):
             wrong.retry.call(wrong.openai.models.list, what="list models")
 
 
-def test_deployments_survive_injected_faults_without_duplicates():
+def test_deployments_survive_injected_faults_without_duplicates_over_tls():
     retry = RetryPolicy(initial_backoff=0.05, max_backoff=0.5, total_timeout=60)
-    with Foundry.emulator(fault_rate=0.3, fault_seed=7, slow_seconds=0.2, retry=retry, **FAST) as ft:
+    with Foundry.emulator(fault_rate=0.3, fault_seed=7, slow_seconds=0.2, tls=True, retry=retry,
+                          **FAST) as ft:
+        assert ft.endpoint.startswith("https://")
+        emulator = ft.emulator_instance
+        assert emulator is not None and emulator.info.ca_cert
         for i in range(3):
             with ft.deployments.create("gpt-4.1-mini", f"faulty-{i}") as dep:
                 assert dep.chat("hello")
@@ -144,3 +149,6 @@ def test_deployments_survive_injected_faults_without_duplicates():
         stats = ft.emulator_instance.stats() if ft.emulator_instance else {}
         assert stats["faults"] > 0
         assert stats["deployments"] == 0
+    # closing the Foundry stopped the emulator it owned
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(emulator.info.stats_url, verify=False, timeout=2)

@@ -256,7 +256,7 @@ class RetryAttempts:
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
         error = translate(state.outcome.exception() or RuntimeError("unknown"))
-        log.warning("%s: attempt %d/%d failed (%s); retrying in %.1fs", self.what, state.attempt_number,
+        log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.what, state.attempt_number,
                     self.policy.max_attempts, error, state.upcoming_sleep)
 
     def gave_up(self, exc: tenacity.RetryError) -> FoundryTuneError:
