@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _dataset_helpers import GOOD, good_file, line, write_lines
+
 from foundry_tune.dataset import validate_file
 
 BAD_LINE = 4
@@ -24,7 +24,7 @@ def _msgs(*messages: dict[str, Any], **extra: Any) -> str:
 
 U = {"role": "user", "content": "Hi"}
 A = {"role": "assistant", "content": "Hello"}
-CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\": 1}"}}
+CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/chart.png"}}
 
@@ -60,87 +60,234 @@ CASES: list[tuple[str, str, str | bytes, str, dict[str, Any]]] = [
     ("sft-message-string", "sft", _msgs("hello", A), "sft.message_invalid", {}),  # type: ignore[arg-type]
     ("sft-role-missing", "sft", _msgs({"content": "Hi"}, A), "sft.role_missing", {}),
     ("sft-role-unknown", "sft", _msgs(U, {"role": "bot", "content": "x"}, A), "sft.role_unknown", {}),
-    ("sft-message-unknown-key", "sft", _msgs({"role": "user", "contents": "Hi"}, A),
-     "sft.message_unknown_key", {}),
+    (
+        "sft-message-unknown-key",
+        "sft",
+        _msgs({"role": "user", "contents": "Hi"}, A),
+        "sft.message_unknown_key",
+        {},
+    ),
     ("sft-user-no-content", "sft", _msgs({"role": "user"}, A), "sft.content_missing", {}),
     ("sft-content-number", "sft", _msgs({"role": "user", "content": 42}, A), "sft.content_invalid", {}),
     ("sft-content-empty-list", "sft", _msgs({"role": "user", "content": []}, A), "sft.content_invalid", {}),
-    ("sft-audio-part", "sft",
-     _msgs({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, A),
-     "sft.content_part_invalid", {}),
-    ("sft-text-part-no-text", "sft", _msgs({"role": "user", "content": [{"type": "text"}]}, A),
-     "sft.content_part_invalid", {}),
-    ("sft-image-in-assistant", "sft", _msgs(U, {"role": "assistant", "content": [IMAGE]}),
-     "sft.image_not_allowed", {}),
-    ("sft-image-bad-url", "sft",
-     _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}, A),
-     "sft.image_url_invalid", {}),
-    ("sft-image-no-vision-model", "sft", _msgs({"role": "user", "content": [IMAGE]}, A),
-     "sft.image_unsupported_model", {"model": "gpt-4.1-mini"}),
+    (
+        "sft-audio-part",
+        "sft",
+        _msgs({"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}, A),
+        "sft.content_part_invalid",
+        {},
+    ),
+    (
+        "sft-text-part-no-text",
+        "sft",
+        _msgs({"role": "user", "content": [{"type": "text"}]}, A),
+        "sft.content_part_invalid",
+        {},
+    ),
+    (
+        "sft-image-in-assistant",
+        "sft",
+        _msgs(U, {"role": "assistant", "content": [IMAGE]}),
+        "sft.image_not_allowed",
+        {},
+    ),
+    (
+        "sft-image-bad-url",
+        "sft",
+        _msgs({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}, A),
+        "sft.image_url_invalid",
+        {},
+    ),
+    (
+        "sft-image-no-vision-model",
+        "sft",
+        _msgs({"role": "user", "content": [IMAGE]}, A),
+        "sft.image_unsupported_model",
+        {"model": "gpt-4.1-mini"},
+    ),
     ("sft-assistant-empty", "sft", _msgs(U, {"role": "assistant"}), "sft.content_missing", {}),
-    ("sft-tool-call-no-id", "sft",
-     _msgs(U, {"role": "assistant", "tool_calls": [{"type": "function", "function": CALL["function"]}]}),
-     "sft.tool_calls_invalid", {}),
-    ("sft-tool-call-dict-arguments", "sft",
-     _msgs(U, {"role": "assistant", "tool_calls": [
-         {"id": "c", "type": "function", "function": {"name": "f", "arguments": {"q": 1}}}]}),
-     "sft.tool_calls_invalid", {}),
-    ("sft-tool-no-call-id", "sft",
-     _msgs(U, {"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "content": "42"}, A),
-     "sft.tool_call_id_missing", {}),
-    ("sft-tool-unknown-call-id", "sft",
-     _msgs(U, {"role": "assistant", "tool_calls": [CALL]},
-           {"role": "tool", "tool_call_id": "call_2", "content": "42"}, A),
-     "sft.tool_call_id_unknown", {}),
+    (
+        "sft-tool-call-no-id",
+        "sft",
+        _msgs(U, {"role": "assistant", "tool_calls": [{"type": "function", "function": CALL["function"]}]}),
+        "sft.tool_calls_invalid",
+        {},
+    ),
+    (
+        "sft-tool-call-dict-arguments",
+        "sft",
+        _msgs(
+            U,
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": {"q": 1}}}
+                ],
+            },
+        ),
+        "sft.tool_calls_invalid",
+        {},
+    ),
+    (
+        "sft-tool-no-call-id",
+        "sft",
+        _msgs(U, {"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "content": "42"}, A),
+        "sft.tool_call_id_missing",
+        {},
+    ),
+    (
+        "sft-tool-unknown-call-id",
+        "sft",
+        _msgs(
+            U,
+            {"role": "assistant", "tool_calls": [CALL]},
+            {"role": "tool", "tool_call_id": "call_2", "content": "42"},
+            A,
+        ),
+        "sft.tool_call_id_unknown",
+        {},
+    ),
     ("sft-tools-not-list", "sft", _msgs(U, A, tools=TOOL), "sft.tools_invalid", {}),
-    ("sft-tool-bad-name", "sft",
-     _msgs(U, A, tools=[{"type": "function", "function": {"name": "look up!"}}]), "sft.tools_invalid", {}),
+    (
+        "sft-tool-bad-name",
+        "sft",
+        _msgs(U, A, tools=[{"type": "function", "function": {"name": "look up!"}}]),
+        "sft.tools_invalid",
+        {},
+    ),
     ("sft-functions-empty", "sft", _msgs(U, A, functions=[]), "sft.functions_invalid", {}),
-    ("sft-parallel-not-bool", "sft", _msgs(U, A, parallel_tool_calls="yes"),
-     "sft.parallel_tool_calls_invalid", {}),
+    (
+        "sft-parallel-not-bool",
+        "sft",
+        _msgs(U, A, parallel_tool_calls="yes"),
+        "sft.parallel_tool_calls_invalid",
+        {},
+    ),
     ("sft-weight-two", "sft", _msgs(U, {**A, "weight": 2}), "sft.weight_invalid", {}),
     ("sft-weight-string", "sft", _msgs(U, {**A, "weight": "1"}), "sft.weight_invalid", {}),
     ("sft-weight-on-user", "sft", _msgs({**U, "weight": 1}, A), "sft.weight_not_assistant", {}),
-    ("sft-no-assistant", "sft", _msgs({"role": "system", "content": "Be nice."}, U), "sft.assistant_missing", {}),
+    (
+        "sft-no-assistant",
+        "sft",
+        _msgs({"role": "system", "content": "Be nice."}, U),
+        "sft.assistant_missing",
+        {},
+    ),
     ("sft-all-weight-zero", "sft", _msgs(U, {**A, "weight": 0}), "sft.no_trainable_assistant", {}),
     ("sft-ends-with-user", "sft", _msgs(U, A, U), "sft.last_not_assistant", {}),
     ("sft-name-number", "sft", _msgs({**U, "name": 7}, A), "sft.name_invalid", {}),
-    ("sft-function-call-no-args", "sft", _msgs(U, {"role": "assistant", "function_call": {"name": "f"}}),
-     "sft.function_call_invalid", {}),
-    ("sft-weight-three-gpt-4o", "sft", _msgs(U, {**A, "weight": 3}), "sft.weight_invalid", {"model": "gpt-4o"}),
+    (
+        "sft-function-call-no-args",
+        "sft",
+        _msgs(U, {"role": "assistant", "function_call": {"name": "f"}}),
+        "sft.function_call_invalid",
+        {},
+    ),
+    (
+        "sft-weight-three-gpt-4o",
+        "sft",
+        _msgs(U, {**A, "weight": 3}),
+        "sft.weight_invalid",
+        {"model": "gpt-4o"},
+    ),
     # -- DPO ------------------------------------------------------------------------------------
     ("dpo-no-input", "dpo", _dpo(input=None), "dpo.input_missing", {}),
     ("dpo-input-string", "dpo", _dpo(input="Hi"), "dpo.input_invalid", {}),
-    ("dpo-input-unknown-key", "dpo", _dpo(input={"messages": [U], "prompt": "x"}), "dpo.input_unknown_key", {}),
+    (
+        "dpo-input-unknown-key",
+        "dpo",
+        _dpo(input={"messages": [U], "prompt": "x"}),
+        "dpo.input_unknown_key",
+        {},
+    ),
     ("dpo-input-no-messages", "dpo", _dpo(input={}), "dpo.messages_missing", {}),
-    ("dpo-input-bad-role", "dpo", _dpo(input={"messages": [{"role": "human", "content": "Hi"}]}),
-     "dpo.role_unknown", {}),
+    (
+        "dpo-input-bad-role",
+        "dpo",
+        _dpo(input={"messages": [{"role": "human", "content": "Hi"}]}),
+        "dpo.role_unknown",
+        {},
+    ),
     ("dpo-no-preferred", "dpo", _dpo(preferred_output=None), "dpo.preferred_output_missing", {}),
     ("dpo-no-non-preferred", "dpo", _dpo(non_preferred_output=None), "dpo.non_preferred_output_missing", {}),
     ("dpo-two-preferred", "dpo", _dpo(preferred_output=[A, A]), "dpo.output_invalid", {}),
     ("dpo-preferred-object", "dpo", _dpo(preferred_output=A), "dpo.output_invalid", {}),
     ("dpo-preferred-user-role", "dpo", _dpo(preferred_output=[U]), "dpo.output_role", {}),
-    ("dpo-preferred-empty", "dpo", _dpo(preferred_output=[{"role": "assistant", "content": "  "}]),
-     "dpo.output_empty", {}),
-    ("dpo-identical", "dpo", _dpo(preferred_output=[A], non_preferred_output=[dict(A)]),
-     "dpo.identical_outputs", {}),
+    (
+        "dpo-preferred-empty",
+        "dpo",
+        _dpo(preferred_output=[{"role": "assistant", "content": "  "}]),
+        "dpo.output_empty",
+        {},
+    ),
+    (
+        "dpo-identical",
+        "dpo",
+        _dpo(preferred_output=[A], non_preferred_output=[dict(A)]),
+        "dpo.identical_outputs",
+        {},
+    ),
     ("dpo-unknown-key", "dpo", _dpo(chosen="x"), "dpo.unknown_key", {}),
-    ("dpo-weight-invalid", "dpo", _dpo(input={"messages": [U, {**A, "weight": 5}, U]}), "dpo.weight_invalid", {}),
+    (
+        "dpo-weight-invalid",
+        "dpo",
+        _dpo(input={"messages": [U, {**A, "weight": 5}, U]}),
+        "dpo.weight_invalid",
+        {},
+    ),
     # -- reinforcement --------------------------------------------------------------------------
     ("rft-no-messages", "rft", line({"answer": "4"}), "rft.messages_missing", {}),
     ("rft-ends-with-assistant", "rft", _msgs(U, A, answer="4"), "rft.last_not_user", {}),
-    ("rft-function-role", "rft", _msgs({"role": "function", "name": "f", "content": "x"}, U),
-     "rft.role_unknown", {}),
-    ("rft-tools-invalid", "rft", _msgs(U, tools=[{"type": "web_search"}], answer="1"), "rft.tools_invalid", {}),
-    ("rft-content-invalid", "rft", _msgs({"role": "user", "content": {"text": "Hi"}}), "rft.content_invalid", {}),
-    ("rft-tool-call-unknown", "rft",
-     _msgs(U, {"role": "tool", "tool_call_id": "nope", "content": "1"}, U), "rft.tool_call_id_unknown", {}),
-    ("rft-grader-field-missing", "rft", _msgs({"role": "user", "content": "Compute 1 * 2."}),
-     "rft.grader_field_missing",
-     {"grader": {"type": "string_check", "name": "g", "input": "{{sample.output_text}}",
-                 "reference": "{{item.answer}}", "operation": "eq"}}),
-    ("rft-example-too-long-strict", "rft", _msgs({"role": "user", "content": "word " * 70_000}),
-     "tokens.example_too_long", {"strict": True, "model": "o4-mini"}),
+    (
+        "rft-function-role",
+        "rft",
+        _msgs({"role": "function", "name": "f", "content": "x"}, U),
+        "rft.role_unknown",
+        {},
+    ),
+    (
+        "rft-tools-invalid",
+        "rft",
+        _msgs(U, tools=[{"type": "web_search"}], answer="1"),
+        "rft.tools_invalid",
+        {},
+    ),
+    (
+        "rft-content-invalid",
+        "rft",
+        _msgs({"role": "user", "content": {"text": "Hi"}}),
+        "rft.content_invalid",
+        {},
+    ),
+    (
+        "rft-tool-call-unknown",
+        "rft",
+        _msgs(U, {"role": "tool", "tool_call_id": "nope", "content": "1"}, U),
+        "rft.tool_call_id_unknown",
+        {},
+    ),
+    (
+        "rft-grader-field-missing",
+        "rft",
+        _msgs({"role": "user", "content": "Compute 1 * 2."}),
+        "rft.grader_field_missing",
+        {
+            "grader": {
+                "type": "string_check",
+                "name": "g",
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+                "operation": "eq",
+            }
+        },
+    ),
+    (
+        "rft-example-too-long-strict",
+        "rft",
+        _msgs({"role": "user", "content": "word " * 70_000}),
+        "tokens.example_too_long",
+        {"strict": True, "model": "o4-mini"},
+    ),
 ]
 
 
@@ -190,7 +337,10 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path: Path) -> None:
     lines[10] = line({"messages": [U, A], "extra": 1})
     report = validate_file(write_lines(tmp_path / "many.jsonl", lines), "sft")
     assert {(i.line, i.code) for i in report.errors} == {
-        (3, "sft.role_unknown"), (3, "sft.weight_invalid"), (9, "file.invalid_json"), (11, "sft.unknown_key"),
+        (3, "sft.role_unknown"),
+        (3, "sft.weight_invalid"),
+        (9, "file.invalid_json"),
+        (11, "sft.unknown_key"),
     }
 
 
@@ -271,7 +421,9 @@ def test_duplicates_are_warnings_with_both_lines(tmp_path: Path) -> None:
     report = validate_file(write_lines(tmp_path / "dups.jsonl", lines), "sft")
     assert report.valid
     assert [(w.line, w.code) for w in report.warnings] == [
-        (8, "data.duplicate"), (11, "data.duplicate"), (12, "data.duplicate"),
+        (8, "data.duplicate"),
+        (11, "data.duplicate"),
+        (12, "data.duplicate"),
     ]
     assert "line 3" in report.warnings[0].message and "line 3" in report.warnings[1].message
     assert "line 6" in report.warnings[2].message
@@ -292,8 +444,13 @@ def test_grader_field_missing_reports_first_line_and_count(tmp_path: Path) -> No
     for i in (4, 6, 9):
         del rows[i]["answer"]
     path = write_lines(tmp_path / "rft.jsonl", [line(r) for r in rows])
-    grader = {"type": "string_check", "name": "g", "input": "{{ item.answer }}",
-              "reference": "{{sample.output_text}}", "operation": "eq"}
+    grader = {
+        "type": "string_check",
+        "name": "g",
+        "input": "{{ item.answer }}",
+        "reference": "{{sample.output_text}}",
+        "operation": "eq",
+    }
     report = validate_file(path, "rft", grader=grader)
     assert [(i.line, i.code) for i in report.errors] == [(5, "rft.grader_field_missing")]
     assert "3 of 12 rows" in report.errors[0].message and "'answer'" in report.errors[0].message
@@ -301,12 +458,27 @@ def test_grader_field_missing_reports_first_line_and_count(tmp_path: Path) -> No
 
 def test_output_json_grader_needs_json_response_format(tmp_path: Path) -> None:
     path = good_file(tmp_path / "rft.jsonl", "rft")
-    grader = {"type": "string_check", "name": "g", "input": "{{sample.output_json.answer}}",
-              "reference": "{{item.answer}}", "operation": "eq"}
+    grader = {
+        "type": "string_check",
+        "name": "g",
+        "input": "{{sample.output_json.answer}}",
+        "reference": "{{item.answer}}",
+        "operation": "eq",
+    }
     report = validate_file(path, "rft", grader=grader)
     assert [(i.line, i.code) for i in report.errors] == [(None, "rft.response_format_required")]
-    ok = validate_file(path, "rft", grader=grader, response_format={"type": "json_schema", "json_schema": {
-        "name": "a", "schema": {"type": "object", "properties": {"answer": {"type": "string"}}}}})
+    ok = validate_file(
+        path,
+        "rft",
+        grader=grader,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "a",
+                "schema": {"type": "object", "properties": {"answer": {"type": "string"}}},
+            },
+        },
+    )
     assert ok.valid
 
 
@@ -320,15 +492,36 @@ def test_rft_system_role_is_a_warning(tmp_path: Path) -> None:
 def test_valid_variants_are_accepted(tmp_path: Path) -> None:
     """Things a naive validator flags but the service accepts."""
     records = [
-        {"messages": [{"role": "developer", "content": "Be brief."}, U, {**A, "weight": 0}, U, {**A, "weight": 1}]},
-        {"messages": [U, {"role": "assistant", "tool_calls": [CALL]},
-                      {"role": "tool", "tool_call_id": "call_1", "content": "42"}, A],
-         "tools": [TOOL], "parallel_tool_calls": False},
+        {
+            "messages": [
+                {"role": "developer", "content": "Be brief."},
+                U,
+                {**A, "weight": 0},
+                U,
+                {**A, "weight": 1},
+            ]
+        },
+        {
+            "messages": [
+                U,
+                {"role": "assistant", "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+                A,
+            ],
+            "tools": [TOOL],
+            "parallel_tool_calls": False,
+        },
         {"messages": [U, {"role": "assistant", "content": None, "tool_calls": [CALL]}], "tools": [TOOL]},
-        {"messages": [{"role": "user", "content": [{"type": "text", "text": "What is it?"}, IMAGE]},
-                      {"role": "assistant", "content": [{"type": "text", "text": "A chart."}]}]},
-        {"messages": [U, {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}],
-         "functions": [{"name": "f", "parameters": {"type": "object"}}]},
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "What is it?"}, IMAGE]},
+                {"role": "assistant", "content": [{"type": "text", "text": "A chart."}]},
+            ]
+        },
+        {
+            "messages": [U, {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}],
+            "functions": [{"name": "f", "parameters": {"type": "object"}}],
+        },
         {"messages": [U, {"role": "assistant", "content": "Sure", "name": "bot"}]},
     ]
     rows = [line(r) for r in records] + [line(GOOD["sft"](i)) for i in range(6)]

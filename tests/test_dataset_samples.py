@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 from _dataset_helpers import SAMPLES
+
 from foundry_tune import MethodKind
 from foundry_tune.dataset import Dataset, validate_file
 
@@ -51,7 +50,10 @@ def test_the_table_covers_every_sample_file() -> None:
     on_disk = {str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*.jsonl")}
     covered = set(TRAINING_FILES) | set(NOT_TRAINING_FILES)
     # rft_train_fixed / rft_test_fixed are byte-identical or near copies of the zava files.
-    assert on_disk - covered <= {"zava-retail-agent/rft_train_fixed.jsonl", "zava-retail-agent/rft_test_fixed.jsonl"}
+    assert on_disk - covered <= {
+        "zava-retail-agent/rft_train_fixed.jsonl",
+        "zava-retail-agent/rft_test_fixed.jsonl",
+    }
 
 
 @pytest.mark.parametrize(("name", "method"), sorted(TRAINING_FILES.items()))

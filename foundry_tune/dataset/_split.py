@@ -25,6 +25,20 @@ def _key(data: bytes, seed: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data.strip(), digest_size=8, key=seed).digest(), "little")
 
 
+def _threshold(ordered: list[int], validation: float) -> int | None:
+    """The largest key of the validation part: the cut between two different keys whose size is
+    closest to ``n * validation`` (at least 1, at most n - 1), or None when all keys are equal."""
+    n = len(ordered)
+    target = min(max(round(n * validation), 1), n - 1)
+    best: int | None = None
+    for size in range(1, n):
+        if ordered[size - 1] != ordered[size] and (best is None or abs(size - target) < abs(best - target)):
+            best = size
+            if size >= target:
+                break
+    return None if best is None else ordered[best - 1]
+
+
 def split_file(
     open_stream: Callable[[], IO[bytes]], name: str, validation: float, seed: int
 ) -> tuple[Path, Path]:
@@ -47,9 +61,8 @@ def split_file(
     n = len(keys)
     if n < 2:
         raise DatasetError(f"{name} has {n} example(s): a split needs at least 2")
-    k = min(max(round(n * validation), 1), n - 1)
-    threshold = sorted(keys)[k - 1]
-    if sum(1 for key in keys if key <= threshold) == n:
+    threshold = _threshold(sorted(keys), validation)
+    if threshold is None:
         raise DatasetError(f"{name}: every example is the same, so no split can keep the parts apart")
     del keys
     train_fd, train_path = new_temp_file(f"{name}-train")
