@@ -1,0 +1,270 @@
+"""Fine-tuning jobs on the emulator: the service's request checks, listing and filtering, the
+simulated lifecycle (one running job per resource), control, checkpoints and determinism."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from _emulator_helpers import openai_client, sft_rows, wait_until, write_jsonl
+
+from foundry_tune.emulator import Emulator
+
+pytestmark = pytest.mark.emulator
+GT = {"trainingType": "GlobalStandard"}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(job_duration=1.5) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def client(emulator: Emulator) -> openai.OpenAI:
+    return openai_client(emulator.info, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def sft_file(client: openai.OpenAI, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = write_jsonl(tmp_path_factory.mktemp("jobs") / "train.jsonl", sft_rows(20))
+    with path.open("rb") as fh:
+        file_id = client.files.create(file=fh, purpose="fine-tune").id
+    assert client.files.wait_for_processing(file_id, poll_interval=0.1).status == "processed"
+    return file_id
+
+
+def _wait(client: openai.OpenAI, job_id: str, status: str = "succeeded") -> Any:
+    return wait_until(
+        lambda: (j := client.fine_tuning.jobs.retrieve(job_id)).status == status and j, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "param", "fragment"),
+    [
+        (
+            {"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 51}}}},
+            "method.supervised.hyperparameters",
+            "n_epochs=51",
+        ),
+        (
+            {"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 2.5}}}},
+            "method.dpo.hyperparameters",
+            "beta",
+        ),
+        (
+            {
+                "method": {
+                    "type": "supervised",
+                    "supervised": {"hyperparameters": {"learning_rate_multiplier": 0}},
+                }
+            },
+            "method.supervised.hyperparameters",
+            "learning_rate_multiplier",
+        ),
+        ({"method": {"type": "sft"}}, "method.type", "supervised, dpo or reinforcement"),
+        ({"model": "gpt-35-turbo", "method": {"type": "dpo"}}, "model", "does not support the dpo"),
+        ({"model": "o4-mini"}, "model", "does not support the supervised"),
+        ({"model": "davinci-999"}, "model", "does not support fine-tuning"),
+        ({"trainingType": None}, "trainingType", "trainingType"),
+        ({"trainingType": "Premium"}, "trainingType", "Standard, GlobalStandard or Developer"),
+        ({"suffix": "my.model"}, "suffix", "no dots"),
+        ({"suffix": "x" * 65}, "suffix", "1 to 64"),
+        ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "16"),
+        ({"metadata": {"k": "v" * 513}}, "metadata.k", "512"),
+        ({"seed": -1}, "seed", "seed"),
+        ({"training_file": "file-nope"}, "training_file", "no such file"),
+        ({"integrations": [{"type": "slack"}]}, "integrations[0]", "wandb"),
+    ],
+)
+def test_invalid_requests_are_refused_before_anything_starts(
+    client: openai.OpenAI, sft_file: str, changes: dict[str, Any], param: str, fragment: str
+) -> None:
+    body: dict[str, Any] = {"model": "gpt-4.1-mini", "training_file": sft_file, **GT, **changes}
+    body = {k: v for k, v in body.items() if v is not None}
+    before = len(client.fine_tuning.jobs.list(limit=100).data)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.post("/fine_tuning/jobs", body=body, cast_to=dict)
+    assert caught.value.param == param
+    assert fragment in caught.value.message
+    assert len(client.fine_tuning.jobs.list(limit=100).data) == before
+
+
+def test_reinforcement_needs_a_valid_grader_and_a_validation_file(
+    client: openai.OpenAI, sft_file: str
+) -> None:
+    grader = {
+        "type": "string_check",
+        "name": "g",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+        "operation": "eq",
+    }
+    base = {"model": "o4-mini", "training_file": sft_file, **GT}
+    with pytest.raises(openai.BadRequestError) as no_validation:
+        client.post(
+            "/fine_tuning/jobs",
+            cast_to=dict,
+            body={**base, "method": {"type": "reinforcement", "reinforcement": {"grader": grader}}},
+        )
+    assert no_validation.value.param == "validation_file"
+    broken = {"type": "python", "name": "p", "source": "def grade(sample, item):\n    return (\n"}
+    with pytest.raises(openai.BadRequestError) as bad_grader:
+        client.post(
+            "/fine_tuning/jobs",
+            cast_to=dict,
+            body={
+                **base,
+                "validation_file": sft_file,
+                "method": {"type": "reinforcement", "reinforcement": {"grader": broken}},
+            },
+        )
+    assert bad_grader.value.param == "method.reinforcement.grader" and "syntax" in bad_grader.value.message
+
+
+def test_python_grader_is_checked_never_executed(client: openai.OpenAI, tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    source = f"open({str(marker)!r}, 'w').write('x')\ndef grade(sample, item):\n    return 1.0\n"
+    grader = {"type": "python", "name": "p", "source": source}
+    assert client.fine_tuning.alpha.graders.validate(grader=grader).grader is not None  # type: ignore[arg-type]
+    client.fine_tuning.alpha.graders.run(grader=grader, model_sample="x", item={})  # type: ignore[arg-type]
+    assert not marker.exists()
+
+
+def test_grader_run_computes_string_check_and_text_similarity(client: openai.OpenAI) -> None:
+    check = {
+        "type": "string_check",
+        "name": "c",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+        "operation": "eq",
+    }
+    hit = client.fine_tuning.alpha.graders.run(grader=check, model_sample="Paris", item={"answer": "Paris"})  # type: ignore[arg-type]
+    miss = client.fine_tuning.alpha.graders.run(grader=check, model_sample="Lyon", item={"answer": "Paris"})  # type: ignore[arg-type]
+    assert (hit.reward, miss.reward) == (1.0, 0.0)
+    similar = {
+        "type": "text_similarity",
+        "name": "s",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.answer}}",
+        "evaluation_metric": "fuzzy_match",
+    }
+    near = client.fine_tuning.alpha.graders.run(
+        grader=similar, model_sample="Pariss", item={"answer": "Paris"}
+    )  # type: ignore[arg-type]
+    assert 0.7 < near.reward < 1.0
+
+
+def test_training_type_is_case_insensitive_and_list_filters_by_metadata(
+    client: openai.OpenAI, sft_file: str
+) -> None:
+    created = [
+        client.fine_tuning.jobs.create(
+            model="gpt-4.1-nano",
+            training_file=sft_file,
+            metadata={"exp": tag},
+            extra_body={"trainingType": spelling},
+        )
+        for tag, spelling in (("a", "globalstandard"), ("b", "STANDARD"), ("a", "Developer"))
+    ]
+    tagged = client.fine_tuning.jobs.list(metadata={"exp": "a"}, limit=100).data
+    assert [j.id for j in tagged] == [created[2].id, created[0].id]
+    page = client.fine_tuning.jobs.list(limit=1)
+    assert page.has_more and page.data[0].id == created[2].id
+    following = client.fine_tuning.jobs.list(limit=1, after=page.data[0].id).data
+    assert following[0].id == created[1].id
+    for job in created:
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_one_job_runs_at_a_time_and_the_rest_queue(client: openai.OpenAI, sft_file: str) -> None:
+    jobs = [
+        client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=sft_file, extra_body=GT)
+        for _ in range(3)
+    ]
+    deadline = time.monotonic() + 60
+    seen_queued = False
+    while time.monotonic() < deadline:
+        statuses = [client.fine_tuning.jobs.retrieve(j.id).status for j in jobs]
+        assert statuses.count("running") <= 1, statuses
+        seen_queued = seen_queued or ("running" in statuses and "queued" in statuses)
+        if all(s == "succeeded" for s in statuses):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("jobs did not finish")
+    assert seen_queued
+    finished = [client.fine_tuning.jobs.retrieve(j.id) for j in jobs]
+    assert [f.finished_at for f in finished] == sorted(f.finished_at or 0 for f in finished)
+
+
+def test_pause_resume_cancel(client: openai.OpenAI, sft_file: str) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4.1-mini",
+        training_file=sft_file,
+        extra_body=GT,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 10}}},
+    )
+    with pytest.raises(openai.BadRequestError, match="only a running job"):
+        client.fine_tuning.jobs.pause(job.id)
+    _wait(client, job.id, "running")
+    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+    steps = len([e for e in client.fine_tuning.jobs.list_events(job.id, limit=1000) if e.type == "metrics"])
+    time.sleep(0.6)
+    assert (
+        len([e for e in client.fine_tuning.jobs.list_events(job.id, limit=1000) if e.type == "metrics"])
+        == steps
+    )
+    assert client.fine_tuning.jobs.resume(job.id).status == "running"
+    cancelled = client.fine_tuning.jobs.cancel(job.id)
+    assert cancelled.status == "cancelled" and cancelled.finished_at
+    with pytest.raises(openai.BadRequestError, match="already cancelled"):
+        client.fine_tuning.jobs.cancel(job.id)
+    with pytest.raises(openai.NotFoundError):
+        client.fine_tuning.jobs.retrieve("ftjob-missing")
+
+
+def test_last_three_checkpoints_are_kept_and_events_paginate(client: openai.OpenAI, sft_file: str) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4.1-mini",
+        training_file=sft_file,
+        extra_body=GT,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 5, "batch_size": 4}}},
+    )
+    _wait(client, job.id)
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [25, 20, 15]
+    first = client.fine_tuning.jobs.list_events(job.id, limit=3)
+    assert len(first.data) == 3 and first.has_more
+    second = client.fine_tuning.jobs.list_events(job.id, limit=3, after=first.data[-1].id)
+    assert not {e.id for e in first.data} & {e.id for e in second.data}
+    assert first.data[0].created_at >= second.data[0].created_at
+
+
+def test_same_seed_same_curve(client: openai.OpenAI, sft_file: str) -> None:
+    def run(seed: int) -> bytes:
+        job = client.fine_tuning.jobs.create(
+            model="gpt-4.1-mini", training_file=sft_file, seed=seed, extra_body=GT
+        )
+        done = _wait(client, job.id)
+        return client.files.content(done.result_files[0]).content
+
+    first, again, other = run(7), run(7), run(8)
+    assert first == again
+    assert first != other
+
+
+def test_file_invalid_for_the_method_fails_the_job(client: openai.OpenAI, sft_file: str) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="gpt-4.1-mini", training_file=sft_file, extra_body=GT, method={"type": "dpo"}
+    )
+    failed = _wait(client, job.id, "failed")
+    assert failed.error is not None
+    assert failed.error.code == "invalidTrainingFile" and failed.error.param == "training_file"
+    assert "line 1" in failed.error.message
+    assert failed.fine_tuned_model is None
