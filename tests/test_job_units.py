@@ -296,3 +296,96 @@ def test_silent_progress_writes_nothing() -> None:
     reporter.update(state, [])
     reporter.close(state)
     assert out.getvalue() == ""
+
+
+# --- file processing wait (a fake service: the point is our polling logic) ----------------------
+
+
+class _FakeFiles:
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.calls = 0
+
+    def retrieve(self, file_id: str) -> Any:
+        self.calls += 1
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class _FakeConn:
+    def __init__(self, files: _FakeFiles) -> None:
+        self.openai = type("OpenAI", (), {"files": files})()
+        self.retry = type("Retry", (), {"call": staticmethod(lambda fn, what: fn())})()
+        self.deployments = None
+
+
+def _file(status: str, details: str | None = None) -> Any:
+    from openai.types import FileObject
+
+    # construct(): the service sends statuses the SDK's type does not list (Azure's "pending", "running").
+    return FileObject.construct(id="file-1", bytes=10, created_at=1, filename="a.jsonl", object="file",
+                                purpose="fine-tune", status=status, status_details=details)
+
+
+def test_wait_processed_retries_a_404_right_after_creation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_tune.errors import NotFoundError
+    from foundry_tune.job import UploadOptions
+    from foundry_tune.job._upload import wait_processed
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    files = _FakeFiles([NotFoundError("no such file", status=404), _file("pending"), _file("processed")])
+    result = wait_processed(_FakeConn(files), "file-1", UploadOptions())  # type: ignore[arg-type]
+    assert result.status == "processed" and files.calls == 3
+
+
+def test_wait_processed_gives_up_on_404_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_tune.errors import NotFoundError
+    from foundry_tune.job import UploadOptions
+    from foundry_tune.job._upload import wait_processed
+
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    files = _FakeFiles([NotFoundError("no such file", status=404)])
+    with pytest.raises(NotFoundError):
+        wait_processed(_FakeConn(files), "file-1", UploadOptions(not_found_grace=0.0))  # type: ignore[arg-type]
+
+
+def test_wait_processed_reports_the_services_reason() -> None:
+    from foundry_tune.errors import UploadError
+    from foundry_tune.job import UploadOptions
+    from foundry_tune.job._upload import wait_processed
+
+    files = _FakeFiles([_file("error", "line 4: missing assistant message")])
+    with pytest.raises(UploadError) as info:
+        wait_processed(_FakeConn(files), "file-1", UploadOptions(), display_name="train.jsonl")  # type: ignore[arg-type]
+    assert info.value.details == "line 4: missing assistant message"
+    assert "train.jsonl" in str(info.value) and "line 4" in str(info.value)
+
+
+def test_notebook_progress_updates_one_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    shown: list[Any] = []
+
+    class Handle:
+        def update(self, obj: Any) -> None:
+            shown.append(obj)
+
+    display_module = types.ModuleType("IPython.display")
+    display_module.HTML = lambda text: text  # type: ignore[attr-defined]
+    display_module.display = lambda obj, display_id=False: Handle()  # type: ignore[attr-defined]
+    ipython = types.ModuleType("IPython")
+    ipython.display = display_module  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display_module)
+
+    reporter = make_reporter("notebook")
+    state = ProgressState("ftjob-<x>")
+    event = _metrics_event(1, 5, 10, 0.25)
+    state.apply(JobStatus.RUNNING, [event])
+    reporter.update(state, [event])
+    reporter.close(state)
+    assert len(shown) == 2
+    assert 'progress value="0.500"' in shown[-1] and "ftjob-&lt;x&gt;" in shown[-1]
