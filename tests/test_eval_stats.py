@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
@@ -58,6 +59,9 @@ def test_paired_difference_binary_is_mcnemar() -> None:
     assert d.test == "mcnemar-exact"
     assert d.difference == pytest.approx(8 / 15)
     assert d.p_value == pytest.approx(22 / 1024)
+    # Wald: (9 - 1)/15 ± 1.96 * sqrt(1 + 9 - 8²/15) / 15
+    half = 1.959964 * math.sqrt(10 - 64 / 15) / 15
+    assert (d.low, d.high) == pytest.approx((8 / 15 - half, 8 / 15 + half), abs=1e-5)
     assert d.significant() and d.low > 0
 
 
@@ -73,3 +77,18 @@ def test_paired_difference_continuous_bootstrap() -> None:
     assert same.p_value > 0.5 and same.low < 0 < same.high
     with pytest.raises(ValueError, match="same examples"):
         paired_difference([0.1], [0.1, 0.2])
+
+
+def test_large_samples_use_the_normal_approximation() -> None:
+    values = [(i * 7919 % 1000) / 1000 for i in range(2000)]  # a spread of values in [0, 1)
+    e = estimate(values, binary=False)
+    mean = sum(values) / len(values)
+    sd = statistics.stdev(values)
+    assert (e.low, e.high) == pytest.approx((mean - 1.959964 * sd / math.sqrt(2000),
+                                             mean + 1.959964 * sd / math.sqrt(2000)), abs=1e-6)
+    # ... and it agrees with the bootstrap that small samples use.
+    boot = bootstrap_interval(values)
+    assert boot == pytest.approx((e.low, e.high), abs=0.005)
+    shifted = [v + 0.01 + (0.02 if i % 2 else -0.02) for i, v in enumerate(values)]
+    d = paired_difference(values, shifted, binary=False)
+    assert d.test == "paired-z" and d.difference == pytest.approx(0.01) and d.p_value < 1e-6

@@ -1,9 +1,12 @@
 """Confidence intervals and paired significance tests for evaluation scores.
 
 Binary scores (pass/fail per example) get a Wilson interval and, between two targets, the exact
-McNemar test on the discordant pairs. Continuous scores get a percentile bootstrap interval and a
-paired bootstrap test (resampling the per-example differences, centred under the null). Every
-resampling uses a seeded generator, so a report is reproducible.
+McNemar test on the discordant pairs (with the Wald interval of the paired difference).
+Continuous scores get a percentile bootstrap interval and a paired bootstrap test (resampling the
+per-example differences, centred under the null); above ``BOOTSTRAP_MAX_N`` examples, where the
+central limit theorem makes the normal approximation as good and resampling gets slow in pure
+Python, they get the normal interval and a paired z-test. Every resampling uses a seeded
+generator, so a report is reproducible.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import dataclasses
 import math
 import random
 from collections.abc import Sequence
-from statistics import NormalDist, fmean
+from statistics import NormalDist, fmean, stdev
 
 __all__ = [
     "Estimate",
@@ -20,11 +23,14 @@ __all__ = [
     "bootstrap_interval",
     "estimate",
     "mcnemar_exact",
+    "normal_interval",
     "paired_difference",
     "wilson_interval",
 ]
 
 DEFAULT_RESAMPLES = 2000
+BOOTSTRAP_MAX_N = 1000
+"""Above this many examples, continuous scores use the normal approximation instead of resampling."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +53,8 @@ class PairedDifference:
     high: float
     p_value: float
     test: str
-    """``"mcnemar-exact"`` for binary metrics, ``"paired-bootstrap"`` for continuous ones."""
+    """``"mcnemar-exact"`` for binary metrics, ``"paired-bootstrap"`` for continuous ones
+    (``"paired-z"`` above ``BOOTSTRAP_MAX_N`` examples)."""
     n: int
     confidence: float
 
@@ -60,7 +67,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """Wilson score interval for a proportion (well-behaved near 0 and 1, unlike the normal one)."""
     if n == 0:
         return (0.0, 1.0)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = _z(confidence)
     p = successes / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
@@ -71,7 +78,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 def _resampled_means(values: Sequence[float], resamples: int, seed: int) -> list[float]:
     rng = random.Random(seed)  # noqa: S311 - reproducible resampling, not security
     n = len(values)
-    return sorted(fmean(rng.choices(values, k=n)) for _ in range(resamples))
+    return sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -95,6 +102,19 @@ def bootstrap_interval(
     return (_percentile(means, tail), _percentile(means, 1 - tail))
 
 
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def normal_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Mean ± z · standard error (for large samples)."""
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (math.nan, math.nan)
+    half = _z(confidence) * stdev(values) / math.sqrt(len(values))
+    mean = fmean(values)
+    return (mean - half, mean + half)
+
+
 def _is_binary(values: Sequence[float]) -> bool:
     return all(v in (0.0, 1.0) for v in values)
 
@@ -109,6 +129,8 @@ def estimate(
     mean = fmean(values)
     if binary:
         low, high = wilson_interval(round(sum(values)), len(values), confidence)
+    elif len(values) > BOOTSTRAP_MAX_N:
+        low, high = normal_interval(values, confidence)
     else:
         low, high = bootstrap_interval(values, confidence, seed=seed)
     return Estimate(mean, low, high, len(values), confidence)
@@ -144,18 +166,31 @@ def paired_difference(
     diffs = [b - a for a, b in zip(first, second, strict=True)]
     observed = fmean(diffs)
     binary = (_is_binary(first) and _is_binary(second)) if binary is None else binary
-    if len(set(diffs)) == 1:
-        low = high = observed
-        bootstrap_p = 1.0 if observed == 0 else 1 / (resamples + 1)
-    else:
-        means = _resampled_means(diffs, resamples, seed)
-        tail = (1 - confidence) / 2
-        low, high = _percentile(means, tail), _percentile(means, 1 - tail)
-        # Null-centred: how often a resample strays from the observed mean as far as the
-        # observed mean strays from zero.
-        extreme = sum(1 for m in means if abs(m - observed) >= abs(observed))
-        bootstrap_p = (extreme + 1) / (resamples + 1)
     if binary:
+        low, high = _paired_proportion_interval(diffs, confidence)
         return PairedDifference(observed, low, high, mcnemar_exact(first, second), "mcnemar-exact", n,
                                 confidence)
-    return PairedDifference(observed, low, high, bootstrap_p, "paired-bootstrap", n, confidence)
+    if len(set(diffs)) == 1:
+        p_value = 1.0 if observed == 0 else 1 / (resamples + 1)
+        return PairedDifference(observed, observed, observed, p_value, "paired-bootstrap", n, confidence)
+    if n > BOOTSTRAP_MAX_N:
+        low, high = normal_interval(diffs, confidence)
+        z = abs(observed) / (stdev(diffs) / math.sqrt(n))
+        return PairedDifference(observed, low, high, 2 * (1 - NormalDist().cdf(z)), "paired-z", n, confidence)
+    means = _resampled_means(diffs, resamples, seed)
+    tail = (1 - confidence) / 2
+    # Null-centred: how often a resample strays from the observed mean as far as the observed
+    # mean strays from zero.
+    extreme = sum(1 for m in means if abs(m - observed) >= abs(observed))
+    return PairedDifference(observed, _percentile(means, tail), _percentile(means, 1 - tail),
+                            (extreme + 1) / (resamples + 1), "paired-bootstrap", n, confidence)
+
+
+def _paired_proportion_interval(diffs: Sequence[float], confidence: float) -> tuple[float, float]:
+    """Wald interval of a paired difference of proportions: (c - b)/n ± z·sqrt(b + c - (c - b)²/n)/n."""
+    n = len(diffs)
+    gained = sum(1 for d in diffs if d > 0)
+    lost = sum(1 for d in diffs if d < 0)
+    difference = (gained - lost) / n
+    half = _z(confidence) * math.sqrt(max(0.0, gained + lost - (gained - lost) ** 2 / n)) / n
+    return (max(-1.0, difference - half), min(1.0, difference + half))
