@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "foundry-samples"
@@ -39,7 +39,9 @@ def line(record: object) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
-def write_lines(path: Path, lines: Sequence[str | bytes], *, newline: bytes = b"\n", final: bool = True) -> Path:
+def write_lines(
+    path: Path, lines: Sequence[str | bytes], *, newline: bytes = b"\n", final: bool = True
+) -> Path:
     parts = [x if isinstance(x, bytes) else x.encode("utf-8") for x in lines]
     data = newline.join(parts) + (newline if final and parts else b"")
     path.write_bytes(data)

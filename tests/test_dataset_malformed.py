@@ -548,3 +548,22 @@ def test_many_errors_of_one_kind_are_capped_with_a_count(tmp_path: Path) -> None
     assert codes.count("file.invalid_json") == MAX_ISSUES_PER_CODE + 1
     assert report.errors[-1].line is None and "25 more lines" in report.errors[-1].message
     assert json.loads(report.to_json())["examples"] == n
+
+
+def test_grader_for_another_method_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    grader = {"type": "string_check", "input": "{{item.nope}}", "reference": "x", "operation": "eq"}
+    report = validate_file(good_file(tmp_path / "s.jsonl", "sft"), "sft", grader=grader)
+    assert report.valid and [(w.line, w.code) for w in report.warnings] == [(None, "grader.ignored")]
+
+
+def test_impossible_epochs_leave_no_estimate_but_say_why(tmp_path: Path) -> None:
+    from foundry_tune import Dataset, MethodKind
+
+    class Method:
+        kind = MethodKind.SUPERVISED
+        n_epochs = 99
+
+    report = Dataset.from_jsonl(good_file(tmp_path / "s.jsonl", "sft")).validate(Method(), model="gpt-4.1")
+    assert report.valid and report.estimate is None and report.tokens is not None
+    assert [w.code for w in report.warnings] == ["estimate.unavailable"]
+    assert "n_epochs" in report.warnings[0].message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,18 @@ def run(args: argparse.Namespace) -> int:
         data = report.to_dict()
         if valid_report is not None:
             data["validation"] = valid_report.to_dict()
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        text = json.dumps(data, ensure_ascii=False, indent=2)
     else:
-        print("\n\n".join(r.to_text() for r in reports))
+        text = "\n\n".join(r.to_text() for r in reports)
+    _print(text)
     return _EXIT_OK if all(r.valid for r in reports) else _EXIT_INVALID
+
+
+def _print(text: str) -> None:
+    """Print, without a traceback when the reader went away (``| head``)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
+from foundry_tune.dataset._findings import describe_type
+
 __all__ = ["BOM", "Line", "ParsedLine", "iter_chunks", "iter_lines", "parse_line", "strip_line"]
 
 BOM = b"\xef\xbb\xbf"
@@ -98,7 +100,7 @@ def parse_line(data: bytes) -> ParsedLine:
         return ParsedLine(
             None,
             "file.not_object",
-            f"the line is a JSON {_json_type(value)}, not an object: each line must be one example "
+            f"the line is {describe_type(value)}, not an object: each line must be one example "
             'like {"messages": [...]}',
         )
     if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(value):
@@ -117,15 +119,3 @@ def _has_lone_surrogate(value: object) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"

@@ -52,8 +52,11 @@ class ValidationReport:
     def summary(self) -> str:
         """One line: the verdict, the method, the example count and how many problems."""
         verdict = "valid" if self.valid else "INVALID"
+        method = f"{self.method.value} fine-tuning"
+        if any(issue.code == "file.method_undetected" for issue in self.errors):
+            method = "fine-tuning (not a training file)"
         return (
-            f"{self.path}: {verdict} for {self.method.value} fine-tuning, {self.examples:,} examples, "
+            f"{self.path}: {verdict} for {method}, {self.examples:,} examples, "
             f"{_count(len(self.errors), 'error')}, {_count(len(self.warnings), 'warning')}"
         )
 
