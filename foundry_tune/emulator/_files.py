@@ -21,6 +21,25 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 PURPOSES = {"fine-tune", "assistants", "batch", "vision", "user_data", "evals"}
 
 
+def check_filename(name: str, param: str = "file") -> str:
+    """A file name as the client gave it, refused when it names a path (``/``, ``\\``, ``..``)
+    or holds control characters: names are labels, never places on disk."""
+    if (
+        not name
+        or len(name) > 512
+        or "/" in name
+        or "\\" in name
+        or name in {".", ".."}
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    ):
+        raise invalid(
+            f"Invalid file name {name[:100]!r}: use a plain name without path separators, '..' or "
+            "control characters.",
+            param=param,
+        )
+    return name
+
+
 def add_file(
     ctx: Context, source: Path, filename: str, purpose: str, size: int, *, status: str = "uploaded"
 ) -> Doc:
@@ -100,7 +119,8 @@ async def create_file(request: Request) -> Response:
             raise invalid("'file' is a required form field.", param="file")
         if part.size == 0:
             raise invalid("The uploaded file is empty.", param="file")
-        doc = add_file(ctx, part.path, part.filename or "file.jsonl", purpose, part.size)
+        filename = check_filename(part.filename) if part.filename else "file.jsonl"
+        doc = add_file(ctx, part.path, filename, purpose, part.size)
     finally:
         for leftover in form.files.values():
             leftover.path.unlink(missing_ok=True)

@@ -33,9 +33,30 @@ def ok(body: object, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+MAX_JSON_BYTES = 16 * 1024 * 1024
+"""Largest JSON request body accepted (413 above): a client cannot make the emulator buffer more."""
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    too_large = ApiError(413, f"The request body exceeds the limit of {limit} bytes.",
+                         code="request_too_large")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body (400 in the official shape otherwise)."""
-    raw = await request.body()
+    """The request's JSON object body (400 in the official shape otherwise; 413 above
+    :data:`MAX_JSON_BYTES`)."""
+    raw = await _capped_body(request, MAX_JSON_BYTES)
     try:
         body = json.loads(raw or b"{}")
     except ValueError as exc:

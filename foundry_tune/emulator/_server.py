@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -97,8 +98,15 @@ async def _serve(config: Config) -> None:
         ctx.store.close()
 
 
+def _stop_quietly(signum: int, frame: object) -> None:
+    # uvicorn shuts down gracefully, restores this handler and re-raises the signal: exit 0 then,
+    # after the cleanup below, rather than dying by the signal.
+    raise SystemExit(0)
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until stopped (Ctrl-C or SIGTERM); the process exit code."""
+    signal.signal(signal.SIGTERM, _stop_quietly)
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="foundry-tune-emulator-")) if temporary else Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

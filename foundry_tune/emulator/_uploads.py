@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from foundry_tune.emulator._errors import invalid, not_found
-from foundry_tune.emulator._files import PURPOSES, add_file, schedule_processing
+from foundry_tune.emulator._files import PURPOSES, add_file, check_filename, schedule_processing
 from foundry_tune.emulator._http import ctx_of, json_body, ok, public
 from foundry_tune.emulator._multipart import read_form
 from foundry_tune.emulator._state import Context, new_id
@@ -57,6 +57,7 @@ async def create_upload(request: Request) -> Response:
         raise invalid(f"'bytes' exceeds the upload limit of {MAX_UPLOAD_BYTES} bytes (8 GB).", param="bytes")
     if body["purpose"] not in PURPOSES:
         raise invalid(f"Invalid purpose '{body['purpose']}'.", param="purpose")
+    check_filename(str(body["filename"]), param="filename")
     now = int(ctx.now())
     doc: Doc = {
         "id": new_id("upload_"),
