@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import itertools
 import json
 import math
@@ -23,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from foundry_tune._notebook import live_html
 from foundry_tune._table import html_table, text_table
 from foundry_tune.errors import (
     ConfigurationError,
@@ -300,9 +300,9 @@ class Sweep:
             return progress
         if progress is False:
             return lambda _: None
-        handle = _notebook_handle(self)
-        if handle is not None:
-            return lambda s: handle.update(_HTML(s._repr_html_()))
+        cell = live_html(self._repr_html_())
+        if cell is not None:
+            return lambda s: cell.update(s._repr_html_())
 
         def lines(s: Sweep) -> None:
             for trial in s.trials:
@@ -412,28 +412,6 @@ def _final_value(job: Job, name: str) -> float | None:
         if values:
             return float(values[-1])
     return None
-
-
-class _HTML:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def _repr_html_(self) -> str:
-        return self.text
-
-
-def _notebook_handle(sweep: Sweep) -> Any:
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return None
-    try:
-        shell = ipython.get_ipython()
-        if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
-            return None
-        display: Any = importlib.import_module("IPython.display").display
-    except Exception:
-        return None
-    return display(_HTML(sweep._repr_html_()), display_id=True)
 
 
 def sweep(

@@ -189,3 +189,26 @@ def test_reference_field_and_user_template_for_rft_rows() -> None:
     sent = {m[-1]["content"] for _, m in scripted.seen}
     assert sent >= {"Route (shipping) ticket 0", "Route (billing) ticket 1"}
     assert isinstance(report, EvaluationReport)
+
+
+def test_progress_is_a_live_cell_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(obj._repr_html_())  # type: ignore[attr-defined]
+
+    class ZMQInteractiveShell:
+        pass
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = ZMQInteractiveShell  # type: ignore[attr-defined]
+    display = types.ModuleType("IPython.display")
+    display.display = lambda obj, display_id=False: Handle()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    evaluate(targets(), ROWS[:5], "exact_match", completer=Scripted())
+    assert shown and "10/10 requests, 0 failed" in shown[-1] and '<progress value="10" max="10"' in shown[-1]

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from foundry_tune._notebook import LiveHTML, live_html
+
 __all__ = ["Progress", "ProgressUpdate", "make_progress"]
 
 
@@ -84,11 +86,35 @@ class _StreamProgress(Progress):
             self._stream.flush()
 
 
+class _NotebookProgress(Progress):
+    def __init__(self, cell: LiveHTML) -> None:
+        super().__init__()
+        self._cell = cell
+        self._shown = -1.0
+
+    def _emit(self) -> None:
+        update = self._update()
+        if update.done < update.total and update.elapsed - self._shown < 0.2:
+            return  # a notebook redraw per request would flood the frontend
+        self._shown = update.elapsed
+        self._cell.update(
+            f'<progress value="{update.done}" max="{max(update.total, 1)}" style="width:20em"></progress> '
+            f"<code>{update.done}/{update.total} requests, {update.errors} failed, "
+            f"{update.elapsed:.1f} s</code>")
+
+    def close(self) -> None:
+        self._shown = -1.0
+        self._emit()
+
+
 def make_progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
-    """``None``: a live line when stderr is a terminal; ``True``: always on stderr; ``False``: quiet;
-    a callable: called with every :class:`ProgressUpdate`."""
+    """``None``: a live cell in a notebook, a live line when stderr is a terminal, else quiet;
+    ``True``: always on stderr; ``False``: quiet; a callable: called with every :class:`ProgressUpdate`."""
     if callable(progress):
         return Progress(progress)
     if progress is None:
+        cell = live_html("")
+        if cell is not None:
+            return _NotebookProgress(cell)
         progress = sys.stderr.isatty()
     return _StreamProgress(sys.stderr) if progress else Progress()
