@@ -347,3 +347,15 @@ def test_jobs_api_lists_and_filters(ft: Foundry) -> None:
     by_suffix = ft.jobs.list(suffix="e2e-sft")
     assert all(j.suffix == "e2e-sft" for j in by_suffix)
 
+
+
+def test_rejected_create_explains_the_missing_training_type(ft: Foundry) -> None:
+    from foundry_tune.errors import ServiceError
+
+    before = stats(ft)["jobs"]
+    with pytest.raises(ServiceError) as info:
+        ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=111)).suffix("no-type").start()
+    assert info.value.status == 400 and info.value.code == "invalidModel"
+    text = str(info.value)
+    assert "does not support fine-tuning" in text and ".training_type('GlobalStandard')" in text
+    assert stats(ft)["jobs"] == before
