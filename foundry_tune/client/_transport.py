@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 import httpx2
-from openai._constants import DEFAULT_CONNECTION_LIMITS
 
 from foundry_tune.client._retry import remaining_budget
 
 __all__ = ["ArmBudgetTransport", "BudgetTransport", "budget_http_client", "clamp_timeouts"]
 
 _MIN_TIMEOUT = 0.001
+# The openai SDK's own pool limits (it keeps them in a private module).
+_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def clamp_timeouts(extensions: dict[str, Any]) -> None:
@@ -66,5 +67,5 @@ class ArmBudgetTransport(httpx.BaseTransport):
 
 def budget_http_client(*, timeout: float, verify: Any) -> httpx2.Client:
     """An httpx2 client for the openai SDK, with the SDK's defaults and budget-clamped timeouts."""
-    inner = httpx2.HTTPTransport(verify=verify, limits=DEFAULT_CONNECTION_LIMITS)
+    inner = httpx2.HTTPTransport(verify=verify, limits=_LIMITS)
     return httpx2.Client(transport=BudgetTransport(inner), timeout=timeout, follow_redirects=True)
