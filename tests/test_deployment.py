@@ -334,3 +334,20 @@ def test_arm_api_version_can_be_overridden(server, clock):
                  arm_transport=httpx.MockTransport(arm.handler)) as f:
         f.deployments.list()
     assert arm.requests[0].url.params["api-version"] == "2025-06-01"
+
+
+def test_a_failing_delete_does_not_hide_the_blocks_error(ft, arm, caplog):
+    dep = ft.deployments.create(FT_MODEL, "sticky", ready_check=False)
+    original = arm.handler
+
+    def no_delete(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            return httpx.Response(500, json={"error": {"code": "InternalError", "message": "down"}})
+        return original(request)
+
+    ft.arm._http._transport = httpx.MockTransport(no_delete)
+    with pytest.raises(KeyError), dep:
+        raise KeyError("the user's error")
+    assert "could not delete deployment 'sticky'" in caplog.text
+    assert "sticky" in arm.deployments  # left for cleanup(), which finds it by its tag
+    assert [d.name for d in ft.deployments.cleanup()] == ["sticky"]
