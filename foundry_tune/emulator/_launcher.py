@@ -98,6 +98,11 @@ class Emulator:
         return self._process is not None and self._process.poll() is None
 
     @property
+    def pid(self) -> int | None:
+        """The server process id while it runs (for memory measurements)."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def info(self) -> EmulatorInfo:
         """Where the running emulator listens (``start()`` first)."""
         if self._info is None:
