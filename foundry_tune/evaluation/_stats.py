@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 DEFAULT_RESAMPLES = 2000
-BOOTSTRAP_MAX_N = 1000
+BOOTSTRAP_MAX_N = 500
 """Above this many examples, continuous scores use the normal approximation instead of resampling."""
 
 
