@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,18 @@ def test_progress_is_a_live_cell_in_a_notebook(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "IPython.display", display)
     evaluate(targets(), ROWS[:5], "exact_match", completer=Scripted())
     assert shown and "10/10 requests, 0 failed" in shown[-1] and '<progress value="10" max="10"' in shown[-1]
+
+
+def test_cli_eval_without_settings_says_what_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from foundry_tune.cli import main
+
+    for name in ("AZURE_AI_PROJECT_ENDPOINT", "FOUNDRY_PROJECT_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "held_out.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
+    assert main(["eval", str(data), "--base", "gpt-4.1-mini"]) == 1
+    assert "AZURE_AI_PROJECT_ENDPOINT" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "missing.jsonl"), "--base", "gpt-4.1-mini"]) == 2
+    assert main(["eval", str(data), "--base", "m", "--system", "tuned=x"]) == 2
+    assert "no target labelled 'fine-tuned model'" in capsys.readouterr().err
