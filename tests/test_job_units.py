@@ -389,3 +389,14 @@ def test_notebook_progress_updates_one_display(monkeypatch: pytest.MonkeyPatch) 
     reporter.close(state)
     assert len(shown) == 2
     assert 'progress value="0.500"' in shown[-1] and "ftjob-&lt;x&gt;" in shown[-1]
+
+
+def test_eta_needs_steps_seen_at_two_moments(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter([100.0, 110.0])
+    monkeypatch.setattr("foundry_tune.job._progress.time.monotonic", lambda: next(clock))
+    state = ProgressState("ftjob-x")
+    state.apply(JobStatus.RUNNING, [_metrics_event(1, 1, 100, 1.0), _metrics_event(2, 10, 100, 0.9)])
+    assert state.eta_seconds() is None and "ETA" not in state.line()
+    state.apply(JobStatus.RUNNING, [_metrics_event(3, 20, 100, 0.8)])
+    assert state.eta_seconds() == pytest.approx(80.0)  # 10 s for 10 steps, 80 steps to go
+    assert "ETA 1:20" in state.line()

@@ -67,8 +67,8 @@ class ProgressState:
             return None
         t0, s0 = self._first_step
         done = self.step - s0
-        if done <= 0 or self._last_step_time is None:
-            return None
+        if done <= 0 or self._last_step_time is None or self._last_step_time <= t0:
+            return None  # steps seen in one poll only: no rate yet
         rate = (self._last_step_time - t0) / done
         return max(0.0, rate * (self.total_steps - self.step))
 
