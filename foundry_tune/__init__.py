@@ -6,6 +6,7 @@ The public surface is re-exported here; submodules starting with ``_`` are priva
 from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
+from foundry_tune.aio import AsyncFoundry
 from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
 from foundry_tune.client import Foundry, RetryPolicy
 from foundry_tune.dataset import CostEstimate, Dataset, Issue, TokenStats, ValidationReport, validate_file
@@ -37,6 +38,7 @@ from foundry_tune.sweep import Sweep
 
 __all__ = [
     "DPO",
+    "AsyncFoundry",
     "AuthenticationError",
     "ConfigurationError",
     "CostEstimate",

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from foundry_tune.evaluation._examples import Message
 from foundry_tune.evaluation._targets import Target
 
-__all__ = ["Completer", "Completion", "FoundryCompleter"]
+__all__ = ["Completer", "Completion", "FoundryCompleter", "completion_from_response"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,18 +45,22 @@ class FoundryCompleter:
             )
 
         response = self.connection.retry.call(attempt, what=f"chat completion on {target.model}")
-        latency = time.perf_counter() - last_start[0]
-        choices = getattr(response, "choices", None) or []
-        text = ""
-        if choices:
-            message = choices[0].message
-            text = message.content or ""
-            if not text and getattr(message, "tool_calls", None):
-                text = str([c.model_dump() for c in message.tool_calls])
-        usage = getattr(response, "usage", None)
-        return Completion(
-            text=text,
-            prompt_tokens=getattr(usage, "prompt_tokens", None),
-            completion_tokens=getattr(usage, "completion_tokens", None),
-            latency=latency,
-        )
+        return completion_from_response(response, time.perf_counter() - last_start[0])
+
+
+def completion_from_response(response: Any, latency: float) -> Completion:
+    """A :class:`Completion` from a chat completion response (sync or async client)."""
+    choices = getattr(response, "choices", None) or []
+    text = ""
+    if choices:
+        message = choices[0].message
+        text = message.content or ""
+        if not text and getattr(message, "tool_calls", None):
+            text = str([c.model_dump() for c in message.tool_calls])
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+        latency=latency,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from foundry_tune.errors import ConfigurationError, GraderError, InvalidParameterError
@@ -11,10 +12,10 @@ from foundry_tune.evaluation._examples import Example, load_examples
 from foundry_tune.evaluation._grader_metric import GraderMetric
 from foundry_tune.evaluation._progress import ProgressUpdate, make_progress
 from foundry_tune.evaluation._report import EvaluationReport, MetricInfo, TargetResult
-from foundry_tune.evaluation._runner import run
+from foundry_tune.evaluation._runner import RunOutcome, run
 from foundry_tune.evaluation._targets import Target, as_target
 
-__all__ = ["evaluate"]
+__all__ = ["Prepared", "evaluate", "prepare", "summarize"]
 
 DEFAULT_METRICS = ("exact_match", "normalized_match", "rouge_l")
 
@@ -108,6 +109,39 @@ def evaluate(
     ``foundry``: the connection (taken from the deployments when omitted). Requests run
     ``concurrency`` at a time through the connection's retry policy; Ctrl-C keeps what was measured.
     """
+    prepared = prepare(targets, dataset, metrics, foundry=foundry, concurrency=concurrency, limit=limit,
+                       reference_field=reference_field, confidence=confidence)
+    if completer is None:
+        if prepared.connection is None:
+            raise ConfigurationError("evaluate() needs a connection: pass foundry=Foundry(...)")
+        completer = FoundryCompleter(prepared.connection)
+    outcome = run(prepared.targets, prepared.examples, prepared.metrics, completer,
+                  concurrency=concurrency, progress=make_progress(progress))
+    return summarize(prepared, outcome, confidence=confidence, seed=seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An evaluation checked and ready to run (shared by the sync and async ``evaluate``)."""
+
+    targets: list[Target]
+    metrics: list[_metrics.Metric | GraderMetric]
+    examples: list[Example]
+    connection: object | None
+
+
+def prepare(
+    targets: object,
+    dataset: object,
+    metrics: Sequence[object] | object,
+    *,
+    foundry: object | None,
+    concurrency: int,
+    limit: int | None,
+    reference_field: str | None,
+    confidence: float,
+) -> Prepared:
+    """Resolve targets, metrics and examples and check everything before a request is sent."""
     if not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidParameterError("concurrency must be a positive integer")
     if not 0 < confidence < 1:
@@ -126,18 +160,15 @@ def evaluate(
     names = [m.name for m in resolved_metrics]
     if len(set(names)) != len(names):
         raise InvalidParameterError("two metrics share a name: give one of them name=")
-    examples = load_examples(dataset, reference_field=reference_field, limit=limit)
+    examples = list(load_examples(dataset, reference_field=reference_field, limit=limit))
     _check(examples, resolved_targets, resolved_metrics)
-    if completer is None:
-        if connection is None:
-            raise ConfigurationError("evaluate() needs a connection: pass foundry=Foundry(...)")
-        completer = FoundryCompleter(connection)
-    outcome = run(resolved_targets, examples, resolved_metrics, completer,
-                  concurrency=concurrency, progress=make_progress(progress))
-    infos = tuple(MetricInfo(m.name, m.binary) for m in resolved_metrics)
+    return Prepared(resolved_targets, resolved_metrics, examples, connection)
+
+
+def summarize(prepared: Prepared, outcome: RunOutcome, *, confidence: float, seed: int) -> EvaluationReport:
+    """The report of a finished (or interrupted) run."""
+    infos = tuple(MetricInfo(m.name, m.binary) for m in prepared.metrics)
     results = tuple(
-        TargetResult.build(t, outcome.samples[t.name], infos, confidence, seed) for t in resolved_targets
+        TargetResult.build(t, outcome.samples[t.name], infos, confidence, seed) for t in prepared.targets
     )
-    return EvaluationReport(results, infos, len(examples), outcome.interrupted, confidence, seed)
-
-
+    return EvaluationReport(results, infos, len(prepared.examples), outcome.interrupted, confidence, seed)

@@ -10,7 +10,7 @@ from typing import Any
 from foundry_tune.errors import ConfigurationError, GraderError
 from foundry_tune.evaluation._examples import Example
 
-__all__ = ["LOCAL_GRADER_TYPES", "GraderMetric"]
+__all__ = ["LOCAL_GRADER_TYPES", "GraderMetric", "grader_reward"]
 
 LOCAL_GRADER_TYPES = frozenset({"string_check", "text_similarity"})
 """Grader types whose score foundry-tune computes exactly, without a service call."""
@@ -90,7 +90,11 @@ def _run_on_service(connection: Any, definition: Mapping[str, Any], output: str,
             grader=dict(definition), model_sample=output, item=dict(item)
         )
 
-    response = connection.retry.call(run, what="grader run")
+    return grader_reward(connection.retry.call(run, what="grader run"))
+
+
+def grader_reward(response: Any) -> float:
+    """The reward of a grader ``run`` response; GraderError when the service could not run it."""
     errors = getattr(getattr(response, "metadata", None), "errors", None)
     if errors is not None:
         failed = [k for k, v in errors.model_dump().items() if v is True]

@@ -1,0 +1,244 @@
+"""The async API end to end on the emulator over real HTTP (real ``openai.AsyncOpenAI`` from
+``azure.ai.projects.aio``, real ``httpx.AsyncClient`` for ARM): the same workflow and promises as
+the sync API, and many jobs watched concurrently in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+pytest.importorskip("aiohttp")
+
+from foundry_tune import AsyncFoundry, RetryPolicy
+from foundry_tune._demo_data import demo_records
+from foundry_tune.aio import AsyncJob, AsyncStaticTokenCredential
+from foundry_tune.aio import evaluate as aevaluate
+from foundry_tune.dataset import Dataset
+from foundry_tune.emulator import Emulator, EmulatorInfo
+from foundry_tune.errors import DatasetValidationError, JobFailedError
+from foundry_tune.evaluation import Target
+from foundry_tune.graders import StringCheck
+from foundry_tune.job import JobStatus
+from foundry_tune.methods import DPO, Reinforcement, Supervised
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::foundry_tune.deployment.BillingWarning")]
+
+WAIT = 120.0
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorInfo]:
+    with Emulator(job_duration=0.6, deployment_ready_delay=0.2, deployment_provision_delay=0.2) as emu:
+        yield emu.info
+
+
+def connect(info: EmulatorInfo) -> AsyncFoundry:
+    return AsyncFoundry(
+        info.project_endpoint,
+        AsyncStaticTokenCredential("token-for-tests"),
+        subscription_id=info.subscription_id,
+        resource_group=info.resource_group,
+        account_name=info.account_name,
+        arm_endpoint=info.arm_endpoint,
+    )
+
+
+def run(info: EmulatorInfo, body: Callable[[AsyncFoundry], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with connect(info) as ft:
+            return await body(ft)
+
+    return asyncio.run(main())
+
+
+def stats(info: EmulatorInfo) -> dict[str, Any]:
+    result: dict[str, Any] = httpx.get(info.stats_url, timeout=10).json()
+    return result
+
+
+def sft_data(n: int, seed: int, name: str = "support.jsonl") -> Dataset:
+    return Dataset.from_records(demo_records(n, seed=seed), name=name)
+
+
+def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
+    train, validation = sft_data(60, seed=41).split(validation=0.2, seed=1)
+    before = stats(emulator)
+
+    async def body(ft: AsyncFoundry) -> None:
+        builder = (ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(validation)
+                   .method(Supervised(n_epochs=2)).suffix("async-sft").training_type("GlobalStandard"))
+        plan = await builder.plan()
+        assert plan.creates_job and [f.action for f in plan.files] == ["upload", "upload"]
+        job = await builder.start()
+        assert isinstance(job, AsyncJob) and not job.reused
+        again = await builder.start()  # a re-run never starts a second paid job
+        assert again.id == job.id and again.reused
+
+        seen: list[str] = []
+        done = await job.wait(timeout=WAIT, progress=False, on_event=lambda e: seen.append(e.id))
+        assert done is job and job.status is JobStatus.SUCCEEDED
+        assert job.fine_tuned_model and job.fine_tuned_model.endswith("async-sft")
+        events = await job.events()
+        assert len(seen) == len(set(seen)) == len(events)
+
+        metrics = await job.metrics()
+        assert metrics.source == "results" and len(metrics) > 5
+        assert metrics.last is not None and metrics.last.train_loss is not None
+        assert metrics[0].train_loss is not None and metrics.last.train_loss < metrics[0].train_loss
+        assert [r.step for r in await job.metrics(source="events")] == [r.step for r in metrics]
+        checkpoints = await job.checkpoints()
+        assert checkpoints and checkpoints[-1].model.startswith(job.fine_tuned_model)
+
+        attached = await ft.jobs.get(job.id)
+        assert attached.id == job.id and attached.status is JobStatus.SUCCEEDED
+        assert [j.id for j in await ft.jobs.find(job.fingerprint or "")] == [job.id]
+
+        trained = {row["messages"][-1]["content"] for row in train.iter_records()}
+        question = next(iter(train.iter_records()))["messages"][1]["content"]
+        async with await job.deploy(capacity=1) as deployment:
+            assert deployment.model == job.fine_tuned_model and deployment.job_id == job.id
+            assert stats(emulator)["deployments"] == before["deployments"] + 1
+            assert [d.name for d in await ft.deployments.list(created_by_foundry_tune=True)] == [deployment.name]
+            assert await deployment.chat(question) in trained  # the tuned model answers from its data
+            report = await aevaluate(
+                {"base": Target("gpt-4.1-mini"), "tuned": deployment}, validation,
+                ["exact_match", "rouge_l"], foundry=ft, concurrency=4)
+        assert stats(emulator)["deployments"] == before["deployments"]
+        assert report.examples == 12 and report["tuned"].answered == report["base"].answered == 12
+        assert report["tuned"].scores["rouge_l"].mean > report["base"].scores["rouge_l"].mean
+
+    run(emulator, body)
+    after = stats(emulator)
+    # two uploads (training, validation) and the job's result file; one job
+    assert after["files"] == before["files"] + 3 and after["jobs"] == before["jobs"] + 1
+
+
+def test_async_dpo_and_rft(emulator: EmulatorInfo) -> None:
+    dpo_rows = []
+    for row in demo_records(30, seed=3):
+        system, user, assistant = row["messages"]
+        dpo_rows.append({"input": {"messages": [system, user]}, "preferred_output": [assistant],
+                         "non_preferred_output": [{"role": "assistant", "content": "Check our website."}]})
+    rft_rows = [{"messages": [{"role": "user", "content": f"What is {i} plus {i}? Number only."}],
+                 "answer": str(2 * i)} for i in range(30)]
+    grader = StringCheck(name="exact", input="{{sample.output_text}}", reference="{{item.answer}}",
+                         operation="eq")
+
+    async def body(ft: AsyncFoundry) -> None:
+        dpo = await (ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(dpo_rows[:20], name="d.jsonl"))
+                     .validate_on(Dataset.from_records(dpo_rows[20:], name="dv.jsonl"))
+                     .method(DPO(beta=0.2, n_epochs=1)).training_type("Standard").start())
+        rft = await (ft.fine_tune("o4-mini").train_on(Dataset.from_records(rft_rows[:20], name="r.jsonl"))
+                     .validate_on(Dataset.from_records(rft_rows[20:], name="rv.jsonl"))
+                     .method(Reinforcement(grader=grader, reasoning_effort="low", n_epochs=1))
+                     .training_type("GlobalStandard").start())
+        await asyncio.gather(dpo.wait(timeout=WAIT, progress=False), rft.wait(timeout=WAIT, progress=False))
+        assert isinstance(dpo.method, DPO) and dpo.method.beta == 0.2
+        assert isinstance(rft.method, Reinforcement)
+        assert len(await dpo.metrics()) > 0 and len(await rft.metrics(source="events")) > 0
+
+    run(emulator, body)
+
+
+def test_async_invalid_data_uploads_nothing(emulator: EmulatorInfo) -> None:
+    rows = list(demo_records(20, seed=5))
+    rows[7] = {"messages": [{"role": "user", "content": "no answer"}]}
+    before = stats(emulator)
+
+    async def body(ft: AsyncFoundry) -> None:
+        with pytest.raises(DatasetValidationError) as info:
+            await ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(rows)).start()
+        assert any(issue.line == 8 for issue in info.value.report.errors)
+
+    run(emulator, body)
+    after = stats(emulator)
+    assert (after["files"], after["jobs"]) == (before["files"], before["jobs"])
+
+
+def test_async_failed_job_raises_with_the_service_reason(emulator: EmulatorInfo) -> None:
+    async def body(ft: AsyncFoundry) -> None:
+        # Without a training type Azure (and the emulator) refuse the base model: typed, with a hint.
+        with pytest.raises(Exception) as info:
+            await ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=8)).start()
+        assert "training_type" in str(info.value) or "trainingType" in str(info.value)
+
+    run(emulator, body)
+    assert JobFailedError  # the wait() path raises it; covered by raise_for_status shared with Job
+
+
+def test_async_retry_policy_shares_the_sync_configuration(emulator: EmulatorInfo) -> None:
+    policy = RetryPolicy(max_attempts=2, total_timeout=5.0)
+
+    async def body() -> None:
+        async with AsyncFoundry(emulator.project_endpoint, AsyncStaticTokenCredential("t"), retry=policy) as ft:
+            assert ft.retry.policy is policy
+            calls = 0
+
+            async def flaky() -> str:
+                nonlocal calls
+                calls += 1
+                raise httpx.ConnectError("dropped")
+
+            with pytest.raises(Exception) as info:
+                await ft.retry.call(flaky, what="flaky read")
+            assert calls == 2 and "flaky read" in str(info.value)
+            assert "token" not in repr(ft).lower()
+
+    asyncio.run(body())
+
+
+def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> None:
+    data = sft_data(20, seed=77, name="many.jsonl")
+    before = stats(emulator)
+    threads: set[int] = set()
+    seen: dict[str, list[str]] = {}
+    statuses: list[list[JobStatus]] = []
+
+    async def body(ft: AsyncFoundry) -> list[tuple[AsyncJob, float]]:
+        builder = (ft.fine_tune("gpt-4.1-mini").train_on(data).method(Supervised(n_epochs=1))
+                   .training_type("GlobalStandard"))
+        jobs = [await builder.suffix(f"many-{i:02d}").start() for i in range(20)]
+        returned: list[tuple[AsyncJob, float]] = []
+
+        async def watch(job: AsyncJob) -> None:
+            def on_event(event: Any) -> None:
+                threads.add(threading.get_ident())
+                seen.setdefault(job.id, []).append(event.id)
+
+            await job.wait(timeout=WAIT, progress=False, poll=0.3, on_event=on_event)
+            returned.append((job, time.time()))
+
+        async def sample_statuses() -> None:
+            while len(returned) < len(jobs):
+                statuses.append([j.status for j in jobs])
+                await asyncio.sleep(0.2)
+
+        await asyncio.gather(sample_statuses(), *(watch(job) for job in jobs))
+        return returned
+
+    returned = run(emulator, body)
+    assert len(returned) == 20 and all(job.status is JobStatus.SUCCEEDED for job, _ in returned)
+    assert len({job.fine_tuned_model for job, _ in returned}) == 20
+    assert threads == {threading.main_thread().ident}  # one loop, no thread per job
+    assert all(len(ids) == len(set(ids)) for ids in seen.values())
+    # The waits overlapped: while one job ran, others were watched in the queue; never two running.
+    assert any(s.count(JobStatus.RUNNING) == 1 and s.count(JobStatus.QUEUED) >= 5 for s in statuses)
+    assert all(s.count(JobStatus.RUNNING) <= 1 for s in statuses)
+    # Each wait returned when its own job finished, not after the whole batch: in finishing order,
+    # the first ones long before the last job was done.
+    finished = [job.finished_at.timestamp() for job, _ in returned if job.finished_at is not None]
+    assert len(finished) == 20 and finished == sorted(finished)
+    assert returned[0][1] < max(finished)
+    after = stats(emulator)
+    # one upload shared by all twenty, plus one result file per job
+    assert after["files"] == before["files"] + 1 + 20 and after["jobs"] == before["jobs"] + 20
