@@ -27,7 +27,7 @@ def test_valid_file_exits_0_and_detects_the_method(
 ) -> None:
     code, out, _ = _run(capsys, str(good_file(tmp_path / "d.jsonl", "dpo")))
     assert code == 0
-    assert "valid for dpo fine-tuning, 12 examples, 0 errors" in out
+    assert "valid for DPO fine-tuning, 12 examples, 0 errors" in out
 
 
 def test_invalid_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset._issues import Severity
 
-__all__ = ["Findings", "describe_type"]
+__all__ = ["Findings", "describe_type", "method_name"]
 
 
 class Findings:
@@ -45,3 +46,8 @@ def describe_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def method_name(method: MethodKind) -> str:
+    """How messages name a method: ``supervised``, ``DPO``, ``reinforcement``."""
+    return "DPO" if method is MethodKind.DPO else method.value

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._method_kind import MethodKind
+from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.errors import DatasetValidationError
 
@@ -52,7 +53,7 @@ class ValidationReport:
     def summary(self) -> str:
         """One line: the verdict, the method, the example count and how many problems."""
         verdict = "valid" if self.valid else "INVALID"
-        method = f"{self.method.value} fine-tuning"
+        method = f"{method_name(self.method)} fine-tuning"
         if any(issue.code == "file.method_undetected" for issue in self.errors):
             method = "fine-tuning (not a training file)"
         return (

@@ -17,6 +17,7 @@ from typing import IO, Any, Literal
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import ModelInfo, known_models, lookup_model
 from foundry_tune.dataset._cost import estimate_cost
+from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._grader_refs import GraderNeeds
 from foundry_tune.dataset._issues import Issue, IssueCollector, Severity
 from foundry_tune.dataset._reader import Line, iter_chunks, parse_line
@@ -176,9 +177,10 @@ class _Pass:
             self.issues.add(
                 number,
                 "file.method_mismatch",
-                f"this line looks like a {looks.value} example, but the file is being validated for "
-                f"{self.method.value} fine-tuning: use --method {looks.short} (method='{looks.short}'), "
-                f"or convert the data to the {self.method.value} format",
+                f"this line looks like a {method_name(looks)} example, but the file is being validated for "
+                f"{method_name(self.method)} fine-tuning: use --method {looks.short} "
+                f"(method='{looks.short}'), "
+                f"or convert the data to the {method_name(self.method)} format",
             )
 
     def _take_counts(
@@ -272,7 +274,8 @@ def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationR
         add(
             None,
             "model.method_unsupported",
-            f"{info.name} cannot be fine-tuned with {resolved.value}: models that can are {', '.join(can)}",
+            f"{info.name} cannot be fine-tuned with {method_name(resolved)}: "
+            f"models that can are {', '.join(can)}",
         )
     _check_grader(state, check, resolved)
     state.run(open_stream)
@@ -314,7 +317,7 @@ def _check_grader(state: _Pass, check: Check, method: MethodKind) -> None:
         state.issues.add(
             None,
             "grader.ignored",
-            f"a grader only applies to reinforcement fine-tuning, not {method.value}: it was not used",
+            f"a grader only applies to reinforcement fine-tuning, not {method_name(method)}: it was not used",
             "warning",
         )
         return
