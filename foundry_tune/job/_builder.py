@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.errors import (
+    DatasetError,
     DatasetValidationError,
     InvalidParameterError,
     ServiceError,
+    UploadError,
 )
 from foundry_tune.job._calls import Connection, reconciled_create, safe_call
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVED_PREFIX, fingerprint
@@ -45,6 +47,8 @@ TRAINING_TYPES = ("Standard", "GlobalStandard", "Developer")
 MAX_METADATA_PAIRS = 16
 _RESERVED_PAIRS = 2  # fingerprint + attempt id
 _FILE_ID = re.compile(r"^file[-_][A-Za-z0-9_-]+$")
+MAX_UPLOAD_BYTES = 8 * 1024**3
+"""The largest training file the service accepts (through the Uploads API)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +204,13 @@ class FineTuneBuilder:
     def _check_static(self, method: TuningMethod) -> None:
         if self.training is None:
             raise InvalidParameterError("no training data: call .train_on(dataset_or_path_or_file_id) first")
+        for source in (self.training, self.validation):
+            # Checked from the size alone, before validation would read (and hash) the whole file.
+            size = getattr(source, "size_bytes", 0)
+            if size > MAX_UPLOAD_BYTES:
+                name = getattr(source, "name", "the file")
+                raise DatasetError(f"{name} is {size:,} bytes: the service accepts training files up to "
+                                   f"8 GB ({MAX_UPLOAD_BYTES:,} bytes); split it")
         method.check_model(self.model)
         if method.kind == MethodKind.REINFORCEMENT and self.validation is None:
             raise InvalidParameterError("Reinforcement fine-tuning needs validation data: add .validate_on()")
@@ -351,7 +362,12 @@ class FineTuneBuilder:
     def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):
             options = dataclasses.replace(self.upload, not_found_grace=0.0)
-            return wait_processed(self.ft, source.file_id, options).id
+            remote = wait_processed(self.ft, source.file_id, options)
+            if remote.purpose != "fine-tune":
+                raise UploadError(f"file {source.file_id} was uploaded with purpose {remote.purpose!r}; "
+                                  "fine-tuning needs purpose 'fine-tune': upload it again "
+                                  "(train_on(path) does)", file_id=source.file_id)
+            return remote.id
         return upload_once(self.ft, source, self.upload, on_progress=say).id
 
     def _create(self, method: TuningMethod, fp: str, training_file: str, validation_file: str | None) -> Job:
