@@ -398,5 +398,5 @@ def test_eta_needs_steps_seen_at_two_moments(monkeypatch: pytest.MonkeyPatch) ->
     state.apply(JobStatus.RUNNING, [_metrics_event(1, 1, 100, 1.0), _metrics_event(2, 10, 100, 0.9)])
     assert state.eta_seconds() is None and "ETA" not in state.line()
     state.apply(JobStatus.RUNNING, [_metrics_event(3, 20, 100, 0.8)])
-    assert state.eta_seconds() == pytest.approx(80.0)  # 10 s for 10 steps, 80 steps to go
-    assert "ETA 1:20" in state.line()
+    assert state.eta_seconds() == pytest.approx(80 * 10 / 19)  # steps 1 -> 20 took 10 s; 80 to go
+    assert "ETA 0:42" in state.line()
