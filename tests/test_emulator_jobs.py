@@ -190,7 +190,8 @@ def test_one_job_runs_at_a_time_and_the_rest_queue(client: openai.OpenAI, sft_fi
     deadline = time.monotonic() + 60
     seen_queued = False
     while time.monotonic() < deadline:
-        statuses = [client.fine_tuning.jobs.retrieve(j.id).status for j in jobs]
+        snapshot = {j.id: j.status for j in client.fine_tuning.jobs.list(limit=100)}  # one consistent read
+        statuses = [snapshot[j.id] for j in jobs]
         assert statuses.count("running") <= 1, statuses
         seen_queued = seen_queued or ("running" in statuses and "queued" in statuses)
         if all(s == "succeeded" for s in statuses):

@@ -38,8 +38,9 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 async def _capped_body(request: Request, limit: int) -> bytes:
-    too_large = ApiError(413, f"The request body exceeds the limit of {limit} bytes.",
-                         code="request_too_large")
+    too_large = ApiError(
+        413, f"The request body exceeds the limit of {limit} bytes.", code="request_too_large"
+    )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large

@@ -211,19 +211,27 @@ async def resume_job(request: Request) -> Response:
     return ok(public(job))
 
 
+def _children(
+    ctx: Context, kind: str, job_id: str, request: Request, default_limit: int
+) -> tuple[list[Doc], bool]:
+    after = request.query_params.get("after")
+    found = ctx.store.page(kind, job_id, after, int_param(request, "limit", default_limit))
+    if found is None:
+        raise invalid(f"Unknown pagination cursor '{after}'.", param="after")
+    return found
+
+
 async def list_events(request: Request) -> Response:
     ctx = ctx_of(request)
     job = _get_job(ctx, request.path_params["job_id"])
-    events = ctx.store.all("event", job["id"], newest_first=True)
-    page, more = page_after(events, request.query_params.get("after"), int_param(request, "limit", 20))
+    page, more = _children(ctx, "event", job["id"], request, 20)
     return ok({"object": "list", "data": [public(e) for e in page], "has_more": more})
 
 
 async def list_checkpoints(request: Request) -> Response:
     ctx = ctx_of(request)
     job = _get_job(ctx, request.path_params["job_id"])
-    checkpoints = ctx.store.all("checkpoint", job["id"], newest_first=True)
-    page, more = page_after(checkpoints, request.query_params.get("after"), int_param(request, "limit", 10))
+    page, more = _children(ctx, "checkpoint", job["id"], request, 10)
     data = [public(c) for c in page]
     return ok(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import queue
@@ -123,6 +124,11 @@ class Emulator:
         """Start the process and wait until it listens."""
         if self.running:
             return self.info
+        for package in ("starlette", "uvicorn"):
+            if importlib.util.find_spec(package) is None:
+                raise ImportError(
+                    f"the emulator needs {package!r}: pip install 'foundry-tune[emulator]'", name=package
+                )
         if self._given_dir is None and self._temp_dir is None:
             self._temp_dir = Path(tempfile.mkdtemp(prefix="foundry-tune-emulator-"))
         data_dir = self.data_dir

@@ -111,6 +111,32 @@ class Store:
                 )
             return [dict(json.loads(r[0])) for r in rows.fetchall()]
 
+    def page(
+        self, kind: str, parent: str, after: str | None, limit: int, *, newest_first: bool = True
+    ) -> tuple[list[Doc], bool] | None:
+        """Up to ``limit`` children of ``parent`` that follow the one with id ``after``, and whether
+        more remain; ``None`` when ``after`` is not one of them."""
+        order, compare = ("DESC", "<") if newest_first else ("ASC", ">")
+        with self._lock:
+            start = None
+            if after:
+                row = self._db.execute(
+                    "SELECT seq FROM docs WHERE kind = ? AND parent = ? AND id = ?", (kind, parent, after)
+                ).fetchone()
+                if row is None:
+                    return None
+                start = row[0]
+            query = "SELECT doc FROM docs WHERE kind = ? AND parent = ?"
+            params: list[object] = [kind, parent]
+            if start is not None:
+                query += f" AND seq {compare} ?"
+                params.append(start)
+            query += f" ORDER BY seq {order} LIMIT ?"
+            params.append(limit + 1)
+            rows = self._db.execute(query, params).fetchall()
+        docs = [dict(json.loads(r[0])) for r in rows]
+        return docs[:limit], len(docs) > limit
+
     def count(self, kind: str) -> int:
         """How many documents of ``kind`` exist."""
         with self._lock:
