@@ -54,7 +54,7 @@ def test_every_call_returns_a_new_builder_and_leaves_the_old_one(train_file: Pat
         configured.suffix_value = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("bad", ["", "a" * 65, "my.model", "with space"])
+@pytest.mark.parametrize("bad", ["", "a" * 65, "my.model", "with space", "slash/name", "ümlaut"])
 def test_suffix_rules(bad: str) -> None:
     with pytest.raises(InvalidParameterError, match="suffix"):
         builder().suffix(bad)

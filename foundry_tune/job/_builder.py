@@ -49,6 +49,7 @@ _RESERVED_PAIRS = 2  # fingerprint + attempt id
 _FILE_ID = re.compile(r"^file[-_][A-Za-z0-9_-]+$")
 MAX_UPLOAD_BYTES = 8 * 1024**3
 """The largest training file the service accepts (through the Uploads API)."""
+_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,13 +135,13 @@ class FineTuneBuilder:
         )
 
     def suffix(self, suffix: str) -> FineTuneBuilder:
-        """A suffix for the tuned model's name: 1-64 characters, no dots."""
+        """A suffix for the tuned model's name: 1-64 letters, digits, ``-`` or ``_`` (no dots)."""
         if not isinstance(suffix, str) or not 1 <= len(suffix) <= 64:
             raise InvalidParameterError(f"suffix must be 1-64 characters, got {suffix!r}")
         if "." in suffix:
             raise InvalidParameterError(f"suffix must not contain dots, got {suffix!r}")
-        if not suffix.isprintable() or any(c.isspace() for c in suffix):
-            raise InvalidParameterError(f"suffix must not contain spaces or control characters: {suffix!r}")
+        if not _SUFFIX.match(suffix):
+            raise InvalidParameterError(f"suffix may hold only letters, digits, '-' and '_': {suffix!r}")
         return dataclasses.replace(self, suffix_value=suffix)
 
     def seed(self, seed: int) -> FineTuneBuilder:
@@ -372,6 +373,23 @@ class FineTuneBuilder:
 
     def _create(self, method: TuningMethod, fp: str, training_file: str, validation_file: str | None) -> Job:
         attempt_id = uuid.uuid4().hex
+        kwargs = self.create_kwargs(method, fp, attempt_id, training_file, validation_file)
+        jobs = self.ft.openai.fine_tuning.jobs
+
+        def lookup() -> Any:
+            found = scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
+            return found[0] if found else None
+
+        try:
+            raw = reconciled_create(self.ft, lambda: jobs.create(**kwargs), lookup,
+                                    what=f"create fine-tuning job on {self.model}")
+        except ServiceError as exc:
+            raise with_hint(exc) from exc
+        return Job(self.ft, raw)
+
+    def create_kwargs(self, method: TuningMethod, fp: str, attempt_id: str, training_file: str,
+                      validation_file: str | None) -> dict[str, Any]:
+        """The ``fine_tuning.jobs.create`` arguments (shared by the sync and async start)."""
         metadata = {**dict(self.metadata_items), FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -389,18 +407,7 @@ class FineTuneBuilder:
             kwargs["integrations"] = [dict(i) for i in self.integrations_value]
         if self.training_type_value is not None:
             kwargs["extra_body"] = {"trainingType": self.training_type_value}
-        jobs = self.ft.openai.fine_tuning.jobs
-
-        def lookup() -> Any:
-            found = scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
-            return found[0] if found else None
-
-        try:
-            raw = reconciled_create(self.ft, lambda: jobs.create(**kwargs), lookup,
-                                    what=f"create fine-tuning job on {self.model}")
-        except ServiceError as exc:
-            raise _with_hint(exc) from exc
-        return Job(self.ft, raw)
+        return kwargs
 
 
 def _data_key(source: Dataset | _RemoteFile | None) -> str:
@@ -410,7 +417,7 @@ def _data_key(source: Dataset | _RemoteFile | None) -> str:
     return "sha256:" + clean_hash(source.content_hash())
 
 
-def _with_hint(exc: ServiceError) -> ServiceError:
+def with_hint(exc: ServiceError) -> ServiceError:
     hint = failure_hint(exc.code, exc.message)
     if hint is None:
         return exc

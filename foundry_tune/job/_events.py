@@ -78,9 +78,9 @@ def openai_fetcher(conn: Connection, job_id: str) -> Fetch:
 class EventTail:
     """Yields each event of a job once, oldest first, reading only new pages on every poll."""
 
-    def __init__(self, fetch: Fetch, *, page_size: int = 50, remember: int = 10_000) -> None:
+    def __init__(self, fetch: Fetch | None, *, page_size: int = 50, remember: int = 10_000) -> None:
         self._fetch = fetch
-        self._page_size = page_size
+        self.page_size = page_size
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
         self._remember = remember
@@ -89,20 +89,30 @@ class EventTail:
 
     def poll(self) -> list[JobEvent]:
         """The events that appeared since the previous poll, oldest first."""
+        assert self._fetch is not None, "this tail is fed with absorb() (e.g. by the async API)"
         new: list[JobEvent] = []
         after: str | None = None
         while True:
-            events, has_more = self._fetch(after, self._page_size)
-            self.requests += 1
-            hit_seen = False
-            for event in events:
-                if event.id in self._seen:
-                    hit_seen = True
-                    break
-                new.append(event)
-            if hit_seen or not has_more or not events:
-                break
-            after = events[-1].id
+            events, has_more = self._fetch(after, self.page_size)
+            cursor = self.absorb(events, has_more, new)
+            if cursor is None:
+                return self.finish(new)
+            after = cursor
+
+    def absorb(self, events: list[JobEvent], has_more: bool, new: list[JobEvent]) -> str | None:
+        """Add one fetched page's unseen events (newest first) to ``new``; return the ``after``
+        cursor of the next page to fetch, or None when the poll is complete."""
+        self.requests += 1
+        for event in events:
+            if event.id in self._seen:
+                return None
+            new.append(event)
+        if not has_more or not events:
+            return None
+        return events[-1].id
+
+    def finish(self, new: list[JobEvent]) -> list[JobEvent]:
+        """End a poll: remember ``new`` and return it oldest first."""
         new.reverse()
         for event in new:
             self._remember_id(event.id)

@@ -30,35 +30,24 @@ if TYPE_CHECKING:
     from foundry_tune.deployment import Deployment
     from foundry_tune.methods import TuningMethod
 
-__all__ = ["Job"]
+__all__ = ["Job", "JobState", "as_dict"]
 
 MIN_POLL = 1.0
 MAX_POLL = 30.0
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
+def as_dict(obj: Any) -> dict[str, Any]:
     if isinstance(obj, dict):
         return dict(obj)
     dumped: dict[str, Any] = obj.model_dump()
     return dumped
 
 
-class Job:
-    """A fine-tuning job on the service. Get one from ``builder.start()``, ``ft.jobs.get(id)`` or
-    :meth:`Job.attach`; it holds the last state seen (call :meth:`refresh` for a new one)."""
+class JobState:
+    """What a job looked like the last time it was fetched: the read-only fields shared by
+    :class:`Job` and :class:`foundry_tune.aio.AsyncJob` (no network calls here)."""
 
-    def __init__(self, conn: Connection, raw: Any) -> None:
-        self._conn = conn
-        self._raw = _as_dict(raw)
-        self._tail: EventTail | None = None
-        self.reused = False
-        """True when ``start()`` returned this existing job instead of creating a new one."""
-
-    @classmethod
-    def attach(cls, ft: Connection, job_id: str) -> Job:
-        """Re-attach to a job by id (after a restart, from another process, in a new notebook)."""
-        raw = safe_call(ft, lambda: ft.openai.fine_tuning.jobs.retrieve(job_id), what=f"get job {job_id}")
-        return cls(ft, raw)
+    _raw: dict[str, Any]
 
     # --- state -------------------------------------------------------------------------------
 
@@ -157,11 +146,59 @@ class Job:
         """The last job object received, as a dict."""
         return dict(self._raw)
 
+    def raise_for_status(self) -> None:
+        """Raise :class:`JobFailedError` / :class:`JobCancelledError` if the job ended that way."""
+        if self.status == JobStatus.FAILED:
+            code, message = self.error
+            raise JobFailedError(
+                job_id=self.id, code=code, service_message=message, hint=failure_hint(code, message)
+            )
+        if self.status == JobStatus.CANCELLED:
+            raise JobCancelledError(f"fine-tuning job {self.id} was cancelled", job_id=self.id)
+
+    # --- display -----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        extra = f", fine_tuned_model={self.fine_tuned_model!r}" if self.fine_tuned_model else ""
+        name = type(self).__name__
+        return f"{name}(id={self.id!r}, status={self.status.value!r}, model={self.model!r}{extra})"
+
+    def _repr_html_(self) -> str:
+        rows = [("id", self.id), ("status", self.status.value), ("model", self.model)]
+        if self.suffix:
+            rows.append(("suffix", self.suffix))
+        if self.fine_tuned_model:
+            rows.append(("fine-tuned model", self.fine_tuned_model))
+        code, message = self.error
+        if message:
+            rows.append(("error", f"{code}: {message}"))
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        return f"<table>{body}</table>"
+
+
+class Job(JobState):
+    """A fine-tuning job on the service. Get one from ``builder.start()``, ``ft.jobs.get(id)`` or
+    :meth:`Job.attach`; it holds the last state seen (call :meth:`refresh` for a new one)."""
+
+    def __init__(self, conn: Connection, raw: Any) -> None:
+        self._conn = conn
+        self._raw = as_dict(raw)
+        self._tail: EventTail | None = None
+        self.reused = False
+        """True when ``start()`` returned this existing job instead of creating a new one."""
+
+    @classmethod
+    def attach(cls, ft: Connection, job_id: str) -> Job:
+        """Re-attach to a job by id (after a restart, from another process, in a new notebook)."""
+        raw = safe_call(ft, lambda: ft.openai.fine_tuning.jobs.retrieve(job_id), what=f"get job {job_id}")
+        return cls(ft, raw)
+
     def refresh(self) -> Job:
         """Fetch the current state; returns ``self``."""
         jobs = self._conn.openai.fine_tuning.jobs
         raw = safe_call(self._conn, lambda: jobs.retrieve(self.id), what=f"get job {self.id}")
-        self._raw = _as_dict(raw)
+        self._raw = as_dict(raw)
         return self
 
     # --- watching ------------------------------------------------------------------------------
@@ -233,16 +270,6 @@ class Job:
             f"Re-attach with: Job.attach(ft, {self.id!r}).wait()   or: foundry-tune jobs watch {self.id}"
         )
 
-    def raise_for_status(self) -> None:
-        """Raise :class:`JobFailedError` / :class:`JobCancelledError` if the job ended that way."""
-        if self.status == JobStatus.FAILED:
-            code, message = self.error
-            raise JobFailedError(
-                job_id=self.id, code=code, service_message=message, hint=failure_hint(code, message)
-            )
-        if self.status == JobStatus.CANCELLED:
-            raise JobCancelledError(f"fine-tuning job {self.id} was cancelled", job_id=self.id)
-
     def events(self) -> list[JobEvent]:
         """Every event of the job so far, oldest first."""
         return list(list_all_events(openai_fetcher(self._conn, self.id)))
@@ -306,7 +333,7 @@ class Job:
                 if self.status in reached:
                     return self
             raise
-        self._raw = _as_dict(raw)
+        self._raw = as_dict(raw)
         return self
 
     # --- deploy ------------------------------------------------------------------------------
@@ -340,25 +367,6 @@ class Job:
         if capacity is not None:
             kwargs["capacity"] = capacity
         return self._conn.deployments.create(model, job_id=self.id, **kwargs)
-
-    # --- display -----------------------------------------------------------------------------
-
-    def __repr__(self) -> str:
-        extra = f", fine_tuned_model={self.fine_tuned_model!r}" if self.fine_tuned_model else ""
-        return f"Job(id={self.id!r}, status={self.status.value!r}, model={self.model!r}{extra})"
-
-    def _repr_html_(self) -> str:
-        rows = [("id", self.id), ("status", self.status.value), ("model", self.model)]
-        if self.suffix:
-            rows.append(("suffix", self.suffix))
-        if self.fine_tuned_model:
-            rows.append(("fine-tuned model", self.fine_tuned_model))
-        code, message = self.error
-        if message:
-            rows.append(("error", f"{code}: {message}"))
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                       for k, v in rows)
-        return f"<table>{body}</table>"
 
 
 def _time(value: Any) -> dt.datetime | None:

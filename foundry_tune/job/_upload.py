@@ -23,7 +23,9 @@ __all__ = [
     "DEFAULT_SINGLE_REQUEST_LIMIT",
     "UploadOptions",
     "UploadSource",
+    "UploadedChooser",
     "find_uploaded",
+    "is_processed",
     "upload_name",
     "upload_once",
     "wait_processed",
@@ -104,21 +106,37 @@ def find_uploaded(conn: Connection, content_hash: str, size: int | None) -> File
 
 def scan_uploaded(conn: Connection, content_hash: str, size: int | None) -> FileObject | None:
     """:func:`find_uploaded` without the retry policy (for use inside a reconciling attempt)."""
-    marker = _hash_marker(content_hash)
-    best: FileObject | None = None
+    chooser = UploadedChooser(content_hash, size)
     for f in conn.openai.files.list(purpose=_PURPOSE):
-        if not (f.filename or "").endswith(marker):
-            continue
-        if size is not None and f.bytes not in (None, size):
-            continue
+        if chooser.offer(f):
+            break
+    return chooser.best
+
+
+class UploadedChooser:
+    """Picks, among listed files, the one with the wanted content: a processed one at once, else
+    the first still processing. Shared by the sync and async uploads."""
+
+    def __init__(self, content_hash: str, size: int | None) -> None:
+        self._marker = _hash_marker(content_hash)
+        self._size = size
+        self.best: FileObject | None = None
+
+    def offer(self, f: FileObject) -> bool:
+        """Consider one listed file; True when it is processed (stop looking)."""
+        if not (f.filename or "").endswith(self._marker):
+            return False
+        if self._size is not None and f.bytes not in (None, self._size):
+            return False
         status = (f.status or "").lower()
         if status in _GONE:
-            continue
+            return False
         if status == "processed":
-            return f
-        if best is None:
-            best = f
-    return best
+            self.best = f
+            return True
+        if self.best is None:
+            self.best = f
+        return False
 
 
 def upload_once(
@@ -250,19 +268,8 @@ def wait_processed(
             if time.monotonic() - start > options.not_found_grace:
                 raise
             f = None
-        if f is not None:
-            status = (f.status or "").lower()
-            if status == "processed":
-                return f
-            if status in _FAILED:
-                details = f.status_details or "no details given"
-                raise UploadError(
-                    f"the service rejected {label} ({file_id}) while processing it: {details}",
-                    file_id=file_id,
-                    details=f.status_details,
-                )
-            if status in ("deleted", "deleting"):
-                raise UploadError(f"{label} ({file_id}) was deleted before it was processed", file_id=file_id)
+        if f is not None and is_processed(f, label):
+            return f
         elapsed = time.monotonic() - start
         if elapsed > options.processing_timeout:
             raise WaitTimeoutError(
@@ -271,3 +278,21 @@ def wait_processed(
             )
         time.sleep(delay)
         delay = min(delay * 1.5, 5.0)
+
+
+def is_processed(f: FileObject, label: str) -> bool:
+    """True once ``f`` is processed; raises :class:`UploadError` (with the service's
+    ``status_details``) when processing failed or the file was deleted."""
+    status = (f.status or "").lower()
+    if status == "processed":
+        return True
+    if status in _FAILED:
+        details = f.status_details or "no details given"
+        raise UploadError(
+            f"the service rejected {label} ({f.id}) while processing it: {details}",
+            file_id=f.id,
+            details=f.status_details,
+        )
+    if status in ("deleted", "deleting"):
+        raise UploadError(f"{label} ({f.id}) was deleted before it was processed", file_id=f.id)
+    return False
