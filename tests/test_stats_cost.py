@@ -37,6 +37,17 @@ def test_distribution_matches_numpy_and_labels_real_p5_p95() -> None:
     assert Distribution.of([]) is None
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_distribution_with_many_repeated_values_matches_numpy(seed: int) -> None:
+    rng = random.Random(seed)
+    values = [rng.choice([3, 3, 3, 7, 8, 8, 100]) for _ in range(rng.randint(1, 400))]
+    d = Distribution.of(iter(values))  # any iterable, consumed once
+    assert d is not None
+    for got, p in ((d.p5, 5), (d.median, 50), (d.p95, 95)):
+        assert got == pytest.approx(float(np.percentile(values, p)))
+    assert d.mean == pytest.approx(float(np.mean(values)))
+
+
 def test_percentile_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         percentile([], 50)

@@ -63,10 +63,27 @@ class Backend:
     """One exact encoder: ``count(text)`` is the number of tokens of ``encode_ordinary(text)``
     (special-token strings are ordinary text, as in a training file)."""
 
-    def __init__(self, name: str, encoding_name: str, count: Callable[[str], int]) -> None:
+    def __init__(self, name: str, encoding_name: str, count: Callable[[str], int],
+                 count_native_batch: Callable[[list[str], int], list[int]] | None = None) -> None:
         self.name = name
         self.encoding_name = encoding_name
         self._count = count
+        self._batch = count_native_batch
+
+    @property
+    def native_batch(self) -> bool:
+        """Whether :meth:`count_many` tokenizes a whole list in native threads, without the GIL."""
+        return self._batch is not None
+
+    def count_many(self, texts: list[str], threads: int) -> list[int]:
+        """Token counts of many texts. A native batch backend releases the GIL once for the whole
+        list (a Python loop over ``count`` would wait for the GIL after every text)."""
+        if self._batch is not None and texts:
+            try:
+                return self._batch(texts, threads)
+            except (UnicodeEncodeError, TypeError):
+                pass  # a lone surrogate somewhere: count one by one, fixing it up
+        return [self.count(text) for text in texts]
 
     def count(self, text: str) -> int:
         """Token count of ``text``; lone surrogates are replaced the way tiktoken does."""
@@ -121,7 +138,13 @@ def _quicktok(encoding_name: str) -> Backend:
     import quicktok
 
     encoder = quicktok.get_encoding(encoding_name)
-    return Backend("quicktok", encoding_name, encoder.count)
+
+    def count_batch(texts: list[str], threads: int) -> list[int]:
+        _, offsets = encoder.encode_batch(texts, threads, False)
+        counts: list[int] = (offsets[1:] - offsets[:-1]).tolist()
+        return counts
+
+    return Backend("quicktok", encoding_name, encoder.count, count_batch)
 
 
 def _tiktoken(encoding_name: str) -> Backend:

@@ -3,14 +3,17 @@
 Percentiles use the linear-interpolation definition (numpy's default ``method="linear"``,
 Hyndman & Fan type 7): the p-th percentile of n sorted values ``x`` is
 ``x[k] + (h - k) * (x[k + 1] - x[k])`` with ``h = (n - 1) * p / 100`` and ``k = floor(h)``.
-The median is the 50th percentile by the same rule. Memory is 16 bytes per example.
+The median is the 50th percentile by the same rule. Memory is 16 bytes per example, and the
+summary works on distinct values, so it stays flat as files grow.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from array import array
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -37,6 +40,31 @@ def percentile(sorted_values: Sequence[int] | Sequence[float], p: float) -> floa
     return low + (h - k) * (float(sorted_values[k + 1]) - low)
 
 
+class _Ordered:
+    """The sorted multiset behind a :class:`Counter`: the k-th smallest value without expanding it."""
+
+    def __init__(self, tally: Counter[int]) -> None:
+        self.keys = sorted(tally)
+        self.ends: list[int] = []  # ends[i]: how many values are <= keys[i]
+        running = 0
+        for key in self.keys:
+            running += tally[key]
+            self.ends.append(running)
+        self.n = running
+
+    def kth(self, k: int) -> int:
+        """The k-th smallest value (0-based)."""
+        return self.keys[bisect.bisect_right(self.ends, k)]
+
+    def percentile(self, p: float) -> float:
+        h = (self.n - 1) * p / 100
+        k = math.floor(h)
+        low = float(self.kth(k))
+        if k + 1 >= self.n:
+            return low
+        return low + (h - k) * (float(self.kth(k + 1)) - low)
+
+
 class Distribution(BaseModel):
     """Summary of one per-example quantity: min, max, mean, median, 5th and 95th percentile."""
 
@@ -50,18 +78,22 @@ class Distribution(BaseModel):
     p95: float
 
     @classmethod
-    def of(cls, values: Sequence[int]) -> Distribution | None:
-        """The distribution of ``values``, or None when there are none."""
-        if not values:
+    def of(cls, values: Iterable[int]) -> Distribution | None:
+        """The distribution of ``values``, or None when there are none.
+
+        Works on the distinct values and their counts, so memory follows how many different
+        values there are (a few thousand token counts), not how many examples."""
+        tally = Counter(values)
+        if not tally:
             return None
-        ordered = sorted(values)
+        ordered = _Ordered(tally)
         return cls(
-            min=ordered[0],
-            max=ordered[-1],
-            mean=sum(ordered) / len(ordered),
-            median=percentile(ordered, 50),
-            p5=percentile(ordered, 5),
-            p95=percentile(ordered, 95),
+            min=ordered.keys[0],
+            max=ordered.keys[-1],
+            mean=sum(value * n for value, n in tally.items()) / ordered.n,
+            median=ordered.percentile(50),
+            p5=ordered.percentile(5),
+            p95=ordered.percentile(95),
         )
 
     def to_text(self) -> str:

@@ -201,7 +201,7 @@ class TokenCounter:
         texts, tags, totals, assistant = self._collect(records, method)
 
         def work() -> list[ExampleTokens]:
-            return self._assemble(self._count_texts(texts, parallel=False), tags, totals, assistant)
+            return self._assemble(self._count_texts(texts, parallel=True), tags, totals, assistant)
 
         return _pool("pipeline", 1).submit(work)
 
@@ -217,10 +217,13 @@ class TokenCounter:
         return [known[text] for text in texts]
 
     def _count_many(self, texts: list[str], *, parallel: bool) -> list[int]:
-        count = self._backend.count
-        workers = self._workers
-        if not parallel or workers == 1 or len(texts) < 2 * workers \
-                or sum(map(len, texts)) < _PARALLEL_MIN_CHARS:
+        backend = self._backend
+        workers = self._workers if parallel else 1
+        small = len(texts) < 2 * workers or sum(map(len, texts)) < _PARALLEL_MIN_CHARS
+        if backend.native_batch:
+            return backend.count_many(texts, 1 if small else workers)
+        count = backend.count
+        if workers == 1 or small:
             return [count(text) for text in texts]
 
         def run(chunk: list[str]) -> list[int]:
