@@ -3,14 +3,14 @@
 The public surface is re-exported here; submodules starting with ``_`` are private.
 """
 
-from foundry_tune import graders
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
-from foundry_tune.aio import AsyncFoundry
 from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
-from foundry_tune.client import Foundry, RetryPolicy
-from foundry_tune.dataset import CostEstimate, Dataset, Issue, TokenStats, ValidationReport, validate_file
-from foundry_tune.deployment import Deployment
 from foundry_tune.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,10 +31,61 @@ from foundry_tune.errors import (
     UploadError,
     WaitTimeoutError,
 )
-from foundry_tune.evaluation import EvaluationReport, PromptTemplate, Target, evaluate, metrics
-from foundry_tune.job import FineTuneBuilder, Job, JobStatus
-from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
-from foundry_tune.sweep import Sweep
+
+if TYPE_CHECKING:
+    from foundry_tune import graders
+    from foundry_tune.aio import AsyncFoundry
+    from foundry_tune.client import Foundry, RetryPolicy
+    from foundry_tune.dataset import CostEstimate, Dataset, Issue, TokenStats, ValidationReport, validate_file
+    from foundry_tune.deployment import Deployment
+    from foundry_tune.evaluation import EvaluationReport, PromptTemplate, Target, evaluate, metrics
+    from foundry_tune.job import FineTuneBuilder, Job, JobStatus
+    from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
+    from foundry_tune.sweep import Sweep
+
+# Heavy parts (the openai and azure SDKs, the tokenizer) load on first use, so that
+# `foundry-tune validate` and `import foundry_tune.dataset` stay fast and small.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "graders": ("foundry_tune.graders", None),
+    "AsyncFoundry": ("foundry_tune.aio", "AsyncFoundry"),
+    "Foundry": ("foundry_tune.client", "Foundry"),
+    "RetryPolicy": ("foundry_tune.client", "RetryPolicy"),
+    "CostEstimate": ("foundry_tune.dataset", "CostEstimate"),
+    "Dataset": ("foundry_tune.dataset", "Dataset"),
+    "Issue": ("foundry_tune.dataset", "Issue"),
+    "TokenStats": ("foundry_tune.dataset", "TokenStats"),
+    "ValidationReport": ("foundry_tune.dataset", "ValidationReport"),
+    "validate_file": ("foundry_tune.dataset", "validate_file"),
+    "Deployment": ("foundry_tune.deployment", "Deployment"),
+    "EvaluationReport": ("foundry_tune.evaluation", "EvaluationReport"),
+    "PromptTemplate": ("foundry_tune.evaluation", "PromptTemplate"),
+    "Target": ("foundry_tune.evaluation", "Target"),
+    "evaluate": ("foundry_tune.evaluation", "evaluate"),
+    "metrics": ("foundry_tune.evaluation", "metrics"),
+    "FineTuneBuilder": ("foundry_tune.job", "FineTuneBuilder"),
+    "Job": ("foundry_tune.job", "Job"),
+    "JobStatus": ("foundry_tune.job", "JobStatus"),
+    "DPO": ("foundry_tune.methods", "DPO"),
+    "Reinforcement": ("foundry_tune.methods", "Reinforcement"),
+    "Supervised": ("foundry_tune.methods", "Supervised"),
+    "TuningMethod": ("foundry_tune.methods", "TuningMethod"),
+    "Sweep": ("foundry_tune.sweep", "Sweep"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'foundry_tune' has no attribute {name!r}")
+    module = importlib.import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DPO",

@@ -62,3 +62,22 @@ def test_service_error_keeps_fields_through_pickle() -> None:
     clone = pickle.loads(pickle.dumps(err))
     assert (clone.status, clone.code, clone.request_id) == (429, "rate_limit", "req-1")
     assert "req-1" in str(clone)
+
+
+def test_every_public_name_resolves() -> None:
+    missing = [name for name in foundry_tune.__all__ if getattr(foundry_tune, name, None) is None]
+    assert missing == []
+
+
+def test_importing_the_dataset_layer_does_not_load_the_sdks() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, foundry_tune.dataset, foundry_tune.cli._validate\n"
+        "mods = ('openai', 'azure.ai.projects', 'azure.identity', 'httpx2')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
