@@ -211,7 +211,7 @@ def test_pause_resume_cancel(client: openai.OpenAI, sft_file: str) -> None:
         extra_body=GT,
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 10}}},
     )
-    with pytest.raises(openai.BadRequestError, match="only a running job"):
+    with pytest.raises(openai.BadRequestError, match="cannot be paused"):
         client.fine_tuning.jobs.pause(job.id)
     _wait(client, job.id, "running")
     assert client.fine_tuning.jobs.pause(job.id).status == "paused"
@@ -224,7 +224,7 @@ def test_pause_resume_cancel(client: openai.OpenAI, sft_file: str) -> None:
     assert client.fine_tuning.jobs.resume(job.id).status == "running"
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
-    with pytest.raises(openai.BadRequestError, match="already cancelled"):
+    with pytest.raises(openai.BadRequestError, match="is cancelled and cannot be cancelled"):
         client.fine_tuning.jobs.cancel(job.id)
     with pytest.raises(openai.NotFoundError):
         client.fine_tuning.jobs.retrieve("ftjob-missing")

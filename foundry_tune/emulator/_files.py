@@ -11,7 +11,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from foundry_tune.emulator._errors import ApiError, invalid, not_found
-from foundry_tune.emulator._http import ctx_of, int_param, ok, page_after, public, spawn
+from foundry_tune.emulator._http import ctx_of, id_list, int_param, ok, page_after, public, spawn
 from foundry_tune.emulator._multipart import read_form
 from foundry_tune.emulator._state import Context, new_id
 from foundry_tune.emulator._store import Doc
@@ -139,16 +139,7 @@ async def list_files(request: Request) -> Response:
         docs = [d for d in docs if d["purpose"] == purpose]
     limit = int_param(request, "limit", 10_000)
     page, more = page_after(docs, request.query_params.get("after"), limit)
-    data = [public(d) for d in page]
-    return ok(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": more,
-        }
-    )
+    return ok(id_list([public(d) for d in page], more))
 
 
 async def retrieve_file(request: Request) -> Response:

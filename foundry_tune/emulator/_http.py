@@ -91,6 +91,17 @@ def page_after(docs: list[Doc], after: str | None, limit: int) -> tuple[list[Doc
     return docs[:limit], len(docs) > limit
 
 
+def id_list(data: list[Doc], has_more: bool) -> Doc:
+    """A list page with ``first_id`` / ``last_id`` (null on an empty page, as OpenAI answers)."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
 def spawn(coro: Coroutine[Any, Any, Any]) -> None:
     """Run ``coro`` in the background, keeping a reference so it is not garbage collected."""
     task = asyncio.get_running_loop().create_task(coro)

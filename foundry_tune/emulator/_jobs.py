@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -11,7 +12,7 @@ from starlette.routing import Route
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.emulator._errors import ApiError, invalid, not_found
-from foundry_tune.emulator._http import ctx_of, int_param, json_body, ok, page_after, public
+from foundry_tune.emulator._http import ctx_of, id_list, int_param, json_body, ok, page_after, public
 from foundry_tune.emulator._job_request import (
     check_integrations,
     check_metadata,
@@ -21,7 +22,7 @@ from foundry_tune.emulator._job_request import (
     check_suffix,
     check_training_type,
 )
-from foundry_tune.emulator._simulation import ACTIVE, TERMINAL, JobRunner, event
+from foundry_tune.emulator._simulation import ACTIVE, JobRunner, event
 from foundry_tune.emulator._state import Context, new_id
 from foundry_tune.emulator._store import Doc
 
@@ -157,58 +158,59 @@ async def retrieve_job(request: Request) -> Response:
     return ok(public(_get_job(ctx_of(request), request.path_params["job_id"])))
 
 
-async def cancel_job(request: Request) -> Response:
+def _control(
+    request: Request, allowed: set[str], action: str, code: str, change: Callable[[Doc, float], str]
+) -> Response:
+    """Apply ``change`` (which returns the event message) to a job whose status is in ``allowed``."""
     ctx = ctx_of(request)
     with runner_of(request).lock:
         job = _get_job(ctx, request.path_params["job_id"])
-        if job["status"] in TERMINAL:
+        if job["status"] not in allowed:
             raise invalid(
-                f"Job '{job['id']}' is already {job['status']} and cannot be cancelled.",
-                code="jobNotCancellable",
+                f"Job '{job['id']}' is {job['status']} and cannot be {action} "
+                f"(only a job that is {' or '.join(sorted(allowed))}).",
+                code=code,
             )
         now = ctx.now()
-        job["status"] = "cancelled"
-        job["finished_at"] = int(now)
-        job["_finished_at"] = now
-        job["estimated_finish"] = None
+        message = change(job, now)
         ctx.store.put("job", job)
-        ctx.store.put("event", event(job["id"], now, "Job cancelled."), job["id"])
+        ctx.store.put("event", event(job["id"], now, message), job["id"])
     return ok(public(job))
+
+
+def _cancel(job: Doc, now: float) -> str:
+    job.update(status="cancelled", finished_at=int(now), _finished_at=now, estimated_finish=None)
+    return "Job cancelled."
+
+
+def _pause(job: Doc, now: float) -> str:
+    job.update(status="paused", _paused_at=now)
+    return "Job paused."
+
+
+def _resume(job: Doc, now: float) -> str:
+    job["status"] = "running"
+    job["_paused_total"] += now - job.pop("_paused_at")
+    job["estimated_finish"] = int(job["_started_at"] + job["_paused_total"] + job["_run_duration"])
+    return "Job resumed."
+
+
+async def cancel_job(request: Request) -> Response:
+    return _control(
+        request,
+        {"validating_files", "queued", "running", "paused"},
+        "cancelled",
+        "jobNotCancellable",
+        _cancel,
+    )
 
 
 async def pause_job(request: Request) -> Response:
-    ctx = ctx_of(request)
-    with runner_of(request).lock:
-        job = _get_job(ctx, request.path_params["job_id"])
-        if job["status"] != "running":
-            raise invalid(
-                f"Job '{job['id']}' is {job['status']}; only a running job can be paused.",
-                code="jobNotPausable",
-            )
-        now = ctx.now()
-        job["status"] = "paused"
-        job["_paused_at"] = now
-        ctx.store.put("job", job)
-        ctx.store.put("event", event(job["id"], now, "Job paused."), job["id"])
-    return ok(public(job))
+    return _control(request, {"running"}, "paused", "jobNotPausable", _pause)
 
 
 async def resume_job(request: Request) -> Response:
-    ctx = ctx_of(request)
-    with runner_of(request).lock:
-        job = _get_job(ctx, request.path_params["job_id"])
-        if job["status"] != "paused":
-            raise invalid(
-                f"Job '{job['id']}' is {job['status']}; only a paused job can be resumed.",
-                code="jobNotResumable",
-            )
-        now = ctx.now()
-        job["status"] = "running"
-        job["_paused_total"] += now - job.pop("_paused_at")
-        job["estimated_finish"] = int(job["_started_at"] + job["_paused_total"] + job["_run_duration"])
-        ctx.store.put("job", job)
-        ctx.store.put("event", event(job["id"], now, "Job resumed."), job["id"])
-    return ok(public(job))
+    return _control(request, {"paused"}, "resumed", "jobNotResumable", _resume)
 
 
 def _children(
@@ -232,16 +234,7 @@ async def list_checkpoints(request: Request) -> Response:
     ctx = ctx_of(request)
     job = _get_job(ctx, request.path_params["job_id"])
     page, more = _children(ctx, "checkpoint", job["id"], request, 10)
-    data = [public(c) for c in page]
-    return ok(
-        {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": more,
-        }
-    )
+    return ok(id_list([public(c) for c in page], more))
 
 
 def finetuned_models(ctx: Context) -> dict[str, Doc]:
