@@ -235,6 +235,42 @@ def test_dropped_connection_on_create_leaves_one_job(ft: Foundry) -> None:
     finish(job)
 
 
+class MetadataDroppingService(DropAfterCreate):
+    """Also strips ``metadata`` from job creates, like a service that does not store it."""
+
+    def handle_request(self, request: Any) -> Any:
+        import json
+
+        import httpx2
+
+        if request.method == "POST" and request.url.path.endswith("/fine_tuning/jobs"):
+            body = json.loads(request.read())
+            body.pop("metadata", None)
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            request = httpx2.Request("POST", request.url, headers=headers, content=json.dumps(body).encode())
+        return super().handle_request(request)
+
+
+def test_dropped_create_on_a_service_without_metadata_leaves_one_job(ft: Foundry) -> None:
+    import httpx2
+    import openai
+
+    from foundry_tune.client import RetryPolicy
+
+    emulator = ft.emulator_instance
+    assert emulator is not None
+    transport = MetadataDroppingService(httpx2.HTTPTransport())
+    client = openai.OpenAI(base_url=emulator.info.openai_base_url, api_key="emulator-key", max_retries=0,
+                           http_client=httpx2.Client(transport=transport))
+    flaky = Foundry.from_openai_client(client, retry=RetryPolicy(initial_backoff=0.05, max_backoff=0.2))
+    before = stats(ft)["jobs"]
+    job = (flaky.fine_tune("gpt-4.1-mini").train_on(sft_data(21, seed=43)).suffix("no-metadata")
+           .training_type("GlobalStandard").start())
+    assert transport.dropped == 1 and job.fingerprint is None
+    assert stats(ft)["jobs"] == before + 1
+    finish(job)
+
+
 # --- failures are typed and explained ---------------------------------------------------------
 
 

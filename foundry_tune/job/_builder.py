@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from foundry_tune.job._calls import Connection, reconciled_create, safe_call
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVED_PREFIX, fingerprint
 from foundry_tune.job._hints import failure_hint
 from foundry_tune.job._job import Job
-from foundry_tune.job._jobs_api import scan_jobs
+from foundry_tune.job._jobs_api import created_by_request, scan_jobs
 from foundry_tune.job._plan import Plan, PlannedFile
 from foundry_tune.job._status import JobStatus
 from foundry_tune.job._upload import (
@@ -375,9 +376,12 @@ class FineTuneBuilder:
         attempt_id = uuid.uuid4().hex
         kwargs = self.create_kwargs(method, fp, attempt_id, training_file, validation_file)
         jobs = self.ft.openai.fine_tuning.jobs
+        since = time.time()
 
         def lookup() -> Any:
             found = scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
+            if not found:  # a service that drops job metadata: recognise the job by what it was made of
+                found = scan_jobs(self.ft, {}, keep=created_by_request(kwargs, since), want=1, limit=100)
             return found[0] if found else None
 
         try:
@@ -385,7 +389,11 @@ class FineTuneBuilder:
                                     what=f"create fine-tuning job on {self.model}")
         except ServiceError as exc:
             raise with_hint(exc) from exc
-        return Job(self.ft, raw)
+        job = Job(self.ft, raw)
+        if job.fingerprint is None:
+            log.warning("the service did not keep the metadata of job %s: start() will not find it again by "
+                        "fingerprint (it may start a new job for the same data)", job.id)
+        return job
 
     def create_kwargs(self, method: TuningMethod, fp: str, attempt_id: str, training_file: str,
                       validation_file: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from foundry_tune.job._fingerprint import FINGERPRINT_KEY
 from foundry_tune.job._job import Job
 from foundry_tune.job._status import JobStatus
 
-__all__ = ["JobsAPI", "scan_jobs"]
+__all__ = ["JobsAPI", "created_by_request", "scan_jobs"]
 
 _SCAN_LIMIT = 1000
 
@@ -47,6 +47,27 @@ def scan_jobs(
             break
     found.sort(key=lambda r: r.get("created_at") or 0, reverse=True)
     return found
+
+
+def created_by_request(kwargs: Mapping[str, Any], since: float) -> Callable[[dict[str, Any]], bool]:
+    """A ``keep`` predicate for :func:`scan_jobs` that recognises the job a create request made
+    on a service that does not store job metadata: same files, suffix and model, created after
+    ``since`` (Unix time, minus a margin for clock skew). Jobs that carry foundry-tune's
+    fingerprint never match: where metadata is kept, the fingerprint lookup is the exact one."""
+
+    def keep(raw: dict[str, Any]) -> bool:
+        if FINGERPRINT_KEY in (raw.get("metadata") or {}):
+            return False
+        suffix = raw.get("suffix") or raw.get("user_provided_suffix")
+        return (
+            raw.get("training_file") == kwargs.get("training_file")
+            and raw.get("validation_file") == kwargs.get("validation_file")
+            and suffix == kwargs.get("suffix")
+            and str(raw.get("model") or "").startswith(str(kwargs.get("model")))
+            and (raw.get("created_at") or 0) >= since - 300
+        )
+
+    return keep
 
 
 class JobsAPI:
