@@ -84,3 +84,19 @@ def test_unknown_job_is_a_clean_error(cli: Foundry, capsys: pytest.CaptureFixtur
 
 def test_jobs_without_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs"]) == 2
+
+
+def test_show_explains_a_failed_job(cli: Foundry, capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    from foundry_tune.methods import DPO
+
+    path = tmp_path / "chat.jsonl"
+    Dataset.from_records(demo_records(20, seed=3)).to_jsonl(path)
+    with path.open("rb") as fh:
+        uploaded = cli.openai.files.create(file=("chat.jsonl", fh), purpose="fine-tune")
+    job = cli.fine_tune("gpt-4.1-mini").train_on(uploaded.id).method(DPO()).training_type("Standard").start()
+    assert main(["jobs", "watch", job.id, "--plain", "--timeout", "90"]) == 1
+    assert "invalidTrainingFile" in capsys.readouterr().out
+    assert main(["jobs", "show", job.id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "failed" and shown["error"]["code"] == "invalidTrainingFile"
+    assert "foundry-tune validate" in shown["hint"]
