@@ -191,7 +191,7 @@ class TokenCounter:
         tokenizer runs on several threads (it releases the GIL). Same results as :meth:`count`."""
         method = parse_method_kind(kind)
         texts, tags, totals, assistant = self._collect(records, method)
-        return self._assemble(self._count_texts(texts, parallel=True), tags, totals, assistant)
+        return self._assemble(self._count_texts(texts), tags, totals, assistant)
 
     def count_batch_async(self, records: Sequence[Mapping[str, Any]],
                           kind: MethodKind | str) -> concurrent.futures.Future[list[ExampleTokens]]:
@@ -201,24 +201,24 @@ class TokenCounter:
         texts, tags, totals, assistant = self._collect(records, method)
 
         def work() -> list[ExampleTokens]:
-            return self._assemble(self._count_texts(texts, parallel=True), tags, totals, assistant)
+            return self._assemble(self._count_texts(texts), tags, totals, assistant)
 
         return _pool("pipeline", 1).submit(work)
 
     # -- counting -------------------------------------------------------------------------
 
-    def _count_texts(self, texts: list[str], *, parallel: bool) -> list[int]:
+    def _count_texts(self, texts: list[str]) -> list[int]:
         known: dict[str, int] = dict.fromkeys(texts, -1)
         missing = self._cache.lookup(known)
-        counts = self._count_many(missing, parallel=parallel)
+        counts = self._count_many(missing)
         for text, n in zip(missing, counts, strict=True):
             known[text] = n
         self._cache.store(missing, counts)
         return [known[text] for text in texts]
 
-    def _count_many(self, texts: list[str], *, parallel: bool) -> list[int]:
+    def _count_many(self, texts: list[str]) -> list[int]:
         backend = self._backend
-        workers = self._workers if parallel else 1
+        workers = self._workers
         small = len(texts) < 2 * workers or sum(map(len, texts)) < _PARALLEL_MIN_CHARS
         if backend.native_batch:
             return backend.count_many(texts, 1 if small else workers)
@@ -255,21 +255,12 @@ class TokenCounter:
         tags: list[int] = []
         totals = [0] * len(records)
         assistant = [0] * len(records)
-        add_text = texts.append
-        add_tag = tags.append
         for index, record in enumerate(records):
-            base = index << 1
-
-            def emit(text: str, learn: bool, _base: int = base) -> None:
-                add_text(text)
-                add_tag(_base | learn)
-
-            total, learned = self._collect_example(record, method, emit)
-            totals[index] = total
-            assistant[index] = learned
+            totals[index], assistant[index] = self._collect_example(record, method, texts, tags, index << 1)
         return texts, tags, totals, assistant
 
-    def _collect_example(self, record: Mapping[str, Any], method: MethodKind, emit: _Emit) -> tuple[int, int]:
+    def _collect_example(self, record: Mapping[str, Any], method: MethodKind, texts: list[str],
+                         tags: list[int], base: int) -> tuple[int, int]:
         if not isinstance(record, Mapping):
             return 0, 0
         if method is MethodKind.DPO:
@@ -282,38 +273,12 @@ class TokenCounter:
             messages = _as_list(record.get("messages"))
             tools = record.get("tools")
             functions = record.get("functions")
-        learn = method is not MethodKind.REINFORCEMENT
-        total, learned = self._collect_messages(messages, emit, learn)
+        learns = method is not MethodKind.REINFORCEMENT
+        total, learned = _collect_messages(messages, texts, tags, base, learns)
         for definitions in (tools, functions):
             if isinstance(definitions, list) and definitions:
-                total += self._collect_tools(definitions, emit)
+                total += self._collect_tools(definitions, _emitter(texts, tags, base))
         return total, learned
-
-    @staticmethod
-    def _collect_messages(messages: list[Any], emit: _Emit, learn_assistant: bool) -> tuple[int, int]:
-        fixed = _REPLY_PRIMING if messages else 0
-        learned_fixed = 0
-        for message in messages:
-            if not isinstance(message, Mapping):
-                continue
-            fixed += _TOKENS_PER_MESSAGE
-            learns = learn_assistant and message.get("role") == "assistant" and message.get("weight", 1) != 0
-            for key, value in message.items():
-                if key == "weight" or value is None:
-                    continue
-                if key == "name":
-                    fixed += _TOKENS_PER_NAME
-                output = learns and key in _OUTPUT_KEYS
-                if isinstance(value, str):
-                    emit(value, output)
-                elif key == "content" and isinstance(value, list):
-                    images = _collect_parts(value, emit, output)
-                    fixed += images
-                    if output:
-                        learned_fixed += images
-                else:
-                    emit(_json(value), output)
-        return fixed, learned_fixed
 
     def _collect_tools(self, definitions: list[Any], emit: _Emit) -> int:
         framing = self._framing
@@ -350,6 +315,49 @@ class TokenCounter:
                 if nested:
                     emit(_json(nested), False)
         return fixed + framing.func_end if fixed else fixed
+
+
+def _emitter(texts: list[str], tags: list[int], base: int) -> _Emit:
+    def emit(text: str, learn: bool) -> None:
+        texts.append(text)
+        tags.append(base | learn)
+
+    return emit
+
+
+def _collect_messages(messages: list[Any], texts: list[str], tags: list[int], base: int,
+                      learn_assistant: bool) -> tuple[int, int]:
+    """Queue the strings of a conversation (plain string values directly, the hot path); return
+    its fixed framing tokens and the part of them the model learns."""
+    fixed = _REPLY_PRIMING if messages else 0
+    learned_fixed = 0
+    add_text = texts.append
+    add_tag = tags.append
+    for message in messages:
+        if not isinstance(message, Mapping):
+            continue
+        fixed += _TOKENS_PER_MESSAGE
+        learns = learn_assistant and message.get("role") == "assistant" and message.get("weight", 1) != 0
+        for key, value in message.items():
+            if key == "weight":
+                continue
+            if key == "name":
+                fixed += _TOKENS_PER_NAME
+            output = learns and key in _OUTPUT_KEYS
+            if type(value) is str:
+                add_text(value)
+                add_tag(base | output)
+            elif value is None:
+                continue
+            elif key == "content" and isinstance(value, list):
+                images = _collect_parts(value, _emitter(texts, tags, base), output)
+                fixed += images
+                if output:
+                    learned_fixed += images
+            else:
+                add_text(value if isinstance(value, str) else _json(value))
+                add_tag(base | output)
+    return fixed, learned_fixed
 
 
 def _collect_parts(parts: list[Any], emit: _Emit, output: bool) -> int:
