@@ -32,7 +32,6 @@ from foundry_tune.errors import (
     InvalidParameterError,
     QuotaExceededError,
     RateLimitError,
-    ServiceError,
     WaitTimeoutError,
 )
 
@@ -56,7 +55,6 @@ _WAITING = frozenset({"validating_files", "pending", "queued"})
 _NOT_STARTED = "waiting"
 """Status of a trial the sweep has not submitted yet (held on the client side)."""
 _START_FAILED = "not started"
-_REQUEST_REJECTED = frozenset({400, 401, 403, 404, 422})
 _LOCAL_ERRORS = (DatasetError, InvalidParameterError, ConfigurationError, GraderError)
 _FULL_VARIANTS = {
     "valid_loss": "full_valid_loss",
@@ -178,6 +176,7 @@ class Sweep:
                 trial_builder = trial_builder.seed(int(combo["seed"]))
             self.trials.append(Trial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
+        self._live_cell = False
         if start:
             self.submit()
 
@@ -217,12 +216,9 @@ class Sweep:
                 break  # the service's queue is full after all: try again on the next poll
             except _LOCAL_ERRORS:
                 raise  # bad data or settings are the same for every trial: fail now, once
-            except ServiceError as exc:
-                if exc.status in _REQUEST_REJECTED and not any(t.job is not None for t in self.trials):
-                    raise  # the service rejects the shared settings (model, training type...): once is enough
-                trial.start_error = str(exc)
-                continue
             except FoundryTuneError as exc:
+                if not any(t.job is not None for t in self.trials):
+                    raise  # nothing started: the cause (data, settings, access) is shared, say it once
                 trial.start_error = str(exc)
                 continue
             started += 1
@@ -260,7 +256,8 @@ class Sweep:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = poll or 1.0
-        show = self._display(progress, stream or sys.stderr)
+        out = stream or sys.stderr
+        show = self._display(progress, out)
         try:
             while True:
                 changed = self._poll_changes()
@@ -276,10 +273,13 @@ class Sweep:
                     interval = max(0.0, min(interval, deadline - time.monotonic()))
                 time.sleep(interval)
         except KeyboardInterrupt:
-            (stream or sys.stderr).write(
+            out.write(
                 f"\nStopped watching sweep {self.id}; its jobs keep running. Run the same sweep again to "
                 "re-attach (every job is found by its fingerprint), then call wait().\n")
             raise
+        if progress is None and not self._live_cell:
+            out.write(f"\n{self}\n")
+            out.flush()
         return self
 
     def _poll_changes(self) -> bool:
@@ -301,6 +301,7 @@ class Sweep:
         if progress is False:
             return lambda _: None
         cell = live_html(self._repr_html_())
+        self._live_cell = cell is not None
         if cell is not None:
             return lambda s: cell.update(s._repr_html_())
 

@@ -142,6 +142,21 @@ def test_failed_requests_are_counted_not_scored() -> None:
     assert all("overloaded" in (s.error or "") for s in failed)
     assert report.compare()["exact_match"].n == 18
     assert "18 / 2" in report.to_text()
+    assert "fine-tuned model: 2 requests failed (first error: overloaded" in report.to_text()
+
+
+def test_scoring_errors_are_reported_not_hidden() -> None:
+    def picky(output: str, reference: str) -> bool:
+        if output != reference:
+            raise ValueError("cannot judge this answer")
+        return True
+
+    report = evaluate(targets(), ROWS, ["exact_match", picky], completer=Scripted(), progress=False)
+    base = report["base model"]
+    assert base.scores["picky"].n == 4 and base.scoring_errors["picky"][0] == 16
+    expected = "base model: 16 answers not scored by picky (first error: ValueError: cannot judge"
+    assert expected in report.to_text()
+    assert report.to_dict()["targets"][0]["scoring_errors"]["picky"]["count"] == 16
 
 
 def test_interrupt_keeps_partial_results() -> None:

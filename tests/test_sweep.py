@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import sys
@@ -152,6 +153,12 @@ def test_max_active_holds_trials_on_the_client(ft: Any, base: Any) -> None:
         sum(1 for t in sw.trials if t.job is not None and not t.done)))
     assert all(t.succeeded for t in s.trials)
     assert max(live_per_poll) == 1
+    shown = io.StringIO()
+    s.wait(stream=shown)  # already done: shows every trial, then the ranking
+    lines = shown.getvalue().splitlines()
+    assert sum(": " in line and "succeeded" in line for line in lines if line.startswith("sweep [")) == 3
+    headers = [[c.strip() for c in line.split(" | ")] for line in lines if line.startswith("rank")]
+    assert headers == [["rank", "n_epochs", "status", "valid_loss", "job"]]
 
 
 @pytest.mark.emulator

@@ -63,6 +63,8 @@ class TargetResult:
     latency_p50: float | None
     latency_p95: float | None
     cost: InferenceCost | None
+    scoring_errors: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+    """Per metric: how many answers it could not score, and the first error message."""
 
     @classmethod
     def build(cls, target: Target, samples: Sequence[Sample | None], metrics: Sequence[MetricInfo],
@@ -78,6 +80,11 @@ class TargetResult:
         prompt = _mean([s.prompt_tokens for s in answered if s.prompt_tokens is not None])
         completion = _mean([s.completion_tokens for s in answered if s.completion_tokens is not None])
         latencies = sorted(s.latency for s in answered if s.latency is not None)
+        scoring_errors: dict[str, tuple[int, str]] = {}
+        for sample in answered:
+            for name, message in sample.metric_errors.items():
+                count, first = scoring_errors.get(name, (0, message))
+                scoring_errors[name] = (count + 1, first)
         return cls(
             name=target.name, model=target.model, tuned=target.tuned, samples=tuple(samples),
             scores=scores, answered=len(answered), failed=failed,
@@ -85,6 +92,7 @@ class TargetResult:
             latency_p50=_percentile(latencies, 50), latency_p95=_percentile(latencies, 95),
             cost=inference_cost(target.price_model, tuned=target.tuned, prompt_tokens=prompt,
                                 completion_tokens=completion),
+            scoring_errors=scoring_errors,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +105,7 @@ class TargetResult:
             "latency_p50_s": self.latency_p50, "latency_p95_s": self.latency_p95,
             "cost": None if self.cost is None else {
                 **dataclasses.asdict(self.cost), "per_1k_requests": self.cost.per_1k_requests},
+            "scoring_errors": {k: {"count": n, "first": m} for k, (n, m) in self.scoring_errors.items()},
         }
 
 
@@ -206,7 +215,15 @@ class EvaluationReport:
         notes = [f"{self.examples} examples, {round(100 * self.confidence)}% confidence intervals."]
         if self.interrupted:
             notes.append("Interrupted: partial results.")
-        return "\n".join([text_table(self.rows()), "", " ".join(notes)])
+        problems = [
+            f"{t.name}: {count} answers not scored by {metric} (first error: {first})"
+            for t in self.targets for metric, (count, first) in t.scoring_errors.items()
+        ] + [
+            f"{t.name}: {t.failed} requests failed (first error: {first})"
+            for t in self.targets if t.failed
+            for first in [next(s.error for s in t.samples if s is not None and s.error)]
+        ]
+        return "\n".join([text_table(self.rows()), "", " ".join(notes), *problems])
 
     def __str__(self) -> str:
         return self.to_text()
