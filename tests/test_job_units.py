@@ -400,3 +400,35 @@ def test_eta_needs_steps_seen_at_two_moments(monkeypatch: pytest.MonkeyPatch) ->
     state.apply(JobStatus.RUNNING, [_metrics_event(3, 20, 100, 0.8)])
     assert state.eta_seconds() == pytest.approx(80 * 10 / 19)  # steps 1 -> 20 took 10 s; 80 to go
     assert "ETA 0:42" in state.line()
+
+
+def test_wait_rides_out_a_service_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_tune.errors import RetryBudgetExceededError
+    from foundry_tune.job import Job
+
+    sleeps: list[float] = []
+    monkeypatch.setattr("foundry_tune.job._job.time.sleep", sleeps.append)
+    answers: list[Any] = [
+        RetryBudgetExceededError("get job: gave up after 8 attempts", status=503),
+        RetryBudgetExceededError("get job: gave up after 8 attempts", status=503),
+        {"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": "m.ft-1"},
+    ]
+
+    class Jobs:
+        def retrieve(self, job_id: str) -> Any:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        def list_events(self, job_id: str, **kwargs: Any) -> Any:
+            return type("Page", (), {"data": [], "has_more": False})()
+
+    conn = _FakeConn(_FakeFiles([None]))
+    conn.openai.fine_tuning = type("FT", (), {"jobs": Jobs()})()  # type: ignore[attr-defined]
+    out = io.StringIO()
+    job = Job(conn, {"id": "ftjob-1", "status": "running"})  # type: ignore[arg-type]
+    assert job.wait(progress="plain", stream=out) is job
+    assert job.status is JobStatus.SUCCEEDED
+    assert out.getvalue().count("cannot reach the service") == 2
+    assert sleeps == [30.0, 30.0]  # backs off to the longest poll while the service is away

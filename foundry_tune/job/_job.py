@@ -14,6 +14,8 @@ from foundry_tune.errors import (
     JobCancelledError,
     JobFailedError,
     NotFoundError,
+    RateLimitError,
+    RetryBudgetExceededError,
     ServiceError,
     WaitTimeoutError,
 )
@@ -234,8 +236,16 @@ class Job(JobState):
         interval = MIN_POLL if poll == "adaptive" else float(poll)
         try:
             while True:
-                self.refresh()
-                new = self._tail.poll()
+                try:
+                    self.refresh()
+                    new = self._tail.poll()
+                except (RetryBudgetExceededError, RateLimitError) as exc:
+                    # The service or the network is down for longer than one call's retry budget
+                    # (a laptop asleep, an outage): the job is unaffected, so keep waiting.
+                    reporter.note(f"{self.id}: cannot reach the service ({exc}); still waiting")
+                    new = []
+                    if poll == "adaptive":
+                        interval = MAX_POLL
                 state.apply(self.status, new)
                 reporter.update(state, new)
                 if on_event is not None:
