@@ -51,6 +51,17 @@ def test_demo_runs_the_whole_workflow_and_cleans_up(tmp_path: Path) -> None:
         assert answer["base"] != answer["tuned"]
         assert answer["tuned"] in trained  # the tuned model answers in the house style
 
+    # The demo ends with the evaluation table: base model vs fine-tuned model on the held-out split.
+    base, tuned = result["evaluation"]["targets"]
+    assert (base["name"], tuned["name"]) == ("base model", "fine-tuned model")
+    for metric in ("rouge_l", "bleu"):
+        assert tuned["scores"][metric]["mean"] > base["scores"][metric]["mean"]
+    assert tuned["mean_prompt_tokens"] < base["mean_prompt_tokens"]
+    table = text[text.rindex("\nmetric ") + 1:].splitlines()
+    header = [c.strip() for c in table[0].split(" | ")]
+    assert header == ["metric", "base model", "fine-tuned model", "difference"]
+    assert table[-1].endswith("confidence intervals.")
+
 
 def test_demo_rejects_too_few_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--examples", "5"]) == 2
