@@ -97,11 +97,17 @@ def is_loopback(host: str) -> bool:
 
 def check_endpoint(url: str, *, what: str) -> str:
     """Return ``url`` without a trailing slash if it is https, or http to a loopback host."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"{what} must be an http(s) URL string, got {type(url).__name__}")
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        raise ConfigurationError(f"{what} is not a valid URL ({exc}): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(hostname):
         raise ConfigurationError(
             f"{what} {url!r} uses plain http to a remote host; credentials would travel unencrypted. "
             "Use https (plain http is only accepted for localhost / 127.0.0.1)."

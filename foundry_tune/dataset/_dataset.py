@@ -47,10 +47,16 @@ class Dataset:
     @classmethod
     def from_jsonl(cls, path: PathLike, *, name: str | None = None) -> Dataset:
         """A dataset backed by a JSONL file on disk (uploaded as it is, byte for byte)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise DatasetError(f"from_jsonl needs a file path (str or Path), got {type(path).__name__}")
         file = Path(path)
-        if not file.exists():
+        try:
+            exists, is_file = file.exists(), file.is_file()
+        except (OSError, ValueError) as exc:  # e.g. an embedded NUL byte or a name too long
+            raise DatasetError(f"cannot use {str(path)!r} as a file path: {exc}") from None
+        if not exists:
             raise DatasetError(f"no such file: {file}")
-        if not file.is_file():
+        if not is_file:
             raise DatasetError(f"not a file: {file}")
         return cls(file, name=name or file.name, owned=False)
 

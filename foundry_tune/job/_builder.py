@@ -154,6 +154,9 @@ class FineTuneBuilder:
     def metadata(self, pairs: Mapping[str, str] | None = None, /, **more: str) -> FineTuneBuilder:
         """Key/value tags for the job (merged with earlier ones). Keys up to 64 characters, values up
         to 512; at most 14 pairs (two of the service's 16 hold foundry-tune's fingerprint)."""
+        if pairs is not None and not isinstance(pairs, Mapping):
+            raise InvalidParameterError(
+                f"metadata must be a mapping of str to str, got {type(pairs).__name__}")
         merged = dict(self.metadata_items)
         for key, value in {**dict(pairs or {}), **more}.items():
             if not isinstance(key, str) or not 1 <= len(key) <= 64:
