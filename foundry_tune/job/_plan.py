@@ -57,6 +57,7 @@ class Plan:
         lines = [f"plan for {self.model} ({self.method.get('type', '?')}), fingerprint {self.fingerprint}"]
         for report in self.reports:
             lines.append(f"  validation: {report.summary()}")
+            lines.extend(f"    {issue}" for issue in report.errors[:3])
         for f in self.files:
             size = "" if f.size_bytes is None else f" ({f.size_bytes:,} bytes)"
             if f.action == "upload":
