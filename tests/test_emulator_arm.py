@@ -156,7 +156,7 @@ def test_project_deployments_api_over_tls() -> None:
         assert deploy(arm, info, "base-mini", "gpt-4.1-mini").status_code == 201
         project = AIProjectClient(
             endpoint=info.project_endpoint,
-            credential=StaticCredential(),  # type: ignore[arg-type]
+            credential=StaticCredential(),
             connection_verify=info.ca_cert,
         )
         found = wait_until(lambda: list(project.deployments.list()))

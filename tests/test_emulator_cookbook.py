@@ -37,7 +37,7 @@ def emulator() -> Iterator[Emulator]:
 
 def _project_client(emulator: Emulator) -> tuple[openai.OpenAI, StaticCredential]:
     credential = StaticCredential()
-    project = AIProjectClient(endpoint=emulator.info.project_endpoint, credential=credential)  # type: ignore[arg-type]
+    project = AIProjectClient(endpoint=emulator.info.project_endpoint, credential=credential)
     return project.get_openai_client(), credential
 
 
@@ -104,7 +104,7 @@ def _run_cookbook(
 
     def chat() -> str | None:
         try:
-            reply = client.chat.completions.create(model=deployment, messages=prompt_messages)  # type: ignore[arg-type]
+            reply = client.chat.completions.create(model=deployment, messages=prompt_messages)
         except openai.NotFoundError as exc:
             assert exc.code == "DeploymentNotReady"
             return None

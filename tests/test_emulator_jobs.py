@@ -155,8 +155,10 @@ def test_grader_run_computes_string_check_and_text_similarity(client: openai.Ope
         "evaluation_metric": "fuzzy_match",
     }
     near = client.fine_tuning.alpha.graders.run(
-        grader=similar, model_sample="Pariss", item={"answer": "Paris"}
-    )  # type: ignore[arg-type]
+        grader=similar,  # type: ignore[arg-type]
+        model_sample="Pariss",
+        item={"answer": "Paris"},
+    )
     assert 0.7 < near.reward < 1.0
 
 
