@@ -243,3 +243,5 @@ def test_cli_eval_without_settings_says_what_is_missing(
     assert main(["eval", str(tmp_path / "missing.jsonl"), "--base", "gpt-4.1-mini"]) == 2
     assert main(["eval", str(data), "--base", "m", "--system", "tuned=x"]) == 2
     assert "no target labelled 'fine-tuned model'" in capsys.readouterr().err
+    assert main(["eval", str(data), "--base", "m", "--metric", "accuracy"]) == 2
+    assert "unknown metric 'accuracy'" in capsys.readouterr().err

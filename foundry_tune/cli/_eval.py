@@ -101,7 +101,7 @@ def _build(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any]]:
                       few_shot=load_examples(shots[label]) if label in shots else ())
         for label, model in models.items()
     }
-    chosen: list[Any] = list(args.metric)
+    chosen: list[Any] = [metrics.resolve(name) for name in args.metric]
     chosen += [metrics.grader(path) for path in args.grader]
     if args.json_schema:
         chosen.append(metrics.json_schema(json.loads(Path(args.json_schema).read_text(encoding="utf-8-sig"))))
