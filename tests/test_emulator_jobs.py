@@ -12,6 +12,7 @@ import openai
 import pytest
 from _emulator_helpers import openai_client, sft_rows, wait_until, write_jsonl
 
+from foundry_tune.dataset import validate_file
 from foundry_tune.emulator import Emulator
 
 pytestmark = pytest.mark.emulator
@@ -271,3 +272,17 @@ def test_file_invalid_for_the_method_fails_the_job(client: openai.OpenAI, sft_fi
     assert failed.error.code == "invalidTrainingFile" and failed.error.param == "training_file"
     assert "line 1" in failed.error.message
     assert failed.fine_tuned_model is None
+
+
+def test_file_processing_applies_the_dataset_rules(client: openai.OpenAI, tmp_path: Path) -> None:
+    rows = sft_rows(12)
+    rows[2]["messages"][1]["role"] = "robot"
+    path = write_jsonl(tmp_path / "bad_role.jsonl", rows)
+    expected = validate_file(path).errors[0]
+    with path.open("rb") as fh:
+        created = client.files.create(file=fh, purpose="fine-tune")
+    processed = client.files.wait_for_processing(created.id, poll_interval=0.1)
+    assert processed.status == "error"
+    assert processed.status_details is not None
+    assert f"line {expected.line}: " in processed.status_details
+    assert expected.code in processed.status_details
