@@ -168,3 +168,13 @@ def test_project_deployments_api_over_tls() -> None:
         assert client.files.list().data == []
         with pytest.raises(httpx2.ConnectError):
             httpx2.get(info.stats_url)  # untrusted without the emulator's CA
+
+
+def test_streamed_chat_gives_the_same_answer(emulator: Emulator) -> None:
+    client = openai_client(emulator.info)
+    messages = [{"role": "user", "content": "Tell me about rivers"}]
+    whole = client.chat.completions.create(model="gpt-4.1-mini", messages=messages)  # type: ignore[arg-type]
+    stream = client.chat.completions.create(model="gpt-4.1-mini", messages=messages, stream=True)  # type: ignore[arg-type]
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole.choices[0].message.content
+    assert chunks[-1].choices[0].finish_reason == "stop"

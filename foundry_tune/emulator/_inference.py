@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from foundry_tune.catalog import lookup_model
@@ -63,13 +65,13 @@ async def chat_completions(request: Request) -> Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty list.", param="messages")
-    if body.get("stream"):
-        raise invalid("The emulator does not stream; call without stream=True.", param="stream")
     users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = users[-1] if users else ""
     model, answer = _answer(ctx, deployment, prompt)
     answer, finish = _limit(answer, body.get("max_completion_tokens") or body.get("max_tokens"))
     prompt_tokens = sum(_count(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
+    if body.get("stream"):
+        return StreamingResponse(_chat_chunks(model, answer, finish), media_type="text/event-stream")
     return ok(
         {
             "id": new_id("chatcmpl-"),
@@ -91,6 +93,27 @@ async def chat_completions(request: Request) -> Response:
             },
         }
     )
+
+
+async def _chat_chunks(model: str, answer: str, finish: str) -> AsyncIterator[str]:
+    """The answer as ``chat.completion.chunk`` server-sent events, a word at a time."""
+    ident, created = new_id("chatcmpl-"), int(time.time())
+
+    def chunk(delta: dict[str, Any], reason: str | None) -> str:
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}],
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    for i, word in enumerate(answer.split(" ")):
+        yield chunk({"content": word if i == 0 else " " + word}, None)
+    yield chunk({}, finish)
+    yield "data: [DONE]\n\n"
 
 
 def _response_prompt(raw: Any) -> str:
