@@ -30,7 +30,9 @@ def scan_jobs(
     The service's ``metadata[k]=v`` filter narrows the listing; the match is checked again here
     because not every service honours the filter.
     """
-    page_size = 100 if want is None else max(1, min(100, want))
+    # A ``keep`` predicate may reject many jobs: small pages would cost one request per job, and
+    # under faults a long scan rarely completes.
+    page_size = 100 if want is None or keep is not None else max(1, min(100, want))
     kwargs: dict[str, Any] = {"limit": page_size}
     if metadata:
         kwargs["metadata"] = dict(metadata)
