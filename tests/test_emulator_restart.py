@@ -94,3 +94,14 @@ def test_kill_9_and_restart_lose_nothing(tmp_path: Path) -> None:
             ).json()["value"]
         ] == ["kept"]
         assert [j.metadata for j in client.fine_tuning.jobs.list()] == [{"n": "2"}, {"n": "1"}, {"n": "0"}]
+
+
+def test_half_written_blobs_are_removed_at_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "state"
+    blobs = data_dir / "blobs"
+    blobs.mkdir(parents=True)
+    for name in ("incoming-abc", "upload_1.assembled", "ftjob-1.results.tmp"):
+        (blobs / name).write_bytes(b"partial")
+    (blobs / "upload_1.part_1").write_bytes(b"a kept part")
+    with Emulator(data_dir=data_dir):
+        assert sorted(p.name for p in blobs.iterdir()) == ["upload_1.part_1"]

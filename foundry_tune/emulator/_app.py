@@ -96,6 +96,7 @@ def build_app(ctx: Context) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx.store.remove_partial_blobs()
         _files.resume_processing(ctx)
         task = asyncio.get_running_loop().create_task(_ticker(runner))
         try:

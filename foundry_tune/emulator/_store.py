@@ -50,6 +50,15 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def remove_partial_blobs(self) -> int:
+        """Delete blobs a crash left half-written (in-flight parts, assemblies, temp results)."""
+        removed = 0
+        for path in self.blob_dir.iterdir():
+            if path.name.startswith("incoming-") or path.suffix in {".assembled", ".tmp"}:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def blob_path(self, name: str) -> Path:
         """Where the blob ``name`` lives."""
         return self.blob_dir / name
