@@ -14,6 +14,12 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "'Developer' for cheap trials).",
     ),
     (
+        re.compile(r"rate.?limit", re.I),
+        "The service is throttling requests and foundry-tune's retry budget ran out: wait a minute and "
+        "call start() again (it reuses the uploaded files and never creates the job twice), or give "
+        "Foundry a RetryPolicy with a larger total_timeout.",
+    ),
+    (
         re.compile(r"quota|too many (jobs|running)|limit (of|for) (running|queued|active)|exceeded", re.I),
         "A per-resource quota was reached (Foundry allows 1 running and 20 queued jobs, 100 in total, "
         "and 5 fine-tuned deployments). Wait for a job to finish, cancel one "
