@@ -240,7 +240,7 @@ async def scan_jobs(
     scanned = 0
     async for job in ft.openai.fine_tuning.jobs.list(**kwargs):
         scanned += 1
-        raw = job.model_dump()
+        raw = job.model_dump(warnings=False)
         meta = raw.get("metadata") or {}
         if all(meta.get(k) == v for k, v in metadata.items()) and (keep is None or keep(raw)):
             found.append(raw)

@@ -39,7 +39,7 @@ def scan_jobs(
     pages = conn.openai.fine_tuning.jobs.list(**kwargs)
     found: list[dict[str, Any]] = []
     for scanned, job in enumerate(pages, start=1):
-        raw = job.model_dump()
+        raw = job.model_dump(warnings=False)
         meta = raw.get("metadata") or {}
         if all(meta.get(k) == v for k, v in metadata.items()) and (keep is None or keep(raw)):
             found.append(raw)
