@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -22,6 +23,7 @@ from foundry_tune.aio._upload import find_uploaded, upload_once, wait_processed
 from foundry_tune.errors import DatasetValidationError, ServiceError
 from foundry_tune.job._builder import FineTuneBuilder, _RemoteFile, with_hint
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
+from foundry_tune.job._jobs_api import created_by_request
 from foundry_tune.job._plan import Plan
 from foundry_tune.job._status import JobStatus
 
@@ -184,8 +186,13 @@ class AsyncFineTuneBuilder:
         kwargs = self.spec.create_kwargs(method, fp, attempt_id, training_file, validation_file)
         jobs = self.ft.openai.fine_tuning.jobs
 
+        since = time.time()
+
         async def lookup() -> Any:
             found = await scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
+            if not found:  # a service that drops job metadata: recognise the job by what it was made of
+                keep = created_by_request(kwargs, since)
+                found = await scan_jobs(self.ft, {}, keep=keep, want=1, limit=100)
             return found[0] if found else None
 
         async def create() -> Any:
@@ -196,4 +203,8 @@ class AsyncFineTuneBuilder:
                                           what=f"create fine-tuning job on {self.model}")
         except ServiceError as exc:
             raise with_hint(exc) from exc
-        return AsyncJob(self.ft, raw)
+        job = AsyncJob(self.ft, raw)
+        if job.fingerprint is None:
+            log.warning("the service did not keep the metadata of job %s: start() will not find it again by "
+                        "fingerprint (it may start a new job for the same data)", job.id)
+        return job

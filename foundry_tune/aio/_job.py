@@ -12,6 +12,8 @@ from foundry_tune.aio._calls import safe_call
 from foundry_tune.errors import (
     InvalidParameterError,
     NotFoundError,
+    RateLimitError,
+    RetryBudgetExceededError,
     ServiceError,
     WaitTimeoutError,
 )
@@ -19,6 +21,7 @@ from foundry_tune.job._checkpoints import Checkpoint
 from foundry_tune.job._events import EventTail, JobEvent
 from foundry_tune.job._fingerprint import FINGERPRINT_KEY
 from foundry_tune.job._job import MAX_POLL, MIN_POLL, JobState, as_dict
+from foundry_tune.job._jobs_api import _SCAN_LIMIT, JobScan
 from foundry_tune.job._metrics import Metrics, metrics_from_csv, metrics_from_events
 from foundry_tune.job._progress import ProgressState, make_reporter
 from foundry_tune.job._status import JobStatus
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncJob", "AsyncJobsAPI", "scan_jobs"]
 
-_SCAN_LIMIT = 1000
 
 
 class AsyncJob(JobState):
@@ -107,8 +109,15 @@ class AsyncJob(JobState):
         state = ProgressState(self.id)
         interval = MIN_POLL if poll == "adaptive" else float(poll)
         while True:
-            await self.refresh()
-            new = await self._poll_events(self._tail)
+            try:
+                await self.refresh()
+                new = await self._poll_events(self._tail)
+            except (RetryBudgetExceededError, RateLimitError) as exc:
+                # Down for longer than one call's retry budget (an outage): the job is unaffected.
+                reporter.note(f"{self.id}: cannot reach the service ({exc}); still waiting")
+                new = []
+                if poll == "adaptive":
+                    interval = MAX_POLL
             state.apply(self.status, new)
             reporter.update(state, new)
             if on_event is not None:
@@ -232,24 +241,11 @@ async def scan_jobs(
 ) -> list[dict[str, Any]]:
     """Jobs whose metadata contains every pair in ``metadata``, newest first, without retries
     (see :func:`foundry_tune.job._jobs_api.scan_jobs`)."""
-    page_size = 100 if want is None else max(1, min(100, want))
-    kwargs: dict[str, Any] = {"limit": page_size}
-    if metadata:
-        kwargs["metadata"] = dict(metadata)
-    found: list[dict[str, Any]] = []
-    scanned = 0
-    async for job in ft.openai.fine_tuning.jobs.list(**kwargs):
-        scanned += 1
-        raw = job.model_dump(warnings=False)
-        meta = raw.get("metadata") or {}
-        if all(meta.get(k) == v for k, v in metadata.items()) and (keep is None or keep(raw)):
-            found.append(raw)
-            if want is not None and len(found) >= want:
-                break
-        if scanned >= limit:
+    scan = JobScan(metadata, keep=keep, want=want, limit=limit)
+    async for job in ft.openai.fine_tuning.jobs.list(**scan.list_kwargs()):
+        if scan.offer(job):
             break
-    found.sort(key=lambda r: r.get("created_at") or 0, reverse=True)
-    return found
+    return scan.found()
 
 
 class AsyncJobsAPI:

@@ -11,7 +11,7 @@ from foundry_tune.job._fingerprint import FINGERPRINT_KEY
 from foundry_tune.job._job import Job
 from foundry_tune.job._status import JobStatus
 
-__all__ = ["JobsAPI", "created_by_request", "scan_jobs"]
+__all__ = ["JobScan", "JobsAPI", "created_by_request", "scan_jobs"]
 
 _SCAN_LIMIT = 1000
 
@@ -30,25 +30,51 @@ def scan_jobs(
     The service's ``metadata[k]=v`` filter narrows the listing; the match is checked again here
     because not every service honours the filter.
     """
-    # A ``keep`` predicate may reject many jobs: small pages would cost one request per job, and
-    # under faults a long scan rarely completes.
-    page_size = 100 if want is None or keep is not None else max(1, min(100, want))
-    kwargs: dict[str, Any] = {"limit": page_size}
-    if metadata:
-        kwargs["metadata"] = dict(metadata)
-    pages = conn.openai.fine_tuning.jobs.list(**kwargs)
-    found: list[dict[str, Any]] = []
-    for scanned, job in enumerate(pages, start=1):
+    scan = JobScan(metadata, keep=keep, want=want, limit=limit)
+    for job in conn.openai.fine_tuning.jobs.list(**scan.list_kwargs()):
+        if scan.offer(job):
+            break
+    return scan.found()
+
+
+class JobScan:
+    """The listing arguments and the matching of :func:`scan_jobs`, shared by the sync and the
+    async API: feed each listed job to :meth:`offer` until it returns True."""
+
+    def __init__(self, metadata: Mapping[str, str], *, keep: Callable[[dict[str, Any]], bool] | None = None,
+                 want: int | None = None, limit: int = _SCAN_LIMIT) -> None:
+        self.metadata = dict(metadata)
+        self.keep = keep
+        self.want = want
+        self.limit = limit
+        self.scanned = 0
+        self._found: list[dict[str, Any]] = []
+
+    def list_kwargs(self) -> dict[str, Any]:
+        """Arguments for ``fine_tuning.jobs.list``."""
+        # A ``keep`` predicate may reject many jobs: small pages would cost one request per job, and
+        # under faults a long scan rarely completes.
+        want = self.want
+        page_size = 100 if want is None or self.keep is not None else max(1, min(100, want))
+        kwargs: dict[str, Any] = {"limit": page_size}
+        if self.metadata:
+            kwargs["metadata"] = dict(self.metadata)
+        return kwargs
+
+    def offer(self, job: Any) -> bool:
+        """Consider one listed job; True when the scan is complete."""
+        self.scanned += 1
         raw = job.model_dump(warnings=False)
         meta = raw.get("metadata") or {}
-        if all(meta.get(k) == v for k, v in metadata.items()) and (keep is None or keep(raw)):
-            found.append(raw)
-            if want is not None and len(found) >= want:
-                break
-        if scanned >= limit:
-            break
-    found.sort(key=lambda r: r.get("created_at") or 0, reverse=True)
-    return found
+        if all(meta.get(k) == v for k, v in self.metadata.items()) and (self.keep is None or self.keep(raw)):
+            self._found.append(raw)
+            if self.want is not None and len(self._found) >= self.want:
+                return True
+        return self.scanned >= self.limit
+
+    def found(self) -> list[dict[str, Any]]:
+        """The matches, newest first."""
+        return sorted(self._found, key=lambda r: r.get("created_at") or 0, reverse=True)
 
 
 def created_by_request(kwargs: Mapping[str, Any], since: float) -> Callable[[dict[str, Any]], bool]:
