@@ -191,7 +191,7 @@ class TokenCounter:
         tokenizer runs on several threads (it releases the GIL). Same results as :meth:`count`."""
         method = parse_method_kind(kind)
         texts, tags, totals, assistant = self._collect(records, method)
-        return self._assemble(self._count_texts(texts), tags, totals, assistant)
+        return self._assemble(self._count_texts(texts, self._workers), tags, totals, assistant)
 
     def count_batch_async(self, records: Sequence[Mapping[str, Any]],
                           kind: MethodKind | str) -> concurrent.futures.Future[list[ExampleTokens]]:
@@ -201,24 +201,24 @@ class TokenCounter:
         texts, tags, totals, assistant = self._collect(records, method)
 
         def work() -> list[ExampleTokens]:
-            return self._assemble(self._count_texts(texts), tags, totals, assistant)
+            # One tokenizer thread: the caller's thread, busy reading the next chunk, is the other.
+            return self._assemble(self._count_texts(texts, 1), tags, totals, assistant)
 
         return _pool("pipeline", 1).submit(work)
 
     # -- counting -------------------------------------------------------------------------
 
-    def _count_texts(self, texts: list[str]) -> list[int]:
+    def _count_texts(self, texts: list[str], workers: int) -> list[int]:
         known: dict[str, int] = dict.fromkeys(texts, -1)
         missing = self._cache.lookup(known)
-        counts = self._count_many(missing)
+        counts = self._count_many(missing, workers)
         for text, n in zip(missing, counts, strict=True):
             known[text] = n
         self._cache.store(missing, counts)
         return [known[text] for text in texts]
 
-    def _count_many(self, texts: list[str]) -> list[int]:
+    def _count_many(self, texts: list[str], workers: int) -> list[int]:
         backend = self._backend
-        workers = self._workers
         small = len(texts) < 2 * workers or sum(map(len, texts)) < _PARALLEL_MIN_CHARS
         if backend.native_batch:
             return backend.count_many(texts, 1 if small else workers)
