@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from foundry_tune import graders
@@ -179,6 +179,8 @@ TAILS = st.sampled_from(["", "/", ":99999", ":-1", ":abc", "/api/projects/p", "?
 
 @FUZZ
 @given(st.one_of(st.text(max_size=60), st.tuples(URL_PARTS, HOSTS, TAILS).map("".join)))
+@example("HTTP://127.0.0.0::")  # found by this test: a port that is no number
+@example("A://[")  # found by this test: an unclosed IPv6 bracket
 def test_endpoint_parsing(url: str) -> None:
     result = attempt(check_endpoint, url, what="project endpoint")
     if isinstance(result, FoundryTuneError):

@@ -11,6 +11,8 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import httpx
+
 from foundry_tune.errors import ConfigurationError
 
 __all__ = [
@@ -103,7 +105,9 @@ def check_endpoint(url: str, *, what: str) -> str:
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
-    except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 address
+        _ = parts.port
+        httpx.URL(url)  # what the HTTP clients will be given must parse there too
+    except (ValueError, httpx.InvalidURL) as exc:  # e.g. an unclosed "[" or a port that is no number
         raise ConfigurationError(f"{what} is not a valid URL ({exc}): {url!r}") from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
