@@ -324,10 +324,12 @@ def test_parallel_path_and_cache_give_the_same_counts() -> None:
 
 def test_count_cache_is_bounded_by_characters() -> None:
     cache = _CountCache(budget_chars=100, max_item_chars=40)
-    cache.store(["a" * 30, "b" * 30, "c" * 30, "d" * 50], [1, 2, 3, 4])
-    known = dict.fromkeys(["a" * 30, "b" * 30, "c" * 30, "d" * 50], -1)
-    assert cache.lookup(known) == ["d" * 50]  # too long to cache
-    cache.store(["e" * 30], [5])  # evicts the oldest
-    known = dict.fromkeys(["a" * 30, "e" * 30], -1)
-    assert cache.lookup(known) == ["a" * 30]
-    assert known["e" * 30] == 5
+    texts = ["a" * 30, "b" * 30, "c" * 30, "d" * 50]
+    cache.store(texts, [1, 2, 3, 4])
+    counts = [0] * 4
+    assert cache.lookup(texts, counts) == [3]  # "d" * 50 is too long to cache
+    assert counts == [1, 2, 3, 0]
+    cache.store(["e" * 30], [5])  # over budget: evicts the least recently used ("a")
+    counts = [0, 0]
+    assert cache.lookup(["a" * 30, "e" * 30], counts) == [0]
+    assert counts == [0, 5]

@@ -63,8 +63,8 @@ _OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
 # Below this many characters a batch is counted inline: thread hand-off would cost more.
 _PARALLEL_MIN_CHARS = 64_000
 # The cache of counts of repeated strings (system prompts, tool definitions, instructions).
-_CACHE_BUDGET_CHARS = 4_000_000
-_CACHE_MAX_ITEM_CHARS = 64_000
+_CACHE_BUDGET_CHARS = 1_000_000
+_CACHE_MAX_ITEM_CHARS = 4_096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,35 +97,41 @@ _Emit = Callable[[str, bool], None]
 
 
 class _CountCache:
-    """Counts of recently seen strings, bounded by their total length; exact (keyed by the text)."""
+    """Counts of recently seen short strings (roles, names, system prompts, tool definitions: what
+    repeats in training data), bounded by their total length; exact (keyed by the text itself).
+    Longer strings are not cached: hashing them would cost more than counting them again."""
 
     def __init__(self, budget_chars: int, max_item_chars: int) -> None:
         self._items: OrderedDict[str, int] = OrderedDict()
         self._chars = 0
         self._budget = budget_chars
-        self._max_item = max_item_chars
+        self.max_item_chars = max_item_chars
         self._lock = threading.Lock()
 
-    def lookup(self, texts: dict[str, int]) -> list[str]:
-        """Fill in the counts of ``texts`` it knows; return the texts it does not."""
-        missing: list[str] = []
+    def lookup(self, texts: Sequence[str], counts: list[int]) -> list[int]:
+        """Fill ``counts[i]`` for every cached ``texts[i]``; return the indexes still to count."""
+        missing: list[int] = []
         items = self._items
+        limit = self.max_item_chars
         with self._lock:
-            for text in texts:
-                n = items.get(text)
-                if n is None:
-                    missing.append(text)
-                else:
-                    items.move_to_end(text)
-                    texts[text] = n
+            for index, text in enumerate(texts):
+                if len(text) <= limit:
+                    n = items.get(text)
+                    if n is not None:
+                        items.move_to_end(text)
+                        counts[index] = n
+                        continue
+                missing.append(index)
         return missing
 
     def store(self, texts: Sequence[str], counts: Sequence[int]) -> None:
+        """Remember the counts of the short ones among ``texts``, evicting the least recent."""
         items = self._items
+        limit = self.max_item_chars
         with self._lock:
             for text, n in zip(texts, counts, strict=True):
                 size = len(text)
-                if size > self._max_item or text in items:
+                if size > limit or text in items:
                     continue
                 items[text] = n
                 self._chars += size
@@ -209,13 +215,15 @@ class TokenCounter:
     # -- counting -------------------------------------------------------------------------
 
     def _count_texts(self, texts: list[str], workers: int) -> list[int]:
-        known: dict[str, int] = dict.fromkeys(texts, -1)
-        missing = self._cache.lookup(known)
-        counts = self._count_many(missing, workers)
-        for text, n in zip(missing, counts, strict=True):
-            known[text] = n
-        self._cache.store(missing, counts)
-        return [known[text] for text in texts]
+        counts = [0] * len(texts)
+        missing = self._cache.lookup(texts, counts)
+        if missing:
+            todo = [texts[i] for i in missing]
+            found = self._count_many(todo, workers)
+            for index, n in zip(missing, found, strict=True):
+                counts[index] = n
+            self._cache.store(todo, found)
+        return counts
 
     def _count_many(self, texts: list[str], workers: int) -> list[int]:
         backend = self._backend
