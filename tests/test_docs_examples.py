@@ -11,6 +11,8 @@ credential is replaced by a fixed token (the emulator has no identity provider).
 
 from __future__ import annotations
 
+import doctest
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from _docs_blocks import python_blocks
 
 from foundry_tune._demo_data import demo_records
 from foundry_tune.aio import AsyncStaticTokenCredential
-from foundry_tune.client import StaticTokenCredential
+from foundry_tune.client import Foundry, StaticTokenCredential
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator, EmulatorInfo
 
@@ -37,20 +39,61 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p))
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorInfo]:
     with Emulator(job_duration=1.0, deployment_ready_delay=0.2, deployment_provision_delay=0.2) as emu:
+        seed_finished_job(emu.info)
         yield emu.info
+
+
+def seed_finished_job(info: EmulatorInfo) -> None:
+    """Pages that start from "a job you trained" (``ft.jobs.list(status="succeeded")``) find one."""
+    with Foundry(info.project_endpoint, StaticTokenCredential("docs-token")) as ft:
+        data = Dataset.from_records(demo_records(60, seed=3), name="support.jsonl")
+        train, val = data.split(validation=0.2, seed=1)
+        (ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(val).suffix("support")
+           .training_type("GlobalStandard").start().wait(progress=False))
 
 
 def _page_id(path: Path) -> str:
     return str(path.relative_to(DOCS))
 
 
+MULTI_GRADER = {  # the shape of the cookbook's clause-matching grader
+    "name": "clause_match_grader",
+    "type": "multi",
+    "pass_threshold": 0.65,
+    "graders": {
+        "extracted_text_similarity": {
+            "name": "extracted_text_similarity", "type": "text_similarity",
+            "input": "{{sample.output_json.extracted_text}}", "reference": "{{item.extracted_text}}",
+            "evaluation_metric": "fuzzy_match",
+        },
+        "clause_string_check": {
+            "name": "clause_string_check", "type": "string_check", "operation": "eq",
+            "input": "{{sample.output_json.clause_type}}", "reference": "{{item.clause_type}}",
+        },
+    },
+    "calculate_output": "0.5 * extracted_text_similarity + 0.5 * clause_string_check",
+}
+
+
 def write_page_data(folder: Path) -> None:
-    """The files the pages name: a support-chat SFT set and its train/validation split."""
-    data = Dataset.from_records(demo_records(60, seed=7), name="support.jsonl")
+    """The files the pages name: a support-chat SFT set (``support.jsonl``, also as
+    ``tickets.jsonl``), its train/validation split, and a multi grader JSON file."""
+    data = Dataset.from_records(demo_records(120, seed=7), name="support.jsonl")
     data.to_jsonl(folder / "support.jsonl")
+    data.to_jsonl(folder / "tickets.jsonl")
     train, val = data.split(validation=0.2, seed=1)
     train.to_jsonl(folder / "train.jsonl")
     val.to_jsonl(folder / "val.jsonl")
+    (folder / "multi_grader.json").write_text(json.dumps(MULTI_GRADER, indent=2), encoding="utf-8")
+
+
+def run_doctest(code: str, namespace: dict[str, object], where: str) -> None:
+    """Run a ``>>>`` block as a doctest in the page's namespace: the shown output must match."""
+    test = doctest.DocTestParser().get_doctest(code, namespace, where, where, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report: list[str] = []
+    runner.run(test, out=report.append, clear_globs=False)
+    assert runner.failures == 0, f"{where}: the shown output does not match\n" + "".join(report)
 
 
 def test_every_page_with_python_examples_is_collected() -> None:
@@ -71,6 +114,7 @@ def test_page_examples_run(page: Path, emulator: EmulatorInfo, tmp_path: Path,
         "AZURE_RESOURCE_GROUP": emulator.resource_group,
         "AZURE_AI_ACCOUNT_NAME": emulator.account_name,
         "AZURE_ARM_ENDPOINT": emulator.arm_endpoint,
+        "AZURE_OPENAI_API_KEY": "docs-key",  # only builds a client in the docs; never sent anywhere
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("foundry_tune.client._foundry._default_credential",
@@ -84,10 +128,13 @@ def test_page_examples_run(page: Path, emulator: EmulatorInfo, tmp_path: Path,
         for block in python_blocks(page):
             if block.skip is not None:
                 continue
-            code = compile(block.code, f"{_page_id(page)}:{block.line}", "exec")
-            try:
-                exec(code, namespace)
-            except Exception as exc:
-                raise AssertionError(f"{_page_id(page)}, block at line {block.line} failed: {exc!r}") from exc
+            where = f"{_page_id(page)}:{block.line}"
+            if block.code.lstrip().startswith(">>>"):
+                run_doctest(block.code, namespace, where)
+            else:
+                try:
+                    exec(compile(block.code, where, "exec"), namespace)
+                except Exception as exc:
+                    raise AssertionError(f"{where}: the example failed: {exc!r}") from exc
             ran += 1
     assert ran > 0, f"{_page_id(page)}: every python block is skipped"
