@@ -45,10 +45,12 @@ def python_blocks(path: Path) -> list[Block]:
         j = start
         while j < len(lines) and not lines[j].strip().startswith(fence):
             j += 1
-        body = [line[len(indent):] if line.startswith(indent) else line for line in lines[start:j]]
+        body = [line[len(indent) :] if line.startswith(indent) else line for line in lines[start:j]]
         if lang in ("python", "py"):
             marker = SKIP.match(previous)
-            blocks.append(Block(path, start + 1, "\n".join(body) + "\n", marker["reason"] if marker else None))
+            blocks.append(
+                Block(path, start + 1, "\n".join(body) + "\n", marker["reason"] if marker else None)
+            )
         previous = ""
         i = j + 1
     return blocks

@@ -29,8 +29,11 @@ from foundry_tune.graders import StringCheck
 from foundry_tune.job import JobStatus
 from foundry_tune.methods import DPO, Reinforcement, Supervised
 
-pytestmark = [pytest.mark.emulator, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::foundry_tune.deployment.BillingWarning")]
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::foundry_tune.deployment.BillingWarning"),
+]
 
 WAIT = 120.0
 T = TypeVar("T")
@@ -75,8 +78,14 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
     before = stats(emulator)
 
     async def body(ft: AsyncFoundry) -> None:
-        builder = (ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(validation)
-                   .method(Supervised(n_epochs=2)).suffix("async-sft").training_type("GlobalStandard"))
+        builder = (
+            ft.fine_tune("gpt-4.1-mini")
+            .train_on(train)
+            .validate_on(validation)
+            .method(Supervised(n_epochs=2))
+            .suffix("async-sft")
+            .training_type("GlobalStandard")
+        )
         plan = await builder.plan()
         assert plan.creates_job and [f.action for f in plan.files] == ["upload", "upload"]
         job = await builder.start()
@@ -108,11 +117,17 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
         async with await job.deploy(capacity=1) as deployment:
             assert deployment.model == job.fine_tuned_model and deployment.job_id == job.id
             assert stats(emulator)["deployments"] == before["deployments"] + 1
-            assert [d.name for d in await ft.deployments.list(created_by_foundry_tune=True)] == [deployment.name]
+            assert [d.name for d in await ft.deployments.list(created_by_foundry_tune=True)] == [
+                deployment.name
+            ]
             assert await deployment.chat(question) in trained  # the tuned model answers from its data
             report = await aevaluate(
-                {"base": Target("gpt-4.1-mini"), "tuned": deployment}, validation,
-                ["exact_match", "rouge_l"], foundry=ft, concurrency=4)
+                {"base": Target("gpt-4.1-mini"), "tuned": deployment},
+                validation,
+                ["exact_match", "rouge_l"],
+                foundry=ft,
+                concurrency=4,
+            )
         assert stats(emulator)["deployments"] == before["deployments"]
         assert report.examples == 12 and report["tuned"].answered == report["base"].answered == 12
         assert report["tuned"].scores["rouge_l"].mean > report["base"].scores["rouge_l"].mean
@@ -127,21 +142,41 @@ def test_async_dpo_and_rft(emulator: EmulatorInfo) -> None:
     dpo_rows = []
     for row in demo_records(30, seed=3):
         system, user, assistant = row["messages"]
-        dpo_rows.append({"input": {"messages": [system, user]}, "preferred_output": [assistant],
-                         "non_preferred_output": [{"role": "assistant", "content": "Check our website."}]})
-    rft_rows = [{"messages": [{"role": "user", "content": f"What is {i} plus {i}? Number only."}],
-                 "answer": str(2 * i)} for i in range(30)]
-    grader = StringCheck(name="exact", input="{{sample.output_text}}", reference="{{item.answer}}",
-                         operation="eq")
+        dpo_rows.append(
+            {
+                "input": {"messages": [system, user]},
+                "preferred_output": [assistant],
+                "non_preferred_output": [{"role": "assistant", "content": "Check our website."}],
+            }
+        )
+    rft_rows = [
+        {
+            "messages": [{"role": "user", "content": f"What is {i} plus {i}? Number only."}],
+            "answer": str(2 * i),
+        }
+        for i in range(30)
+    ]
+    grader = StringCheck(
+        name="exact", input="{{sample.output_text}}", reference="{{item.answer}}", operation="eq"
+    )
 
     async def body(ft: AsyncFoundry) -> None:
-        dpo = await (ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(dpo_rows[:20], name="d.jsonl"))
-                     .validate_on(Dataset.from_records(dpo_rows[20:], name="dv.jsonl"))
-                     .method(DPO(beta=0.2, n_epochs=1)).training_type("Standard").start())
-        rft = await (ft.fine_tune("o4-mini").train_on(Dataset.from_records(rft_rows[:20], name="r.jsonl"))
-                     .validate_on(Dataset.from_records(rft_rows[20:], name="rv.jsonl"))
-                     .method(Reinforcement(grader=grader, reasoning_effort="low", n_epochs=1))
-                     .training_type("GlobalStandard").start())
+        dpo = await (
+            ft.fine_tune("gpt-4.1-mini")
+            .train_on(Dataset.from_records(dpo_rows[:20], name="d.jsonl"))
+            .validate_on(Dataset.from_records(dpo_rows[20:], name="dv.jsonl"))
+            .method(DPO(beta=0.2, n_epochs=1))
+            .training_type("Standard")
+            .start()
+        )
+        rft = await (
+            ft.fine_tune("o4-mini")
+            .train_on(Dataset.from_records(rft_rows[:20], name="r.jsonl"))
+            .validate_on(Dataset.from_records(rft_rows[20:], name="rv.jsonl"))
+            .method(Reinforcement(grader=grader, reasoning_effort="low", n_epochs=1))
+            .training_type("GlobalStandard")
+            .start()
+        )
         await asyncio.gather(dpo.wait(timeout=WAIT, progress=False), rft.wait(timeout=WAIT, progress=False))
         assert isinstance(dpo.method, DPO) and dpo.method.beta == 0.2
         assert isinstance(rft.method, Reinforcement)
@@ -180,7 +215,9 @@ def test_async_retry_policy_shares_the_sync_configuration(emulator: EmulatorInfo
     policy = RetryPolicy(max_attempts=2, total_timeout=5.0)
 
     async def body() -> None:
-        async with AsyncFoundry(emulator.project_endpoint, AsyncStaticTokenCredential("t"), retry=policy) as ft:
+        async with AsyncFoundry(
+            emulator.project_endpoint, AsyncStaticTokenCredential("t"), retry=policy
+        ) as ft:
             assert ft.retry.policy is policy
             calls = 0
 
@@ -205,8 +242,12 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     statuses: list[list[JobStatus]] = []
 
     async def body(ft: AsyncFoundry) -> list[tuple[AsyncJob, float]]:
-        builder = (ft.fine_tune("gpt-4.1-mini").train_on(data).method(Supervised(n_epochs=1))
-                   .training_type("GlobalStandard"))
+        builder = (
+            ft.fine_tune("gpt-4.1-mini")
+            .train_on(data)
+            .method(Supervised(n_epochs=1))
+            .training_type("GlobalStandard")
+        )
         jobs = [await builder.suffix(f"many-{i:02d}").start() for i in range(20)]
         returned: list[tuple[AsyncJob, float]] = []
 
@@ -234,10 +275,11 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     # The waits overlapped: while one job ran, others were watched in the queue; never two running.
     assert any(s.count(JobStatus.RUNNING) == 1 and s.count(JobStatus.QUEUED) >= 5 for s in statuses)
     assert all(s.count(JobStatus.RUNNING) <= 1 for s in statuses)
-    # Each wait returned when its own job finished, not after the whole batch: in finishing order,
-    # the first ones long before the last job was done.
+    # Each wait returned when its own job finished, not after the whole batch: in finishing order
+    # (up to the poll interval), the first ones long before the last job was done.
     finished = [job.finished_at.timestamp() for job, _ in returned if job.finished_at is not None]
-    assert len(finished) == 20 and finished == sorted(finished)
+    assert len(finished) == 20
+    assert all(later >= earlier - 3 for earlier, later in zip(finished, finished[1:]))  # poll jitter
     assert returned[0][1] < max(finished)
     after = stats(emulator)
     # one upload shared by all twenty, plus one result file per job

@@ -15,16 +15,14 @@ from foundry_tune.aio._arm import AsyncArmClient
 from foundry_tune.aio._credentials import AsyncStaticTokenCredential
 from foundry_tune.aio._retry import AsyncRetryPolicy
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION
+from foundry_tune.client._emulated import EMULATOR_TOKEN, connection_options, start_emulator
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
-    DEFAULT_ARM_ENDPOINT,
     ArmSettings,
-    account_from_host,
     check_endpoint,
     settings_from_env,
     ssl_verify,
 )
-from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from azure.ai.projects.aio import AIProjectClient
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncFoundry"]
 
-_EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
 
 
 class AsyncFoundry:
@@ -74,12 +71,8 @@ class AsyncFoundry:
         credential = credential or _default_credential()
         self._setup(
             credential=credential,
-            arm=ArmSettings(
-                subscription_id=subscription_id,
-                resource_group=resource_group,
-                account_name=account_name or account_from_host(self.endpoint),
-                endpoint=check_endpoint(arm_endpoint or DEFAULT_ARM_ENDPOINT, what="ARM endpoint"),
-            ),
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=self.endpoint),
             retry=retry,
             timeout=timeout,
             arm_api_version=arm_api_version,
@@ -145,12 +138,8 @@ class AsyncFoundry:
         self._owns_credential = credential is None
         self._setup(
             credential=credential,
-            arm=ArmSettings(
-                subscription_id=subscription_id,
-                resource_group=resource_group,
-                account_name=account_name or account_from_host(endpoint),
-                endpoint=check_endpoint(arm_endpoint or DEFAULT_ARM_ENDPOINT, what="ARM endpoint"),
-            ),
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=endpoint),
             retry=retry,
             timeout=float(client.timeout) if isinstance(client.timeout, (int, float)) else 120.0,
             arm_api_version=arm_api_version,
@@ -163,25 +152,11 @@ class AsyncFoundry:
     def emulator(cls, *, retry: RetryPolicy | None = None, **options: Any) -> AsyncFoundry:
         """Start the embedded local emulator with ``options`` and connect to it (``async with``
         closes both). Starting takes a moment and blocks; needs the ``emulator`` extra."""
+        emulator = start_emulator(options)
+        info = emulator.info
         try:
-            from foundry_tune.emulator import Emulator
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError(
-                "the emulator needs the 'emulator' extra: pip install 'foundry-tune[emulator]'"
-            ) from exc
-        emulator = Emulator(**options)
-        info = emulator.start()
-        try:
-            ft = cls(
-                info.project_endpoint,
-                AsyncStaticTokenCredential(info.token or _EMULATOR_TOKEN),
-                subscription_id=info.subscription_id,
-                resource_group=info.resource_group,
-                account_name=info.account_name,
-                arm_endpoint=info.arm_endpoint,
-                retry=retry,
-                verify=info.ca_cert or True,
-            )
+            ft = cls(info.project_endpoint, AsyncStaticTokenCredential(info.token or EMULATOR_TOKEN),
+                     retry=retry, **connection_options(info))
         except BaseException:
             emulator.stop()
             raise

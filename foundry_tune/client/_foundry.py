@@ -12,6 +12,7 @@ from azure.core.credentials import TokenCredential
 
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
 from foundry_tune.client._credentials import StaticTokenCredential
+from foundry_tune.client._emulated import EMULATOR_TOKEN, connection_options, start_emulator
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
@@ -19,7 +20,6 @@ from foundry_tune.client._settings import (
     settings_from_env,
     ssl_verify,
 )
-from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from foundry_tune.deployment import DeploymentsAPI
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Foundry"]
 
-_EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
 
 
 class Foundry:
@@ -175,25 +174,11 @@ class Foundry:
         The returned Foundry owns the emulator and stops it on :meth:`close`. Needs the
         ``emulator`` extra (``pip install 'foundry-tune[emulator]'``).
         """
+        emulator = start_emulator(options)
+        info = emulator.info
         try:
-            from foundry_tune.emulator import Emulator
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ConfigurationError(
-                "the emulator needs the 'emulator' extra: pip install 'foundry-tune[emulator]'"
-            ) from exc
-        emulator = Emulator(**options)
-        info = emulator.start()
-        try:
-            ft = cls(
-                info.project_endpoint,
-                StaticTokenCredential(info.token or _EMULATOR_TOKEN),
-                subscription_id=info.subscription_id,
-                resource_group=info.resource_group,
-                account_name=info.account_name,
-                arm_endpoint=info.arm_endpoint,
-                retry=retry,
-                verify=info.ca_cert or True,
-            )
+            ft = cls(info.project_endpoint, StaticTokenCredential(info.token or EMULATOR_TOKEN), retry=retry,
+                     **connection_options(info))
         except BaseException:
             emulator.stop()
             raise
