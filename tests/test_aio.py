@@ -5,6 +5,7 @@ the sync API, and many jobs watched concurrently in one event loop."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -279,7 +280,7 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     # (up to the poll interval), the first ones long before the last job was done.
     finished = [job.finished_at.timestamp() for job, _ in returned if job.finished_at is not None]
     assert len(finished) == 20
-    assert all(later >= earlier - 3 for earlier, later in zip(finished, finished[1:]))  # poll jitter
+    assert all(later >= earlier - 3 for earlier, later in itertools.pairwise(finished))  # poll jitter
     assert returned[0][1] < max(finished)
     after = stats(emulator)
     # one upload shared by all twenty, plus one result file per job
