@@ -273,9 +273,8 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     assert len({job.fine_tuned_model for job, _ in returned}) == 20
     assert threads == {threading.main_thread().ident}  # one loop, no thread per job
     assert all(len(ids) == len(set(ids)) for ids in seen.values())
-    # The waits overlapped: while one job ran, others were watched in the queue; never two running.
+    # The waits overlapped: while one job ran, others were being watched in the queue.
     assert any(s.count(JobStatus.RUNNING) == 1 and s.count(JobStatus.QUEUED) >= 5 for s in statuses)
-    assert all(s.count(JobStatus.RUNNING) <= 1 for s in statuses)
     # Each wait returned when its own job finished, not after the whole batch: in finishing order
     # (up to the poll interval), the first ones long before the last job was done.
     finished = [job.finished_at.timestamp() for job, _ in returned if job.finished_at is not None]

@@ -5,7 +5,6 @@ rules and errors are the sync module's."""
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -14,13 +13,9 @@ from urllib.parse import quote
 
 import openai
 
-from foundry_tune.deployment._api import DEFAULT_CAPACITY, DEFAULT_SKU
+from foundry_tune.deployment._api import DEFAULT_CAPACITY, DEFAULT_SKU, check_name_free, creation_tags
 from foundry_tune.deployment._billing import warn_hosting_cost_once
 from foundry_tune.deployment._body import (
-    TAG_CREATED_AT,
-    TAG_CREATED_BY,
-    TAG_CREATED_BY_VALUE,
-    TAG_JOB_ID,
     build_body,
     default_name,
     validate_name,
@@ -34,7 +29,6 @@ from foundry_tune.errors import (
     DeploymentError,
     DeploymentNotFoundError,
     FoundryTuneError,
-    NameInUseError,
     WaitTimeoutError,
 )
 
@@ -128,12 +122,7 @@ class AsyncDeploymentsAPI:
         :meth:`DeploymentsAPI.create <foundry_tune.deployment.DeploymentsAPI.create>` does."""
         name = validate_name(name or default_name(model))
         existing = await self.find_info(name)
-        if existing is not None and existing.model and existing.model != model:
-            raise NameInUseError(
-                f"deployment name {name!r} is already used by model {existing.model!r}; pick another name "
-                f"or delete it first (await ft.deployments.delete({name!r}))",
-                status=409, code="DeploymentNameInUse",
-            )
+        check_name_free(existing, name, model)
         if existing is not None and (existing.provisioning_state or "").lower() == "deleting":
             await wait_until(self.foundry, lambda: self._gone(name), timeout=timeout,
                              what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
@@ -145,14 +134,8 @@ class AsyncDeploymentsAPI:
         else:
             if not self.foundry.is_emulator:
                 warn_hosting_cost_once(sku)
-            all_tags = {
-                TAG_CREATED_BY: TAG_CREATED_BY_VALUE,
-                TAG_CREATED_AT: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                **({TAG_JOB_ID: job_id} if job_id else {}),
-                **dict(tags or {}),
-            }
-            body = build_body(model, sku=sku, capacity=capacity, tags=all_tags, model_version=model_version,
-                              model_format=model_format)
+            body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
+                              model_version=model_version, model_format=model_format)
             try:  # PUT is idempotent by name, so the retry policy may repeat it safely
                 answer = await self.foundry.arm.request("PUT", self._path(name), json=body,
                                                         what=f"create deployment {name!r}")

@@ -27,7 +27,7 @@ from foundry_tune.errors import DeploymentNotFoundError, FoundryTuneError, NameI
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
 
-__all__ = ["DEFAULT_CAPACITY", "DEFAULT_SKU", "DeploymentsAPI"]
+__all__ = ["DEFAULT_CAPACITY", "DEFAULT_SKU", "DeploymentsAPI", "check_name_free", "creation_tags"]
 
 log = logging.getLogger("foundry_tune.deployment")
 
@@ -108,12 +108,7 @@ class DeploymentsAPI:
         """
         name = validate_name(name or default_name(model))
         existing = self.find_info(name)
-        if existing is not None and existing.model and existing.model != model:
-            raise NameInUseError(
-                f"deployment name {name!r} is already used by model {existing.model!r}; pick another name "
-                f"or delete it first (ft.deployments.get({name!r}).delete())",
-                code="DeploymentNameInUse",
-            )
+        check_name_free(existing, name, model)
         if existing is not None and (existing.provisioning_state or "").lower() == "deleting":
             log.info("deployment %r is being deleted; waiting until it is gone before creating it", name)
             wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
@@ -126,14 +121,8 @@ class DeploymentsAPI:
         else:
             if not self.foundry.is_emulator:
                 warn_hosting_cost_once(sku)
-            all_tags = {
-                TAG_CREATED_BY: TAG_CREATED_BY_VALUE,
-                TAG_CREATED_AT: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                **({TAG_JOB_ID: job_id} if job_id else {}),
-                **dict(tags or {}),
-            }
-            body = build_body(model, sku=sku, capacity=capacity, tags=all_tags, model_version=model_version,
-                              model_format=model_format)
+            body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
+                              model_version=model_version, model_format=model_format)
             try:
                 # PUT is idempotent by name, so the retry policy may repeat it safely.
                 answer = self.foundry.arm.request("PUT", self._path(name), json=body,
@@ -194,3 +183,24 @@ class DeploymentsAPI:
 
     def __repr__(self) -> str:
         return f"DeploymentsAPI(account={self.foundry.arm_settings.account_name!r})"
+
+
+def check_name_free(existing: DeploymentInfo | None, name: str, model: str) -> None:
+    """Raise :class:`NameInUseError` if deployment ``name`` exists with another model (shared by
+    the sync and async ``create``)."""
+    if existing is not None and existing.model and existing.model != model:
+        raise NameInUseError(
+            f"deployment name {name!r} is already used by model {existing.model!r}; pick another name "
+            f"or delete it first (ft.deployments.get({name!r}).delete())",
+            code="DeploymentNameInUse",
+        )
+
+
+def creation_tags(job_id: str | None, tags: Mapping[str, str] | None) -> dict[str, str]:
+    """The tags a new deployment gets: created by foundry-tune, when, from which job, plus ``tags``."""
+    return {
+        TAG_CREATED_BY: TAG_CREATED_BY_VALUE,
+        TAG_CREATED_AT: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **({TAG_JOB_ID: job_id} if job_id else {}),
+        **dict(tags or {}),
+    }
