@@ -146,6 +146,27 @@ def test_unknown_backend_name_is_a_configuration_error(monkeypatch: pytest.Monke
         TokenCounter("gpt-4.1")
 
 
+def test_forced_backend_that_is_not_installed_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import builtins
+
+    from foundry_tune.dataset import _encoding
+
+    real_import = builtins.__import__
+
+    def without_toktok(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "toktok":
+            raise ModuleNotFoundError("No module named 'toktok'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_toktok)
+    uncached = _encoding._backend.__wrapped__  # bypass the per-process cache
+    with pytest.raises(ConfigurationError, match="not installed"):
+        uncached("cl100k_base", "toktok")
+    assert uncached("cl100k_base", None).name != "toktok"  # auto falls back to the next one
+
+
 def test_encoding_follows_the_model_family() -> None:
     assert TokenCounter("gpt-35-turbo").encoding_name == "cl100k_base"
     assert TokenCounter("gpt-4.1-mini-2025-04-14").encoding_name == "o200k_base"

