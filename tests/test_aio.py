@@ -284,3 +284,37 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     after = stats(emulator)
     # one upload shared by all twenty, plus one result file per job
     assert after["files"] == before["files"] + 1 + 20 and after["jobs"] == before["jobs"] + 20
+
+
+def test_async_constructors_match_the_sync_ones(emulator: EmulatorInfo) -> None:
+    import openai
+
+    from foundry_tune.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as missing:
+        AsyncFoundry.from_env({})
+    assert "AZURE_AI_PROJECT_ENDPOINT" in str(missing.value)
+    with pytest.raises(ConfigurationError):
+        # plain http to a remote host would send the token unencrypted
+        AsyncFoundry("http://example.com/api/projects/p", AsyncStaticTokenCredential("t"))
+
+    async def body() -> None:
+        client = openai.AsyncOpenAI(base_url=emulator.openai_base_url, api_key="key")
+        ft = AsyncFoundry.from_openai_client(client, credential=AsyncStaticTokenCredential("t"),
+                                             subscription_id=emulator.subscription_id,
+                                             resource_group=emulator.resource_group,
+                                             account_name=emulator.account_name,
+                                             arm_endpoint=emulator.arm_endpoint)
+        async with ft:
+            assert ft.openai.max_retries == 0 and client.max_retries == 2  # the caller's client is untouched
+            assert isinstance(await ft.jobs.list(limit=5), list)
+            assert isinstance(await ft.deployments.list(), list)
+
+        async with AsyncFoundry.emulator(job_duration=0.5) as own:
+            assert own.is_emulator and own.emulator_instance is not None
+            stats_url = own.emulator_instance.info.stats_url
+            assert (await own.jobs.list()) == []
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(stats_url, timeout=2)  # closing the connection stopped its emulator
+
+    asyncio.run(body())
