@@ -23,6 +23,7 @@ from foundry_tune.client._settings import (
     settings_from_env,
     ssl_verify,
 )
+from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from azure.ai.projects.aio import AIProjectClient
@@ -283,7 +284,13 @@ def _project_openai_client(
 
     from foundry_tune.aio._transport import async_budget_http_client
 
-    project = AIProjectClient(endpoint=endpoint, credential=credential)
+    try:
+        project = AIProjectClient(endpoint=endpoint, credential=credential)
+    except ImportError as exc:  # azure-core's async pipeline imports aiohttp when it is built
+        raise ConfigurationError(
+            f"AsyncFoundry needs the 'aio' extra ({exc.name or 'aiohttp'} is missing): "
+            "pip install 'foundry-tune[aio]'"
+        ) from exc
     client = project.get_openai_client(
         max_retries=0,
         timeout=timeout,
