@@ -15,7 +15,7 @@ from foundry_tune.aio._arm import AsyncArmClient
 from foundry_tune.aio._credentials import AsyncStaticTokenCredential
 from foundry_tune.aio._retry import AsyncRetryPolicy
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION
-from foundry_tune.client._emulated import EMULATOR_TOKEN, connection_options, start_emulator
+from foundry_tune.client._emulated import EMULATOR_TOKEN, ConnectionState, connection_options, start_emulator
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
@@ -37,7 +37,7 @@ __all__ = ["AsyncFoundry"]
 
 
 
-class AsyncFoundry:
+class AsyncFoundry(ConnectionState):
     """The async twin of :class:`foundry_tune.Foundry`: the same constructors, attributes and
     methods, with every call that waits on the network awaited.
 
@@ -184,11 +184,6 @@ class AsyncFoundry:
         return self._credential
 
     @property
-    def arm_settings(self) -> ArmSettings:
-        """Where deployments live in Azure Resource Manager."""
-        return self._arm_settings
-
-    @property
     def arm(self) -> AsyncArmClient:
         """The async ARM client (created on first use; raises if ARM settings are missing)."""
         if self._arm is None:
@@ -202,16 +197,6 @@ class AsyncFoundry:
                 transport=self._arm_transport,
             )
         return self._arm
-
-    @property
-    def is_emulator(self) -> bool:
-        """Whether this connection talks to an emulator this object started."""
-        return self._emulator is not None
-
-    @property
-    def emulator_instance(self) -> Emulator | None:
-        """The emulator this AsyncFoundry started and owns, if any."""
-        return self._emulator
 
     @property
     def deployments(self) -> AsyncDeploymentsAPI:
@@ -264,10 +249,6 @@ class AsyncFoundry:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        kind = "emulator, " if self._emulator is not None else ""
-        return f"AsyncFoundry({kind}endpoint={self.endpoint!r}, account={self._arm_settings.account_name!r})"
 
 
 def _default_credential() -> AsyncTokenCredential:

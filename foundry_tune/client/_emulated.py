@@ -1,4 +1,5 @@
-"""Starting the embedded emulator for ``Foundry.emulator()`` and ``AsyncFoundry.emulator()``."""
+"""What ``Foundry`` and ``AsyncFoundry`` share without I/O: starting the embedded emulator for
+``.emulator()``, and the connection's plain state."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from foundry_tune.client._settings import ArmSettings
     from foundry_tune.emulator import Emulator, EmulatorInfo
 
-__all__ = ["EMULATOR_TOKEN", "connection_options", "start_emulator"]
+__all__ = ["EMULATOR_TOKEN", "ConnectionState", "connection_options", "start_emulator"]
 
 EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
 """The token a connection to an emulator started without ``token=`` presents."""
@@ -37,3 +39,32 @@ def connection_options(info: EmulatorInfo) -> dict[str, Any]:
         "arm_endpoint": info.arm_endpoint,
         "verify": info.ca_cert or True,
     }
+
+
+class ConnectionState:
+    """What ``Foundry`` and ``AsyncFoundry`` both know about their connection, without I/O: where
+    deployments live, whether they own an emulator, and a repr that never shows a credential."""
+
+    endpoint: str
+    _arm_settings: ArmSettings
+    _emulator: Emulator | None
+
+    @property
+    def arm_settings(self) -> ArmSettings:
+        """Where deployments live in Azure Resource Manager."""
+        return self._arm_settings
+
+    @property
+    def is_emulator(self) -> bool:
+        """Whether this connection talks to an emulator this object started."""
+        return self._emulator is not None
+
+    @property
+    def emulator_instance(self) -> Emulator | None:
+        """The emulator this connection started and owns, if any."""
+        return self._emulator
+
+    def __repr__(self) -> str:
+        kind = "emulator, " if self._emulator is not None else ""
+        account = self._arm_settings.account_name
+        return f"{type(self).__name__}({kind}endpoint={self.endpoint!r}, account={account!r})"

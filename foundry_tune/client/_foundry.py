@@ -12,7 +12,7 @@ from azure.core.credentials import TokenCredential
 
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
 from foundry_tune.client._credentials import StaticTokenCredential
-from foundry_tune.client._emulated import EMULATOR_TOKEN, connection_options, start_emulator
+from foundry_tune.client._emulated import EMULATOR_TOKEN, ConnectionState, connection_options, start_emulator
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
@@ -31,7 +31,7 @@ __all__ = ["Foundry"]
 
 
 
-class Foundry:
+class Foundry(ConnectionState):
     """A connection to a Foundry project: the OpenAI client, the retry policy, ARM, jobs, deployments.
 
     ``project_endpoint`` is ``https://<account>.services.ai.azure.com/api/projects/<project>``;
@@ -205,11 +205,6 @@ class Foundry:
         return self._credential
 
     @property
-    def arm_settings(self) -> ArmSettings:
-        """Where deployments live in Azure Resource Manager."""
-        return self._arm_settings
-
-    @property
     def arm(self) -> ArmClient:
         """The ARM client (created on first use; raises if ARM settings are missing)."""
         if self._arm is None:
@@ -223,16 +218,6 @@ class Foundry:
                 transport=self._arm_transport,
             )
         return self._arm
-
-    @property
-    def is_emulator(self) -> bool:
-        """Whether this connection talks to an emulator this object started."""
-        return self._emulator is not None
-
-    @property
-    def emulator_instance(self) -> Emulator | None:
-        """The emulator this Foundry started and owns, if any."""
-        return self._emulator
 
     @property
     def deployments(self) -> DeploymentsAPI:
@@ -291,11 +276,6 @@ class Foundry:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        kind = "emulator, " if self._emulator is not None else ""
-        account = self._arm_settings.account_name
-        return f"Foundry({kind}endpoint={self.endpoint!r}, account={account!r})"
 
 
 def _default_credential() -> TokenCredential:
