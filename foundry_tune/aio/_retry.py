@@ -10,7 +10,6 @@ from typing import TypeVar
 import tenacity
 
 from foundry_tune.client._retry import RetryAttempts, RetryPolicy
-from foundry_tune.errors import FoundryTuneError
 
 __all__ = ["AsyncRetryPolicy"]
 
@@ -45,18 +44,8 @@ class AsyncRetryPolicy:
         async def attempt() -> T:  # a coroutine function: tenacity awaits only those
             return await fn()
 
-        with attempts.budget():
-            try:
-                return await retrying(attempt)
-            except tenacity.RetryError as exc:
-                raise attempts.gave_up(exc) from exc.last_attempt.exception()
-            except FoundryTuneError:
-                raise
-            except Exception as exc:
-                translated = attempts.translated(exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+        with attempts.budget(), attempts.typed_errors():
+            return await retrying(attempt)
 
     def __repr__(self) -> str:
         return f"AsyncRetryPolicy({self.policy!r})"

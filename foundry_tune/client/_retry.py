@@ -143,18 +143,8 @@ class RetryPolicy:
         """
         attempts = RetryAttempts(self, what)
         retrying = tenacity.Retrying(sleep=self.sleep, **attempts.tenacity_options())
-        with attempts.budget():
-            try:
-                return retrying(fn)
-            except tenacity.RetryError as exc:
-                raise attempts.gave_up(exc) from exc.last_attempt.exception()
-            except FoundryTuneError:
-                raise
-            except Exception as exc:
-                translated = attempts.translated(exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
+        with attempts.budget(), attempts.typed_errors():
+            return retrying(fn)
 
     def _gave_up(self, cause: BaseException, what: str, reason: str, attempts: int,
                  verdict: _Verdict, remaining: float) -> FoundryTuneError:
@@ -221,6 +211,22 @@ class RetryAttempts:
             yield
         finally:
             _deadline.reset(token)
+
+    @contextlib.contextmanager
+    def typed_errors(self) -> Iterator[None]:
+        """Raise what leaves the retrying block as foundry-tune's errors: the give-up error when
+        attempts or time ran out, the translated service error otherwise."""
+        try:
+            yield
+        except tenacity.RetryError as exc:
+            raise self.gave_up(exc) from exc.last_attempt.exception()
+        except FoundryTuneError:
+            raise
+        except Exception as exc:
+            translated = self.translated(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def tenacity_options(self) -> dict[str, Any]:
         """``retry``, ``wait``, ``stop`` and ``before_sleep`` for ``tenacity.(Async)Retrying``."""
