@@ -122,6 +122,10 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
                 deployment.name
             ]
             assert await deployment.chat(question) in trained  # the tuned model answers from its data
+            planned = await ft.deployments.cleanup(job_id=job.id)  # a dry run: lists, deletes nothing
+            assert [d.name for d in planned] == [deployment.name]
+            assert [d.name for d in await ft.deployments.cleanup(job_id="ftjob-other")] == []
+            assert stats(emulator)["deployments"] == before["deployments"] + 1
             report = await aevaluate(
                 {"base": Target("gpt-4.1-mini"), "tuned": deployment},
                 validation,

@@ -5,6 +5,7 @@ rules and errors are the sync module's."""
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -13,7 +14,13 @@ from urllib.parse import quote
 
 import openai
 
-from foundry_tune.deployment._api import DEFAULT_CAPACITY, DEFAULT_SKU, check_name_free, creation_tags
+from foundry_tune.deployment._api import (
+    DEFAULT_CAPACITY,
+    DEFAULT_SKU,
+    check_name_free,
+    creation_tags,
+    select_for_cleanup,
+)
 from foundry_tune.deployment._billing import warn_hosting_cost_once
 from foundry_tune.deployment._body import (
     build_body,
@@ -157,6 +164,24 @@ class AsyncDeploymentsAPI:
         if wait:
             await wait_until(self.foundry, lambda: self._gone(name), timeout=timeout,
                              what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
+
+    async def cleanup(
+        self,
+        *,
+        older_than: dt.timedelta | float | None = None,
+        job_id: str | None = None,
+        dry_run: bool = True,
+        wait: bool = True,
+    ) -> builtins.list[AsyncDeployment]:
+        """Find (and, with ``dry_run=False``, delete) deployments foundry-tune created, as
+        :meth:`DeploymentsAPI.cleanup <foundry_tune.deployment.DeploymentsAPI.cleanup>` does
+        (a dry run by default)."""
+        chosen = select_for_cleanup(await self.list(created_by_foundry_tune=True), older_than=older_than,
+                                    job_id=job_id)
+        if not dry_run:
+            for deployment in chosen:
+                await self.delete(deployment.name, wait=wait)
+        return chosen
 
     def __repr__(self) -> str:
         return f"AsyncDeploymentsAPI(account={self.foundry.arm_settings.account_name!r})"

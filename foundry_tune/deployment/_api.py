@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from foundry_tune.deployment._billing import warn_hosting_cost_once
 from foundry_tune.deployment._body import (
@@ -18,7 +18,7 @@ from foundry_tune.deployment._body import (
     default_name,
     validate_name,
 )
-from foundry_tune.deployment._deployment import Deployment
+from foundry_tune.deployment._deployment import Deployment, DeploymentState
 from foundry_tune.deployment._errors import deployment_error
 from foundry_tune.deployment._info import DeploymentInfo
 from foundry_tune.deployment._wait import poll_intervals, wait_until
@@ -27,7 +27,14 @@ from foundry_tune.errors import DeploymentNotFoundError, FoundryTuneError, NameI
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
 
-__all__ = ["DEFAULT_CAPACITY", "DEFAULT_SKU", "DeploymentsAPI", "check_name_free", "creation_tags"]
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "DEFAULT_SKU",
+    "DeploymentsAPI",
+    "check_name_free",
+    "creation_tags",
+    "select_for_cleanup",
+]
 
 log = logging.getLogger("foundry_tune.deployment")
 
@@ -164,18 +171,8 @@ class DeploymentsAPI:
         created more than ``older_than`` ago (a timedelta or seconds) or for one ``job_id``.
         Dry run by default: it returns what it would delete and deletes nothing.
         """
-        if isinstance(older_than, (int, float)):
-            older_than = dt.timedelta(seconds=older_than)
-        now = dt.datetime.now(dt.timezone.utc)
-        chosen = []
-        for deployment in self.list(created_by_foundry_tune=True):
-            if job_id is not None and deployment.job_id != job_id:
-                continue
-            if older_than is not None:
-                created = deployment.info.created_at
-                if created is None or now - created < older_than:
-                    continue
-            chosen.append(deployment)
+        chosen = select_for_cleanup(self.list(created_by_foundry_tune=True), older_than=older_than,
+                                    job_id=job_id)
         if not dry_run:
             for deployment in chosen:
                 self.delete(deployment.name, wait=wait)
@@ -204,3 +201,25 @@ def creation_tags(job_id: str | None, tags: Mapping[str, str] | None) -> dict[st
         **({TAG_JOB_ID: job_id} if job_id else {}),
         **dict(tags or {}),
     }
+
+
+StateT = TypeVar("StateT", bound=DeploymentState)
+
+
+def select_for_cleanup(deployments: Iterable[StateT], *, older_than: dt.timedelta | float | None,
+                       job_id: str | None) -> builtins.list[StateT]:
+    """The deployments ``cleanup()`` would delete: those of ``job_id`` (if given) created more
+    than ``older_than`` ago (a timedelta or seconds; if given). Shared by the sync and async API."""
+    if isinstance(older_than, (int, float)):
+        older_than = dt.timedelta(seconds=older_than)
+    now = dt.datetime.now(dt.timezone.utc)
+    chosen = []
+    for deployment in deployments:
+        if job_id is not None and deployment.job_id != job_id:
+            continue
+        if older_than is not None:
+            created = deployment.info.created_at
+            if created is None or now - created < older_than:
+                continue
+        chosen.append(deployment)
+    return chosen
