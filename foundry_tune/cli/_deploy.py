@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from foundry_tune.errors import FoundryTuneError
+from foundry_tune.cli._connection import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Command, connect_from_env, run
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_OK, _FAILED, _USAGE, _INTERRUPTED = 0, 1, 2, 130
+_OK, _FAILED, _USAGE = EXIT_OK, EXIT_FAILED, EXIT_USAGE
 
 
 def register(subparsers: Any) -> None:
@@ -81,26 +81,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def connect() -> Foundry:
     """The connection the commands use (tests replace it)."""
-    from foundry_tune.client import Foundry
-
-    return Foundry.from_env(require_deployments=True)
+    return connect_from_env(require_deployments=True)
 
 
-_Command = Callable[["Foundry", argparse.Namespace, TextIO], int]
-
-
-def _handler(command: _Command) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            with connect() as ft:
-                return command(ft, args, sys.stdout)
-        except KeyboardInterrupt:
-            return _INTERRUPTED
-        except FoundryTuneError as exc:
-            print(f"foundry-tune deploy: error: {exc}", file=sys.stderr)
-            return _FAILED
-
-    return run
+def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
+    return lambda args: run("deploy", lambda: connect(), command, args)  # noqa: PLW0108 - late-bound for tests
 
 
 def _summary(dep: Deployment) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foundry_tune.cli._connection import connect_from_env
 from foundry_tune.errors import FoundryTuneError
 
 __all__ = ["register"]
@@ -109,9 +110,7 @@ def _build(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any]]:
 
 
 def _connect() -> Any:
-    from foundry_tune.client import Foundry
-
-    return Foundry.from_env()
+    return connect_from_env()
 
 
 def _resolve_deployments(ft: Any, targets: dict[str, Any]) -> dict[str, Any]:

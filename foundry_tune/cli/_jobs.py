@@ -8,7 +8,16 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from foundry_tune.errors import FoundryTuneError, JobCancelledError, JobFailedError, WaitTimeoutError
+from foundry_tune.cli._connection import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    connect_from_env,
+    run,
+)
+from foundry_tune.errors import JobCancelledError, JobFailedError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -16,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_OK, _FAILED, _USAGE, _INTERRUPTED = 0, 1, 2, 130
+_OK, _FAILED, _USAGE, _INTERRUPTED = EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED
 
 
 def register(subparsers: Any) -> None:
@@ -63,26 +72,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def connect() -> Foundry:
     """The connection the commands use (tests replace it)."""
-    from foundry_tune.client import Foundry
-
-    return Foundry.from_env()
+    return connect_from_env()
 
 
-_Command = Callable[["Foundry", argparse.Namespace, TextIO], int]
-
-
-def _handler(command: _Command) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            with connect() as ft:
-                return command(ft, args, sys.stdout)
-        except KeyboardInterrupt:
-            return _INTERRUPTED
-        except FoundryTuneError as exc:
-            print(f"foundry-tune jobs: error: {exc}", file=sys.stderr)
-            return _FAILED
-
-    return run
+def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
+    return lambda args: run("jobs", lambda: connect(), command, args)  # noqa: PLW0108 - late-bound for tests
 
 
 def _summary(job: Job) -> dict[str, Any]:

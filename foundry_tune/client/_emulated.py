@@ -11,10 +11,13 @@ if TYPE_CHECKING:
     from foundry_tune.client._settings import ArmSettings
     from foundry_tune.emulator import Emulator, EmulatorInfo
 
-__all__ = ["EMULATOR_TOKEN", "ConnectionState", "connection_options", "start_emulator"]
+__all__ = ["EMULATOR_TOKEN", "EMULATOR_TOKEN_ENV", "ConnectionState", "connection_options", "start_emulator"]
 
 EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
 """The token a connection to an emulator started without ``token=`` presents."""
+
+EMULATOR_TOKEN_ENV = "FOUNDRY_TUNE_EMULATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
+"""The environment variable ``Foundry.from_env()`` reads the token of a loopback emulator from."""
 
 
 def start_emulator(options: dict[str, Any]) -> Emulator:

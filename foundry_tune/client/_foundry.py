@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -12,11 +14,18 @@ from azure.core.credentials import TokenCredential
 
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
 from foundry_tune.client._credentials import StaticTokenCredential
-from foundry_tune.client._emulated import EMULATOR_TOKEN, ConnectionState, connection_options, start_emulator
+from foundry_tune.client._emulated import (
+    EMULATOR_TOKEN,
+    EMULATOR_TOKEN_ENV,
+    ConnectionState,
+    connection_options,
+    start_emulator,
+)
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
     check_endpoint,
+    is_loopback,
     settings_from_env,
     ssl_verify,
 )
@@ -117,8 +126,16 @@ class Foundry(ConnectionState):
         endpoint raises one :class:`ConfigurationError` that also lists the missing deployment
         settings; with ``require_deployments=True`` those are required up front too. Otherwise they
         are checked (again all at once) when deployments are first used.
+
+        An endpoint on loopback is taken for the local emulator: without an explicit ``credential``
+        the connection presents the token in ``FOUNDRY_TUNE_EMULATOR_TOKEN`` (needed only when the
+        emulator was started with ``--token``) instead of signing in with ``DefaultAzureCredential``.
         """
         endpoint, arm = settings_from_env(env, require_deployments=require_deployments)
+        if credential is None and is_loopback(urlsplit(endpoint).hostname or ""):
+            # A loopback endpoint is the local emulator: DefaultAzureCredential cannot sign in there.
+            environ = os.environ if env is None else env
+            credential = StaticTokenCredential(environ.get(EMULATOR_TOKEN_ENV) or EMULATOR_TOKEN)
         return cls(
             endpoint,
             credential,

@@ -114,11 +114,17 @@ class Emulator:
         cmd = [sys.executable, "-m", "foundry_tune.emulator", "--data-dir", str(data_dir)]
         for flag, value in self._options.items():
             cmd += [flag, str(value)]
-        if self._token is not None:
-            cmd += ["--token", self._token]
         if self._tls:
             cmd.append("--tls")
         return cmd
+
+    def _environment(self) -> dict[str, str]:
+        # The token travels in the environment, never on the command line that `ps` shows.
+        env = {k: v for k, v in os.environ.items() if k != "FOUNDRY_TUNE_EMULATOR_TOKEN"}
+        env["PYTHONUNBUFFERED"] = "1"
+        if self._token is not None:
+            env["FOUNDRY_TUNE_EMULATOR_TOKEN"] = self._token
+        return env
 
     def start(self) -> EmulatorInfo:
         """Start the process and wait until it listens."""
@@ -140,7 +146,7 @@ class Emulator:
             stdout=subprocess.PIPE,
             stderr=self._log,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=self._environment(),
         )
         line = self._read_line(self._process)
         fields = {f.name for f in dataclasses.fields(EmulatorInfo)}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -41,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--token",
-        default=None,
+        # From the environment by default, so that the token stays out of `ps` listings.
+        default=os.environ.get("FOUNDRY_TUNE_EMULATOR_TOKEN") or None,
         metavar="T",
-        help="require exactly this api-key / Bearer token (default: any non-empty one)",
+        help="require exactly this api-key / Bearer token (default: $FOUNDRY_TUNE_EMULATOR_TOKEN, "
+        "else any non-empty one)",
     )
     parser.add_argument(
         "--tls",
