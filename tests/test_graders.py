@@ -308,6 +308,16 @@ def test_endpoint_grader_masks_header_values(tmp_path: Path, caplog: pytest.LogC
     assert json.loads(full.read_text(encoding="utf-8")) == data
 
 
+def test_endpoint_grader_masks_a_function_key_in_the_url(tmp_path: Path) -> None:
+    grader = graders.Endpoint(url="https://grader.example.net/api/grade?code=fn-key-9f8e7d", name="remote")
+    assert grader.to_dict()["url"].endswith("?code=fn-key-9f8e7d")  # the wire needs the real URL
+    assert "fn-key-9f8e7d" not in repr(grader)
+    assert "fn-key-9f8e7d" not in str(grader)
+    assert "https://grader.example.net/api/grade?" in repr(grader)
+    saved = grader.save(tmp_path / "endpoint.json").read_text(encoding="utf-8")
+    assert "fn-key-9f8e7d" not in saved and "https://grader.example.net/api/grade?" in saved
+
+
 def test_endpoint_grader_validation_never_echoes_header_values() -> None:
     with pytest.raises(GraderError) as info:
         graders.Endpoint(url="ftp://x", headers={"Authorization": "Bearer hunter2"})

@@ -77,7 +77,8 @@ class Grader(BaseModel):
         return {"type": self.wire_type, **data}
 
     def save(self, path: str | os.PathLike[str], *, include_secrets: bool = False) -> Path:
-        """Write the grader as indented JSON. Endpoint header values are masked unless ``include_secrets``."""
+        """Write the grader as indented JSON. Endpoint header values and URL query strings are masked
+        unless ``include_secrets``."""
         data = self.to_dict()
         if not include_secrets:
             redacted = redact_secrets(data)
@@ -101,13 +102,21 @@ class Grader(BaseModel):
         return [f"{self.wire_type}.{key}" for key in (self.model_extra or {})]
 
 
+def mask_url_query(url: str) -> str:
+    """``url`` with its query string masked: function keys travel there (``?code=...``)."""
+    return url.split("?", 1)[0] + "?" + _MASK if "?" in url else url
+
+
 def redact_secrets(data: Any) -> Any:
-    """A copy of grader JSON with every endpoint grader's header values masked."""
+    """A copy of grader JSON with every endpoint grader's header values and URL query masked."""
     if isinstance(data, dict):
         out: dict[str, Any] = {}
+        endpoint = data.get("type") == "endpoint"
         for key, value in data.items():
-            if key == "headers" and data.get("type") == "endpoint" and isinstance(value, dict):
+            if key == "headers" and endpoint and isinstance(value, dict):
                 out[key] = dict.fromkeys(value, _MASK)
+            elif key == "url" and endpoint and isinstance(value, str):
+                out[key] = mask_url_query(value)
             else:
                 out[key] = redact_secrets(value)
         return out
@@ -251,7 +260,8 @@ class Python(Grader):
 
 class Endpoint(Grader):
     """The agentic-RFT preview's endpoint grader: Foundry POSTs ``{"sample", "item", "trace_id"}`` to
-    ``url`` and expects ``{"score": float}`` back. Header values are masked in reprs and saved files."""
+    ``url`` and expects ``{"score": float}`` back. Header values and the URL's query string (where
+    function keys travel) are masked in reprs and saved files."""
 
     wire_type: ClassVar[str] = "endpoint"
     type: Literal["endpoint"] = "endpoint"
@@ -271,6 +281,8 @@ class Endpoint(Grader):
         for key, value in super().__repr_args__():
             if key == "headers" and isinstance(value, dict):
                 yield key, dict.fromkeys(value, _MASK)
+            elif key == "url" and isinstance(value, str):
+                yield key, mask_url_query(value)
             else:
                 yield key, value
 
