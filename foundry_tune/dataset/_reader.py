@@ -3,6 +3,10 @@
 Tolerated: a UTF-8 byte order mark at the start, CRLF line ends, no final newline.
 Blank (whitespace-only) lines are skipped: they are not examples, but line numbers still count
 them, so every reported line number is the one an editor shows.
+
+A line is never held whole when it is over :data:`MAX_LINE_BYTES`: it is read in
+:data:`READ_CHUNK` pieces, kept only up to the cap, then only counted up to its newline, and
+comes out as a :class:`Line` with ``too_long`` set (``file.line_too_long``).
 """
 
 from __future__ import annotations
@@ -10,14 +14,36 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple
 
 from foundry_tune.dataset._findings import describe_type
 
-__all__ = ["BOM", "Line", "ParsedLine", "iter_chunks", "iter_lines", "parse_line", "strip_line"]
+__all__ = [
+    "BOM",
+    "LINE_TOO_LONG",
+    "MAX_LINE_BYTES",
+    "READ_CHUNK",
+    "Line",
+    "ParsedLine",
+    "iter_chunks",
+    "iter_lines",
+    "parse_line",
+    "strip_line",
+]
 
 BOM = b"\xef\xbb\xbf"
+LINE_TOO_LONG = "file.line_too_long"
+
+MAX_LINE_BYTES = 1 << 30
+"""The longest line read (1 GiB, line end and BOM not counted): above any valid example.
+Azure's vision fine-tuning allows 64 images of at most 10 MB per example, as base64 data URLs
+64 x 13,981,016 bytes (853 MiB for 10 MiB images), and the rest of an example is bounded by the
+model's token limit; the Files API's 512 MB per file is not a bound, as the Uploads API takes
+files up to 8 GB. A longer line is a binary file, or a file whose line breaks are missing."""
+
+READ_CHUNK = 1 << 20
+"""Lines up to this size are read in one call; longer ones in pieces of this size."""
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -26,11 +52,13 @@ class Line(NamedTuple):
 
     number: int
     data: bytes
+    too_long: str | None = None
+    """Why the line was skipped unread (it is over the line cap; ``data`` is then empty)."""
 
     @property
     def blank(self) -> bool:
         """Whether the line holds only whitespace."""
-        return not self.data.strip()
+        return not self.data.strip() and self.too_long is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,16 +77,66 @@ def strip_line(raw: bytes, first: bool) -> bytes:
     return raw.rstrip(b"\r\n")
 
 
-def iter_lines(stream: IO[bytes]) -> Iterator[Line]:
-    """Every physical line of a binary stream, numbered from 1."""
-    for number, raw in enumerate(stream, 1):
-        yield Line(number, strip_line(raw, number == 1))
+def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
+    """Every physical line of a binary stream, numbered from 1; one over ``max_bytes`` bytes comes
+    with ``too_long`` set, and at most ``max_bytes`` + :data:`READ_CHUNK` bytes of it are ever held."""
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+    readline = stream.readline
+    # A read shorter than READ_CHUNK ends at a newline or the end of the file: a whole line.
+    whole = min(max_bytes, READ_CHUNK - 1)
+    raw = readline(READ_CHUNK)
+    if not raw:
+        return
+    yield _read_on(readline, raw, 1, max_bytes)
+    number = 1
+    while raw := readline(READ_CHUNK):
+        number += 1
+        if len(raw) > whole:
+            yield _read_on(readline, raw, number, max_bytes)
+        else:
+            yield Line(number, raw.rstrip(b"\r\n"))
 
 
-def iter_chunks(stream: IO[bytes], size: int = 512) -> Iterator[list[Line]]:
+def _read_on(readline: Callable[[int], bytes], start: bytes, number: int, max_bytes: int) -> Line:
+    """The line that begins with ``start``: read on to its newline, keeping its bytes while they fit
+    under the cap (plus a BOM and a CRLF) and only counting them after that."""
+    first = number == 1
+    bom = len(BOM) if first and start.startswith(BOM) else 0
+    room = bom + max_bytes + 2
+    kept: list[bytes] | None = [start]
+    size = len(start)
+    part = start
+    tail = start[-2:]
+    while part and not part.endswith(b"\n"):
+        part = readline(READ_CHUNK)
+        size += len(part)
+        tail = (tail + part)[-2:]
+        if kept is not None:
+            if size > room:
+                kept = None
+            else:
+                kept.append(part)
+    if kept is not None:
+        data = strip_line(kept[0] if len(kept) == 1 else b"".join(kept), first)
+        if len(data) <= max_bytes:
+            return Line(number, data)
+        size = len(data)
+    else:
+        size -= bom + (2 if tail == b"\r\n" else 1 if tail.endswith(b"\n") else 0)
+    return Line(
+        number,
+        b"",
+        f"the line is {size:,} bytes, over the {max_bytes:,}-byte limit per line (larger than any "
+        "valid example), so it was skipped: each example must be one JSON object on a line of its "
+        "own; check that this is a JSONL file and that its line breaks are intact",
+    )
+
+
+def iter_chunks(stream: IO[bytes], size: int = 512, max_bytes: int = MAX_LINE_BYTES) -> Iterator[list[Line]]:
     """The lines of ``stream`` in lists of at most ``size``: the validator's unit of work."""
     chunk: list[Line] = []
-    for line in iter_lines(stream):
+    for line in iter_lines(stream, max_bytes):
         chunk.append(line)
         if len(chunk) >= size:
             yield chunk

@@ -52,11 +52,9 @@ def split_file(
             for line in chunk:
                 if line.blank:
                     continue
-                parsed = parse_line(line.data)
-                if parsed.record is None:
-                    raise DatasetError(
-                        f"{name}, line {line.number}: {parsed.message} (validate the file first)"
-                    )
+                problem = line.too_long if line.too_long is not None else parse_line(line.data).message
+                if problem is not None:
+                    raise DatasetError(f"{name}, line {line.number}: {problem} (validate the file first)")
                 keys.append(_key(line.data, seed_bytes))
     n = len(keys)
     if n < 2:

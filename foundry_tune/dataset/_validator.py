@@ -20,7 +20,7 @@ from foundry_tune.dataset._cost import estimate_cost
 from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._grader_refs import GraderNeeds
 from foundry_tune.dataset._issues import Issue, IssueCollector, Severity
-from foundry_tune.dataset._reader import Line, iter_chunks, parse_line
+from foundry_tune.dataset._reader import LINE_TOO_LONG, MAX_LINE_BYTES, Line, iter_chunks, parse_line
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._rules import detect_method, rules_for
 from foundry_tune.dataset._stats import StatsAccumulator
@@ -49,7 +49,7 @@ def line_keys(open_stream: Opener) -> dict[int, int]:
     with open_stream() as stream:
         for chunk in iter_chunks(stream, CHUNK_LINES):
             for line in chunk:
-                if not line.blank:
+                if not line.blank and line.too_long is None:
                     keys.setdefault(example_key(line.data), line.number)
     return keys
 
@@ -66,12 +66,14 @@ class Check:
     overlap: dict[int, int] | None = None
     """Keys of the validation file's lines (for training/validation overlap warnings)."""
     n_epochs: int | Literal["auto"] = "auto"
+    max_line_bytes: int = MAX_LINE_BYTES
+    """Lines longer than this are reported (``file.line_too_long``) and skipped, never held whole."""
 
 
-def _detect(open_stream: Opener) -> MethodKind | None:
+def _detect(open_stream: Opener, max_line_bytes: int) -> MethodKind | None:
     with open_stream() as stream:
         seen = 0
-        for chunk in iter_chunks(stream, CHUNK_LINES):
+        for chunk in iter_chunks(stream, CHUNK_LINES, max_line_bytes):
             for line in chunk:
                 if line.blank:
                     continue
@@ -112,7 +114,7 @@ class _Pass:
     def run(self, open_stream: Opener) -> None:
         pending: tuple[concurrent.futures.Future[list[ExampleTokens]], list[int], list[int]] | None = None
         with open_stream() as stream:
-            for chunk in iter_chunks(stream, CHUNK_LINES):
+            for chunk in iter_chunks(stream, CHUNK_LINES, self.check.max_line_bytes):
                 records, numbers, messages = self._check_chunk(chunk)
                 if pending is not None:
                     self._take_counts(*pending)
@@ -136,6 +138,9 @@ class _Pass:
                     self.first_blank = line.number
                 continue
             self.examples += 1
+            if line.too_long is not None:
+                add(line.number, LINE_TOO_LONG, line.too_long)
+                continue
             key = example_key(line.data)
             self.keys.append(key)
             self.key_lines.append(line.number)
@@ -255,7 +260,7 @@ def _message_count(record: dict[str, Any], method: MethodKind) -> int:
 
 def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationReport:
     """Validate one JSONL source (``open_stream`` opens it afresh, in binary) and build the report."""
-    method = check.method if check.method is not None else _detect(open_stream)
+    method = check.method if check.method is not None else _detect(open_stream, check.max_line_bytes)
     detectable = method is not None
     resolved = method or MethodKind.SUPERVISED
     info = lookup_model(check.model) if check.model else None
@@ -336,6 +341,9 @@ def iter_records(open_stream: Opener) -> Iterator[tuple[int, dict[str, Any] | No
         for chunk in iter_chunks(stream, CHUNK_LINES):
             for line in chunk:
                 if line.blank:
+                    continue
+                if line.too_long is not None:
+                    yield line.number, None, line.too_long
                     continue
                 parsed = parse_line(line.data)
                 yield line.number, parsed.record, parsed.message
