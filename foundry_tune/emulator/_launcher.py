@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from foundry_tune.emulator._options import PARENT_PID_ENV
+
 __all__ = ["Emulator", "EmulatorInfo"]
 
 
@@ -122,6 +124,7 @@ class Emulator:
         # The token travels in the environment, never on the command line that `ps` shows.
         env = {k: v for k, v in os.environ.items() if k != "FOUNDRY_TUNE_EMULATOR_TOKEN"}
         env["PYTHONUNBUFFERED"] = "1"
+        env[PARENT_PID_ENV] = str(os.getpid())
         if self._token is not None:
             env["FOUNDRY_TUNE_EMULATOR_TOKEN"] = self._token
         return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from foundry_tune.emulator._app import build_app
+from foundry_tune.emulator._options import PARENT_PID_ENV
 from foundry_tune.emulator._state import Config, Context
 
 
@@ -90,12 +92,27 @@ async def _serve(config: Config) -> None:
         **tls,
     )
     server = uvicorn.Server(uv_config)
-    announcer = asyncio.get_running_loop().create_task(_announce(server, info_line(config, port, ca_cert)))
+    loop = asyncio.get_running_loop()
+    announcer = loop.create_task(_announce(server, info_line(config, port, ca_cert)))
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    watcher = loop.create_task(_exit_with_parent(server, int(parent))) if parent.isdigit() else None
     try:
         await server.serve(sockets=[sock])
     finally:
         announcer.cancel()
+        if watcher is not None:
+            watcher.cancel()
         ctx.store.close()
+
+
+async def _exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
+    # An emulator started from a notebook or a test must not outlive it, even when its owner
+    # crashed or was killed before it could call stop(): once re-parented, shut down cleanly.
+    while not server.should_exit:
+        if os.getppid() != parent_pid:
+            server.should_exit = True
+            return
+        await asyncio.sleep(1.0)
 
 
 def _stop_quietly(signum: int, frame: object) -> None:
