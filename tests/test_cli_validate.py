@@ -137,6 +137,14 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert err and "Traceback" not in err
 
 
+def test_a_directory_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, str(tmp_path))
+    assert code == 2
+    assert f"not a file: {tmp_path}" in err
+    code, _, err = _run(capsys, str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "no such file" in err
+
+
 def test_console_script_end_to_end(tmp_path: Path) -> None:
     path = good_file(tmp_path / "s.jsonl", "sft")
     done = subprocess.run(

@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     for path in (args.path, args.validation_file):
         if path is not None and not Path(path).is_file():
-            return _usage_error(f"no such file: {path}")
+            problem = "not a file" if Path(path).exists() else "no such file"
+            return _usage_error(f"{problem}: {path}")
     try:
         grader = _read_json(args.grader, "grader file") if args.grader else None
         response_format = (
