@@ -1,4 +1,4 @@
-"""Every ```python example in docs/ runs, against the local emulator.
+"""Every ```python example in docs/ and the README runs, against the local emulator.
 
 Each page's blocks run in order in one namespace (later blocks use what earlier ones defined), in
 a fresh working directory holding the small data files the pages refer to (``support.jsonl``,
@@ -33,7 +33,8 @@ from foundry_tune.emulator import Emulator, EmulatorInfo
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p))
+README = DOCS.parent / "README.md"
+PAGES = [*sorted(p for p in DOCS.rglob("*.md") if python_blocks(p)), README]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def seed_finished_job(info: EmulatorInfo) -> None:
 
 
 def _page_id(path: Path) -> str:
-    return str(path.relative_to(DOCS))
+    return str(path.relative_to(DOCS)) if path.is_relative_to(DOCS) else path.name
 
 
 MULTI_GRADER = {  # the shape of the cookbook's clause-matching grader
@@ -99,7 +100,7 @@ def run_doctest(code: str, namespace: dict[str, object], where: str) -> None:
 def test_every_page_with_python_examples_is_collected() -> None:
     names = {_page_id(p) for p in PAGES}
     for expected in ("getting-started.md", "concepts.md", "migration.md", "guides/sft-summarization.md",
-                     "guides/rft-graders.md", "async.md"):
+                     "guides/rft-graders.md", "async.md", "README.md"):
         assert expected in names
 
 
