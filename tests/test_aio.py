@@ -8,8 +8,8 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +17,8 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("aiohttp")
+
+from _aio_helpers import run, sft_data, stats
 
 from foundry_tune import AsyncFoundry, RetryPolicy
 from foundry_tune._demo_data import demo_records
@@ -37,41 +39,12 @@ pytestmark = [
 ]
 
 WAIT = 120.0
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorInfo]:
     with Emulator(job_duration=0.6, deployment_ready_delay=0.2, deployment_provision_delay=0.2) as emu:
         yield emu.info
-
-
-def connect(info: EmulatorInfo) -> AsyncFoundry:
-    return AsyncFoundry(
-        info.project_endpoint,
-        AsyncStaticTokenCredential("token-for-tests"),
-        subscription_id=info.subscription_id,
-        resource_group=info.resource_group,
-        account_name=info.account_name,
-        arm_endpoint=info.arm_endpoint,
-    )
-
-
-def run(info: EmulatorInfo, body: Callable[[AsyncFoundry], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with connect(info) as ft:
-            return await body(ft)
-
-    return asyncio.run(main())
-
-
-def stats(info: EmulatorInfo) -> dict[str, Any]:
-    result: dict[str, Any] = httpx.get(info.stats_url, timeout=10).json()
-    return result
-
-
-def sft_data(n: int, seed: int, name: str = "support.jsonl") -> Dataset:
-    return Dataset.from_records(demo_records(n, seed=seed), name=name)
 
 
 def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
