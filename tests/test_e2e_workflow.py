@@ -381,7 +381,13 @@ def test_jobs_api_lists_and_filters(ft: Foundry) -> None:
     tagged = [j for j in jobs if j.fingerprint]
     assert tagged and all(j.metadata[FINGERPRINT_KEY] == j.fingerprint for j in tagged)
     by_suffix = ft.jobs.list(suffix="e2e-sft")
-    assert all(j.suffix == "e2e-sft" for j in by_suffix)
+    assert by_suffix and all(j.suffix == "e2e-sft" for j in by_suffix)
+    fp = tagged[0].fingerprint
+    assert fp is not None
+    by_metadata = ft.jobs.list(metadata={FINGERPRINT_KEY: fp})
+    assert by_metadata and all(j.metadata.get(FINGERPRINT_KEY) == fp for j in by_metadata)
+    assert tagged[0].id in {j.id for j in by_metadata}
+    assert not ft.jobs.list(metadata={FINGERPRINT_KEY: "no-such-fingerprint"})
 
 
 

@@ -23,6 +23,8 @@ from foundry_tune.aio._upload import find_uploaded, upload_once, wait_processed
 from foundry_tune.errors import DatasetValidationError, ServiceError
 from foundry_tune.job._builder import FineTuneBuilder, _RemoteFile, with_hint
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
+from foundry_tune.job._grader_check import WHAT as GRADER_CHECK
+from foundry_tune.job._grader_check import grader_to_check, rejected
 from foundry_tune.job._jobs_api import created_by_request
 from foundry_tune.job._plan import Plan
 from foundry_tune.job._status import JobStatus
@@ -101,6 +103,10 @@ class AsyncFineTuneBuilder:
         """Treat validation warnings as errors before anything is uploaded."""
         return self._with(self.spec.strict_validation(strict))
 
+    def check_grader(self, check: bool = True) -> AsyncFineTuneBuilder:
+        """Whether :meth:`start` asks the service's grader ``validate`` endpoint first (default on)."""
+        return self._with(self.spec.check_grader(check))
+
     def fingerprint(self) -> str:
         """The fingerprint :meth:`start` tags the job with (no network)."""
         return self.spec.fingerprint()
@@ -166,6 +172,7 @@ class AsyncFineTuneBuilder:
                 say(f"job {existing.id} ({existing.status}) already has this fingerprint: returning it "
                     "(start(force_new=True) starts another)")
                 return existing
+        await self._check_grader_with_service(method, say)
         assert self.spec.training is not None
         training_file = await self._provide(self.spec.training, say)
         validation = self.spec.validation
@@ -173,6 +180,21 @@ class AsyncFineTuneBuilder:
         job = await self._create(method, fp, training_file, validation_file)
         say(f"started job {job.id} on {self.spec.model}")
         return job
+
+    async def _check_grader_with_service(self, method: TuningMethod, say: Callable[[str], None]) -> None:
+        grader = grader_to_check(method) if self.spec.grader_check else None
+        if grader is None:
+            return
+        graders = self.ft.openai.fine_tuning.alpha.graders
+
+        async def validate() -> Any:
+            return await graders.validate(grader=cast(Any, grader))
+
+        try:
+            await safe_call(self.ft, validate, what=GRADER_CHECK)
+        except ServiceError as exc:
+            raise (rejected(exc) or exc) from exc
+        say("the service accepted the grader")
 
     async def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.errors import (
@@ -22,6 +22,8 @@ from foundry_tune.errors import (
 )
 from foundry_tune.job._calls import Connection, reconciled_create, safe_call
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVED_PREFIX, fingerprint
+from foundry_tune.job._grader_check import WHAT as GRADER_CHECK
+from foundry_tune.job._grader_check import grader_to_check, rejected
 from foundry_tune.job._hints import failure_hint
 from foundry_tune.job._job import Job
 from foundry_tune.job._jobs_api import created_by_request, scan_jobs
@@ -100,6 +102,7 @@ class FineTuneBuilder:
     integrations_value: tuple[dict[str, Any], ...] = ()
     upload: UploadOptions = dataclasses.field(default_factory=UploadOptions)
     strict: bool = False
+    grader_check: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -196,6 +199,11 @@ class FineTuneBuilder:
     def strict_validation(self, strict: bool = True) -> FineTuneBuilder:
         """Treat validation warnings as errors before anything is uploaded."""
         return dataclasses.replace(self, strict=strict)
+
+    def check_grader(self, check: bool = True) -> FineTuneBuilder:
+        """Whether :meth:`start` asks the service's grader ``validate`` endpoint about a
+        Reinforcement grader before anything is uploaded (on by default)."""
+        return dataclasses.replace(self, grader_check=check)
 
     # --- local checks ------------------------------------------------------------------------
 
@@ -312,6 +320,7 @@ class FineTuneBuilder:
             existing_job_id=existing_job.id if existing_job else None,
             reports=reports,
             estimate=estimate,
+            checks_grader=self.grader_check and grader_to_check(method) is not None,
         )
 
     def _find_reusable(self, fp: str) -> Job | None:
@@ -339,7 +348,10 @@ class FineTuneBuilder:
            hashes, method, suffix, seed, training type) is returned instead of a new one.
         3. Files already uploaded with the same content are reused; large ones go through the
            Uploads API. A file the service rejects raises :class:`~foundry_tune.errors.UploadError`.
-        4. The create call is never repeated blindly: after an ambiguous failure the job is looked
+        4. For Reinforcement, the service's grader ``validate`` endpoint is asked first: a rejection
+           raises :class:`~foundry_tune.errors.GraderError` before any upload
+           (``.check_grader(False)`` skips it).
+        5. The create call is never repeated blindly: after an ambiguous failure the job is looked
            up by fingerprint first.
 
         ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger).
@@ -357,12 +369,24 @@ class FineTuneBuilder:
                 say(f"job {existing.id} ({existing.status}) already has this fingerprint: returning it "
                     "(start(force_new=True) starts another)")
                 return existing
+        self._check_grader_with_service(method, say)
         assert self.training is not None
         training_file = self._provide(self.training, say)
         validation_file = None if self.validation is None else self._provide(self.validation, say)
         job = self._create(method, fp, training_file, validation_file)
         say(f"started job {job.id} on {self.model}")
         return job
+
+    def _check_grader_with_service(self, method: TuningMethod, say: Callable[[str], None]) -> None:
+        grader = grader_to_check(method) if self.grader_check else None
+        if grader is None:
+            return
+        validate = self.ft.openai.fine_tuning.alpha.graders.validate
+        try:
+            safe_call(self.ft, lambda: validate(grader=cast(Any, grader)), what=GRADER_CHECK)
+        except ServiceError as exc:
+            raise (rejected(exc) or exc) from exc
+        say("the service accepted the grader")
 
     def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):

@@ -42,6 +42,8 @@ class Plan:
     existing_job_id: str | None
     reports: list[ValidationReport]
     estimate: CostEstimate | None
+    checks_grader: bool = False
+    """Whether ``start()`` asks the service's grader ``validate`` endpoint first (Reinforcement)."""
 
     @property
     def valid(self) -> bool:
@@ -58,6 +60,8 @@ class Plan:
         for report in self.reports:
             lines.append(f"  validation: {report.summary()}")
             lines.extend(f"    {issue}" for issue in report.errors[:3])
+        if self.checks_grader:
+            lines.append("  grader: ask the service's grader validate endpoint before any upload")
         for f in self.files:
             size = "" if f.size_bytes is None else f" ({f.size_bytes:,} bytes)"
             if f.action == "upload":

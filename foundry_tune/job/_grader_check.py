@@ -1,0 +1,28 @@
+"""Ask the service's grader ``validate`` endpoint about a Reinforcement grader before any upload."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from foundry_tune.errors import GraderError, ServiceError
+
+if TYPE_CHECKING:
+    from foundry_tune.methods import TuningMethod
+
+__all__ = ["grader_to_check", "rejected"]
+
+WHAT = "validate the grader with the service"
+
+
+def grader_to_check(method: TuningMethod) -> dict[str, Any] | None:
+    """The wire grader the service should validate, or None when the method has no grader."""
+    grader = getattr(method, "grader", None)
+    return None if grader is None else dict(grader.to_dict())
+
+
+def rejected(exc: ServiceError) -> GraderError | None:
+    """The GraderError for a 4xx answer of the validate endpoint (a rejection), else None."""
+    if exc.status is None or not 400 <= exc.status < 500 or exc.status in (401, 403, 404, 408, 409, 429):
+        return None
+    return GraderError(f"the service rejected the grader: {exc.message}")
+
