@@ -24,7 +24,7 @@ from foundry_tune.errors import DatasetValidationError, ServiceError
 from foundry_tune.job._builder import FineTuneBuilder, _RemoteFile, with_hint
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
 from foundry_tune.job._grader_check import WHAT as GRADER_CHECK
-from foundry_tune.job._grader_check import grader_to_check, rejected
+from foundry_tune.job._grader_check import grader_to_check, handle_failure
 from foundry_tune.job._jobs_api import created_by_request
 from foundry_tune.job._plan import Plan
 from foundry_tune.job._status import JobStatus
@@ -193,7 +193,8 @@ class AsyncFineTuneBuilder:
         try:
             await safe_call(self.ft, validate, what=GRADER_CHECK)
         except ServiceError as exc:
-            raise (rejected(exc) or exc) from exc
+            handle_failure(exc, say)
+            return
         say("the service accepted the grader")
 
     async def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:

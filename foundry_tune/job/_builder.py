@@ -23,7 +23,7 @@ from foundry_tune.errors import (
 from foundry_tune.job._calls import Connection, reconciled_create, safe_call
 from foundry_tune.job._fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVED_PREFIX, fingerprint
 from foundry_tune.job._grader_check import WHAT as GRADER_CHECK
-from foundry_tune.job._grader_check import grader_to_check, rejected
+from foundry_tune.job._grader_check import grader_to_check, handle_failure
 from foundry_tune.job._hints import failure_hint
 from foundry_tune.job._job import Job
 from foundry_tune.job._jobs_api import created_by_request, scan_jobs
@@ -385,7 +385,8 @@ class FineTuneBuilder:
         try:
             safe_call(self.ft, lambda: validate(grader=cast(Any, grader)), what=GRADER_CHECK)
         except ServiceError as exc:
-            raise (rejected(exc) or exc) from exc
+            handle_failure(exc, say)
+            return
         say("the service accepted the grader")
 
     def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from foundry_tune.errors import GraderError, ServiceError
+from foundry_tune.errors import GraderError, NotFoundError, ServiceError
 
 if TYPE_CHECKING:
     from foundry_tune.methods import TuningMethod
 
-__all__ = ["grader_to_check", "rejected"]
+__all__ = ["grader_to_check", "handle_failure", "rejected"]
+
+_log = logging.getLogger("foundry_tune.job")
 
 WHAT = "validate the grader with the service"
 
@@ -26,3 +30,17 @@ def rejected(exc: ServiceError) -> GraderError | None:
         return None
     return GraderError(f"the service rejected the grader: {exc.message}")
 
+
+
+def handle_failure(exc: ServiceError, say: Callable[[str], None]) -> None:
+    """Raise what a failed validate call means; return when the service simply has no such endpoint.
+
+    The grader API is an alpha API: a region or resource without it answers 404. The grader was
+    already checked locally, so the job can still start; the service checks it again on create.
+    """
+    if isinstance(exc, NotFoundError) or exc.status == 404:
+        note = "the service has no grader validate endpoint; the grader was checked locally only"
+        _log.warning(note)
+        say(note)
+        return
+    raise (rejected(exc) or exc) from exc

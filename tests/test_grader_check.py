@@ -1,0 +1,31 @@
+"""What a failed call to the service's grader validate endpoint means for ``start()``."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundry_tune.errors import GraderError, NotFoundError, RateLimitError, ServiceError
+from foundry_tune.job._grader_check import handle_failure
+
+
+def test_a_rejection_is_a_grader_error_with_the_services_message() -> None:
+    said: list[str] = []
+    with pytest.raises(GraderError, match="the service rejected the grader: bad formula"):
+        handle_failure(ServiceError("bad formula", status=400, code="invalid_grader"), said.append)
+    assert said == []
+
+
+def test_a_service_without_the_alpha_endpoint_lets_the_job_start_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    said: list[str] = []
+    with caplog.at_level("WARNING", logger="foundry_tune.job"):
+        handle_failure(NotFoundError("Resource not found", status=404), said.append)
+    assert said and "checked locally only" in said[0]
+    assert "checked locally only" in caplog.text
+
+
+def test_throttling_stays_a_typed_service_error() -> None:
+    err = RateLimitError("slow down", status=429, retry_after=999)
+    with pytest.raises(RateLimitError):
+        handle_failure(err, lambda _: None)
