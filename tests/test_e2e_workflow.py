@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 pytest.importorskip("starlette")
@@ -44,8 +43,7 @@ def ft() -> Iterator[Foundry]:
 def stats(ft: Foundry) -> dict[str, Any]:
     emulator = ft.emulator_instance
     assert emulator is not None
-    result: dict[str, Any] = httpx.get(emulator.info.stats_url, timeout=10).json()
-    return result
+    return emulator.stats()
 
 
 def sft_data(n: int = 30, seed: int = 7, name: str = "support.jsonl") -> Dataset:

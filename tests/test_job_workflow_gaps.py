@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 pytest.importorskip("starlette")
@@ -37,8 +36,7 @@ def ft() -> Iterator[Foundry]:
 def stats(ft: Foundry) -> dict[str, Any]:
     emulator = ft.emulator_instance
     assert emulator is not None
-    result: dict[str, Any] = httpx.get(emulator.info.stats_url, timeout=10).json()
-    return result
+    return emulator.stats()
 
 
 def rft_data(n: int, offset: int, name: str) -> Dataset:
