@@ -85,3 +85,33 @@ def test_from_env_on_loopback_uses_the_emulator_token() -> None:
         assert TOKEN not in repr(ft)
     finally:
         ft.close()
+
+
+def test_async_from_env_on_loopback_uses_the_emulator_token() -> None:
+    import asyncio
+
+    from foundry_tune.aio import AsyncFoundry, AsyncStaticTokenCredential
+
+    env = {"AZURE_AI_PROJECT_ENDPOINT": "http://127.0.0.1:9/api/projects/default",
+           "FOUNDRY_TUNE_EMULATOR_TOKEN": TOKEN}
+
+    async def check() -> None:
+        ft = AsyncFoundry.from_env(env)
+        try:
+            credential = ft._credential
+            assert isinstance(credential, AsyncStaticTokenCredential)
+            assert (await credential.get_token("https://ai.azure.com/.default")).token == TOKEN
+        finally:
+            await ft.aclose()
+
+    asyncio.run(check())
+
+
+def test_a_remote_endpoint_still_signs_in_with_azure_identity() -> None:
+    env = {"AZURE_AI_PROJECT_ENDPOINT": "https://contoso.services.ai.azure.com/api/projects/p",
+           "FOUNDRY_TUNE_EMULATOR_TOKEN": TOKEN}
+    ft = Foundry.from_env(env)
+    try:
+        assert not isinstance(ft._credential, StaticTokenCredential)
+    finally:
+        ft.close()

@@ -15,7 +15,13 @@ from foundry_tune.aio._arm import AsyncArmClient
 from foundry_tune.aio._credentials import AsyncStaticTokenCredential
 from foundry_tune.aio._retry import AsyncRetryPolicy
 from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION
-from foundry_tune.client._emulated import EMULATOR_TOKEN, ConnectionState, connection_options, start_emulator
+from foundry_tune.client._emulated import (
+    EMULATOR_TOKEN,
+    ConnectionState,
+    connection_options,
+    loopback_emulator_token,
+    start_emulator,
+)
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
@@ -112,8 +118,12 @@ class AsyncFoundry(ConnectionState):
         retry: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> AsyncFoundry:
-        """Connect with settings from the environment, as :meth:`foundry_tune.Foundry.from_env`."""
+        """Connect with settings from the environment, as :meth:`foundry_tune.Foundry.from_env`
+        (a loopback endpoint is the local emulator: see there)."""
         endpoint, arm = settings_from_env(env, require_deployments=require_deployments)
+        token = loopback_emulator_token(endpoint, env)
+        if credential is None and token is not None:
+            credential = AsyncStaticTokenCredential(token)
         return cls(endpoint, credential, subscription_id=arm.subscription_id,
                    resource_group=arm.resource_group, account_name=arm.account_name,
                    arm_endpoint=arm.endpoint, retry=retry, **kwargs)

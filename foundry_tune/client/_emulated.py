@@ -3,21 +3,42 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from foundry_tune.client._settings import is_loopback
 from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from foundry_tune.client._settings import ArmSettings
     from foundry_tune.emulator import Emulator, EmulatorInfo
 
-__all__ = ["EMULATOR_TOKEN", "EMULATOR_TOKEN_ENV", "ConnectionState", "connection_options", "start_emulator"]
+__all__ = [
+    "EMULATOR_TOKEN",
+    "EMULATOR_TOKEN_ENV",
+    "ConnectionState",
+    "connection_options",
+    "loopback_emulator_token",
+    "start_emulator",
+]
 
 EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
 """The token a connection to an emulator started without ``token=`` presents."""
 
 EMULATOR_TOKEN_ENV = "FOUNDRY_TUNE_EMULATOR_TOKEN"  # noqa: S105 - a variable name, not a secret
 """The environment variable ``Foundry.from_env()`` reads the token of a loopback emulator from."""
+
+
+def loopback_emulator_token(endpoint: str, env: Mapping[str, str] | None) -> str | None:
+    """The token to present when ``endpoint`` is on loopback (the local emulator, where
+    ``DefaultAzureCredential`` cannot sign in): ``$FOUNDRY_TUNE_EMULATOR_TOKEN`` or the default one.
+    ``None`` for any other host."""
+    if not is_loopback(urlsplit(endpoint).hostname or ""):
+        return None
+    environ = os.environ if env is None else env
+    return environ.get(EMULATOR_TOKEN_ENV) or EMULATOR_TOKEN
 
 
 def start_emulator(options: dict[str, Any]) -> Emulator:

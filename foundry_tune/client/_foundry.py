@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -16,16 +14,15 @@ from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
 from foundry_tune.client._credentials import StaticTokenCredential
 from foundry_tune.client._emulated import (
     EMULATOR_TOKEN,
-    EMULATOR_TOKEN_ENV,
     ConnectionState,
     connection_options,
+    loopback_emulator_token,
     start_emulator,
 )
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import (
     ArmSettings,
     check_endpoint,
-    is_loopback,
     settings_from_env,
     ssl_verify,
 )
@@ -132,10 +129,9 @@ class Foundry(ConnectionState):
         emulator was started with ``--token``) instead of signing in with ``DefaultAzureCredential``.
         """
         endpoint, arm = settings_from_env(env, require_deployments=require_deployments)
-        if credential is None and is_loopback(urlsplit(endpoint).hostname or ""):
-            # A loopback endpoint is the local emulator: DefaultAzureCredential cannot sign in there.
-            environ = os.environ if env is None else env
-            credential = StaticTokenCredential(environ.get(EMULATOR_TOKEN_ENV) or EMULATOR_TOKEN)
+        token = loopback_emulator_token(endpoint, env)
+        if credential is None and token is not None:
+            credential = StaticTokenCredential(token)
         return cls(
             endpoint,
             credential,
