@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._version import __version__
-from foundry_tune.catalog import ModelInfo, Price, known_models, lookup_model, set_price
+from foundry_tune.catalog import (
+    ModelInfo,
+    Price,
+    TrainingType,
+    known_models,
+    lookup_model,
+    parse_training_type,
+    set_price,
+)
 from foundry_tune.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -31,6 +39,7 @@ from foundry_tune.errors import (
     QuotaExceededError,
     RateLimitError,
     RetryBudgetExceededError,
+    ScanIncompleteError,
     ServiceError,
     UploadError,
     WaitTimeoutError,
@@ -128,11 +137,13 @@ __all__ = [
     "Reinforcement",
     "RetryBudgetExceededError",
     "RetryPolicy",
+    "ScanIncompleteError",
     "ServiceError",
     "Supervised",
     "Sweep",
     "Target",
     "TokenStats",
+    "TrainingType",
     "TuningMethod",
     "UploadError",
     "ValidationReport",
@@ -143,6 +154,7 @@ __all__ = [
     "known_models",
     "lookup_model",
     "metrics",
+    "parse_training_type",
     "set_price",
     "validate_file",
 ]

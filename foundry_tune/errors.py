@@ -31,6 +31,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RetryBudgetExceededError",
+    "ScanIncompleteError",
     "ServiceError",
     "UploadError",
     "WaitTimeoutError",
@@ -190,6 +191,15 @@ class JobFailedError(JobError):
 
 class JobCancelledError(JobError):
     """The job was cancelled before it finished."""
+
+
+class ScanIncompleteError(FoundryTuneError):
+    """A paged listing hit its page cap or time bound before the service said it was complete
+    (raised only where a partial list would be a wrong answer). ``pages`` is how many were read."""
+
+    def __init__(self, message: str, *, pages: int = 0) -> None:
+        self.pages = pages
+        super().__init__(message)
 
 
 class WaitTimeoutError(FoundryTuneError, TimeoutError):

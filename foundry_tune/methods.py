@@ -80,6 +80,7 @@ _LIMITS: dict[str, _Limit] = {
     "batch_size": _Limit(integer=True, low=1, high=256),
     "learning_rate_multiplier": _Limit(integer=False, low=0, high=None, low_open=True),
     "beta": _Limit(integer=False, low=0, high=2, low_open=True),
+    "l2_multiplier": _Limit(integer=False, low=0, high=None),
     "compute_multiplier": _Limit(integer=False, low=0.00001, high=10, low_open=True),
     "eval_interval": _Limit(integer=True, low=1, high=None),
     "eval_samples": _Limit(integer=True, low=1, high=None),
@@ -182,8 +183,10 @@ class TuningMethod(BaseModel):
         if not info.supports(self.kind):
             able = sorted(name for name, entry in known_models().items() if entry.supports(self.kind))
             label = _METHOD_LABELS[self.kind]
+            own = ", ".join(_METHOD_LABELS[k] for k in MethodKind if info.supports(k)) or "(none)"
             raise InvalidParameterError(
-                f"{model} does not support {label} fine-tuning; models that do: {', '.join(able) or '(none)'}"
+                f"{model} does not support {label} fine-tuning (Foundry tunes {info.name} with: {own}); "
+                f"models that support {label}: {', '.join(able) or '(none)'}"
             )
         return info
 
@@ -278,6 +281,7 @@ class DPO(TuningMethod):
     kind: ClassVar[MethodKind] = MethodKind.DPO
     _hyperparameters: ClassVar[tuple[str, ...]] = (
         "beta",
+        "l2_multiplier",
         "n_epochs",
         "batch_size",
         "learning_rate_multiplier",
@@ -285,6 +289,9 @@ class DPO(TuningMethod):
 
     beta: float | Auto = "auto"
     """Weight of the penalty between the policy and the reference model: in (0, 2]."""
+    l2_multiplier: float | Auto = "auto"
+    """Azure's L2 regularization toward the base model: >= 0 (Azure echoes it on DPO jobs;
+    OpenAI's API does not know it, so leave it "auto" there)."""
     n_epochs: int | Auto = "auto"
     """Passes over the training data: 1 to 50."""
     batch_size: int | Auto = "auto"

@@ -50,7 +50,7 @@ QUEUED_LIMIT = 20
 SWEEP_KEY = "sweep"
 """Metadata key holding the sweep's id on each of its jobs."""
 
-_LIVE = ("validating_files", "pending", "queued", "running", "paused", "cancelling")
+_LIVE = ("validating_files", "pending", "queued", "running", "pausing", "paused", "resuming", "cancelling")
 _WAITING = frozenset({"validating_files", "pending", "queued"})
 _NOT_STARTED = "waiting"
 """Status of a trial the sweep has not submitted yet (held on the client side)."""
@@ -228,7 +228,10 @@ class Sweep:
 
     def refresh(self) -> Sweep:
         """Fetch every live job's state and submit waiting trials if slots freed up."""
-        for trial in self.trials:
+        # Newest first: the service starts queued jobs in creation order, so a job that finishes
+        # between two reads is read after its successor started, and one poll never shows two
+        # jobs running when the service never ran two.
+        for trial in reversed(self.trials):
             if trial.job is not None and not trial.job.status.is_terminal:
                 trial.job.refresh()
         self.submit()

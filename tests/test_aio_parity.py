@@ -31,7 +31,7 @@ from foundry_tune._demo_data import demo_records
 from foundry_tune.aio import AsyncDeployment, AsyncJob
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator, EmulatorInfo
-from foundry_tune.errors import DeploymentQuotaError, JobCancelledError, UploadError
+from foundry_tune.errors import DeploymentQuotaError, JobCancelledError, UploadError, WaitTimeoutError
 from foundry_tune.job import JobStatus, UploadOptions
 from foundry_tune.methods import Supervised
 
@@ -185,10 +185,18 @@ def test_async_pause_resume_cancel(emulator: EmulatorInfo) -> None:
             if (await job.refresh()).status is JobStatus.RUNNING:
                 break
             await asyncio.sleep(0.02)
-        assert (await job.pause()).status is JobStatus.PAUSED
-        assert (await job.pause()).status is JobStatus.PAUSED  # repeated: no error, same state
-        assert (await job.refresh()).status is JobStatus.PAUSED
-        assert (await job.resume()).status is JobStatus.RUNNING
+        assert (await job.pause()).status is JobStatus.PAUSING  # as Azure answers, then `paused`
+        assert (await job.pause()).status in {JobStatus.PAUSING, JobStatus.PAUSED}  # no error
+        for _ in range(400):
+            if (await job.refresh()).status is JobStatus.PAUSED:
+                break
+            await asyncio.sleep(0.02)
+        assert job.status is JobStatus.PAUSED
+        with pytest.raises(WaitTimeoutError):  # a paused job is live: wait() keeps waiting
+            await job.wait(timeout=0.3, progress=False)
+        assert job.status is JobStatus.PAUSED
+        assert (await job.resume()).status is JobStatus.RESUMING  # then `running`
+        assert (await job.resume()).status in {JobStatus.RESUMING, JobStatus.RUNNING}  # no error
         await job.cancel()
         assert job.status is JobStatus.CANCELLED
         assert (await job.cancel()).status is JobStatus.CANCELLED

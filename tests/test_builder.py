@@ -81,7 +81,7 @@ def test_metadata_rules() -> None:
 
 
 def test_training_type_and_seed_rules() -> None:
-    with pytest.raises(InvalidParameterError, match="Standard, GlobalStandard, Developer"):
+    with pytest.raises(InvalidParameterError, match=r"Standard, GlobalStandard .*DataZone .*Developer"):
         builder().training_type("Premium")
     with pytest.raises(InvalidParameterError, match="seed"):
         builder().seed(-1)

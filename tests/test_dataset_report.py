@@ -30,7 +30,9 @@ def _broken(tmp_path: Path) -> Path:
 def test_json_shape(tmp_path: Path) -> None:
     report = validate_file(_broken(tmp_path), "sft", model="gpt-4.1-mini")
     data = json.loads(report.to_json())
-    assert set(data) == {"valid", "path", "method", "examples", "errors", "warnings", "tokens", "estimate"}
+    assert set(data) == {"valid", "path", "method", "examples", "errors", "warnings", "tokens", "estimate",
+                         "tokens_approximate"}
+    assert data["tokens_approximate"] is None  # gpt-4.1-mini counts are exact (o200k_base)
     assert data["valid"] is False and data["method"] == "sft" and data["examples"] == 12
     assert data["path"].endswith("broken.jsonl")
     assert data["errors"] == [{"line": 2, "code": "sft.weight_invalid", "message": report.errors[0].message}]

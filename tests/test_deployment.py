@@ -351,3 +351,152 @@ def test_a_failing_delete_does_not_hide_the_blocks_error(ft, arm, caplog):
     assert "could not delete deployment 'sticky'" in caplog.text
     assert "sticky" in arm.deployments  # left for cleanup(), which finds it by its tag
     assert [d.name for d in ft.deployments.cleanup()] == ["sticky"]
+
+
+ARM = "https://management.azure.com"
+OPERATION = (ARM + "/subscriptions/sub/providers/Microsoft.CognitiveServices/locations/eastus2"
+             "/operationResults/op-1")
+
+
+class LroArm:
+    """FakeArm answering writes as the recordings show: 201 / 202 with ``Azure-AsyncOperation``
+    (on ``op_url``), the operation answering ``statuses`` one per GET."""
+
+    def __init__(self, arm: FakeArm, statuses: list[dict[str, object]], op_url: str = OPERATION) -> None:
+        self.arm = arm
+        self.statuses = statuses
+        self.op_url = op_url
+        self.seen: list[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(f"{request.method} {request.url.host}{request.url.path}")
+        if "/operationResults/" in request.url.path:
+            assert request.url.host == "management.azure.com"  # never another host
+            body = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+            return httpx.Response(200, json={"id": request.url.path, "name": "op-1", **body})
+        answer = self.arm.handler(request)
+        if request.method in ("PUT", "DELETE") and answer.status_code in (201, 202):
+            return httpx.Response(answer.status_code, content=answer.content,
+                                  headers={**answer.headers, "Azure-AsyncOperation": self.op_url,
+                                           "Location": self.op_url})
+        return answer
+
+
+def test_create_follows_the_async_operation_then_reads_the_deployment(ft, arm):
+    lro = LroArm(arm, [{"status": "Running"}, {"status": "Running"}, {"status": "Succeeded"}])
+    ft.arm._http._transport = httpx.MockTransport(lro.handler)
+    dep = ft.deployments.create(FT_MODEL, "lro", ready_check=False)
+    assert dep.provisioning_state == "Succeeded"
+    operations = [s for s in lro.seen if "/operationResults/" in s]
+    assert len(operations) == 3
+    # the deployment is read only once the operation ended (azure-mgmt-core's final GET)
+    assert lro.seen.index(operations[-1]) < len(lro.seen) - 1 and lro.seen[-1].startswith("GET ")
+
+
+def test_a_failed_async_operation_raises_with_its_code_and_message(ft, arm):
+    failed = {"status": "Failed",
+              "error": {"code": "ResourceOperationFailure", "message": "no capacity in region"}}
+    lro = LroArm(arm, [{"status": "Running"}, failed])
+    ft.arm._http._transport = httpx.MockTransport(lro.handler)
+    with pytest.raises(DeploymentError) as caught:
+        ft.deployments.create(FT_MODEL, "lro-fails", ready_check=False)
+    assert caught.value.code == "ResourceOperationFailure"
+    assert "no capacity in region" in str(caught.value) and "lro-fails" in str(caught.value)
+
+
+def test_an_operation_url_on_another_host_is_never_called(ft, arm, cred):
+    lro = LroArm(arm, [{"status": "Succeeded"}], op_url="https://elsewhere.example/operationResults/op-1")
+    ft.arm._http._transport = httpx.MockTransport(lro.handler)
+    dep = ft.deployments.create(FT_MODEL, "lro-offsite", ready_check=False)
+    assert dep.provisioning_state == "Succeeded"  # by reading the deployment itself
+    assert not [s for s in lro.seen if "elsewhere.example" in s or "/operationResults/" in s]
+
+
+def test_delete_waits_for_its_operation_then_until_the_deployment_is_gone(ft, arm):
+    arm.add("bye", FT_MODEL)
+    arm.deleting_reads = 2
+    lro = LroArm(arm, [{"status": "Running"}, {"status": "Succeeded"}])
+    ft.arm._http._transport = httpx.MockTransport(lro.handler)
+    ft.deployments.delete("bye")
+    assert "bye" not in arm.deployments
+    after_delete = lro.seen[lro.seen.index(next(s for s in lro.seen if s.startswith("DELETE"))) + 1:]
+    assert [s for s in after_delete if "/operationResults/" in s] == after_delete[:2]
+    assert after_delete[-1].startswith("GET ") and "/deployments/bye" in after_delete[-1]
+
+
+def test_delete_of_a_failed_deletion_raises(ft, arm):
+    arm.add("stuck", FT_MODEL)
+    failed = {"status": "Failed", "error": {"code": "InternalServerError", "message": "try later"}}
+    ft.arm._http._transport = httpx.MockTransport(LroArm(arm, [failed]).handler)
+    with pytest.raises(DeploymentError) as caught:
+        ft.deployments.delete("stuck")
+    assert caught.value.code == "InternalServerError" and "try later" in str(caught.value)
+
+
+def test_delete_gives_up_after_its_timeout_while_deleting(ft, arm):
+    arm.add("slow", FT_MODEL)
+    ft.arm._http._transport = httpx.MockTransport(LroArm(arm, [{"status": "Running"}]).handler)
+    with pytest.raises(WaitTimeoutError):
+        ft.deployments.delete("slow", timeout=30)
+
+
+def test_list_stops_at_a_next_link_that_repeats_its_page(ft):
+    calls = 0
+
+    def looping(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json={"value": [{"name": "a", "id": "/x/a"}],
+                                         "nextLink": str(request.url)})
+
+    ft.arm._http._transport = httpx.MockTransport(looping)
+    assert [d.name for d in ft.deployments.list()] == ["a"]
+    assert calls == 2
+
+
+def test_list_follows_at_most_the_page_cap(ft):
+    from foundry_tune.client._arm import ARM_LIST_MAX_PAGES
+
+    calls = 0
+
+    def endless(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json={"value": [{"name": f"d{calls}", "id": f"/x/d{calls}"}],
+                                         "nextLink": str(request.url.copy_with(params={"page": calls}))})
+
+    ft.arm._http._transport = httpx.MockTransport(endless)
+    assert len(ft.deployments.list()) == calls == ARM_LIST_MAX_PAGES
+
+
+def test_async_list_is_bounded_like_the_sync_one():
+    import asyncio
+
+    from foundry_tune.aio import AsyncStaticTokenCredential
+    from foundry_tune.aio._arm import AsyncArmClient
+    from foundry_tune.aio._retry import AsyncRetryPolicy
+    from foundry_tune.client._arm import ARM_LIST_MAX_PAGES
+    from foundry_tune.client._settings import ArmSettings
+
+    calls = 0
+    repeat = False
+
+    def pages(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        link = request.url if repeat else request.url.copy_with(params={"page": calls})
+        item = "same" if repeat else f"d{calls}"
+        return httpx.Response(200, json={"value": [{"name": item, "id": f"/x/{item}"}],
+                                         "nextLink": str(link)})
+
+    async def scan() -> list[str]:
+        client = AsyncArmClient(ArmSettings("sub", "rg", "acct"), AsyncStaticTokenCredential("t"),
+                                retry=AsyncRetryPolicy(), transport=httpx.MockTransport(pages))
+        try:
+            return [item["name"] async for item in client.list("/deployments", what="list deployments")]
+        finally:
+            await client.aclose()
+
+    assert len(asyncio.run(scan())) == calls == ARM_LIST_MAX_PAGES
+    calls, repeat = 0, True
+    assert asyncio.run(scan()) == ["same"] and calls == 2

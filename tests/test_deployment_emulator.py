@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -152,3 +153,64 @@ def test_deployments_survive_injected_faults_without_duplicates_over_tls():
     # closing the Foundry stopped the emulator it owned
     with pytest.raises(httpx.HTTPError):
         httpx.get(emulator.info.stats_url, verify=False, timeout=2)
+
+
+def test_a_failed_provisioning_raises_the_operations_error_and_delete_waits_until_gone(ft):
+    with pytest.raises(DeploymentError) as info:
+        ft.deployments.create("gpt-4.1-mini", "fails", tags={"foundry-tune-emulator": "fail-provisioning"})
+    # the reason is only on the ARM operation: the resource itself just reads Failed
+    assert info.value.code == "InternalServerError" and "failed to provision" in str(info.value)
+    assert ft.deployments.get("fails").provisioning_state == "Failed"
+    ft.deployments.delete("fails")
+    assert ft.deployments.find_info("fails") is None
+    assert ft.emulator_instance is not None and ft.emulator_instance.stats()["deployments"] == 0
+
+
+def test_an_open_model_deploys_with_its_families_format(ft):
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(10)]
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    file = ft.openai.files.create(file=("oss.jsonl", io.BytesIO(data)), purpose="fine-tune")
+    job = ft.openai.fine_tuning.jobs.create(model="Ministral-3B", training_file=file.id,
+                                            extra_body={"trainingType": "globalstandard"})
+    deadline = time.monotonic() + 60
+    while job.status != "succeeded":
+        assert job.status not in ("failed", "cancelled") and time.monotonic() < deadline
+        time.sleep(0.2)
+        job = ft.openai.fine_tuning.jobs.retrieve(job.id)
+    assert job.fine_tuned_model
+    dep = ft.deployments.create(job.fine_tuned_model)
+    assert dep.provisioning_state == "Succeeded" and dep.info.model_format == "Mistral AI"
+    assert dep.chat("q1")
+    with pytest.raises(DeploymentError) as info:  # the emulator refuses a wrong format, as Azure does
+        ft.deployments.create(job.fine_tuned_model, "oss-as-openai", model_format="OpenAI")
+    assert info.value.code == "DeploymentModelNotSupported"
+
+
+@pytest.mark.filterwarnings("ignore::foundry_tune.deployment.BillingWarning")
+def test_async_create_follows_the_operation_and_delete_waits_until_gone(ft, tuned):
+    from foundry_tune import AsyncFoundry
+    from foundry_tune.aio import AsyncStaticTokenCredential
+
+    emulator = ft.emulator_instance
+    assert emulator is not None
+    info = emulator.info
+    model, _ = tuned
+
+    async def main() -> None:
+        async with AsyncFoundry(info.project_endpoint, AsyncStaticTokenCredential(TOKEN),
+                                subscription_id=info.subscription_id, resource_group=info.resource_group,
+                                account_name=info.account_name, arm_endpoint=info.arm_endpoint) as aft:
+            dep = await aft.deployments.create(model, "async-lro")
+            assert dep.provisioning_state == "Succeeded"
+            assert await dep.chat("question 1")
+            await dep.delete()
+            assert await aft.deployments.find_info("async-lro") is None
+            with pytest.raises(DeploymentError) as failed:
+                await aft.deployments.create("gpt-4.1-mini", "async-fails",
+                                             tags={"foundry-tune-emulator": "fail-provisioning"})
+            assert failed.value.code == "InternalServerError"
+            await aft.deployments.delete("async-fails")
+            assert await aft.deployments.list() == []
+
+    asyncio.run(main())

@@ -72,8 +72,9 @@ def _wait(client: openai.OpenAI, job_id: str, status: str = "succeeded") -> Any:
         ({"model": "gpt-35-turbo", "method": {"type": "dpo"}}, "model", "does not support the dpo"),
         ({"model": "o4-mini"}, "model", "does not support the supervised"),
         ({"model": "davinci-999"}, "model", "does not support fine-tuning"),
-        ({"trainingType": None}, "trainingType", "trainingType"),
-        ({"trainingType": "Premium"}, "trainingType", "Standard, GlobalStandard or Developer"),
+        ({"trainingType": "Premium"}, "trainingType", "Standard, GlobalStandard, DataZone or Developer"),
+        ({"model": "gpt-35-turbo", "trainingType": "developerTier"}, "trainingType", "not supported"),
+        ({"model": "Ministral-3B", "trainingType": "Standard"}, "trainingType", "not supported"),
         ({"suffix": "my.model"}, "suffix", "no dots"),
         ({"suffix": "x" * 65}, "suffix", "1 to 64"),
         ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "16"),
@@ -196,7 +197,8 @@ def test_one_job_runs_at_a_time_and_the_rest_queue(client: openai.OpenAI, sft_fi
         snapshot = {j.id: j.status for j in client.fine_tuning.jobs.list(limit=100)}  # one consistent read
         statuses = [snapshot[j.id] for j in jobs]
         assert statuses.count("running") <= 1, statuses
-        seen_queued = seen_queued or ("running" in statuses and "queued" in statuses)
+        # Azure answers `pending` for a job waiting for the slot (OpenAI would say `queued`)
+        seen_queued = seen_queued or ("running" in statuses and "pending" in statuses)
         if all(s == "succeeded" for s in statuses):
             break
         time.sleep(0.05)
@@ -217,14 +219,18 @@ def test_pause_resume_cancel(client: openai.OpenAI, sft_file: str) -> None:
     with pytest.raises(openai.BadRequestError, match="cannot be paused"):
         client.fine_tuning.jobs.pause(job.id)
     _wait(client, job.id, "running")
-    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
-    steps = len([e for e in client.fine_tuning.jobs.list_events(job.id, limit=1000) if e.type == "metrics"])
+    assert client.fine_tuning.jobs.pause(job.id).status == "pausing"  # as Azure answers
+    _wait(client, job.id, "paused")
+
+    def steps() -> int:
+        events = client.fine_tuning.jobs.list_events(job.id, limit=1000)
+        return len([e for e in events if e.message.startswith("Step ")])
+
+    before = steps()
     time.sleep(0.6)
-    assert (
-        len([e for e in client.fine_tuning.jobs.list_events(job.id, limit=1000) if e.type == "metrics"])
-        == steps
-    )
-    assert client.fine_tuning.jobs.resume(job.id).status == "running"
+    assert steps() == before
+    assert client.fine_tuning.jobs.resume(job.id).status == "resuming"
+    _wait(client, job.id, "running")
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
     with pytest.raises(openai.BadRequestError, match="is cancelled and cannot be cancelled"):
@@ -233,7 +239,9 @@ def test_pause_resume_cancel(client: openai.OpenAI, sft_file: str) -> None:
         client.fine_tuning.jobs.retrieve("ftjob-missing")
 
 
-def test_last_three_checkpoints_are_kept_and_events_paginate(client: openai.OpenAI, sft_file: str) -> None:
+def test_last_three_epoch_checkpoints_are_kept_and_events_paginate(
+    client: openai.OpenAI, sft_file: str
+) -> None:
     job = client.fine_tuning.jobs.create(
         model="gpt-4.1-mini",
         training_file=sft_file,
@@ -242,7 +250,8 @@ def test_last_three_checkpoints_are_kept_and_events_paginate(client: openai.Open
     )
     _wait(client, job.id)
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert [c.step_number for c in checkpoints] == [25, 20, 15]
+    # newest first; Azure keeps the step-1 checkpoint too (recordings/list_checkpoints.json)
+    assert [c.step_number for c in checkpoints] == [25, 20, 15, 1]
     first = client.fine_tuning.jobs.list_events(job.id, limit=3)
     assert len(first.data) == 3 and first.has_more
     second = client.fine_tuning.jobs.list_events(job.id, limit=3, after=first.data[-1].id)
@@ -286,3 +295,27 @@ def test_file_processing_applies_the_dataset_rules(client: openai.OpenAI, tmp_pa
     assert processed.status_details is not None
     assert f"line {expected.line}: " in processed.status_details
     assert expected.code in processed.status_details
+
+
+def test_example_count_is_a_job_rule_not_a_file_rule(client: openai.OpenAI, tmp_path: Path) -> None:
+    # Azure processed the 2-example DPO validation file of azure-ai-projects' samples; a training
+    # file below 10 examples fails the job with the service's invalid_n_examples error instead.
+    def upload(rows: int, name: str) -> str:
+        with write_jsonl(tmp_path / name, sft_rows(rows)).open("rb") as fh:
+            file_id = client.files.create(file=fh, purpose="fine-tune").id
+        assert client.files.wait_for_processing(file_id, poll_interval=0.1).status == "processed"
+        return file_id
+
+    small_validation = upload(2, "validation.jsonl")
+    small_training = upload(7, "train.jsonl")
+    trains = client.fine_tuning.jobs.create(
+        model="gpt-4.1-mini", training_file=upload(12, "enough.jsonl"), validation_file=small_validation,
+        extra_body=GT,
+    )
+    assert _wait(client, trains.id).status == "succeeded"
+
+    job = client.fine_tuning.jobs.create(model="gpt-4.1-mini", training_file=small_training, extra_body=GT)
+    failed = _wait(client, job.id, "failed")
+    assert failed.error is not None
+    assert (failed.error.code, failed.error.param) == ("invalid_n_examples", "training_file")
+    assert failed.error.message == "Training file has 7 example(s), but must have at least 10 examples"

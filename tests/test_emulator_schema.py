@@ -1,6 +1,7 @@
-"""Every JSON body the emulator returns for files, uploads, fine-tuning and graders validates
-against the official OpenAPI subset; the route walk must cover every path the spec lists
-(except those documented as not emulated)."""
+"""Every JSON body the emulator returns in its OpenAI flavour (``flavor="openai"``) for files,
+uploads, fine-tuning and graders validates against the official OpenAI OpenAPI subset (the default
+Azure flavour answers as the recordings show instead: tests/test_emulator_recorded_shapes.py);
+the route walk must cover every path the spec lists (except those documented as not emulated)."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ class Walk:
 def walk() -> Iterator[Walk]:
     spec = _azure_differences(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
     with (
-        Emulator(job_duration=2.0) as emu,
+        Emulator(job_duration=2.0, flavor="openai") as emu,
         httpx.Client(base_url=emu.info.openai_base_url, headers={"api-key": "k"}, timeout=30) as client,
     ):
         yield Walk(client, spec)

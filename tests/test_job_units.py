@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from typing import Any
 
 import pytest
+from _emulator_helpers import SHARED
+from _progress_fakes import fake_notebook
 
 from foundry_tune.errors import JobFailedError
 from foundry_tune.job import (
@@ -364,23 +367,7 @@ def test_wait_processed_reports_the_services_reason() -> None:
 
 
 def test_notebook_progress_updates_one_display(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    shown: list[Any] = []
-
-    class Handle:
-        def update(self, obj: Any) -> None:
-            shown.append(obj)
-
-    display_module = types.ModuleType("IPython.display")
-    display_module.HTML = lambda text: text  # type: ignore[attr-defined]
-    display_module.display = lambda obj, display_id=False: Handle()  # type: ignore[attr-defined]
-    ipython = types.ModuleType("IPython")
-    ipython.display = display_module  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "IPython", ipython)
-    monkeypatch.setitem(sys.modules, "IPython.display", display_module)
-
+    shown = fake_notebook(monkeypatch)
     reporter = make_reporter("notebook")
     state = ProgressState("ftjob-<x>")
     event = _metrics_event(1, 5, 10, 0.25)
@@ -432,3 +419,10 @@ def test_wait_rides_out_a_service_outage(monkeypatch: pytest.MonkeyPatch) -> Non
     assert job.status is JobStatus.SUCCEEDED
     assert out.getvalue().count("cannot reach the service") == 2
     assert sleeps == [30.0, 30.0]  # backs off to the longest poll while the service is away
+
+
+def test_the_recorded_too_few_examples_failure_gets_a_hint() -> None:
+    recorded = json.loads((SHARED / "data" / "azure-recordings" / "errors" /
+                           "job_failed_invalid_n_examples.json").read_text())["error"]
+    hint = failure_hint(recorded["code"], recorded["message"])
+    assert hint is not None and "at least 10" in hint

@@ -111,6 +111,7 @@ def test_defaults_are_auto_and_methods_are_frozen() -> None:
     method = DPO()
     assert method.hyperparameters() == {
         "beta": "auto",
+        "l2_multiplier": "auto",
         "n_epochs": "auto",
         "batch_size": "auto",
         "learning_rate_multiplier": "auto",
@@ -314,7 +315,8 @@ def test_response_format_of_the_wrong_shape_is_rejected() -> None:
 def test_check_model_names_the_models_that_support_the_method() -> None:
     with pytest.raises(InvalidParameterError) as info:
         Reinforcement(grader=EXACT).check_model("gpt-4.1")
-    assert str(info.value) == "gpt-4.1 does not support reinforcement fine-tuning; models that do: o4-mini"
+    assert str(info.value) == ("gpt-4.1 does not support reinforcement fine-tuning (Foundry tunes gpt-4.1 "
+                               "with: supervised, DPO); models that support reinforcement: o4-mini")
     with pytest.raises(InvalidParameterError, match="o4-mini does not support DPO fine-tuning"):
         DPO().check_model("o4-mini")
 

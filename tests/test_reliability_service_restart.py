@@ -91,8 +91,8 @@ def test_kill_9_mid_jobs_uploads_and_deployment_loses_nothing(data_dir: Path) ->
 
         watcher = threading.Thread(target=wait_through)
         watcher.start()
-        assert {job.refresh().status for job in jobs} & {JobStatus.VALIDATING_FILES, JobStatus.QUEUED,
-                                                         JobStatus.RUNNING}
+        assert {job.refresh().status for job in jobs} & {JobStatus.PENDING, JobStatus.VALIDATING_FILES,
+                                                         JobStatus.QUEUED, JobStatus.RUNNING}
         first.kill()  # SIGKILL: no shutdown hook runs
         second.start()  # same data folder, same port
 

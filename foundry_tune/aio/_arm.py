@@ -14,7 +14,18 @@ from azure.core.credentials_async import AsyncTokenCredential
 from foundry_tune._version import __version__
 from foundry_tune.aio._retry import AsyncRetryPolicy
 from foundry_tune.aio._transport import AsyncArmBudgetTransport
-from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, account_path, response_body, same_host
+from foundry_tune.client._arm import (
+    DEFAULT_ARM_API_VERSION,
+    ArmAnswer,
+    account_path,
+    arm_page_guard,
+    item_id,
+    next_link_of,
+    operation_url,
+    page_items,
+    response_body,
+    same_host,
+)
 from foundry_tune.client._settings import ArmSettings, check_endpoint, ssl_verify
 
 __all__ = ["AsyncArmClient"]
@@ -94,17 +105,45 @@ class AsyncArmClient:
 
         return await self.retry.call(send, what=what)
 
+    async def begin(self, method: str, path: str, *, what: str, json: Any = None,
+                    ok_missing: bool = False) -> ArmAnswer:
+        """Send a write that may start a long-running operation (PUT, DELETE): its body, status
+        and the ``Azure-AsyncOperation`` URL to follow, as the sync client's ``begin``."""
+        url = account_path(self.settings) + path
+        params = {"api-version": self.api_version}
+
+        async def send() -> ArmAnswer:
+            response = await self._http.request(method, url, json=json, params=params)
+            body = response_body(response, ok_missing=ok_missing)
+            if body is None:
+                return ArmAnswer(None, None, None)
+            return ArmAnswer(body, response.status_code, operation_url(response.headers, self.endpoint))
+
+        return await self.retry.call(send, what=what)
+
+    async def operation(self, url: str, *, what: str) -> dict[str, Any] | None:
+        """The status body of the long-running operation at ``url``; None if the service no
+        longer knows it (404) or ``url`` is not on the ARM endpoint."""
+        if not same_host(url, self.endpoint):
+            return None
+
+        async def get() -> dict[str, Any] | None:
+            return await self._send("GET", url, ok_missing=True)
+
+        return await self.retry.call(get, what=what)
+
     async def list(self, path: str, *, what: str) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a paged ARM list (``value`` + ``nextLink``)."""
+        """Every item of a paged ARM list (``value`` + ``nextLink``), under the same page cap,
+        time bound and repeat check as the sync client."""
         page = await self.request("GET", path, what=what) or {}
+        guard = arm_page_guard(what, self.retry.clock)
         while True:
-            for item in page.get("value", []):
-                if isinstance(item, dict):
-                    yield item
-            next_link = page.get("nextLink")
-            if not next_link or not same_host(str(next_link), self.endpoint):
+            link = next_link_of(page, self.endpoint)
+            fresh, more = guard.take(page_items(page), link is not None, id_of=item_id)
+            for item in fresh:
+                yield item
+            if more is None or link is None:
                 return
-            link = str(next_link)
 
             async def next_page(link: str = link) -> dict[str, Any]:
                 return await self._send("GET", link) or {}

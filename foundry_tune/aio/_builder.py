@@ -31,6 +31,7 @@ from foundry_tune.job._status import JobStatus
 
 if TYPE_CHECKING:
     from foundry_tune.aio._foundry import AsyncFoundry
+    from foundry_tune.catalog import TrainingType
     from foundry_tune.dataset import CostEstimate, Dataset
     from foundry_tune.methods import TuningMethod
 
@@ -87,8 +88,10 @@ class AsyncFineTuneBuilder:
         """Key/value tags for the job (merged with earlier ones)."""
         return self._with(self.spec.metadata(pairs, **more))
 
-    def training_type(self, training_type: str) -> AsyncFineTuneBuilder:
-        """Azure's training tier: ``"Standard"``, ``"GlobalStandard"`` or ``"Developer"``."""
+    def training_type(self, training_type: str | TrainingType | None) -> AsyncFineTuneBuilder:
+        """Azure's training tier in any casing (``"Standard"``, ``"GlobalStandard"``, ``"DataZone"``,
+        ``"Developer"`` / ``"developerTier"``) or ``None`` for the service's default (see
+        :meth:`FineTuneBuilder.training_type <foundry_tune.job.FineTuneBuilder.training_type>`)."""
         return self._with(self.spec.training_type(training_type))
 
     def integrations(self, integrations: Sequence[Mapping[str, Any]]) -> AsyncFineTuneBuilder:

@@ -31,7 +31,13 @@ from foundry_tune.deployment._deployment import DeploymentState
 from foundry_tune.deployment._errors import deployment_error
 from foundry_tune.deployment._inference import as_messages
 from foundry_tune.deployment._info import DeploymentInfo
-from foundry_tune.deployment._wait import PROBE_MESSAGES, ThrottleCount, poll_intervals, ready_despite
+from foundry_tune.deployment._wait import (
+    PROBE_MESSAGES,
+    ThrottleCount,
+    operation_done,
+    poll_intervals,
+    ready_despite,
+)
 from foundry_tune.errors import (
     DeploymentError,
     DeploymentNotFoundError,
@@ -134,6 +140,7 @@ class AsyncDeploymentsAPI:
             await wait_until(self.foundry, lambda: self._gone(name), timeout=timeout,
                              what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
             existing = None
+        operation: str | None = None
         if existing is not None and not existing.failed:
             log.info("deployment %r of %s already exists (%s); reusing it", name, model,
                      existing.provisioning_state)
@@ -144,26 +151,44 @@ class AsyncDeploymentsAPI:
             body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
                               model_version=model_version, model_format=model_format)
             try:  # PUT is idempotent by name, so the retry policy may repeat it safely
-                answer = await self.foundry.arm.request("PUT", self._path(name), json=body,
-                                                        what=f"create deployment {name!r}")
+                answer = await self.foundry.arm.begin("PUT", self._path(name), json=body,
+                                                      what=f"create deployment {name!r}")
             except FoundryTuneError as exc:
                 raise deployment_error(exc, name=name) from exc
-            info = DeploymentInfo.from_arm(answer or {}, name=name)
-        deployment = AsyncDeployment(self, info)
+            info = DeploymentInfo.from_arm(answer.body or {}, name=name)
+            operation = answer.operation
+        deployment = AsyncDeployment(self, info, operation=operation)
         if wait:
             await deployment.wait(timeout=timeout, ready_check=ready_check)
         return deployment
 
     async def delete(self, name: str, *, wait: bool = True, timeout: float = 600.0) -> None:
-        """Delete deployment ``name`` (already gone is fine); with ``wait`` return once it is gone."""
+        """Delete deployment ``name`` (already gone is fine); with ``wait`` return once it is gone,
+        following ARM's ``Azure-AsyncOperation`` first, as
+        :meth:`DeploymentsAPI.delete <foundry_tune.deployment.DeploymentsAPI.delete>` does."""
         try:
-            await self.foundry.arm.request("DELETE", self._path(name), what=f"delete deployment {name!r}",
-                                           ok_missing=True)
+            answer = await self.foundry.arm.begin("DELETE", self._path(name),
+                                                  what=f"delete deployment {name!r}", ok_missing=True)
         except FoundryTuneError as exc:
             raise deployment_error(exc, name=name) from exc
         if wait:
-            await wait_until(self.foundry, lambda: self._gone(name), timeout=timeout,
-                             what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
+            clock = self.foundry.retry.clock
+            deadline = clock() + timeout
+            what = f"deletion of deployment {name!r}"
+            if answer.operation is not None:
+                url = answer.operation
+
+                async def deleted() -> bool:
+                    try:
+                        body = await self.foundry.arm.operation(url, what=f"status of {what}")
+                    except FoundryTuneError as exc:
+                        raise deployment_error(exc, name=name) from exc
+                    return operation_done(body, name=name, action="deletion")
+
+                await wait_until(self.foundry, deleted, timeout=timeout, what=what,
+                                 poll=poll_intervals(0.5, 10.0))
+            await wait_until(self.foundry, lambda: self._gone(name), timeout=max(0.0, deadline - clock()),
+                             what=what, poll=poll_intervals(0.5, 10.0))
 
     async def cleanup(
         self,
@@ -190,9 +215,11 @@ class AsyncDeploymentsAPI:
 class AsyncDeployment(DeploymentState):
     """A model deployment, used from an event loop (``async with`` deletes it on exit)."""
 
-    def __init__(self, api: AsyncDeploymentsAPI, info: DeploymentInfo) -> None:
+    def __init__(self, api: AsyncDeploymentsAPI, info: DeploymentInfo, *,
+                 operation: str | None = None) -> None:
         self._api = api
         self._info = info
+        self._operation = operation
 
     @property
     def _ft(self) -> AsyncFoundry:
@@ -204,6 +231,16 @@ class AsyncDeployment(DeploymentState):
         return self
 
     async def _provisioned(self) -> bool:
+        if self._operation is not None:
+            try:
+                body = await self._ft.arm.operation(self._operation,
+                                                    what=f"status of deployment {self.name!r}")
+            except FoundryTuneError as exc:
+                raise deployment_error(exc, name=self.name) from exc
+            hint = f" Delete it with await ft.deployments.delete({self.name!r}) before retrying."
+            if not operation_done(body, name=self.name, action="provisioning", hint=hint):
+                return False
+            self._operation = None
         if not self._info.succeeded:
             await self.refresh()
         if self._info.failed:
@@ -217,7 +254,9 @@ class AsyncDeployment(DeploymentState):
         return self._info.succeeded
 
     async def wait(self, *, timeout: float = 1800.0, ready_check: bool = True) -> AsyncDeployment:
-        """Wait until provisioning succeeded and (with ``ready_check``) the deployment answers."""
+        """Wait until provisioning succeeded and (with ``ready_check``) the deployment answers,
+        following ARM's ``Azure-AsyncOperation`` right after ``create`` as the sync
+        :meth:`Deployment.wait <foundry_tune.deployment.Deployment.wait>` does."""
         clock = self._ft.retry.clock
         started = clock()
         await wait_until(self._ft, self._provisioned, timeout=timeout,

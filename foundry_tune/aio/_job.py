@@ -8,6 +8,7 @@ import builtins
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.aio._calls import safe_call
 from foundry_tune.errors import (
     InvalidParameterError,
@@ -17,7 +18,7 @@ from foundry_tune.errors import (
     ServiceError,
     WaitTimeoutError,
 )
-from foundry_tune.job._checkpoints import Checkpoint
+from foundry_tune.job._checkpoints import Checkpoint, checkpoints_guard, checkpoints_list_kwargs
 from foundry_tune.job._events import EventTail, JobEvent
 from foundry_tune.job._fingerprint import FINGERPRINT_KEY
 from foundry_tune.job._job import MAX_POLL, MIN_POLL, JobState, as_dict
@@ -76,10 +77,11 @@ class AsyncJob(JobState):
 
     async def _poll_events(self, tail: EventTail) -> list[JobEvent]:
         new: list[JobEvent] = []
+        guard = PageGuard(f"list events of {self.id}", clock=self._ft.retry.clock)
         after: str | None = None
         while True:
             events, has_more = await self._events_page(after, tail.page_size)
-            cursor = tail.absorb(events, has_more, new)
+            cursor = tail.absorb(events, has_more, new, guard)
             if cursor is None:
                 return tail.finish(new)
             after = cursor
@@ -118,7 +120,7 @@ class AsyncJob(JobState):
                 new = []
                 if poll == "adaptive":
                     interval = MAX_POLL
-            state.apply(self.status, new)
+            state.apply(self.status, new, estimated_finish=self._raw.get("estimated_finish"))
             reporter.update(state, new)
             if on_event is not None:
                 for event in new:
@@ -145,7 +147,8 @@ class AsyncJob(JobState):
         return await self._poll_events(EventTail(None, page_size=100, remember=10**9))
 
     async def metrics(self, source: Literal["auto", "events", "results"] = "auto") -> Metrics:
-        """Training metrics as typed rows (from the result CSV when there is one, else the events)."""
+        """Training metrics as typed rows (from the result CSV when there is one, else the events:
+        structured ``metrics`` events or Azure's ``Step N: training loss=X`` messages)."""
         if source in ("auto", "results") and self.result_files:
             file_id = self.result_files[0]
             try:
@@ -163,8 +166,16 @@ class AsyncJob(JobState):
         """The checkpoints the job saved, in step order (each can be deployed)."""
 
         async def fetch() -> list[Checkpoint]:
-            pages = self._ft.openai.fine_tuning.jobs.checkpoints.list(self.id, limit=100)
-            return [Checkpoint.from_wire(c) async for c in pages]
+            guard = checkpoints_guard(self.id, self._ft.retry.clock)
+            found: list[Checkpoint] = []
+            after: str | None = None
+            while True:
+                page = await self._ft.openai.fine_tuning.jobs.checkpoints.list(
+                    self.id, **checkpoints_list_kwargs(after))
+                fresh, after = guard.take(page.data, page.has_more)
+                found.extend(Checkpoint.from_wire(c) for c in fresh)
+                if after is None:
+                    return found
 
         found = await safe_call(self._ft, fetch, what=f"list checkpoints of {self.id}")
         return sorted(found, key=lambda c: c.step)
@@ -180,15 +191,18 @@ class AsyncJob(JobState):
                                    {JobStatus.CANCELLING, JobStatus.CANCELLED})
 
     async def pause(self) -> AsyncJob:
-        """Pause a running job (Azure); :meth:`resume` continues it."""
+        """Pause a running job (Azure); :meth:`resume` continues it. Azure answers ``pausing``
+        at once and the job becomes ``paused`` a little later."""
         jobs = self._ft.openai.fine_tuning.jobs
-        return await self._control("pause", lambda: jobs.pause(self.id), {JobStatus.PAUSED})
+        return await self._control("pause", lambda: jobs.pause(self.id),
+                                   {JobStatus.PAUSING, JobStatus.PAUSED})
 
     async def resume(self) -> AsyncJob:
-        """Resume a paused job."""
+        """Resume a paused job (Azure answers ``resuming``, then the job is ``running`` again)."""
         jobs = self._ft.openai.fine_tuning.jobs
         return await self._control("resume", lambda: jobs.resume(self.id),
-                                   {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PENDING})
+                                   {JobStatus.RESUMING, JobStatus.RUNNING, JobStatus.QUEUED,
+                                    JobStatus.PENDING})
 
     async def _control(self, action: str, call: Callable[[], Any], reached: set[JobStatus]) -> AsyncJob:
         try:
@@ -238,14 +252,17 @@ async def scan_jobs(
     keep: Callable[[dict[str, Any]], bool] | None = None,
     want: int | None = None,
     limit: int = _SCAN_LIMIT,
+    guard: PageGuard | None = None,
 ) -> list[dict[str, Any]]:
-    """Jobs whose metadata contains every pair in ``metadata``, newest first, without retries
-    (see :func:`foundry_tune.job._jobs_api.scan_jobs`)."""
+    """Jobs whose metadata contains every pair in ``metadata``, newest first, without retries,
+    one page at a time under ``guard`` (see :func:`foundry_tune.job._jobs_api.scan_jobs`)."""
     scan = JobScan(metadata, keep=keep, want=want, limit=limit)
-    async for job in ft.openai.fine_tuning.jobs.list(**scan.list_kwargs()):
-        if scan.offer(job):
-            break
-    return scan.found()
+    guard = guard or scan.guard(ft.retry.clock)
+    after: str | None = None
+    while True:
+        after = scan.offer_page(await ft.openai.fine_tuning.jobs.list(**scan.list_kwargs(after)), guard)
+        if after is None:
+            return scan.found()
 
 
 class AsyncJobsAPI:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from openai.types import FileObject
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.aio._calls import reconciled_create, safe_call
 from foundry_tune.errors import NotFoundError, UploadError, WaitTimeoutError
 from foundry_tune.job._upload import (
@@ -20,6 +21,8 @@ from foundry_tune.job._upload import (
     UploadSource,
     _read_full,
     clean_hash,
+    files_list_kwargs,
+    files_scan_guard,
     is_processed,
     upload_name,
 )
@@ -30,13 +33,18 @@ if TYPE_CHECKING:
 __all__ = ["find_uploaded", "upload_once", "wait_processed"]
 
 
-async def scan_uploaded(ft: AsyncFoundry, content_hash: str, size: int | None) -> FileObject | None:
-    """A usable file already uploaded with this content, without the retry policy."""
+async def scan_uploaded(
+    ft: AsyncFoundry, content_hash: str, size: int | None, *, guard: PageGuard | None = None
+) -> FileObject | None:
+    """A usable file already uploaded with this content, without the retry policy; one page at a
+    time under the same bounds as :func:`foundry_tune.job._upload.scan_uploaded`."""
     chooser = UploadedChooser(content_hash, size)
-    async for f in ft.openai.files.list(purpose=_PURPOSE):
-        if chooser.offer(f):
-            break
-    return chooser.best
+    guard = guard or files_scan_guard(ft.retry.clock)
+    after: str | None = None
+    while True:
+        after = chooser.offer_page(await ft.openai.files.list(**files_list_kwargs(after)), guard)
+        if after is None:
+            return chooser.best
 
 
 async def find_uploaded(ft: AsyncFoundry, content_hash: str, size: int | None) -> FileObject | None:

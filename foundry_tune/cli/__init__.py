@@ -23,6 +23,7 @@ _COMMANDS = {
     "jobs": "foundry_tune.cli._jobs",
     "deploy": "foundry_tune.cli._deploy",
     "eval": "foundry_tune.cli._eval",
+    "doctor": "foundry_tune.cli._doctor",
 }
 
 

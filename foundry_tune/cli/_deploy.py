@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("model", help="model id, e.g. gpt-4.1-mini-2025-04-14.ft-abc123")
     p.add_argument("--name", help="deployment name (default: derived from the model, so re-runs reuse it)")
     p.add_argument("--sku", default="GlobalStandard",
-                   help="GlobalStandard (default), Standard, or Developer (no hosting fee, 24 h)")
+                   help="GlobalStandard (default), Standard, DataZoneStandard, or Developer "
+                        "(sent as DeveloperTier: no hosting fee, 24 h)")
     p.add_argument("--capacity", type=int, help="capacity units (default 50)")
     p.add_argument("--job-id", help="record the fine-tuning job id in the deployment's tags")
     p.add_argument("--no-wait", action="store_true", help="return once ARM accepted the request")
@@ -103,11 +104,13 @@ def _summary(dep: Deployment) -> dict[str, Any]:
 
 
 def _table(deployments: list[Deployment], out: TextIO) -> None:
-    out.write(f"{'NAME':<40} {'STATE':<10} {'SKU':<15} {'OURS':<5} MODEL\n")
+    from foundry_tune.cli._jobs import columns
+
+    rows = [["NAME", "STATE", "SKU", "OURS", "JOB", "MODEL"]]
     for dep in deployments:
-        ours = "yes" if dep.created_by_foundry_tune else "-"
-        out.write(f"{dep.name:<40} {dep.provisioning_state or '-':<10} {dep.sku or '-':<15} {ours:<5} "
-                  f"{dep.model or '-'}\n")
+        rows.append([dep.name or "-", dep.provisioning_state or "-", dep.sku or "-",
+                     "yes" if dep.created_by_foundry_tune else "-", dep.job_id or "-", dep.model or "-"])
+    out.write(columns(rows))
 
 
 def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from foundry_tune.client import Foundry
     from foundry_tune.job import Job
 
-__all__ = ["register"]
+__all__ = ["columns", "register"]
 
 _OK, _FAILED, _USAGE, _INTERRUPTED = EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED
+_HAS_METRICS = ("running", "pausing", "paused", "resuming", "succeeded")
+"""Statuses in which a job has (or had) training steps to show."""
 
 
 def register(subparsers: Any) -> None:
@@ -79,8 +81,20 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     return lambda args: run("jobs", lambda: connect(), command, args)  # noqa: PLW0108 - late-bound for tests
 
 
+def columns(rows: list[list[str]]) -> str:
+    """Rows as space-separated columns, each as wide as its widest cell: ids, names and models are
+    never cut (Azure job ids are 38 characters, OpenAI's 29, deployment names up to 64)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in rows
+    )
+
+
 def _summary(job: Job) -> dict[str, Any]:
     code, message = job.error
+    method = job.method  # recovered from top-level hyperparameters when the body has no method
+    training_type = job.training_type
     return {
         "id": job.id,
         "status": job.status.value,
@@ -89,7 +103,8 @@ def _summary(job: Job) -> dict[str, Any]:
         "suffix": job.suffix,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "method": (job.raw.get("method") or {}).get("type"),
+        "method": method.kind.value if method is not None else (job.raw.get("method") or {}).get("type"),
+        "training_type": training_type.value if training_type is not None else None,
         "fingerprint": job.fingerprint,
         "error": {"code": code, "message": message} if (code or message) else None,
     }
@@ -104,12 +119,13 @@ def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     if not jobs:
         out.write("no fine-tuning jobs\n")
         return _OK
-    out.write(f"{'ID':<34} {'STATUS':<17} {'METHOD':<14} {'CREATED (UTC)':<17} MODEL\n")
+    rows = [["ID", "STATUS", "METHOD", "TRAINING", "CREATED (UTC)", "MODEL"]]
     for job in jobs:
         row = _summary(job)
         created = job.created_at.strftime("%Y-%m-%d %H:%M") if job.created_at else "-"
-        model = job.fine_tuned_model or job.model
-        out.write(f"{job.id:<34} {row['status']:<17} {row['method'] or '-':<14} {created:<17} {model}\n")
+        rows.append([job.id or "-", row["status"], row["method"] or "-", row["training_type"] or "-", created,
+                     job.fine_tuned_model or job.model or "-"])
+    out.write(columns(rows))
     return _OK
 
 
@@ -118,7 +134,7 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
     job = ft.jobs.get(args.job_id)
     summary = _summary(job)
-    metrics = job.metrics() if job.status.value in ("running", "succeeded", "paused") else None
+    metrics = job.metrics() if job.status.value in _HAS_METRICS else None
     checkpoints = job.checkpoints() if job.status.value == "succeeded" else []
     summary["last_metrics"] = metrics.last.as_dict() if metrics is not None and metrics.last else None
     summary["checkpoints"] = [{"step": c.step, "model": c.model, "metrics": c.metrics} for c in checkpoints]
@@ -128,8 +144,8 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(summary, indent=2) + "\n")
         return _OK
-    for key in ("id", "status", "model", "fine_tuned_model", "suffix", "method", "created_at", "finished_at",
-                "fingerprint"):
+    for key in ("id", "status", "model", "fine_tuned_model", "suffix", "method", "training_type",
+                "created_at", "finished_at", "fingerprint"):
         if summary.get(key):
             out.write(f"{key + ':':<18}{summary[key]}\n")
     if code or message:

@@ -3,24 +3,58 @@ an azure-identity token for the management scope, every call under the retry pol
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 from azure.core.credentials import TokenCredential
 
+from foundry_tune._paging import PageGuard
 from foundry_tune._version import __version__
 from foundry_tune.client._retry import RetryPolicy
 from foundry_tune.client._settings import ArmSettings, check_endpoint, ssl_verify
 from foundry_tune.client._transport import ArmBudgetTransport
 
-__all__ = ["DEFAULT_ARM_API_VERSION", "ArmClient", "account_path", "response_body", "same_host"]
+__all__ = [
+    "ARM_LIST_MAX_PAGES",
+    "ARM_LIST_MAX_SECONDS",
+    "DEFAULT_ARM_API_VERSION",
+    "ArmAnswer",
+    "ArmClient",
+    "account_path",
+    "arm_page_guard",
+    "item_id",
+    "next_link_of",
+    "operation_url",
+    "page_items",
+    "response_body",
+    "same_host",
+]
 
 DEFAULT_ARM_API_VERSION = "2024-10-01"
 _REFRESH_MARGIN = 300.0
+ARM_LIST_MAX_PAGES = 100
+"""An ARM list follows at most this many ``nextLink`` pages."""
+ARM_LIST_MAX_SECONDS = 120.0
+"""An ARM list stops following ``nextLink`` this many seconds after its first page."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmAnswer:
+    """The answer to an ARM write that may start a long-running operation."""
+
+    body: dict[str, Any] | None
+    """The JSON body (None for a 404 with ``ok_missing``; ``{}`` for an empty body)."""
+    status: int | None
+    """The HTTP status (201 created, 202 accepted, 204 already gone, ...); None for a 404 with
+    ``ok_missing``."""
+    operation: str | None
+    """The ``Azure-AsyncOperation`` URL to follow, when the service sent one on the ARM endpoint's
+    own origin (a token is never sent anywhere else)."""
 
 
 class _BearerAuth(httpx.Auth):
@@ -102,19 +136,44 @@ class ArmClient:
 
         return self.retry.call(send, what=what)
 
+    def begin(self, method: str, path: str, *, what: str, json: Any = None,
+              ok_missing: bool = False) -> ArmAnswer:
+        """Send a write that may start a long-running operation (PUT, DELETE) under the retry
+        policy: its body, status and the ``Azure-AsyncOperation`` URL to follow, if any.
+
+        With ``ok_missing`` a 404 answers an :class:`ArmAnswer` with no body instead of raising.
+        """
+        url = self.account_path + path
+        params = {"api-version": self.api_version}
+
+        def send() -> ArmAnswer:
+            response = self._http.request(method, url, json=json, params=params)
+            body = response_body(response, ok_missing=ok_missing)
+            if body is None:
+                return ArmAnswer(None, None, None)
+            return ArmAnswer(body, response.status_code, operation_url(response.headers, self.endpoint))
+
+        return self.retry.call(send, what=what)
+
+    def operation(self, url: str, *, what: str) -> dict[str, Any] | None:
+        """The status body of the long-running operation at ``url`` (from :meth:`begin`); None
+        if the service no longer knows it (404) or ``url`` is not on the ARM endpoint."""
+        if not same_host(url, self.endpoint):
+            return None
+        return self.retry.call(lambda: self._send("GET", url, ok_missing=True), what=what)
+
     def list(self, path: str, *, what: str) -> Iterator[dict[str, Any]]:
-        """Every item of a paged ARM list (``value`` + ``nextLink``)."""
+        """Every item of a paged ARM list (``value`` + ``nextLink``), at most
+        :data:`ARM_LIST_MAX_PAGES` pages and :data:`ARM_LIST_MAX_SECONDS` seconds; a page that
+        repeats an earlier one ends the scan."""
         page = self.request("GET", path, what=what) or {}
+        guard = arm_page_guard(what, self.retry.clock)
         while True:
-            for item in page.get("value", []):
-                if isinstance(item, dict):
-                    yield item
-            next_link = page.get("nextLink")
-            if not next_link:
+            link = next_link_of(page, self.endpoint)
+            fresh, more = guard.take(page_items(page), link is not None, id_of=item_id)
+            yield from fresh
+            if more is None or link is None:
                 return
-            link = str(next_link)
-            if not same_host(link, self.endpoint):
-                return  # never send our token to a host other than the ARM endpoint
             page = self._next_page(link, what=what)
 
     def _next_page(self, link: str, *, what: str) -> dict[str, Any]:
@@ -151,5 +210,36 @@ def response_body(response: httpx.Response, *, ok_missing: bool = False) -> dict
 
 
 def same_host(link: str, endpoint: str) -> bool:
-    """Whether a ``nextLink`` points at the ARM endpoint (never send the token elsewhere)."""
-    return urlsplit(link).netloc == urlsplit(endpoint).netloc
+    """Whether a ``nextLink`` or operation URL points at the ARM endpoint, same scheme and host
+    (never send the token elsewhere, nor over plain http when the endpoint is https)."""
+    there, here = urlsplit(link), urlsplit(endpoint)
+    return there.netloc == here.netloc and there.scheme.lower() == here.scheme.lower()
+
+
+def operation_url(headers: Mapping[str, str] | httpx.Headers, endpoint: str) -> str | None:
+    """The ``Azure-AsyncOperation`` URL of an ARM answer, if it is on the ARM endpoint."""
+    url = headers.get("azure-asyncoperation")
+    return str(url) if url and same_host(str(url), endpoint) else None
+
+
+def arm_page_guard(what: str, clock: Callable[[], float]) -> PageGuard:
+    """The bounds of one ARM list scan (shared by the sync and async clients)."""
+    return PageGuard(what, max_pages=ARM_LIST_MAX_PAGES, max_seconds=ARM_LIST_MAX_SECONDS, clock=clock)
+
+
+def page_items(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources on one ARM list page (its ``value``)."""
+    value = page.get("value")
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def item_id(item: dict[str, Any]) -> str | None:
+    """An ARM resource's ``id`` (or ``name``), to tell a repeated page."""
+    ident = item.get("id") or item.get("name")
+    return None if ident is None else str(ident)
+
+
+def next_link_of(page: Mapping[str, Any], endpoint: str) -> str | None:
+    """The page's ``nextLink`` if there is one to follow (on the ARM endpoint only)."""
+    link = page.get("nextLink")
+    return str(link) if link and same_host(str(link), endpoint) else None

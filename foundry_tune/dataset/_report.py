@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._method_kind import MethodKind
+from foundry_tune.catalog import lookup_model
 from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.errors import DatasetValidationError
@@ -50,6 +51,17 @@ class ValidationReport:
     tokens: TokenStats | None = None
     estimate: CostEstimate | None = None
 
+    @property
+    def approximate_tokens(self) -> str | None:
+        """Why the token counts are only approximate (the model is not a tiktoken model, e.g.
+        ``Ministral-3B``), or ``None`` when they are exact."""
+        model = self.estimate.model if self.estimate is not None else None
+        info = lookup_model(model) if model else None
+        if info is None or info.exact_tokens:
+            return None
+        return (f"approximate: {info.name} uses its own tokenizer; counted with {info.encoding} "
+                "(expect differences of a few percent)")
+
     def summary(self) -> str:
         """One line: the verdict, the method, the example count and how many problems."""
         verdict = "valid" if self.valid else "INVALID"
@@ -83,6 +95,8 @@ class ValidationReport:
         if self.tokens is not None:
             lines.append("tokens:")
             lines.extend(f"  {line}" for line in _text_block(self.tokens))
+            if self.approximate_tokens:
+                lines.append(f"  {self.approximate_tokens}")
         if self.estimate is not None:
             lines.append("estimate:")
             lines.extend(f"  {line}" for line in _text_block(self.estimate))
@@ -98,6 +112,7 @@ class ValidationReport:
             "errors": [issue.to_dict() for issue in self.errors],
             "warnings": [issue.to_dict() for issue in self.warnings],
             "tokens": _plain(self.tokens),
+            "tokens_approximate": self.approximate_tokens,
             "estimate": _plain(self.estimate),
         }
 

@@ -161,14 +161,18 @@ class TokenCounter:
     """Counts tokens of training examples with the encoding of ``model``'s family.
 
     ``model`` None or unknown to the catalog means o200k_base (every current fine-tunable model).
-    One counter can be shared between threads. ``workers`` is how many threads
-    :meth:`count_batch` tokenizes with (default: the CPU count, at most 4)."""
+    Open models (Ministral, Qwen, Llama, gpt-oss) have their own tokenizers: their counts use
+    o200k_base as an approximation and :attr:`exact` is False. One counter can be shared between
+    threads. ``workers`` is how many threads :meth:`count_batch` tokenizes with (default: the CPU
+    count, at most 4)."""
 
     def __init__(self, model: str | None = None, *, workers: int | None = None,
                  backend: str | None = None) -> None:
         info = lookup_model(model) if model else None
         self.model = model
         self.encoding_name: str = info.encoding if info is not None else DEFAULT_ENCODING
+        self.exact: bool = info.exact_tokens if info is not None else True
+        """Whether the counts are the model's own (tiktoken models) or an approximation."""
         self._backend: Backend = get_backend(self.encoding_name, backend)
         self._framing = _TOOL_FRAMING[self.encoding_name]
         self._workers = workers if workers is not None else _default_workers()
@@ -180,8 +184,9 @@ class TokenCounter:
         return self._backend.name
 
     def __repr__(self) -> str:
+        approximate = "" if self.exact else ", approximate"
         return (f"TokenCounter(model={self.model!r}, encoding={self.encoding_name!r}, "
-                f"backend={self.backend!r})")
+                f"backend={self.backend!r}{approximate})")
 
     def count_text(self, text: str) -> int:
         """Tokens of a plain string (special-token strings count as ordinary text)."""

@@ -21,7 +21,7 @@ from foundry_tune.deployment._body import (
 from foundry_tune.deployment._deployment import Deployment, DeploymentState
 from foundry_tune.deployment._errors import deployment_error
 from foundry_tune.deployment._info import DeploymentInfo
-from foundry_tune.deployment._wait import poll_intervals, wait_until
+from foundry_tune.deployment._wait import operation_done, poll_intervals, wait_until
 from foundry_tune.errors import DeploymentNotFoundError, FoundryTuneError, NameInUseError
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class DeploymentsAPI:
             wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
                        what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
             existing = None
+        operation: str | None = None
         if existing is not None and not existing.failed:
             log.info("deployment %r of %s already exists (%s); reusing it", name, model,
                      existing.provisioning_state)
@@ -132,13 +133,14 @@ class DeploymentsAPI:
                               model_version=model_version, model_format=model_format)
             try:
                 # PUT is idempotent by name, so the retry policy may repeat it safely.
-                answer = self.foundry.arm.request("PUT", self._path(name), json=body,
-                                                  what=f"create deployment {name!r}")
+                answer = self.foundry.arm.begin("PUT", self._path(name), json=body,
+                                                what=f"create deployment {name!r}")
             except FoundryTuneError as exc:
                 raise deployment_error(exc, name=name) from exc
-            info = DeploymentInfo.from_arm(answer or {}, name=name)
+            info = DeploymentInfo.from_arm(answer.body or {}, name=name)
+            operation = answer.operation
             log.info("deployment %r of %s requested (%s)", name, model, info.provisioning_state)
-        deployment = Deployment(self, info)
+        deployment = Deployment(self, info, operation=operation)
         if wait:
             deployment.wait(timeout=timeout, ready_check=ready_check)
         return deployment
@@ -146,15 +148,35 @@ class DeploymentsAPI:
     # -- delete ------------------------------------------------------------------------------
 
     def delete(self, name: str, *, wait: bool = True, timeout: float = 600.0) -> None:
-        """Delete deployment ``name`` (already gone is fine); with ``wait`` return once it is gone."""
+        """Delete deployment ``name`` (already gone is fine); with ``wait`` return once it is gone.
+
+        ARM answers 202 and keeps the deployment ``Deleting`` for a while: the wait follows the
+        ``Azure-AsyncOperation`` ARM answered with, if any, then polls until the deployment reads
+        404, all within ``timeout`` seconds (:class:`WaitTimeoutError` after that; a failed
+        deletion raises :class:`DeploymentError`).
+        """
         try:
-            self.foundry.arm.request("DELETE", self._path(name), what=f"delete deployment {name!r}",
-                                     ok_missing=True)
+            answer = self.foundry.arm.begin("DELETE", self._path(name), what=f"delete deployment {name!r}",
+                                            ok_missing=True)
         except FoundryTuneError as exc:
             raise deployment_error(exc, name=name) from exc
         if wait:
-            wait_until(self.foundry, lambda: self.find_info(name) is None, timeout=timeout,
-                       what=f"deletion of deployment {name!r}", poll=poll_intervals(0.5, 10.0))
+            clock = self.foundry.retry.clock
+            deadline = clock() + timeout
+            what = f"deletion of deployment {name!r}"
+            if answer.operation is not None:
+                url = answer.operation
+
+                def deleted() -> bool:
+                    try:
+                        body = self.foundry.arm.operation(url, what=f"status of {what}")
+                    except FoundryTuneError as exc:
+                        raise deployment_error(exc, name=name) from exc
+                    return operation_done(body, name=name, action="deletion")
+
+                wait_until(self.foundry, deleted, timeout=timeout, what=what, poll=poll_intervals(0.5, 10.0))
+            wait_until(self.foundry, lambda: self.find_info(name) is None,
+                       timeout=max(0.0, deadline - clock()), what=what, poll=poll_intervals(0.5, 10.0))
         log.info("deployment %r deleted", name)
 
     def cleanup(

@@ -16,8 +16,8 @@ _state = {"warned": False}
 MESSAGE = (
     "Fine-tuned model deployments bill a hosting fee for every hour they exist, used or not, and "
     "Azure deletes them after 15 days without calls. Delete them when done (Deployment.delete(), a "
-    "`with` block, or ft.deployments.cleanup()). For trials, sku='Developer' has no hosting fee "
-    "(24 h lifetime)."
+    "`with` block, or ft.deployments.cleanup()). For trials, sku=\"DeveloperTier\" (or \"Developer\") has no "
+    "hosting fee (24 h lifetime)."
 )
 
 
@@ -26,8 +26,11 @@ class BillingWarning(UserWarning):
 
 
 def warn_hosting_cost_once(sku: str) -> bool:
-    """Warn (once per process) that a non-Developer deployment bills by the hour. True if it warned."""
-    if sku.lower() == "developer":
+    """Warn (once per process) that a deployment bills by the hour; never for the Developer tier
+    (``DeveloperTier``, ``Developer``, any casing). True if it warned."""
+    from foundry_tune.deployment._body import DEVELOPER_SKU, normalize_sku
+
+    if normalize_sku(sku) == DEVELOPER_SKU:
         return False
     with _lock:
         if _state["warned"]:

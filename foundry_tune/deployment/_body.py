@@ -18,6 +18,7 @@ __all__ = [
     "build_body",
     "default_name",
     "infer_format",
+    "normalize_sku",
     "validate_name",
 ]
 
@@ -55,13 +56,35 @@ def default_name(model: str) -> str:
 
 
 def infer_format(model: str) -> str:
-    """The ARM ``model.format`` for a (fine-tuned) model id: ``OpenAI`` for every model in the catalog.
+    """The ARM ``model.format`` for a (fine-tuned) model id: the catalog's format of its base model
+    (``Ministral-3B.ft-...`` -> ``Mistral AI``, ``gpt-oss-20b.ft-...`` -> ``OpenAI-OSS``,
+    ``gpt-4.1-mini-2025-04-14.ft-...`` -> ``OpenAI``).
 
-    Models foundry-tune does not know are also sent as ``OpenAI`` (the format of every model Foundry
-    fine-tunes through this API); pass ``model_format=`` to override.
+    Models foundry-tune does not know (and checkpoint ids) are sent as ``OpenAI``; pass
+    ``model_format=`` to override.
     """
-    lookup_model(model)  # the catalog only lists OpenAI-format models today
-    return "OpenAI"
+    info = lookup_model(model)
+    return info.deployment_format if info is not None else "OpenAI"
+
+
+DEVELOPER_SKU = "DeveloperTier"
+"""The Developer deployment SKU as Azure names it (what the real requests sent)."""
+
+_SKUS = {name.lower(): name for name in (
+    "Standard", "GlobalStandard", "DataZoneStandard", DEVELOPER_SKU, "ProvisionedManaged",
+    "GlobalProvisionedManaged", "DataZoneProvisionedManaged", "GlobalBatch", "DataZoneBatch",
+)}
+_SKU_ALIASES = {"developer": DEVELOPER_SKU, "global": "GlobalStandard", "datazone": "DataZoneStandard"}
+
+
+def normalize_sku(sku: str) -> str:
+    """Azure's spelling of a deployment SKU, accepted in any casing: ``Developer`` /
+    ``developertier`` -> ``DeveloperTier``, ``globalstandard`` -> ``GlobalStandard``. A SKU
+    foundry-tune does not know is passed through unchanged."""
+    if not isinstance(sku, str) or not sku.strip():
+        raise InvalidParameterError(f"sku must be a non-empty SKU name such as 'GlobalStandard', got {sku!r}")
+    key = re.sub(r"[\s_-]+", "", sku).lower()
+    return _SKU_ALIASES.get(key) or _SKUS.get(key) or sku.strip()
 
 
 def build_body(
@@ -73,11 +96,13 @@ def build_body(
     model_version: str = "1",
     model_format: str | None = None,
 ) -> dict[str, Any]:
-    """The PUT body of ``Microsoft.CognitiveServices/accounts/deployments``."""
+    """The PUT body of ``Microsoft.CognitiveServices/accounts/deployments``. ``sku`` is normalized
+    (``Developer`` is sent as ``DeveloperTier``, see :func:`normalize_sku`) and ``model.format``
+    defaults to the catalog's format of the model's family (:func:`infer_format`)."""
     if capacity < 1:
         raise InvalidParameterError(f"capacity must be >= 1, got {capacity}")
     return {
-        "sku": {"name": sku, "capacity": capacity},
+        "sku": {"name": normalize_sku(sku), "capacity": capacity},
         "properties": {
             "model": {"format": model_format or infer_format(model), "name": model, "version": model_version},
         },

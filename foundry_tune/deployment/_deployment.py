@@ -8,9 +8,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune.deployment import _inference
+from foundry_tune.deployment._errors import deployment_error
 from foundry_tune.deployment._info import DeploymentInfo
-from foundry_tune.deployment._wait import ReadinessProbe, poll_intervals, wait_until
-from foundry_tune.errors import DeploymentError
+from foundry_tune.deployment._wait import ReadinessProbe, operation_done, poll_intervals, wait_until
+from foundry_tune.errors import DeploymentError, FoundryTuneError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -87,9 +88,10 @@ class Deployment(DeploymentState):
     when the block raises.
     """
 
-    def __init__(self, api: DeploymentsAPI, info: DeploymentInfo) -> None:
+    def __init__(self, api: DeploymentsAPI, info: DeploymentInfo, *, operation: str | None = None) -> None:
         self._api = api
         self._info = info
+        self._operation = operation
 
     @property
     def _ft(self) -> Foundry:
@@ -105,13 +107,20 @@ class Deployment(DeploymentState):
     def wait(self, *, timeout: float = 1800.0, ready_check: bool = True) -> Deployment:
         """Wait until provisioning succeeded and (with ``ready_check``) the deployment answers.
 
-        Raises :class:`DeploymentError` with Azure's code and message if provisioning fails, and
-        :class:`WaitTimeoutError` after ``timeout`` seconds (the deployment is left as it is).
+        Right after :meth:`DeploymentsAPI.create` it follows the ``Azure-AsyncOperation`` that
+        ARM answered the PUT with (as azure-mgmt-core does), then reads the deployment once more;
+        otherwise it polls the deployment's ``provisioningState``. Raises :class:`DeploymentError`
+        with Azure's code and message if provisioning fails, and :class:`WaitTimeoutError` after
+        ``timeout`` seconds (the deployment is left as it is).
         """
         clock = self._ft.retry.clock
         started = clock()
 
         def provisioned() -> bool:
+            if self._operation is not None:
+                if not self._operation_done():
+                    return False
+                self._operation = None
             if not self._info.succeeded:
                 self.refresh()
             if self._info.failed:
@@ -131,6 +140,15 @@ class Deployment(DeploymentState):
             wait_until(self._ft, ReadinessProbe(self._ft, self._info), timeout=remaining,
                        what=f"deployment {self.name!r} to answer", poll=poll_intervals(0.5, 10.0))
         return self
+
+    def _operation_done(self) -> bool:
+        assert self._operation is not None
+        try:
+            body = self._ft.arm.operation(self._operation, what=f"status of deployment {self.name!r}")
+        except FoundryTuneError as exc:
+            raise deployment_error(exc, name=self.name) from exc
+        hint = f" Delete it with ft.deployments.get({self.name!r}).delete() before retrying."
+        return operation_done(body, name=self.name, action="provisioning", hint=hint)
 
     # -- inference ---------------------------------------------------------------------------
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import openai
 
-from foundry_tune.client._errors import translate
-from foundry_tune.errors import WaitTimeoutError
+from foundry_tune.client._errors import is_quota_code, translate
+from foundry_tune.errors import DeploymentError, DeploymentQuotaError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -19,6 +19,7 @@ __all__ = [
     "PROBE_MESSAGES",
     "ReadinessProbe",
     "ThrottleCount",
+    "operation_done",
     "poll_intervals",
     "probe_ready",
     "ready_despite",
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("foundry_tune.deployment")
+
+_OPERATION_FAILED = frozenset({"failed", "canceled", "cancelled"})
 
 # Codes a deployment answers with between provisioning "Succeeded" and serving traffic.
 _NOT_READY_CODES = frozenset({"deploymentnotready", "deploymentnotfound", "modelnotready"})
@@ -37,6 +40,27 @@ def poll_intervals(initial: float = 1.0, maximum: float = 10.0, factor: float = 
     while True:
         yield delay
         delay = min(maximum, delay * factor)
+
+
+def operation_done(body: Mapping[str, Any] | None, *, name: str, action: str, hint: str = "") -> bool:
+    """What an ARM long-running operation's status body (``Azure-AsyncOperation``) says: False
+    while it runs, True once it succeeded, or when the service no longer knows it (``body`` None:
+    the caller then reads the resource itself). Raises :class:`DeploymentError` (with the
+    operation's code and message) when it ended ``Failed`` or ``Canceled``. Shared by sync and async.
+    """
+    if body is None:
+        return True
+    status = str(body.get("status") or "").lower()
+    if status == "succeeded":
+        return True
+    if status not in _OPERATION_FAILED:
+        return False
+    error = body.get("error")
+    error = error if isinstance(error, Mapping) else {}
+    code = str(error.get("code") or ("ProvisioningFailed" if action == "provisioning" else "DeletionFailed"))
+    reason = str(error.get("message") or "Azure gave no reason")
+    cls = DeploymentQuotaError if is_quota_code(code) else DeploymentError
+    raise cls(f"{action} of deployment {name!r} ended {body.get('status')}: {reason}.{hint}", code=code)
 
 
 def wait_until(
@@ -82,8 +106,9 @@ class ThrottleCount:
 class ReadinessProbe:
     """Whether the deployment answers inference (one tiny chat call per check).
 
-    404 / DeploymentNotReady, 5xx and dropped connections mean "not yet"; any other answer, even a
-    400 about the request itself, means the deployment is serving. A 429 is ambiguous (a throttled
+    404 (``DeploymentNotFound`` as Azure answers right after provisioning, or ``DeploymentNotReady``),
+    5xx and dropped connections mean "not yet"; any other answer, even a 400 about the request
+    itself, means the deployment is serving. A 429 is ambiguous (a throttled
     gateway or a serving deployment), so only ``throttled_enough`` of them in a row count as ready.
     """
 

@@ -1,4 +1,9 @@
-"""Errors in the service's wire shape: ``{"error": {"message", "type", "param", "code"}}``."""
+"""Errors in the service's wire shape.
+
+The data plane (files, fine-tuning, inference) answers ``{"error": {"code", "message", "param",
+"type"}}``; Azure Resource Manager (deployments, operation status) answers ARM's envelope
+``{"error": {"code", "message"}}`` with no ``type`` or ``param`` (see :func:`arm_error`).
+"""
 
 from __future__ import annotations
 
@@ -29,8 +34,10 @@ class ApiError(Exception):
         param: str | None = None,
         type_: str | None = None,
         headers: dict[str, str] | None = None,
+        arm: bool = False,
     ) -> None:
         super().__init__(message)
+        self.arm = arm
         self.status = status
         self.message = message
         self.code = code
@@ -39,8 +46,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, object]:
-        """The JSON body of this error."""
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        """The JSON body of this error (ARM's envelope for an ARM error)."""
+        if self.arm:
+            return {"error": {"code": self.code or str(self.status), "message": self.message}}
+        return {"error": {"code": self.code, "message": self.message, "param": self.param, "type": self.type}}
 
     def response(self) -> JSONResponse:
         """This error as a Starlette response."""
@@ -55,3 +64,33 @@ def invalid(message: str, param: str | None = None, code: str = "invalidPayload"
 def not_found(what: str, ident: str) -> ApiError:
     """A 404 for an unknown object."""
     return ApiError(404, f"{what} with id '{ident}' not found.", code="notFound")
+
+
+def arm_error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> ApiError:
+    """An Azure Resource Manager error: ``{"error": {"code", "message"}}``."""
+    return ApiError(status, message, code=code, headers=headers, arm=True)
+
+
+def as_arm(error: ApiError) -> ApiError:
+    """The same failure in ARM's envelope, with ARM's code for the generic ones."""
+    if error.arm:
+        return error
+    code = _ARM_CODES.get(error.status, error.code or str(error.status))
+    return arm_error(error.status, code, error.message, headers=error.headers)
+
+
+_ARM_CODES = {
+    400: "InvalidRequestContent",
+    401: "AuthenticationFailed",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "RequestEntityTooLarge",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+
+
+def is_arm_path(path: str) -> bool:
+    """Whether ``path`` is an Azure Resource Manager path (errors there use ARM's envelope)."""
+    return path.startswith("/subscriptions/") or path == "/subscriptions"

@@ -19,6 +19,24 @@ from foundry_tune.emulator._validation import check_file
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 PURPOSES = {"fine-tune", "assistants", "batch", "vision", "user_data", "evals"}
+_PENDING_SHARE = 0.02  # a new file stays `pending` for 2% of a job's duration (1 s at most)
+_MAX_PENDING = 1.0
+_RECORDED_ORDER = ("status", "status_details", "bytes", "purpose", "filename", "id", "created_at", "object")
+
+
+def waiting_status(ctx: Context) -> str:
+    """A new file's status: ``pending`` on Azure (recordings/sft_create_cancel_events.json),
+    ``uploaded`` on OpenAI."""
+    return "uploaded" if ctx.config.flavor == "openai" else "pending"
+
+
+def render_file(doc: Doc, ctx: Context) -> Doc:
+    """The wire body of a stored file: Azure's recorded keys in their order (``status_details``
+    only on a file that failed processing), or every public key for the OpenAI flavour."""
+    body = public(doc)
+    if ctx.config.flavor == "openai":
+        return body
+    return {key: body[key] for key in _RECORDED_ORDER if body.get(key) is not None}
 
 
 def check_filename(name: str, param: str = "file") -> str:
@@ -41,9 +59,10 @@ def check_filename(name: str, param: str = "file") -> str:
 
 
 def add_file(
-    ctx: Context, source: Path, filename: str, purpose: str, size: int, *, status: str = "uploaded"
+    ctx: Context, source: Path, filename: str, purpose: str, size: int, *, status: str | None = None
 ) -> Doc:
-    """Move ``source`` into the blob folder and record a file for it."""
+    """Move ``source`` into the blob folder and record a file for it (still to be processed
+    unless ``status`` says otherwise)."""
     file_id = new_id("file-")
     blob = ctx.store.blob_path(file_id)
     shutil.move(source, blob)
@@ -54,7 +73,7 @@ def add_file(
         "created_at": int(ctx.now()),
         "filename": filename,
         "purpose": purpose,
-        "status": status,
+        "status": status or waiting_status(ctx),
         "_blob": blob.name,
     }
     return ctx.store.put("file", doc)
@@ -76,7 +95,7 @@ def file_path(ctx: Context, doc: Doc) -> Path:
 def process_file(ctx: Context, file_id: str) -> None:
     """Validate a ``fine-tune`` file with the Dataset rules: ``processed`` or ``error`` with details."""
     doc = ctx.store.get("file", file_id)
-    if doc is None or doc["status"] != "uploaded":
+    if doc is None or doc["status"] not in {"uploaded", "pending"}:
         return
     if doc["purpose"] != "fine-tune":
         doc["status"] = "processed"
@@ -91,16 +110,28 @@ def process_file(ctx: Context, file_id: str) -> None:
         ctx.store.put("file", doc)
 
 
-def schedule_processing(ctx: Context, file_id: str) -> None:
-    """Process a file in a worker thread, off the event loop."""
-    spawn(asyncio.to_thread(process_file, ctx, file_id))
+def schedule_processing(ctx: Context, file_id: str, created_at: float | None = None) -> None:
+    """Process a file in a worker thread, off the event loop. On Azure a new file is answered
+    ``pending`` at least once before it is ``processed`` (the recorded polls), so processing
+    starts a short while after ``created_at``."""
+    delay = 0.0
+    if ctx.config.flavor != "openai":
+        window = min(_MAX_PENDING, ctx.config.job_duration * _PENDING_SHARE)
+        delay = max(0.0, (created_at if created_at is not None else ctx.now()) + window - ctx.now())
+
+    async def later() -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await asyncio.to_thread(process_file, ctx, file_id)
+
+    spawn(later())
 
 
 def resume_processing(ctx: Context) -> None:
     """After a restart, process the files that were still waiting."""
     for doc in ctx.store.all("file"):
-        if doc["status"] == "uploaded":
-            schedule_processing(ctx, doc["id"])
+        if doc["status"] in {"uploaded", "pending"}:
+            schedule_processing(ctx, doc["id"], float(doc["created_at"]))
 
 
 async def create_file(request: Request) -> Response:
@@ -125,7 +156,7 @@ async def create_file(request: Request) -> Response:
         for leftover in form.files.values():
             leftover.path.unlink(missing_ok=True)
     schedule_processing(ctx, doc["id"])
-    return ok(public(doc))
+    return ok(render_file(doc, ctx), status=201 if ctx.config.flavor != "openai" else 200)
 
 
 async def list_files(request: Request) -> Response:
@@ -139,11 +170,12 @@ async def list_files(request: Request) -> Response:
         docs = [d for d in docs if d["purpose"] == purpose]
     limit = int_param(request, "limit", 10_000)
     page, more = page_after(docs, request.query_params.get("after"), limit)
-    return ok(id_list([public(d) for d in page], more))
+    return ok(id_list([render_file(d, ctx) for d in page], more))
 
 
 async def retrieve_file(request: Request) -> Response:
-    return ok(public(get_file(ctx_of(request), request.path_params["file_id"])))
+    ctx = ctx_of(request)
+    return ok(render_file(get_file(ctx, request.path_params["file_id"]), ctx))
 
 
 async def delete_file(request: Request) -> Response:

@@ -1,6 +1,7 @@
 """The outermost ASGI layer: counts requests, checks credentials, and injects faults.
 
-``/_emulator/*`` (stats, health) is never authenticated, counted as traffic or faulted.
+``/_emulator/*`` (stats, health) is never authenticated, counted as traffic or faulted. Errors on
+Azure Resource Manager paths (``/subscriptions/...``) use ARM's envelope and codes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hmac
 import json
 from typing import Any
 
-from foundry_tune.emulator._errors import ApiError
+from foundry_tune.emulator._errors import ApiError, arm_error, as_arm, is_arm_path
 from foundry_tune.emulator._faults import RETRY_AFTER_SECONDS, FaultPlan
 from foundry_tune.emulator._state import Context
 
@@ -59,7 +60,8 @@ class Gate:
                 counters.by_status[key] = counters.by_status.get(key, 0) + 1
             await send(message)
 
-        denied = self._auth_error(scope)
+        arm = is_arm_path(scope["path"])
+        denied = self._auth_error(scope, arm=arm)
         if denied is not None:
             await self._answer(denied, counting_send)
             return
@@ -69,7 +71,7 @@ class Gate:
             counters.faults += 1
             counters.by_fault[fault] = counters.by_fault.get(fault, 0) + 1
         if fault in _FAULTS:
-            await self._answer(_FAULTS[fault], counting_send)
+            await self._answer(as_arm(_FAULTS[fault]) if arm else _FAULTS[fault], counting_send)
             return
         if fault == "slow":
             await asyncio.sleep(self.ctx.config.slow_seconds)
@@ -78,12 +80,15 @@ class Gate:
             return
         await self.app(scope, receive, counting_send)
 
-    def _auth_error(self, scope: Scope) -> ApiError | None:
+    def _auth_error(self, scope: Scope, *, arm: bool = False) -> ApiError | None:
         auth = _header(scope, b"authorization")
         token = auth[7:].strip() if auth and auth[:7].lower() == "bearer " else None
         key = _header(scope, b"api-key")
         offered = token or key
         if not offered:
+            if arm:
+                message = "Authentication failed. The 'Authorization' header is missing."
+                return arm_error(401, "AuthenticationFailed", message)
             return ApiError(
                 401,
                 "Access denied due to missing credentials: send an 'api-key' header or an "
@@ -93,6 +98,8 @@ class Gate:
             )
         expected = self.ctx.config.token
         if expected is not None and not hmac.compare_digest(offered.encode(), expected.encode()):
+            if arm:
+                return arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
             return ApiError(
                 401,
                 "Access denied due to an invalid API key or token.",

@@ -28,9 +28,9 @@ def public(doc: Doc) -> Doc:
     return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
-def ok(body: object, status: int = 200) -> JSONResponse:
+def ok(body: object, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     """A JSON answer."""
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 MAX_JSON_BYTES = 16 * 1024 * 1024

@@ -19,6 +19,13 @@ from foundry_tune.emulator._files import file_path
 from foundry_tune.emulator._http import ctx_of, json_body, ok
 from foundry_tune.emulator._state import Context, new_id
 
+NOT_FOUND_MESSAGE = (
+    "The API deployment for this resource does not exist. If you created the deployment within the "
+    "last 5 minutes, please wait a moment and try again."
+)
+"""Azure's answer for a deployment that does not exist or does not serve yet
+(``errors/data_deployment_not_found.json``: answered right after ARM reported Succeeded)."""
+
 
 def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
     """(model name, answer) for a prompt sent to ``deployment``."""
@@ -27,14 +34,9 @@ def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
         info = lookup_model(deployment)
         if info is not None and ".ft-" not in deployment:
             return deployment, generic_answer(info.name, prompt)
-        raise ApiError(404, f"The API deployment '{deployment}' does not exist.", code="DeploymentNotFound")
+        raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
     if provisioning_state(ctx, doc) != "Succeeded" or ctx.now() < ready_at(ctx, doc):
-        raise ApiError(
-            404,
-            f"The API deployment '{deployment}' is not ready yet. If you created it within the last "
-            "minutes, wait a moment and try again.",
-            code="DeploymentNotReady",
-        )
+        raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
     model = doc["model"]["name"]
     if doc["_tuned"]:
         job = ctx.store.get("job", doc["_job"] or "")

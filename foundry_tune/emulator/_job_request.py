@@ -7,13 +7,12 @@ from typing import Any
 
 from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
-from foundry_tune.catalog import ModelInfo, lookup_model
+from foundry_tune.catalog import ModelInfo, TrainingType, lookup_model, parse_training_type
 from foundry_tune.emulator._errors import invalid
 from foundry_tune.emulator._grading import load_grader
 from foundry_tune.errors import InvalidParameterError
 from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
 
-TRAINING_TYPES = {"standard": "Standard", "globalstandard": "GlobalStandard", "developer": "Developer"}
 _SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _METHODS: dict[MethodKind, type[TuningMethod]] = {
     MethodKind.SUPERVISED: Supervised,
@@ -34,11 +33,18 @@ def check_hyperparameters(
     if "grader" in hp or "response_format" in hp:
         raise invalid("'hyperparameters' holds numbers only.", param=param)
     extra: dict[str, Any] = {"grader": grader} if kind is MethodKind.REINFORCEMENT else {}
+    hp = dict(hp)
+    l2 = hp.pop("l2_multiplier", None) if kind is MethodKind.DPO else None
+    if l2 is not None and (isinstance(l2, bool) or not isinstance(l2, (int, float)) or l2 < 0):
+        raise invalid("Invalid hyperparameters: l2_multiplier must be a number >= 0.", param=param)
     try:
         method = _METHODS[kind](**hp, **extra)
     except InvalidParameterError as exc:
         raise invalid(f"Invalid hyperparameters: {exc}.", param=param) from None
-    return method.hyperparameters()
+    out = method.hyperparameters()
+    if l2 is not None:  # Azure's DPO regularization (recordings/list_jobs_page1_head.json)
+        out["l2_multiplier"] = l2
+    return out
 
 
 def check_method(body: dict[str, Any]) -> tuple[MethodKind, dict[str, Any]]:
@@ -94,22 +100,29 @@ def check_model(model: object, kind: MethodKind) -> ModelInfo:
     return info
 
 
-def check_training_type(body: dict[str, Any]) -> str:
-    """Azure's ``trainingType`` (case-insensitive): Standard, GlobalStandard or Developer."""
+def check_training_type(body: dict[str, Any], info: ModelInfo) -> TrainingType:
+    """Azure's ``trainingType`` in any spelling the service accepted (``Standard``,
+    ``globalstandard``, ``developerTier``, ...). Omitted, it is ``Standard``, the service's default
+    (a model without Standard training then answers "Standard TrainingType is not supported", as
+    users reported on Microsoft Q&A 12233799). A type the model does not train with is refused."""
     raw = body.get("trainingType", body.get("training_type"))
     if raw is None:
+        training_type = TrainingType.STANDARD
+    else:
+        try:
+            training_type = parse_training_type(str(raw))
+        except InvalidParameterError:
+            raise invalid(
+                f"Invalid trainingType {raw!r}: use Standard, GlobalStandard, DataZone or Developer.",
+                "trainingType",
+            ) from None
+    if not info.supports_training_type(training_type):
         raise invalid(
-            "The specified base model does not support fine-tuning. Set 'trainingType' in the request body "
-            "to Standard, GlobalStandard or Developer.",
+            f"{training_type.value} TrainingType is not supported for base model '{info.name}'.",
             "trainingType",
-            "invalidModel",
+            "invalidTrainingType",
         )
-    found = TRAINING_TYPES.get(str(raw).lower())
-    if found is None:
-        raise invalid(
-            f"Invalid trainingType {raw!r}: use Standard, GlobalStandard or Developer.", "trainingType"
-        )
-    return found
+    return training_type
 
 
 def check_suffix(suffix: object) -> str | None:

@@ -17,9 +17,10 @@ import threading
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from foundry_tune.emulator._options import PARENT_PID_ENV
+from foundry_tune.errors import InvalidParameterError
 
 __all__ = ["Emulator", "EmulatorInfo"]
 
@@ -47,7 +48,9 @@ class Emulator:
     """The local Foundry emulator in a background process; a context manager.
 
     ``with Emulator(job_duration=3) as emu:`` starts it on a free port and stops it on exit;
-    ``emu.info`` says where it listens. ``kill()`` sends SIGKILL (for restart tests): start a new
+    ``emu.info`` says where it listens. ``flavor="azure"`` (the default) answers as the recorded
+    Azure service, ``flavor="openai"`` as the OpenAI spec describes; ``drop_metadata=True`` accepts
+    a job's ``metadata`` but never sends it back. ``kill()`` sends SIGKILL (for restart tests): start a new
     ``Emulator`` on the same ``data_dir`` to continue where it stopped.
     """
 
@@ -65,8 +68,12 @@ class Emulator:
         *,
         deployment_provision_delay: float = 1.0,
         slow_seconds: float = 1.5,
+        flavor: Literal["azure", "openai"] = "azure",
+        drop_metadata: bool = False,
         startup_timeout: float = 30.0,
     ) -> None:
+        if flavor not in ("azure", "openai"):
+            raise InvalidParameterError(f"flavor must be 'azure' or 'openai', not {flavor!r}")
         self._options = {
             "--host": host,
             "--port": port,
@@ -76,7 +83,9 @@ class Emulator:
             "--deployment-ready-delay": deployment_ready_delay,
             "--deployment-provision-delay": deployment_provision_delay,
             "--slow-seconds": slow_seconds,
+            "--flavor": flavor,
         }
+        self._drop_metadata = drop_metadata
         self._token = token
         self._tls = tls
         self._given_dir = Path(data_dir) if data_dir is not None else None
@@ -118,6 +127,8 @@ class Emulator:
             cmd += [flag, str(value)]
         if self._tls:
             cmd.append("--tls")
+        if self._drop_metadata:
+            cmd.append("--drop-metadata")
         return cmd
 
     def _environment(self) -> dict[str, str]:

@@ -61,14 +61,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=2.0,
         metavar="SECONDS",
-        help="how long a new deployment answers DeploymentNotReady after Succeeded (default 2)",
+        help="how long a new deployment answers 404 DeploymentNotFound after Succeeded (default 2)",
     )
     parser.add_argument(
         "--deployment-provision-delay",
         type=float,
         default=1.0,
         metavar="SECONDS",
-        help="how long a deployment stays Accepted/Creating (default 1)",
+        help="how long a deployment stays Creating (its ARM operation Running); a delete half (default 1)",
+    )
+    parser.add_argument(
+        "--flavor",
+        choices=("azure", "openai"),
+        default="azure",
+        help="answer as the recorded Azure service (default) or as the OpenAI spec describes "
+        "(validating_files/queued statuses, structured metrics events)",
+    )
+    parser.add_argument(
+        "--drop-metadata",
+        action="store_true",
+        help="accept a job's metadata but leave it out of every answer (no Azure recording shows it back)",
     )
     parser.add_argument(
         "--slow-seconds",

@@ -35,6 +35,8 @@ def config_from_args(args: argparse.Namespace, data_dir: Path) -> Config:
         deployment_ready_delay=args.deployment_ready_delay,
         deployment_provision_delay=args.deployment_provision_delay,
         slow_seconds=args.slow_seconds,
+        flavor=getattr(args, "flavor", "azure"),
+        drop_metadata=getattr(args, "drop_metadata", False),
     )
 
 

@@ -25,6 +25,10 @@ class Config:
     deployment_ready_delay: float = 2.0
     deployment_provision_delay: float = 1.0
     slow_seconds: float = 1.5
+    flavor: str = "azure"
+    """``"azure"`` answers as the recorded Azure service; ``"openai"`` as the OpenAI spec describes."""
+    drop_metadata: bool = False
+    """Accept a job's ``metadata`` but leave it out of every answer (no Azure recording shows it back)."""
     project: str = "default"
     subscription_id: str = "00000000-0000-0000-0000-000000000000"
     resource_group: str = "foundry-tune-emulator"
@@ -60,5 +64,6 @@ class Context:
 
 
 def new_id(prefix: str) -> str:
-    """A fresh identifier in the service's style (``file-…``, ``ftjob-…``)."""
-    return f"{prefix}{secrets.token_hex(12)}"
+    """A fresh identifier in Azure's style: the prefix and 32 hex digits (``ftjob-`` + 32 = 38
+    characters, as the recorded ``ftjob-46fe1c4edca240248803a9e7ccbbb105``)."""
+    return f"{prefix}{secrets.token_hex(16)}"

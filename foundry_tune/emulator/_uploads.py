@@ -10,7 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from foundry_tune.emulator._errors import invalid, not_found
-from foundry_tune.emulator._files import PURPOSES, add_file, check_filename, schedule_processing
+from foundry_tune.emulator._files import (
+    PURPOSES,
+    add_file,
+    check_filename,
+    render_file,
+    schedule_processing,
+)
 from foundry_tune.emulator._http import ctx_of, json_body, ok, public
 from foundry_tune.emulator._multipart import read_form
 from foundry_tune.emulator._state import Context, new_id
@@ -152,7 +158,7 @@ async def complete_upload(request: Request) -> Response:
     file_doc = add_file(ctx, assembled, upload["filename"], upload["purpose"], upload["bytes"])
     _drop_parts(ctx, upload["id"])
     upload["status"] = "completed"
-    upload["file"] = public(file_doc)
+    upload["file"] = render_file(file_doc, ctx)
     upload["_file_id"] = file_doc["id"]
     ctx.store.put("upload", upload)
     schedule_processing(ctx, file_doc["id"])

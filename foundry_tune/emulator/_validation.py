@@ -1,4 +1,9 @@
-"""File processing: the library's own Dataset validation rules, run on an uploaded blob."""
+"""File processing: the library's own Dataset validation rules, run on an uploaded blob.
+
+The example count is not a file rule on Azure: it processed the 2-example DPO validation file of
+azure-ai-projects' samples (``processed``), and a too-small training file fails the *job* with
+``invalid_n_examples`` instead. So :func:`check_file` leaves that rule to the job.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset import validate_file
 
 _MAX_LISTED = 3
+_COUNT_RULE = "file.too_few_examples"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,13 +30,14 @@ class FileCheck:
 def check_file(path: Path, method: MethodKind | None = None, model: str | None = None) -> FileCheck:
     """Validate ``path`` with the Dataset rules (for ``method``, or the detected one)."""
     report = validate_file(path, method, model=model)
-    if report.valid:
+    errors = [issue for issue in report.errors if issue.code != _COUNT_RULE]
+    if not errors:
         return FileCheck(True, report.method, report.examples, None)
     shown = []
-    for issue in report.errors[:_MAX_LISTED]:
+    for issue in errors[:_MAX_LISTED]:
         where = f"line {issue.line}: " if issue.line is not None else ""
         shown.append(f"{where}{issue.message} [{issue.code}]")
-    more = len(report.errors) - len(shown)
+    more = len(errors) - len(shown)
     if more > 0:
         shown.append(f"and {more} more error(s)")
     return FileCheck(False, report.method, report.examples, "; ".join(shown))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from foundry_tune._method_kind import MethodKind
+from foundry_tune.catalog import TrainingType, lookup_model, parse_training_type
 from foundry_tune.errors import (
     DatasetError,
     DatasetValidationError,
@@ -46,7 +47,9 @@ __all__ = ["TRAINING_TYPES", "FineTuneBuilder"]
 
 log = logging.getLogger("foundry_tune.job")
 
-TRAINING_TYPES = ("Standard", "GlobalStandard", "Developer")
+TRAINING_TYPES = tuple(t.value for t in TrainingType)
+"""The documented training type names (see :class:`~foundry_tune.TrainingType` for the spellings
+accepted and sent)."""
 MAX_METADATA_PAIRS = 16
 _RESERVED_PAIRS = 2  # fingerprint + attempt id
 _FILE_ID = re.compile(r"^file[-_][A-Za-z0-9_-]+$")
@@ -98,7 +101,7 @@ class FineTuneBuilder:
     suffix_value: str | None = None
     seed_value: int | None = None
     metadata_items: tuple[tuple[str, str], ...] = ()
-    training_type_value: str | None = None
+    training_type_value: TrainingType | None = None
     integrations_value: tuple[dict[str, Any], ...] = ()
     upload: UploadOptions = dataclasses.field(default_factory=UploadOptions)
     strict: bool = False
@@ -175,14 +178,15 @@ class FineTuneBuilder:
             raise InvalidParameterError(f"at most {limit} metadata pairs are allowed, got {len(merged)}")
         return dataclasses.replace(self, metadata_items=tuple(sorted(merged.items())))
 
-    def training_type(self, training_type: str) -> FineTuneBuilder:
-        """Azure's training tier: ``"Standard"``, ``"GlobalStandard"`` or ``"Developer"``."""
-        for known in TRAINING_TYPES:
-            if isinstance(training_type, str) and training_type.strip().lower() == known.lower():
-                return dataclasses.replace(self, training_type_value=known)
-        raise InvalidParameterError(
-            f"training type must be one of {', '.join(TRAINING_TYPES)}, got {training_type!r}"
-        )
+    def training_type(self, training_type: str | TrainingType | None) -> FineTuneBuilder:
+        """Azure's training tier, in any casing: ``"Standard"``, ``"GlobalStandard"`` (``"Global"``),
+        ``"DataZone"`` (``"DataZoneStandard"``) or ``"Developer"`` (``"developerTier"``), or a
+        :class:`~foundry_tune.TrainingType`. ``None`` (the default) sends no training type: the
+        service then picks its default for the model. A type the catalog knows the model cannot
+        be trained with is refused when the job is checked (``plan()``, ``start()``)."""
+        if training_type is None:
+            return dataclasses.replace(self, training_type_value=None)
+        return dataclasses.replace(self, training_type_value=parse_training_type(training_type))
 
     def integrations(self, integrations: Sequence[Mapping[str, Any]]) -> FineTuneBuilder:
         """Integrations to pass through (e.g. Weights & Biases), at most 5."""
@@ -225,8 +229,21 @@ class FineTuneBuilder:
                 raise DatasetError(f"{name} is {size:,} bytes: the service accepts training files up to "
                                    f"8 GB ({MAX_UPLOAD_BYTES:,} bytes); split it")
         method.check_model(self.model)
+        self._check_training_type()
         if method.kind == MethodKind.REINFORCEMENT and self.validation is None:
             raise InvalidParameterError("Reinforcement fine-tuning needs validation data: add .validate_on()")
+
+    def _check_training_type(self) -> None:
+        wanted = self.training_type_value
+        info = lookup_model(self.model)
+        if wanted is None or info is None or info.supports_training_type(wanted):
+            return
+        able = [t.value for t in TrainingType if info.supports_training_type(t)]
+        advice = f"use .training_type({able[0]!r}) or leave it unset" if able else "leave it unset"
+        raise InvalidParameterError(
+            f"{self.model} cannot be trained with training type {wanted.value}: Foundry trains "
+            f"{info.name} with {', '.join(able) or '(none listed)'}; {advice} for the service's default"
+        )
 
     def _validate_local(self, method: TuningMethod) -> list[ValidationReport]:
         from foundry_tune.dataset import Dataset
@@ -249,7 +266,7 @@ class FineTuneBuilder:
             method=method.to_wire(),
             suffix=self.suffix_value,
             seed=self.seed_value,
-            training_type=self.training_type_value,
+            training_type=None if self.training_type_value is None else self.training_type_value.value,
         )
 
     def fingerprint(self) -> str:
@@ -441,8 +458,8 @@ class FineTuneBuilder:
             kwargs["seed"] = self.seed_value
         if self.integrations_value:
             kwargs["integrations"] = [dict(i) for i in self.integrations_value]
-        if self.training_type_value is not None:
-            kwargs["extra_body"] = {"trainingType": self.training_type_value}
+        if self.training_type_value is not None:  # unset: no trainingType, the service's default
+            kwargs["extra_body"] = {"trainingType": self.training_type_value.wire}
         return kwargs
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from typing import Any
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.job._calls import Connection, safe_call
 
-__all__ = ["Checkpoint", "list_checkpoints"]
+__all__ = ["Checkpoint", "checkpoints_guard", "checkpoints_list_kwargs", "list_checkpoints"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +39,40 @@ class Checkpoint:
         )
 
 
+CHECKPOINTS_PAGE_SIZE = 100
+"""Checkpoints asked for per page."""
+
+
+def checkpoints_guard(job_id: str, clock: Callable[[], float] = time.monotonic) -> PageGuard:
+    """The bounds of a checkpoint listing (shared by the sync and async APIs). A cursor that does
+    not advance ends it with what was read; the page cap or the time bound raises
+    :class:`~foundry_tune.errors.ScanIncompleteError`, since a partial list could make the caller
+    pick (and deploy) the wrong checkpoint."""
+    return PageGuard(f"list checkpoints of {job_id}", missing_has_more="more", strict=True, clock=clock)
+
+
+def checkpoints_list_kwargs(after: str | None) -> dict[str, Any]:
+    """Arguments of one ``fine_tuning.jobs.checkpoints.list`` page request."""
+    kwargs: dict[str, Any] = {"limit": CHECKPOINTS_PAGE_SIZE}
+    if after is not None:
+        kwargs["after"] = after
+    return kwargs
+
+
 def list_checkpoints(conn: Connection, job_id: str) -> list[Checkpoint]:
-    """All checkpoints of ``job_id`` (every page), in step order."""
+    """All checkpoints of ``job_id`` (every page, one at a time under :func:`checkpoints_guard`,
+    a fresh one for every attempt of the retry policy), in step order."""
 
     def fetch() -> list[Checkpoint]:
-        pages = conn.openai.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-        return [Checkpoint.from_wire(c) for c in pages]
+        bounds = checkpoints_guard(job_id)
+        found: list[Checkpoint] = []
+        after: str | None = None
+        while True:
+            page = conn.openai.fine_tuning.jobs.checkpoints.list(job_id, **checkpoints_list_kwargs(after))
+            fresh, after = bounds.take(page.data, page.has_more)
+            found.extend(Checkpoint.from_wire(c) for c in fresh)
+            if after is None:
+                return found
 
     found = safe_call(conn, fetch, what=f"list checkpoints of {job_id}")
     return sorted(found, key=lambda c: c.step)

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.job._calls import Connection, safe_call
+from foundry_tune.job._event_messages import parse_step_message
 
 __all__ = ["EventTail", "JobEvent", "list_all_events"]
 
 
 @dataclasses.dataclass(frozen=True)
 class JobEvent:
-    """One job event: a message (``type == "message"``) or a metrics row (``type == "metrics"``)."""
+    """One job event: a message (``type == "message"``) or a metrics row (``type == "metrics"``).
+
+    Azure reports training steps as messages (``Step 10: training loss=0.53``); :attr:`metrics`
+    reads both forms."""
 
     id: str
     created_at: int
@@ -35,23 +41,69 @@ class JobEvent:
         return dt.datetime.fromtimestamp(self.created_at, tz=dt.timezone.utc)
 
     @property
+    def metrics(self) -> dict[str, Any] | None:
+        """The metrics row this event carries, or ``None``.
+
+        A ``metrics`` event's structured ``data`` (OpenAI) when it has one; otherwise the row read
+        from a step line in ``message`` (``Step 8250: training loss=3.81E-06``, how Azure reports
+        training progress, as ``message`` events without ``data``). Keys are those of
+        :class:`~foundry_tune.job.MetricRow` (``step``, ``total_steps``, ``train_loss``, ...).
+        """
+        data = self.data
+        if self.type == "metrics" and isinstance(data, dict) and data:
+            if "step" in data:
+                return dict(data)
+            parsed = parse_step_message(self.message)
+            return {**parsed, **data} if parsed else dict(data)
+        parsed = parse_step_message(self.message)
+        return dict(parsed) if parsed is not None else None
+
+    @property
+    def is_structured_metrics(self) -> bool:
+        """Whether the metrics row comes from structured ``data`` rather than the message text."""
+        return self.type == "metrics" and isinstance(self.data, dict) and bool(self.data)
+
+    @property
     def is_metrics(self) -> bool:
-        """Whether this event carries a metrics row in ``data``."""
-        return self.type == "metrics" and isinstance(self.data, dict)
+        """Whether this event carries a metrics row (structured ``data`` or a step message)."""
+        return self.metrics is not None
 
     @classmethod
     def from_wire(cls, obj: Any) -> JobEvent:
         """Build from an openai ``FineTuningJobEvent`` or a plain dict, tolerating missing keys."""
-        raw: dict[str, Any] = obj if isinstance(obj, dict) else obj.model_dump()
+        raw = _wire_dict(obj)
         data = raw.get("data")
         return cls(
             id=str(raw.get("id", "")),
-            created_at=int(raw.get("created_at") or 0),
+            created_at=_seconds(raw.get("created_at")),
             level=str(raw.get("level") or "info"),
             message=str(raw.get("message") or ""),
             type=str(raw.get("type") or "message"),
             data=data if isinstance(data, dict) else None,
         )
+
+
+def _wire_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            dumped = dump()
+        except Exception:  # a half-valid SDK object: fall back to its attributes
+            dumped = None
+        if isinstance(dumped, dict):
+            return dumped
+    keys = ("id", "created_at", "level", "message", "type", "data")
+    return {key: getattr(obj, key) for key in keys if hasattr(obj, key)}
+
+
+def _seconds(value: Any) -> int:
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if math.isfinite(number) and 0 <= number < 253_402_300_800 else 0  # < year 10000
 
 
 _Page = tuple[list[JobEvent], bool]
@@ -91,25 +143,33 @@ class EventTail:
         """The events that appeared since the previous poll, oldest first."""
         assert self._fetch is not None, "this tail is fed with absorb() (e.g. by the async API)"
         new: list[JobEvent] = []
+        guard = PageGuard("poll job events")
         after: str | None = None
         while True:
             events, has_more = self._fetch(after, self.page_size)
-            cursor = self.absorb(events, has_more, new)
+            cursor = self.absorb(events, has_more, new, guard)
             if cursor is None:
                 return self.finish(new)
             after = cursor
 
-    def absorb(self, events: list[JobEvent], has_more: bool, new: list[JobEvent]) -> str | None:
+    def absorb(self, events: list[JobEvent], has_more: bool | None, new: list[JobEvent],
+               guard: PageGuard | None = None) -> str | None:
         """Add one fetched page's unseen events (newest first) to ``new``; return the ``after``
-        cursor of the next page to fetch, or None when the poll is complete."""
+        cursor of the next page to fetch, or None when the poll is complete.
+
+        ``guard`` (one per poll) bounds the poll: a page seen again or a cursor that does not
+        advance ends it, and so do its page cap and time bound. Without one, only this page's
+        ``has_more`` decides (the caller must bound its own loop)."""
         self.requests += 1
-        for event in events:
+        if guard is None:
+            fresh, cursor = events, (events[-1].id if has_more and events else None)
+        else:
+            fresh, cursor = guard.take(events, has_more)
+        for event in fresh:
             if event.id in self._seen:
                 return None
             new.append(event)
-        if not has_more or not events:
-            return None
-        return events[-1].id
+        return cursor
 
     def finish(self, new: list[JobEvent]) -> list[JobEvent]:
         """End a poll: remember ``new`` and return it oldest first."""

@@ -9,9 +9,15 @@ __all__ = ["failure_hint"]
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"training.?type|does not support fine.?tuning|not support(ed)? .*training type", re.I),
-        "Azure needs a training type for this model and region: use "
+        "Azure needs a training type this model and region accept: use "
         ".training_type('GlobalStandard') (or 'Standard' in a region that hosts the model, "
-        "'Developer' for cheap trials).",
+        "'Developer' for cheap trials; open models such as Ministral-3B train with GlobalStandard "
+        "only: foundry_tune.lookup_model(name).training_types lists them).",
+    ),
+    (
+        re.compile(r"n_examples|must have at least \d+ examples", re.I),
+        "The training file has too few examples: the service needs at least 10. Add examples "
+        "(Dataset.validate reports the count as file.too_few_examples before anything is uploaded).",
     ),
     (
         re.compile(r"rate.?limit", re.I),

@@ -29,6 +29,7 @@ from foundry_tune.job._progress import ProgressState, make_reporter
 from foundry_tune.job._status import JobStatus
 
 if TYPE_CHECKING:
+    from foundry_tune.catalog import TrainingType
     from foundry_tune.deployment import Deployment
     from foundry_tune.methods import TuningMethod
 
@@ -76,7 +77,7 @@ class JobState:
 
     @property
     def suffix(self) -> str | None:
-        """The suffix asked for (Azure calls it ``user_provided_suffix``)."""
+        """The suffix asked for (Azure echoes ``suffix``; OpenAI calls it ``user_provided_suffix``)."""
         value = self._raw.get("suffix") or self._raw.get("user_provided_suffix")
         return str(value) if value else None
 
@@ -117,6 +118,11 @@ class JobState:
         return _time(self._raw.get("finished_at"))
 
     @property
+    def estimated_finish(self) -> dt.datetime | None:
+        """When the service expects the job to finish (UTC), if it says; progress derives the ETA from it."""
+        return _time(self._raw.get("estimated_finish"))
+
+    @property
     def trained_tokens(self) -> int | None:
         """Billed training tokens, once known."""
         value = self._raw.get("trained_tokens")
@@ -132,15 +138,34 @@ class JobState:
 
     @property
     def method(self) -> TuningMethod | None:
-        """The training method and hyperparameters as the service reports them."""
+        """The training method and hyperparameters as the service reports them.
+
+        Azure often sends no ``method`` (or ``method: null``) and only top-level
+        ``hyperparameters``: that is a Supervised job with those values. ``-1`` and ``"auto"``
+        read as "auto". ``None`` when the job says nothing about its method."""
         wire = self._raw.get("method")
-        if not isinstance(wire, dict):
+        if not isinstance(wire, dict) and not isinstance(self._raw.get("hyperparameters"), dict):
             return None
         from foundry_tune.methods import TuningMethod
 
-        try:
-            return TuningMethod.from_wire(wire)
+        try:  # the whole job: its method, with the top-level hyperparameters as the fallback
+            return TuningMethod.from_wire({"method": wire,
+                                           "hyperparameters": self._raw.get("hyperparameters")})
         except (FoundryTuneError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def training_type(self) -> TrainingType | None:
+        """The training type the service reports (``trainingType``, echoed in any casing:
+        ``standard``, ``globalStandard``, ``developerTier``); ``None`` if absent or unknown."""
+        value = self._raw.get("trainingType", self._raw.get("training_type"))
+        if not isinstance(value, str) or not value:
+            return None
+        from foundry_tune.catalog import parse_training_type
+
+        try:
+            return parse_training_type(value)
+        except FoundryTuneError:
             return None
 
     @property
@@ -220,7 +245,9 @@ class Job(JobState):
         ``poll="adaptive"`` polls every second while events arrive and backs off to 30 s while
         nothing happens. Only new events are fetched; each is passed to ``on_event`` once.
         ``progress``: ``"auto"`` (live line in a terminal, HTML in a notebook, log lines
-        otherwise), ``"terminal"``, ``"plain"``, ``"notebook"`` or ``False``.
+        otherwise), ``"terminal"``, ``"plain"``, ``"notebook"`` or ``False``. Step and loss come
+        from structured ``metrics`` events or from Azure's ``Step N: training loss=X`` messages;
+        the ETA from the step rate when the total is known, else from the job's ``estimated_finish``.
 
         Ctrl-C stops watching only: the job keeps running, and how to re-attach is printed.
         Raises :class:`JobFailedError` (with the service's code, message and a hint),
@@ -246,7 +273,7 @@ class Job(JobState):
                     new = []
                     if poll == "adaptive":
                         interval = MAX_POLL
-                state.apply(self.status, new)
+                state.apply(self.status, new, estimated_finish=self._raw.get("estimated_finish"))
                 reporter.update(state, new)
                 if on_event is not None:
                     for event in new:
@@ -287,8 +314,9 @@ class Job(JobState):
     def metrics(self, source: Literal["auto", "events", "results"] = "auto") -> Metrics:
         """Training metrics as typed rows (``.to_pandas()``, ``.plot()``).
 
-        ``"results"`` reads the result CSV a finished job leaves; ``"events"`` reads the metrics
-        events (available while the job runs); ``"auto"`` prefers the CSV when there is one.
+        ``"results"`` reads the result CSV a finished job leaves; ``"events"`` reads the job's
+        events while it runs: structured ``metrics`` events, or the step lines Azure sends as
+        messages (``Step 10: training loss=0.53``); ``"auto"`` prefers the CSV when there is one.
         """
         if source in ("auto", "results") and self.result_files:
             try:
@@ -323,15 +351,16 @@ class Job(JobState):
                              {JobStatus.CANCELLING, JobStatus.CANCELLED})
 
     def pause(self) -> Job:
-        """Pause a running job (Azure); :meth:`resume` continues it."""
+        """Pause a running job (Azure); :meth:`resume` continues it. Azure answers ``pausing``
+        at once and the job becomes ``paused`` a little later."""
         jobs = self._conn.openai.fine_tuning.jobs
-        return self._control("pause", lambda: jobs.pause(self.id), {JobStatus.PAUSED})
+        return self._control("pause", lambda: jobs.pause(self.id), {JobStatus.PAUSING, JobStatus.PAUSED})
 
     def resume(self) -> Job:
-        """Resume a paused job."""
+        """Resume a paused job (Azure answers ``resuming``, then the job is ``running`` again)."""
         jobs = self._conn.openai.fine_tuning.jobs
         return self._control("resume", lambda: jobs.resume(self.id),
-                             {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PENDING})
+                             {JobStatus.RESUMING, JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PENDING})
 
     def _control(self, action: str, call: Callable[[], Any], reached: set[JobStatus]) -> Job:
         try:

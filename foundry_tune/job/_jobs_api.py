@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.job._calls import Connection, safe_call
 from foundry_tune.job._fingerprint import FINGERPRINT_KEY
 from foundry_tune.job._job import Job
@@ -23,18 +25,23 @@ def scan_jobs(
     keep: Callable[[dict[str, Any]], bool] | None = None,
     want: int | None = None,
     limit: int = _SCAN_LIMIT,
+    guard: PageGuard | None = None,
 ) -> list[dict[str, Any]]:
     """Jobs whose metadata contains every pair in ``metadata`` (and that ``keep`` accepts), newest
     first, without retries. Stops after ``want`` matches or ``limit`` jobs scanned.
 
     The service's ``metadata[k]=v`` filter narrows the listing; the match is checked again here
-    because not every service honours the filter.
+    because not every service honours the filter. Pages are read one at a time under ``guard``
+    (default :meth:`JobScan.guard`): a cursor that does not advance, the page cap or the time bound
+    ends the scan with what was found.
     """
     scan = JobScan(metadata, keep=keep, want=want, limit=limit)
-    for job in conn.openai.fine_tuning.jobs.list(**scan.list_kwargs()):
-        if scan.offer(job):
-            break
-    return scan.found()
+    guard = guard or scan.guard()
+    after: str | None = None
+    while True:
+        after = scan.offer_page(conn.openai.fine_tuning.jobs.list(**scan.list_kwargs(after)), guard)
+        if after is None:
+            return scan.found()
 
 
 class JobScan:
@@ -50,8 +57,14 @@ class JobScan:
         self.scanned = 0
         self._found: list[dict[str, Any]] = []
 
-    def list_kwargs(self) -> dict[str, Any]:
-        """Arguments for ``fine_tuning.jobs.list``."""
+    def guard(self, clock: Callable[[], float] = time.monotonic) -> PageGuard:
+        """The bounds of the scan. A page without ``has_more`` does not end it (every recorded
+        jobs list carries the key; a service that omits it is paged on until a page comes back
+        empty or repeated)."""
+        return PageGuard("list fine-tuning jobs", missing_has_more="more", clock=clock)
+
+    def list_kwargs(self, after: str | None = None) -> dict[str, Any]:
+        """Arguments for one ``fine_tuning.jobs.list`` page (``after``: the previous page's cursor)."""
         # A ``keep`` predicate may reject many jobs: small pages would cost one request per job, and
         # under faults a long scan rarely completes.
         want = self.want
@@ -59,7 +72,17 @@ class JobScan:
         kwargs: dict[str, Any] = {"limit": page_size}
         if self.metadata:
             kwargs["metadata"] = dict(self.metadata)
+        if after is not None:
+            kwargs["after"] = after
         return kwargs
+
+    def offer_page(self, page: Any, guard: PageGuard) -> str | None:
+        """Consider one listed page (``data``, ``has_more``); the cursor of the next page to read,
+        or None when the scan is complete (enough found, ``limit`` reached, or ``guard`` ended it)."""
+        fresh, after = guard.take(page.data, page.has_more)
+        if any(self.offer(job) for job in fresh):
+            return None
+        return after
 
     def offer(self, job: Any) -> bool:
         """Consider one listed job; True when the scan is complete."""

@@ -1,4 +1,5 @@
-"""Training metrics as typed rows, from metrics events or from the job's result CSV."""
+"""Training metrics as typed rows, from the job's events (structured or step messages) or from its
+result CSV."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from foundry_tune.errors import FoundryTuneError
+from foundry_tune.job._events import JobEvent
 
 if TYPE_CHECKING:
     import pandas
@@ -43,6 +45,14 @@ def _number(value: Any) -> float | None:
         except ValueError:
             return None
     return None if math.isnan(number) else number
+
+
+def loss_text(value: float) -> str:
+    """A loss for a one-line summary: four decimals, or three significant digits when that would
+    show a small non-zero loss as ``0.0000`` (a DPO loss of ``3.81e-06``)."""
+    if value != 0 and abs(value) < 0.0005:
+        return f"{value:.3g}"
+    return f"{value:.4f}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,9 +128,9 @@ class Metrics(Sequence[MetricRow]):
         last = self._rows[-1]
         parts = [f"step {last.step}"]
         if last.train_loss is not None:
-            parts.append(f"train_loss {last.train_loss:.4f}")
+            parts.append(f"train_loss {loss_text(last.train_loss)}")
         if last.valid_loss is not None:
-            parts.append(f"valid_loss {last.valid_loss:.4f}")
+            parts.append(f"valid_loss {loss_text(last.valid_loss)}")
         return "; last: " + ", ".join(parts)
 
     @property
@@ -182,16 +192,30 @@ class Metrics(Sequence[MetricRow]):
 
 
 def metrics_from_events(events: Iterable[Any]) -> Metrics:
-    """Rows from ``metrics`` events (objects with ``type`` and ``data``, e.g. :class:`JobEvent`)."""
-    rows: list[MetricRow] = []
-    for event in events:
-        if getattr(event, "type", None) != "metrics":
+    """Rows from a job's events (:class:`JobEvent` objects, or wire dicts / SDK objects).
+
+    Reads ``metrics`` events' structured ``data`` (OpenAI) and step lines in ``message`` events
+    (``Step 8250: training loss=3.81E-06``, how Azure reports progress). When both describe the
+    same step, the structured row wins and the message only fills the fields it lacks.
+    """
+    structured: dict[int, dict[str, Any]] = {}
+    from_text: dict[int, dict[str, Any]] = {}
+    for item in events:
+        event = item if isinstance(item, JobEvent) else JobEvent.from_wire(item)
+        data = event.metrics
+        if data is None:
             continue
-        data = getattr(event, "data", None)
-        if isinstance(data, dict):
-            row = MetricRow.from_mapping(data)
-            if row is not None:
-                rows.append(row)
+        step = _number(data.get("step"))
+        if step is None:
+            continue
+        target = structured if event.is_structured_metrics else from_text
+        target.setdefault(int(step), {}).update(data)
+    rows: list[MetricRow] = []
+    for step in sorted(structured.keys() | from_text.keys()):
+        merged = {**from_text.get(step, {}), **structured.get(step, {})}
+        row = MetricRow.from_mapping(merged)
+        if row is not None:
+            rows.append(row)
     return Metrics(rows, source="events")
 
 

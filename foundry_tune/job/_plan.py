@@ -6,6 +6,8 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
+from foundry_tune.catalog import TrainingType
+
 if TYPE_CHECKING:
     from foundry_tune.dataset import CostEstimate, ValidationReport
 
@@ -33,7 +35,8 @@ class Plan:
 
     model: str
     method: dict[str, Any]
-    training_type: str | None
+    training_type: TrainingType | None
+    """The training type asked for; ``None``: no ``trainingType`` is sent (the service's default)."""
     suffix: str | None
     seed: int | None
     metadata: dict[str, str]
@@ -74,7 +77,8 @@ class Plan:
         if self.existing_job_id:
             lines.append(f"  job: return existing job {self.existing_job_id} (same fingerprint)")
         else:
-            extra = f", trainingType {self.training_type}" if self.training_type else ""
+            extra = (f", trainingType {self.training_type.wire}" if self.training_type is not None
+                     else ", no trainingType (the service's default)")
             lines.append(f"  job: create (method {json.dumps(self.method, sort_keys=True)}{extra})")
         if self.estimate is not None:
             lines.extend("  estimate: " + line for line in self.estimate.to_text().splitlines())

@@ -4,20 +4,30 @@ when output is not a terminal (CI logs, files)."""
 from __future__ import annotations
 
 import html
+import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from foundry_tune.job._events import JobEvent
+from foundry_tune.job._metrics import loss_text
 from foundry_tune.job._status import JobStatus
 
 __all__ = ["ProgressState", "Reporter", "make_reporter"]
 
 
 class ProgressState:
-    """What the display shows: status, step, total steps, latest losses and an ETA."""
+    """What the display shows: status, step, total steps, latest losses and an ETA.
 
-    def __init__(self, job_id: str) -> None:
+    Steps and losses come from each event's :attr:`~foundry_tune.job.JobEvent.metrics`: the
+    structured ``data`` of a ``metrics`` event, or a step line such as ``Step 8250: training
+    loss=3.81E-06`` (Azure sends progress only as such messages). The ETA is extrapolated from the
+    step rate when the total number of steps is known, else taken from the job's
+    ``estimated_finish`` (unix seconds) while that lies in the future.
+    """
+
+    def __init__(self, job_id: str, *, wall_clock: Callable[[], float] = time.time) -> None:
         self.job_id = job_id
         self.status: JobStatus | None = None
         self.step: int | None = None
@@ -26,33 +36,45 @@ class ProgressState:
         self.valid_loss: float | None = None
         self.reward: float | None = None
         self.last_message: str | None = None
+        self.estimated_finish: float | None = None
+        """The job's ``estimated_finish`` as last seen (unix seconds), or ``None``."""
+        self._wall_clock = wall_clock
         self._first_step: tuple[float, int] | None = None
         self._last_step_time: float | None = None
+        self._structured_step: int | None = None
 
-    def apply(self, status: JobStatus, events: list[JobEvent]) -> None:
-        """Fold a poll's status and new events into the state."""
+    def apply(self, status: JobStatus, events: list[JobEvent], *, estimated_finish: Any = None) -> None:
+        """Fold a poll's status, new events and the job's ``estimated_finish`` into the state."""
         self.status = status
+        self.estimated_finish = _unix_seconds(estimated_finish)
         now = time.monotonic()
         for event in events:
-            if event.is_metrics and event.data is not None:
-                data = event.data
-                step = data.get("step")
-                if isinstance(step, (int, float)):
-                    self.step = int(step)
-                    if self._first_step is None:
-                        self._first_step = (now, self.step)
-                    self._last_step_time = now
-                total = data.get("total_steps")
-                if isinstance(total, (int, float)) and total > 0:
-                    self.total_steps = int(total)
-                self.train_loss = _float(data.get("train_loss"), self.train_loss)
-                self.valid_loss = _float(data.get("valid_loss"), self.valid_loss)
-                for key in ("train_reward_mean", "reward_mean", "train_reward"):
-                    if key in data:
-                        self.reward = _float(data.get(key), self.reward)
-                        break
+            row = event.metrics
+            if row is not None:
+                self._apply_row(row, structured=event.is_structured_metrics, now=now)
             elif event.message:
                 self.last_message = event.message
+
+    def _apply_row(self, data: dict[str, Any], *, structured: bool, now: float) -> None:
+        step = data.get("step")
+        if isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step):
+            if not structured and int(step) == self._structured_step:
+                return  # the structured row of this step was applied: its values are the precise ones
+            if structured:
+                self._structured_step = int(step)
+            self.step = int(step)
+            if self._first_step is None:
+                self._first_step = (now, self.step)
+            self._last_step_time = now
+        total = data.get("total_steps")
+        if isinstance(total, (int, float)) and not isinstance(total, bool) and 0 < total < math.inf:
+            self.total_steps = int(total)
+        self.train_loss = _float(data.get("train_loss"), self.train_loss)
+        self.valid_loss = _float(data.get("valid_loss"), self.valid_loss)
+        for key in ("train_reward_mean", "train_mean_reward", "reward_mean", "train_reward"):
+            if key in data:
+                self.reward = _float(data.get(key), self.reward)
+                break
 
     @property
     def fraction(self) -> float | None:
@@ -62,7 +84,12 @@ class ProgressState:
         return max(0.0, min(1.0, self.step / self.total_steps))
 
     def eta_seconds(self) -> float | None:
-        """Remaining seconds, extrapolated from the step rate seen while watching."""
+        """Remaining seconds: extrapolated from the step rate seen while watching when the total is
+        known, else until the job's ``estimated_finish``; ``None`` when neither tells."""
+        by_rate = self._eta_from_rate()
+        return by_rate if by_rate is not None else self._eta_from_estimate()
+
+    def _eta_from_rate(self) -> float | None:
         if self._first_step is None or self.step is None or not self.total_steps:
             return None
         t0, s0 = self._first_step
@@ -71,6 +98,12 @@ class ProgressState:
             return None  # steps seen in one poll only: no rate yet
         rate = (self._last_step_time - t0) / done
         return max(0.0, rate * (self.total_steps - self.step))
+
+    def _eta_from_estimate(self) -> float | None:
+        if self.estimated_finish is None or str(self.status) in ("paused", "pausing"):
+            return None  # a paused job's estimate is stale until it runs again
+        remaining = self.estimated_finish - self._wall_clock()
+        return remaining if remaining > 0 else None
 
     def line(self) -> str:
         """A one-line summary: ``ftjob-x running step 12/40 (30%) train_loss 0.53 ETA 0:45``."""
@@ -81,9 +114,9 @@ class ProgressState:
                 step += f"/{self.total_steps} ({(self.fraction or 0.0):.0%})"
             parts.append(step)
         if self.train_loss is not None:
-            parts.append(f"train_loss {self.train_loss:.4f}")
+            parts.append(f"train_loss {loss_text(self.train_loss)}")
         if self.valid_loss is not None:
-            parts.append(f"valid_loss {self.valid_loss:.4f}")
+            parts.append(f"valid_loss {loss_text(self.valid_loss)}")
         if self.reward is not None:
             parts.append(f"reward {self.reward:.3f}")
         eta = self.eta_seconds()
@@ -93,9 +126,20 @@ class ProgressState:
 
 
 def _float(value: Any, default: float | None) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
         return float(value)
     return default
+
+
+def _unix_seconds(value: Any) -> float | None:
+    """A positive, finite unix time in seconds from the wire (number or numeric text), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _clock(seconds: float) -> str:

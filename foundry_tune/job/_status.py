@@ -13,7 +13,9 @@ _lock = threading.Lock()
 class JobStatus(str, enum.Enum):
     """Status of a fine-tuning job.
 
-    OpenAI documents six values; Azure adds ``pending``, ``paused`` and ``cancelling``. Any other
+    OpenAI documents six values; Azure adds ``pending``, ``pausing``, ``paused``, ``resuming`` and
+    ``cancelling`` (a pause answers ``pausing`` and a resume ``resuming`` before the job settles:
+    recordings of the real service). All of them are live. Any other
     value the service sends becomes a pseudo-member with that value (``JobStatus("new_thing").value
     == "new_thing"``) that counts as live: an unknown status never ends a wait early.
     """
@@ -22,7 +24,9 @@ class JobStatus(str, enum.Enum):
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSING = "pausing"
     PAUSED = "paused"
+    RESUMING = "resuming"
     CANCELLING = "cancelling"
     SUCCEEDED = "succeeded"
     FAILED = "failed"

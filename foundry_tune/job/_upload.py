@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Literal, Protocol
+from typing import IO, Any, Literal, Protocol
 
 from openai.types import FileObject
 
+from foundry_tune._paging import PageGuard
 from foundry_tune.errors import NotFoundError, UploadError, WaitTimeoutError
 from foundry_tune.job._calls import Connection, reconciled_create, safe_call
 
@@ -104,13 +105,38 @@ def find_uploaded(conn: Connection, content_hash: str, size: int | None) -> File
     return safe_call(conn, lambda: scan_uploaded(conn, content_hash, size), what="list uploaded files")
 
 
-def scan_uploaded(conn: Connection, content_hash: str, size: int | None) -> FileObject | None:
-    """:func:`find_uploaded` without the retry policy (for use inside a reconciling attempt)."""
+def scan_uploaded(
+    conn: Connection, content_hash: str, size: int | None, *, guard: PageGuard | None = None
+) -> FileObject | None:
+    """:func:`find_uploaded` without the retry policy (for use inside a reconciling attempt).
+
+    Pages are fetched one at a time under a :class:`~foundry_tune._paging.PageGuard` (by default
+    :func:`files_scan_guard`): a page without ``has_more`` (Azure's ``GET /files``) ends the scan,
+    and so do a cursor that does not advance, the page cap and the time bound."""
     chooser = UploadedChooser(content_hash, size)
-    for f in conn.openai.files.list(purpose=_PURPOSE):
-        if chooser.offer(f):
-            break
-    return chooser.best
+    guard = guard or files_scan_guard()
+    after: str | None = None
+    while True:
+        after = chooser.offer_page(conn.openai.files.list(**files_list_kwargs(after)), guard)
+        if after is None:
+            return chooser.best
+
+
+FILES_PAGE_SIZE = 100
+"""Files asked for per page when scanning for an upload with the same content."""
+
+
+def files_scan_guard(clock: Callable[[], float] = time.monotonic) -> PageGuard:
+    """The bounds of a scan of uploaded files: a page without ``has_more`` is the whole list."""
+    return PageGuard("list uploaded files", missing_has_more="end", clock=clock)
+
+
+def files_list_kwargs(after: str | None) -> dict[str, Any]:
+    """Arguments of one ``files.list`` page request (shared by the sync and async scans)."""
+    kwargs: dict[str, Any] = {"purpose": _PURPOSE, "limit": FILES_PAGE_SIZE}
+    if after is not None:
+        kwargs["after"] = after
+    return kwargs
 
 
 class UploadedChooser:
@@ -121,6 +147,14 @@ class UploadedChooser:
         self._marker = _hash_marker(content_hash)
         self._size = size
         self.best: FileObject | None = None
+
+    def offer_page(self, page: Any, guard: PageGuard) -> str | None:
+        """Consider one listed page (``data``, ``has_more``); the cursor of the next page to read,
+        or None when the scan is over (a processed match was found, or ``guard`` ended it)."""
+        fresh, after = guard.take(page.data, page.has_more)
+        if any(self.offer(f) for f in fresh):
+            return None
+        return after
 
     def offer(self, f: FileObject) -> bool:
         """Consider one listed file; True when it is processed (stop looking)."""
