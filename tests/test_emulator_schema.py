@@ -15,9 +15,7 @@ import httpx
 import pytest
 import yaml
 from _emulator_helpers import SAMPLES, SPEC, needs_samples, needs_spec, sft_rows, wait_until
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from _openapi import as_json_schema, assert_schema, spec_registry
 
 from foundry_tune.emulator import Emulator
 
@@ -33,27 +31,9 @@ NOT_EMULATED = {
 }
 
 
-def _as_json_schema(node: Any) -> Any:
-    """Translate OpenAPI 3.0 leftovers in the 3.1 document (boolean ``exclusiveMinimum`` with
-    ``minimum``, ``nullable``) to their JSON Schema 2020-12 meaning."""
-    if isinstance(node, list):
-        return [_as_json_schema(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _as_json_schema(v) for k, v in node.items()}
-    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
-        if out.get(exclusive) is True and bound in out:
-            out[exclusive] = out.pop(bound)
-        elif out.get(exclusive) is False:
-            del out[exclusive]
-    if out.pop("nullable", False):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
 def _azure_differences(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec, widened only where Azure is documented to differ (listed in docs/emulator.md)."""
-    spec = _as_json_schema(copy.deepcopy(spec))
+    spec = as_json_schema(copy.deepcopy(spec))
     schemas = spec["components"]["schemas"]
     # 1. Azure reports the `paused` job status (pause/resume endpoints exist in the same spec).
     schemas["FineTuningJob"]["properties"]["status"]["enum"].append("paused")
@@ -71,10 +51,7 @@ class Walk:
     def __init__(self, client: httpx.Client, spec: dict[str, Any]) -> None:
         self.client = client
         self.spec = spec
-        registry: Registry[Any] = Registry().with_resource(
-            "spec", Resource.from_contents(spec, default_specification=DRAFT202012)
-        )
-        self.registry = registry
+        self.registry = spec_registry(spec)
         self.templates = [
             (p, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$")) for p in spec["paths"]
         ]
@@ -87,11 +64,7 @@ class Walk:
         return min(matches, key=lambda t: t.count("{"))
 
     def validate(self, ref: str, body: Any) -> None:
-        validator = Draft202012Validator({"$ref": f"spec#/components/schemas/{ref}"}, registry=self.registry)
-        problems = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        assert not problems, f"{ref}: " + "; ".join(
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in problems[:5]
-        )
+        assert_schema(self.registry, ref, body)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         answer = self.client.request(method, path, **kwargs)
