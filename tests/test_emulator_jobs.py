@@ -75,6 +75,8 @@ def _wait(client: openai.OpenAI, job_id: str, status: str = "succeeded") -> Any:
         ({"trainingType": "Premium"}, "trainingType", "Standard, GlobalStandard, DataZone or Developer"),
         ({"model": "gpt-35-turbo", "trainingType": "developerTier"}, "trainingType", "not supported"),
         ({"model": "Ministral-3B", "trainingType": "Standard"}, "trainingType", "not supported"),
+        # omitted: the service's default, Standard
+        ({"model": "Ministral-3B", "trainingType": None}, "trainingType", "Standard TrainingType is not"),
         ({"suffix": "my.model"}, "suffix", "no dots"),
         ({"suffix": "x" * 65}, "suffix", "1 to 64"),
         ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "16"),

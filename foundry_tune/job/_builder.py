@@ -236,13 +236,30 @@ class FineTuneBuilder:
     def _check_training_type(self) -> None:
         wanted = self.training_type_value
         info = lookup_model(self.model)
-        if wanted is None or info is None or info.supports_training_type(wanted):
+        if info is None:
             return
         able = [t.value for t in TrainingType if info.supports_training_type(t)]
-        advice = f"use .training_type({able[0]!r}) or leave it unset" if able else "leave it unset"
+        default_fits = info.supports_training_type(TrainingType.STANDARD)
+        if wanted is None:
+            # Without a trainingType the service applies its default, Standard (docs/jobs.md): a
+            # model that does not train with it would be refused after the upload.
+            if default_fits or not able:
+                return
+            raise InvalidParameterError(
+                f"{self.model} needs a training type: without one the service applies Standard, and Foundry "
+                f"trains {info.name} with {', '.join(able)} only; use .training_type({able[0]!r})"
+            )
+        if info.supports_training_type(wanted):
+            return
+        if able:
+            advice = f"use .training_type({able[0]!r})"
+            if default_fits:
+                advice += " or leave it unset for the service's default (Standard)"
+        else:
+            advice = "leave it unset for the service's default"
         raise InvalidParameterError(
             f"{self.model} cannot be trained with training type {wanted.value}: Foundry trains "
-            f"{info.name} with {', '.join(able) or '(none listed)'}; {advice} for the service's default"
+            f"{info.name} with {', '.join(able) or '(none listed)'}; {advice}"
         )
 
     def _validate_local(self, method: TuningMethod) -> list[ValidationReport]:
