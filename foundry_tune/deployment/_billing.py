@@ -6,6 +6,8 @@ import logging
 import threading
 import warnings
 
+from foundry_tune.deployment._body import DEVELOPER_SKU, normalize_sku
+
 __all__ = ["BillingWarning", "warn_hosting_cost_once"]
 
 log = logging.getLogger("foundry_tune.deployment")
@@ -28,8 +30,6 @@ class BillingWarning(UserWarning):
 def warn_hosting_cost_once(sku: str) -> bool:
     """Warn (once per process) that a deployment bills by the hour; never for the Developer tier
     (``DeveloperTier``, ``Developer``, any casing). True if it warned."""
-    from foundry_tune.deployment._body import DEVELOPER_SKU, normalize_sku
-
     if normalize_sku(sku) == DEVELOPER_SKU:
         return False
     with _lock:

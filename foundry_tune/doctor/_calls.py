@@ -23,6 +23,7 @@ from foundry_tune.deployment import BillingWarning
 from foundry_tune.doctor._record import Answer, api_description, build_record, compare_records
 from foundry_tune.doctor._shapes import Difference, shape_of
 from foundry_tune.errors import AuthenticationError, ConfigurationError, FoundryTuneError
+from foundry_tune.job._upload import UploadOptions, wait_processed
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -395,20 +396,9 @@ def _start_job(ft: Foundry) -> str:
         files.append(ft.retry.call(functools.partial(upload, name, data),
                                    what="doctor: upload to the emulator"))
     for file_id in files:
-        _wait_processed(ft, file_id)
+        wait_processed(ft, file_id, UploadOptions(processing_timeout=60.0))
     job = ft.retry.call(lambda: ft.openai.fine_tuning.jobs.create(
         model=SEED_MODEL, training_file=files[0], validation_file=files[1], suffix="doctor",
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
     ), what="doctor: start a job on the emulator")
     return job.id
-
-
-def _wait_processed(ft: Foundry, file_id: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        f = ft.retry.call(lambda: ft.openai.files.retrieve(file_id), what="doctor: check an emulator file")
-        if f.status == "processed":
-            return
-        if f.status == "error":
-            raise ConfigurationError("the emulator refused the doctor's sample file")
-        time.sleep(0.2)

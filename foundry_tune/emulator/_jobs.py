@@ -31,6 +31,7 @@ from foundry_tune.emulator._simulation import (
     event,
     phase_of,
     set_phase,
+    status_of,
 )
 from foundry_tune.emulator._state import Context, new_id
 from foundry_tune.emulator._store import Doc
@@ -286,7 +287,7 @@ def _control(
     with runner_of(request).lock:
         job = _get_job(ctx, request.path_params["job_id"])
         if phase_of(job) not in allowed:
-            allowed_statuses = sorted({_status_name(p, ctx) for p in allowed})
+            allowed_statuses = sorted({status_of(p, ctx.config.flavor) for p in allowed})
             raise invalid(
                 f"Job '{job['id']}' is {job['status']} and cannot be {action} "
                 f"(only a job that is {' or '.join(allowed_statuses)}).",
@@ -298,12 +299,6 @@ def _control(
         if message is not None:
             ctx.store.put("event", event(job["id"], now, message), job["id"])
     return ok(render_job(job, ctx))
-
-
-def _status_name(phase: str, ctx: Context) -> str:
-    probe: Doc = {}
-    set_phase(probe, phase, ctx.config.flavor)
-    return str(probe["status"])
 
 
 def _transition(ctx: Context) -> float:

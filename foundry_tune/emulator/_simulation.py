@@ -75,10 +75,15 @@ def phase_of(job: Doc) -> str:
     return str(job.get("_phase") or job["status"])
 
 
+def status_of(phase: str, flavor: str) -> str:
+    """The public ``status`` of ``phase`` in the flavour's spelling."""
+    return _PUBLIC_STATUS.get(flavor, {}).get(phase, phase)
+
+
 def set_phase(job: Doc, phase: str, flavor: str) -> None:
     """Move ``job`` to ``phase`` and set its public ``status`` in the flavour's spelling."""
     job["_phase"] = phase
-    job["status"] = _PUBLIC_STATUS.get(flavor, {}).get(phase, phase)
+    job["status"] = status_of(phase, flavor)
 
 
 def azure_number(value: float | int | None) -> str:
@@ -358,39 +363,25 @@ class JobRunner:
 
     def _checkpoint(self, job: Doc, kind: MethodKind, step: int, at: float) -> None:
         plan = job["_plan"]
-        if self.azure:
-            has_valid = job.get("validation_file") is not None
-            data = metrics_at(kind, job["seed"], step, plan["total"], has_validation=has_valid)
-            metrics = {k: v for k, v in data.items() if k != "total_steps" and v is not None}
-            if has_valid:
-                full_loss, full_acc = full_validation(kind, job["seed"], step, plan["total"])
-                metrics.update(full_valid_loss=full_loss, full_valid_mean_token_accuracy=full_acc)
-            # The final checkpoint is the job's model itself (recordings/list_checkpoints.json).
-            final = step == plan["total"]
-            model = job["_ft_model"] if final else f"{job['_ft_model']}:ckpt-step-{step}"
-            doc: Doc = {
-                "id": new_id("ftckpt_"),
-                "created_at": int(at),
-                "fine_tuned_model_checkpoint": model,
-                "step_number": step,
-                "metrics": metrics,
-                "fine_tuning_job_id": job["id"],
-                "object": "fine_tuning.job.checkpoint",
-            }
-        else:
-            data = metrics_at(kind, job["seed"], step, plan["total"], has_validation=True)
+        # OpenAI's checkpoints always carry validation metrics; Azure's only with a validation file.
+        has_valid = not self.azure or job.get("validation_file") is not None
+        data = metrics_at(kind, job["seed"], step, plan["total"], has_validation=has_valid)
+        metrics = {k: v for k, v in data.items() if k != "total_steps" and v is not None}
+        if has_valid:
             full_loss, full_acc = full_validation(kind, job["seed"], step, plan["total"])
-            metrics = {k: v for k, v in data.items() if k != "total_steps" and v is not None}
             metrics.update(full_valid_loss=full_loss, full_valid_mean_token_accuracy=full_acc)
-            doc = {
-                "id": new_id("ftckpt-"),
-                "object": "fine_tuning.job.checkpoint",
-                "created_at": int(at),
-                "fine_tuned_model_checkpoint": f"{job['_ft_model']}:ckpt-step-{step}",
-                "fine_tuning_job_id": job["id"],
-                "metrics": metrics,
-                "step_number": step,
-            }
+        # On Azure the final checkpoint is the job's model itself (recordings/list_checkpoints.json).
+        final = self.azure and step == plan["total"]
+        model = job["_ft_model"] if final else f"{job['_ft_model']}:ckpt-step-{step}"
+        doc: Doc = {  # keys in the recorded order
+            "id": new_id("ftckpt_" if self.azure else "ftckpt-"),
+            "created_at": int(at),
+            "fine_tuned_model_checkpoint": model,
+            "step_number": step,
+            "metrics": metrics,
+            "fine_tuning_job_id": job["id"],
+            "object": "fine_tuning.job.checkpoint",
+        }
         store = self.ctx.store
         store.put("checkpoint", doc, job["id"])
         if self.azure:

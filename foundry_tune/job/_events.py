@@ -153,18 +153,14 @@ class EventTail:
             after = cursor
 
     def absorb(self, events: list[JobEvent], has_more: bool | None, new: list[JobEvent],
-               guard: PageGuard | None = None) -> str | None:
+               guard: PageGuard) -> str | None:
         """Add one fetched page's unseen events (newest first) to ``new``; return the ``after``
         cursor of the next page to fetch, or None when the poll is complete.
 
         ``guard`` (one per poll) bounds the poll: a page seen again or a cursor that does not
-        advance ends it, and so do its page cap and time bound. Without one, only this page's
-        ``has_more`` decides (the caller must bound its own loop)."""
+        advance ends it, and so do its page cap and time bound."""
         self.requests += 1
-        if guard is None:
-            fresh, cursor = events, (events[-1].id if has_more and events else None)
-        else:
-            fresh, cursor = guard.take(events, has_more)
+        fresh, cursor = guard.take(events, has_more)
         for event in fresh:
             if event.id in self._seen:
                 return None

@@ -100,7 +100,7 @@ class ProgressState:
         return max(0.0, rate * (self.total_steps - self.step))
 
     def _eta_from_estimate(self) -> float | None:
-        if self.estimated_finish is None or str(self.status) in ("paused", "pausing"):
+        if self.estimated_finish is None or self.status in (JobStatus.PAUSED, JobStatus.PAUSING):
             return None  # a paused job's estimate is stale until it runs again
         remaining = self.estimated_finish - self._wall_clock()
         return remaining if remaining > 0 else None
