@@ -20,6 +20,9 @@ SAMPLES = SHARED / "data" / "foundry-samples"
 SPEC = SHARED / "spec" / "openai-openapi-finetuning.yaml"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared sample data not available")
 needs_spec = pytest.mark.skipif(not SPEC.is_file(), reason="shared OpenAPI spec not available")
+RECORDINGS = SHARED / "data" / "azure-recordings"
+"""Real answers of the Azure service (``sources.md`` there says where each comes from)."""
+needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared Azure recordings not available")
 ARM_API_VERSION = "2024-10-01"
 T = TypeVar("T")
 
@@ -111,3 +114,10 @@ def sft_rows(n: int = 12) -> list[dict[str, Any]]:
         }
         for i in range(n)
     ]
+
+
+def read_recording(relative: str) -> Any:
+    """One JSON file of the shared Azure recordings; skips the test where they are not available."""
+    if not RECORDINGS.is_dir():
+        pytest.skip("shared Azure recordings not available")
+    return json.loads((RECORDINGS / relative).read_text(encoding="utf-8"))

@@ -41,8 +41,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import pytest
-from _emulator_helpers import SHARED
+from _emulator_helpers import RECORDINGS, needs_recordings
 
 if TYPE_CHECKING:
     import foundry_tune
@@ -61,8 +60,6 @@ __all__ = [
     "recorded_exchange",
 ]
 
-RECORDINGS = SHARED / "data" / "azure-recordings"
-needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared Azure recordings not available")
 
 USED: set[str] = set()
 """Fixtures (paths relative to :data:`RECORDINGS`) some answer or test was built from."""

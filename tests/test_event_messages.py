@@ -3,25 +3,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
 import pytest
-from _emulator_helpers import SHARED
+from _emulator_helpers import read_recording
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundry_tune.job import JobEvent, metrics_from_events
 from foundry_tune.job._event_messages import parse_step_message
 
-RECORDINGS = SHARED / "data" / "azure-recordings"
-
 
 def _dpo_messages() -> list[str]:
     """The 840 recorded event messages of a DPO job on Azure, newest first."""
-    body = json.loads((RECORDINGS / "notebooks" / "dpo_event_messages_newest_first.json").read_text())["body"]
+    body = read_recording("notebooks/dpo_event_messages_newest_first.json")["body"]
     assert isinstance(body, list) and all(isinstance(m, str) for m in body)
     return body
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import time
 import types
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 from _client_fakes import Reply, ScriptedServer
-from _emulator_helpers import SHARED
+from _emulator_helpers import read_recording
 from _progress_fakes import fake_notebook
 
 from foundry_tune import Foundry
@@ -26,19 +25,16 @@ from foundry_tune.client import StaticTokenCredential
 from foundry_tune.job import Job, JobEvent, JobStatus
 from foundry_tune.job._progress import ProgressState, make_reporter
 
-RECORDINGS = SHARED / "data" / "azure-recordings"
 JOB_ID = "ftjob-0123456789abcdef0123456789abcdef"
 
 
 def _dpo_oldest_first() -> list[str]:
-    path = RECORDINGS / "notebooks" / "dpo_event_messages_newest_first.json"
-    return list(reversed(json.loads(path.read_text())["body"]))
+    return list(reversed(read_recording("notebooks/dpo_event_messages_newest_first.json")["body"]))
 
 
 def _recorded_job_body() -> dict[str, Any]:
     """The job body Azure answered to a create (recorded), with its ``estimated_finish``."""
-    path = RECORDINGS / "recordings" / "sft_create_cancel_events.json"
-    exchanges = json.loads(path.read_text())["exchanges"]
+    exchanges = read_recording("recordings/sft_create_cancel_events.json")["exchanges"]
     body = next(x["response"] for x in exchanges
                 if x["method"] == "POST" and x["uri"].split("?")[0].endswith("/fine_tuning/jobs"))
     assert isinstance(body.get("estimated_finish"), int)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
 import pickle
 from typing import Any
 
 import pytest
-from _emulator_helpers import SHARED
+from _emulator_helpers import read_recording
 from _progress_fakes import fake_notebook
 
 from foundry_tune.errors import JobFailedError
@@ -422,7 +421,6 @@ def test_wait_rides_out_a_service_outage(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_recorded_too_few_examples_failure_gets_a_hint() -> None:
-    recorded = json.loads((SHARED / "data" / "azure-recordings" / "errors" /
-                           "job_failed_invalid_n_examples.json").read_text())["error"]
+    recorded = read_recording("errors/job_failed_invalid_n_examples.json")["error"]
     hint = failure_hint(recorded["code"], recorded["message"])
     assert hint is not None and "at least 10" in hint

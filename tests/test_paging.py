@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from _emulator_helpers import read_recording
 
 from foundry_tune import AsyncFoundry, Foundry, RetryPolicy
 from foundry_tune._demo_data import demo_records
@@ -33,14 +32,13 @@ from foundry_tune.job._events import EventTail, JobEvent
 from foundry_tune.job._jobs_api import scan_jobs
 from foundry_tune.job._upload import find_uploaded, scan_uploaded
 
-RECORDINGS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "azure-recordings"
 BASE_URL = "https://acct.openai.azure.com/openai/v1"
 BACKSTOP = 30
 JOB_ID = "ftjob-" + "a" * 32
 
 
 def _load(relative: str) -> Any:
-    return json.loads((RECORDINGS / relative).read_text(encoding="utf-8"))
+    return read_recording(relative)
 
 
 def _exchange(relative: str, uri_part: str) -> dict[str, Any]:
