@@ -25,7 +25,7 @@ import atheris
 
 with atheris.instrument_imports(include=["foundry_tune"]):
     from foundry_tune import graders
-    from foundry_tune.client._settings import check_endpoint
+    from foundry_tune._core.settings import check_endpoint
     from foundry_tune.dataset import validate_file
     from foundry_tune.errors import FoundryTuneError
     from foundry_tune.job import FineTuneBuilder

@@ -34,7 +34,8 @@ import json, sys, time
 import openai
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
-from foundry_tune.job._upload import UploadOptions, _upload_in_parts, upload_name
+from foundry_tune._core.upload import UploadOptions, upload_name
+from foundry_tune._sync._upload import _upload_in_parts
 
 base_url, path, part_size, parallel = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 client = openai.OpenAI(base_url=base_url, api_key="benchmark", max_retries=0, timeout=600)

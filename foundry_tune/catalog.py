@@ -112,10 +112,12 @@ def parse_training_type(value: str | TrainingType) -> TrainingType:
 
 
 PRICES_AS_OF = "2025-11-01"
+"""The date the built-in prices were read (they are list prices: check your agreement)."""
 PRICES_SOURCE = (
     "Azure OpenAI Service pricing page (Global Standard, USD) and the Foundry fine-tuning cost "
     "documentation; indicative list prices, check your agreement."
 )
+"""Where the built-in prices come from."""
 
 
 @dataclasses.dataclass(frozen=True)

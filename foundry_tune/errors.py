@@ -6,10 +6,8 @@ No error message or repr ever includes a credential.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from foundry_tune.dataset import ValidationReport
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 __all__ = [
     "AuthenticationError",
@@ -54,10 +52,71 @@ class DatasetError(FoundryTuneError):
     """A dataset could not be read (missing file, unreadable source)."""
 
 
+class IssueLike(Protocol):
+    """One problem in a report, as :class:`DatasetValidationError` exposes it."""
+
+    @property
+    def line(self) -> int | None:
+        """The 1-based line, or None for the file as a whole."""
+        ...
+
+    @property
+    def code(self) -> str:
+        """A stable machine code such as ``sft.weight_invalid``."""
+        ...
+
+    @property
+    def message(self) -> str:
+        """What to change."""
+        ...
+
+
+class ReportLike(Protocol):
+    """What :class:`DatasetValidationError` needs from a validation report (the dataset
+    validator's report has this shape); errors depend on the shape, not on the dataset package."""
+
+    @property
+    def valid(self) -> bool:
+        """Whether the data would train."""
+        ...
+
+    @property
+    def path(self) -> str:
+        """The file (or source label) that was validated."""
+        ...
+
+    @property
+    def examples(self) -> int:
+        """How many examples were read."""
+        ...
+
+    @property
+    def errors(self) -> Sequence[IssueLike]:
+        """The problems that stop training, in file order."""
+        ...
+
+    @property
+    def warnings(self) -> Sequence[IssueLike]:
+        """The problems that do not stop training."""
+        ...
+
+    def summary(self) -> str:
+        """One line: the verdict, the method, the example count and how many problems."""
+        ...
+
+    def to_text(self) -> str:
+        """The report for a terminal."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready object."""
+        ...
+
+
 class DatasetValidationError(DatasetError):
     """The data would not train. ``report`` lists every problem with its line and code."""
 
-    def __init__(self, report: ValidationReport) -> None:
+    def __init__(self, report: ReportLike) -> None:
         self.report = report
         super().__init__(report.summary())
 

@@ -19,8 +19,8 @@ import signal
 import sys
 from typing import Any
 
+from foundry_tune._sync._credentials import StaticTokenCredential
 from foundry_tune.client import Foundry, RetryPolicy
-from foundry_tune.client._credentials import StaticTokenCredential
 
 
 def say(line: str) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,14 +24,17 @@ from foundry_tune._demo_data import demo_records
 from foundry_tune.aio import AsyncJob, AsyncStaticTokenCredential
 from foundry_tune.aio import evaluate as aevaluate
 from foundry_tune.dataset import Dataset
-from foundry_tune.emulator import Emulator, EmulatorInfo
+from foundry_tune.emulator import EmulatorInfo
 from foundry_tune.errors import DatasetValidationError, JobFailedError
 from foundry_tune.evaluation import Target
 from foundry_tune.graders import StringCheck
 from foundry_tune.job import JobStatus
 from foundry_tune.methods import DPO, Reinforcement, Supervised
 
+# An emulator of this module's own: twenty jobs at once fill the resource's queue (20), and short
+# jobs keep that test quick.
 pytestmark = [
+    pytest.mark.own_emulator(job_duration=0.6),
     pytest.mark.emulator,
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::foundry_tune.deployment.BillingWarning"),
@@ -41,15 +43,9 @@ pytestmark = [
 WAIT = 120.0
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorInfo]:
-    with Emulator(job_duration=0.6, deployment_ready_delay=0.2, deployment_provision_delay=0.2) as emu:
-        yield emu.info
-
-
-def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
+def test_async_sft_end_to_end(emulator_info: EmulatorInfo) -> None:
     train, validation = sft_data(60, seed=41).split(validation=0.2, seed=1)
-    before = stats(emulator)
+    before = stats(emulator_info)
 
     async def body(ft: AsyncFoundry) -> None:
         builder = (
@@ -94,7 +90,7 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
         question = next(iter(train.iter_records()))["messages"][1]["content"]
         async with await job.deploy(capacity=1) as deployment:
             assert deployment.model == job.fine_tuned_model and deployment.job_id == job.id
-            assert stats(emulator)["deployments"] == before["deployments"] + 1
+            assert stats(emulator_info)["deployments"] == before["deployments"] + 1
             assert [d.name for d in await ft.deployments.list(created_by_foundry_tune=True)] == [
                 deployment.name
             ]
@@ -102,7 +98,7 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
             planned = await ft.deployments.cleanup(job_id=job.id)  # a dry run: lists, deletes nothing
             assert [d.name for d in planned] == [deployment.name]
             assert [d.name for d in await ft.deployments.cleanup(job_id="ftjob-other")] == []
-            assert stats(emulator)["deployments"] == before["deployments"] + 1
+            assert stats(emulator_info)["deployments"] == before["deployments"] + 1
             report = await aevaluate(
                 {"base": Target("gpt-4.1-mini"), "tuned": deployment},
                 validation,
@@ -110,17 +106,17 @@ def test_async_sft_end_to_end(emulator: EmulatorInfo) -> None:
                 foundry=ft,
                 concurrency=4,
             )
-        assert stats(emulator)["deployments"] == before["deployments"]
+        assert stats(emulator_info)["deployments"] == before["deployments"]
         assert report.examples == 12 and report["tuned"].answered == report["base"].answered == 12
         assert report["tuned"].scores["rouge_l"].mean > report["base"].scores["rouge_l"].mean
 
-    run(emulator, body)
-    after = stats(emulator)
+    run(emulator_info, body)
+    after = stats(emulator_info)
     # two uploads (training, validation) and the job's result file; one job
     assert after["files"] == before["files"] + 3 and after["jobs"] == before["jobs"] + 1
 
 
-def test_async_dpo_and_rft(emulator: EmulatorInfo) -> None:
+def test_async_dpo_and_rft(emulator_info: EmulatorInfo) -> None:
     dpo_rows = []
     for row in demo_records(30, seed=3):
         system, user, assistant = row["messages"]
@@ -164,25 +160,25 @@ def test_async_dpo_and_rft(emulator: EmulatorInfo) -> None:
         assert isinstance(rft.method, Reinforcement)
         assert len(await dpo.metrics()) > 0 and len(await rft.metrics(source="events")) > 0
 
-    run(emulator, body)
+    run(emulator_info, body)
 
 
-def test_async_invalid_data_uploads_nothing(emulator: EmulatorInfo) -> None:
+def test_async_invalid_data_uploads_nothing(emulator_info: EmulatorInfo) -> None:
     rows = list(demo_records(20, seed=5))
     rows[7] = {"messages": [{"role": "user", "content": "no answer"}]}
-    before = stats(emulator)
+    before = stats(emulator_info)
 
     async def body(ft: AsyncFoundry) -> None:
         with pytest.raises(DatasetValidationError) as info:
             await ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(rows)).start()
         assert any(issue.line == 8 for issue in info.value.report.errors)
 
-    run(emulator, body)
-    after = stats(emulator)
+    run(emulator_info, body)
+    after = stats(emulator_info)
     assert (after["files"], after["jobs"]) == (before["files"], before["jobs"])
 
 
-def test_async_failed_job_raises_with_the_service_reason(emulator: EmulatorInfo) -> None:
+def test_async_failed_job_raises_with_the_service_reason(emulator_info: EmulatorInfo) -> None:
     async def body(ft: AsyncFoundry) -> None:
         # A training type the model does not train with is refused by the service: typed, with
         # the service's reason (a missing training type is the service's default, Standard).
@@ -191,16 +187,16 @@ def test_async_failed_job_raises_with_the_service_reason(emulator: EmulatorInfo)
                    .training_type("GlobalStandard").start())
         assert "TrainingType" in str(info.value) or "training type" in str(info.value).lower()
 
-    run(emulator, body)
+    run(emulator_info, body)
     assert JobFailedError  # the wait() path raises it; covered by raise_for_status shared with Job
 
 
-def test_async_retry_policy_shares_the_sync_configuration(emulator: EmulatorInfo) -> None:
+def test_async_retry_policy_shares_the_sync_configuration(emulator_info: EmulatorInfo) -> None:
     policy = RetryPolicy(max_attempts=2, total_timeout=5.0)
 
     async def body() -> None:
         async with AsyncFoundry(
-            emulator.project_endpoint, AsyncStaticTokenCredential("t"), retry=policy
+            emulator_info.project_endpoint, AsyncStaticTokenCredential("t"), retry=policy
         ) as ft:
             assert ft.retry.policy is policy
             calls = 0
@@ -218,9 +214,9 @@ def test_async_retry_policy_shares_the_sync_configuration(emulator: EmulatorInfo
     asyncio.run(body())
 
 
-def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> None:
+def test_watch_twenty_jobs_concurrently_in_one_loop(emulator_info: EmulatorInfo) -> None:
     data = sft_data(20, seed=77, name="many.jsonl")
-    before = stats(emulator)
+    before = stats(emulator_info)
     threads: set[int] = set()
     seen: dict[str, list[str]] = {}
     statuses: list[list[JobStatus]] = []
@@ -251,7 +247,7 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
         await asyncio.gather(sample_statuses(), *(watch(job) for job in jobs))
         return returned
 
-    returned = run(emulator, body)
+    returned = run(emulator_info, body)
     assert len(returned) == 20 and all(job.status is JobStatus.SUCCEEDED for job, _ in returned)
     assert len({job.fine_tuned_model for job, _ in returned}) == 20
     assert threads == {threading.main_thread().ident}  # one loop, no thread per job
@@ -265,12 +261,12 @@ def test_watch_twenty_jobs_concurrently_in_one_loop(emulator: EmulatorInfo) -> N
     assert len(finished) == 20
     assert all(later >= earlier - 3 for earlier, later in itertools.pairwise(finished))  # poll jitter
     assert returned[0][1] < max(finished)
-    after = stats(emulator)
+    after = stats(emulator_info)
     # one upload shared by all twenty, plus one result file per job
     assert after["files"] == before["files"] + 1 + 20 and after["jobs"] == before["jobs"] + 20
 
 
-def test_async_constructors_match_the_sync_ones(emulator: EmulatorInfo) -> None:
+def test_async_constructors_match_the_sync_ones(emulator_info: EmulatorInfo) -> None:
     import openai
 
     from foundry_tune.errors import ConfigurationError
@@ -283,12 +279,12 @@ def test_async_constructors_match_the_sync_ones(emulator: EmulatorInfo) -> None:
         AsyncFoundry("http://example.com/api/projects/p", AsyncStaticTokenCredential("t"))
 
     async def body() -> None:
-        client = openai.AsyncOpenAI(base_url=emulator.openai_base_url, api_key="key")
+        client = openai.AsyncOpenAI(base_url=emulator_info.openai_base_url, api_key="key")
         ft = AsyncFoundry.from_openai_client(client, credential=AsyncStaticTokenCredential("t"),
-                                             subscription_id=emulator.subscription_id,
-                                             resource_group=emulator.resource_group,
-                                             account_name=emulator.account_name,
-                                             arm_endpoint=emulator.arm_endpoint)
+                                             subscription_id=emulator_info.subscription_id,
+                                             resource_group=emulator_info.resource_group,
+                                             account_name=emulator_info.account_name,
+                                             arm_endpoint=emulator_info.arm_endpoint)
         async with ft:
             assert ft.openai.max_retries == 0 and client.max_retries == 2  # the caller's client is untouched
             assert isinstance(await ft.jobs.list(limit=5), list)

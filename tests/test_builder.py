@@ -90,7 +90,7 @@ def test_training_type_and_seed_rules() -> None:
 
 
 def test_data_sources(train_file: Path) -> None:
-    from foundry_tune.job._builder import _RemoteFile
+    from foundry_tune._core.spec import _RemoteFile
 
     assert isinstance(builder().train_on(str(train_file)).training, Dataset)
     assert builder().train_on("file-abc123").training == _RemoteFile("file-abc123")

@@ -13,7 +13,7 @@ import pytest
 
 from foundry_tune import TrainingType
 from foundry_tune._demo_data import demo_records
-from foundry_tune.aio._builder import AsyncFineTuneBuilder
+from foundry_tune.aio import AsyncFineTuneBuilder
 from foundry_tune.dataset import Dataset
 from foundry_tune.errors import InvalidParameterError
 from foundry_tune.job import FineTuneBuilder

@@ -19,12 +19,13 @@ from _emulator_helpers import SHARED
 
 import foundry_tune
 from foundry_tune import DPO, Dataset, Foundry, RetryPolicy, Supervised, TrainingType
+from foundry_tune._core import billing as _billing
+from foundry_tune._core.deployment_body import build_body, infer_format, normalize_sku
 from foundry_tune.aio import AsyncFoundry, AsyncStaticTokenCredential
 from foundry_tune.catalog import known_models, lookup_model, parse_training_type, price_for
 from foundry_tune.client import StaticTokenCredential
 from foundry_tune.dataset import TokenCounter
-from foundry_tune.deployment import BillingWarning, _billing
-from foundry_tune.deployment._body import build_body, infer_format, normalize_sku
+from foundry_tune.deployment import BillingWarning
 from foundry_tune.errors import InvalidParameterError
 from foundry_tune.evaluation._cost import inference_cost
 from foundry_tune.methods import Reinforcement

@@ -15,7 +15,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::foundry_tune.deployment._billing.BillingWarning")]
+              pytest.mark.filterwarnings("ignore::foundry_tune._core.billing.BillingWarning")]
 
 CHAOS = Path(__file__).resolve().parents[1] / "benchmarks" / "chaos.py"
 

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,10 @@ import pytest
 from foundry_tune.client import Foundry, StaticTokenCredential
 from foundry_tune.emulator import Emulator, EmulatorInfo
 
-pytestmark = pytest.mark.emulator
-
 TOKEN = "cli-conn-token-7f3a9c"
 
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[tuple[Emulator, EmulatorInfo]]:
-    with Emulator(token=TOKEN, job_duration=2) as emu:
-        yield emu, emu.info
+# An emulator of this module's own: it needs a token, and the commands must list nothing.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(token=TOKEN, job_duration=2)]
 
 
 def _env(info: EmulatorInfo, token: str | None) -> dict[str, str]:
@@ -46,16 +40,16 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_token_is_not_on_the_emulators_command_line(emulator: tuple[Emulator, EmulatorInfo]) -> None:
-    emu, _ = emulator
+def test_the_token_is_not_on_the_emulators_command_line(emulator: Emulator) -> None:
+    emu = emulator
     assert emu.pid is not None
     cmdline = Path(f"/proc/{emu.pid}/cmdline").read_bytes().decode(errors="replace")
     assert "foundry_tune.emulator" in cmdline
     assert TOKEN not in cmdline
 
 
-def test_jobs_and_deploy_commands_reach_a_running_emulator(emulator: tuple[Emulator, EmulatorInfo]) -> None:
-    _, info = emulator
+def test_jobs_and_deploy_commands_reach_a_running_emulator(emulator_info: EmulatorInfo) -> None:
+    info = emulator_info
     env = _env(info, TOKEN)
     jobs = _cli(env, "jobs", "list", "--json")
     assert jobs.returncode == 0, jobs.stderr
@@ -65,8 +59,8 @@ def test_jobs_and_deploy_commands_reach_a_running_emulator(emulator: tuple[Emula
     assert json.loads(deployments.stdout) == []
 
 
-def test_a_wrong_token_is_one_clear_line_not_a_traceback(emulator: tuple[Emulator, EmulatorInfo]) -> None:
-    _, info = emulator
+def test_a_wrong_token_is_one_clear_line_not_a_traceback(emulator_info: EmulatorInfo) -> None:
+    info = emulator_info
     result = _cli(_env(info, "not-the-token"), "jobs", "list")
     assert result.returncode == 1
     assert result.stderr.startswith("foundry-tune jobs: error:")

@@ -11,8 +11,8 @@ import pytest
 from _client_fakes import Reply, ScriptedServer
 from azure.core.exceptions import ClientAuthenticationError
 
+from foundry_tune._core.translate import parse_retry_after, scrub
 from foundry_tune.client import translate
-from foundry_tune.client._errors import parse_retry_after, scrub
 from foundry_tune.errors import (
     AuthenticationError,
     FoundryTuneError,

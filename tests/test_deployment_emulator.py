@@ -22,8 +22,6 @@ from foundry_tune.errors import (
     NameInUseError,
 )
 
-pytestmark = pytest.mark.emulator
-
 FAST = {"job_duration": 1.0, "deployment_ready_delay": 0.5, "deployment_provision_delay": 0.4}
 
 
@@ -45,11 +43,9 @@ def _tuned_model(ft: Foundry) -> tuple[str, str]:
 
 TOKEN = "right-token-123"
 
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(token=TOKEN, **FAST) as f:
-        yield f
+# An emulator of this module's own: it needs a token, its tests list every deployment on the
+# resource, and their clean-up removes every one.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(token=TOKEN, **FAST)]
 
 
 @pytest.fixture(scope="module")

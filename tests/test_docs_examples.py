@@ -14,7 +14,6 @@ from __future__ import annotations
 import doctest
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from foundry_tune._demo_data import demo_records
 from foundry_tune.aio import AsyncStaticTokenCredential
 from foundry_tune.client import Foundry, StaticTokenCredential
 from foundry_tune.dataset import Dataset
-from foundry_tune.emulator import Emulator, EmulatorInfo
+from foundry_tune.emulator import EmulatorInfo
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -38,10 +37,10 @@ PAGES = [*sorted(p for p in DOCS.rglob("*.md") if python_blocks(p)), README]
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorInfo]:
-    with Emulator(job_duration=1.0, deployment_ready_delay=0.2, deployment_provision_delay=0.2) as emu:
-        seed_finished_job(emu.info)
-        yield emu.info
+def seeded_info(emulator_info: EmulatorInfo) -> EmulatorInfo:
+    """The session emulator, holding a finished job."""
+    seed_finished_job(emulator_info)
+    return emulator_info
 
 
 def seed_finished_job(info: EmulatorInfo) -> None:
@@ -105,22 +104,22 @@ def test_every_page_with_python_examples_is_collected() -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
-def test_page_examples_run(page: Path, emulator: EmulatorInfo, tmp_path: Path,
+def test_page_examples_run(page: Path, seeded_info: EmulatorInfo, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write_page_data(tmp_path)
     for name, value in {
-        "AZURE_AI_PROJECT_ENDPOINT": emulator.project_endpoint,
-        "AZURE_SUBSCRIPTION_ID": emulator.subscription_id,
-        "AZURE_RESOURCE_GROUP": emulator.resource_group,
-        "AZURE_AI_ACCOUNT_NAME": emulator.account_name,
-        "AZURE_ARM_ENDPOINT": emulator.arm_endpoint,
+        "AZURE_AI_PROJECT_ENDPOINT": seeded_info.project_endpoint,
+        "AZURE_SUBSCRIPTION_ID": seeded_info.subscription_id,
+        "AZURE_RESOURCE_GROUP": seeded_info.resource_group,
+        "AZURE_AI_ACCOUNT_NAME": seeded_info.account_name,
+        "AZURE_ARM_ENDPOINT": seeded_info.arm_endpoint,
         "AZURE_OPENAI_API_KEY": "docs-key",  # only builds a client in the docs; never sent anywhere
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr("foundry_tune.client._foundry._default_credential",
+    monkeypatch.setattr("foundry_tune._sync._foundry.default_credential",
                         lambda: StaticTokenCredential("docs-token"))
-    monkeypatch.setattr("foundry_tune.aio._foundry._default_credential",
+    monkeypatch.setattr("foundry_tune._async._foundry.default_credential",
                         lambda: AsyncStaticTokenCredential("docs-token"))
     namespace: dict[str, object] = {"__name__": "__docs__"}
     ran = 0

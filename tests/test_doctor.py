@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from _emulator_helpers import SHARED, sft_rows
 
+from foundry_tune._core.connection import connection_options
 from foundry_tune.cli import main
 from foundry_tune.client import Foundry, StaticTokenCredential
-from foundry_tune.client._emulated import connection_options
 from foundry_tune.deployment import BillingWarning
 from foundry_tune.doctor import Answer, build_record, compare_records, diff, load_record, redact, shape_of
-from foundry_tune.emulator import Emulator, EmulatorInfo
+from foundry_tune.emulator import EmulatorInfo
 from foundry_tune.errors import InvalidParameterError
 
 RECORDINGS = SHARED / "data" / "azure-recordings"
@@ -336,55 +336,58 @@ META_KEY, META_VALUE = "planted-key-9x", "planted-value-9x"
 TRAIN_NAME, VALID_NAME = "planted-train-q7.jsonl", "planted-valid-q7.jsonl"
 DEPLOYMENT = "planted-deploy-4k"
 
+# An emulator of this module's own: it needs a token, and the doctor's record must hold exactly
+# what `seeded` planted.
+pytestmark = pytest.mark.own_emulator(
+    token=TOKEN, job_duration=1, deployment_provision_delay=0.2, deployment_ready_delay=0
+)
+
 
 @pytest.fixture(scope="module")
-def seeded() -> Iterator[tuple[EmulatorInfo, set[str]]]:
-    """An emulator with one succeeded job and one deployment, and every string that names them."""
-    with Emulator(
-        token=TOKEN, job_duration=1, deployment_provision_delay=0.2, deployment_ready_delay=0
-    ) as emu:
-        info = emu.info
-        with _connect(info) as ft:
-            ids = [_upload(ft, TRAIN_NAME, 12), _upload(ft, VALID_NAME, 10)]
-            for file_id in ids:
-                _processed(ft, file_id)
-            job = ft.openai.fine_tuning.jobs.create(
-                model="gpt-4.1-mini",
-                training_file=ids[0],
-                validation_file=ids[1],
-                suffix=SUFFIX,
-                metadata={META_KEY: META_VALUE},
-                method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
-            )
-            done = ft.jobs.get(job.id).wait(timeout=120, progress=False)
-            assert done.fine_tuned_model
-            with warnings.catch_warnings():  # the hosting-fee reminder: an emulator bills nothing
-                warnings.simplefilter("ignore", BillingWarning)
-                ft.deployments.create(done.fine_tuned_model, DEPLOYMENT, capacity=1, ready_check=False)
-            events = ft.openai.fine_tuning.jobs.list_events(job.id, limit=100).data
-            checkpoints = ft.openai.fine_tuning.jobs.checkpoints.list(job.id).data
-            port = info.project_endpoint.split(":")[2].split("/")[0]
-            secrets = {
-                TOKEN,
-                SUFFIX,
-                META_KEY,
-                META_VALUE,
-                TRAIN_NAME,
-                VALID_NAME,
-                DEPLOYMENT,
-                job.id,
-                done.fine_tuned_model,
-                *ids,
-                *done.result_files,
-                *(e.id for e in events),
-                *(c.id for c in checkpoints),
-                info.subscription_id,
-                info.resource_group,
-                info.project_endpoint,
-                f"127.0.0.1:{port}",
-                "capital of country",
-            }
-        yield info, secrets
+def seeded(emulator_info: EmulatorInfo) -> Iterator[tuple[EmulatorInfo, set[str]]]:
+    """The emulator with one succeeded job and one deployment, and every string that names them."""
+    info = emulator_info
+    with _connect(info) as ft:
+        ids = [_upload(ft, TRAIN_NAME, 12), _upload(ft, VALID_NAME, 10)]
+        for file_id in ids:
+            _processed(ft, file_id)
+        job = ft.openai.fine_tuning.jobs.create(
+            model="gpt-4.1-mini",
+            training_file=ids[0],
+            validation_file=ids[1],
+            suffix=SUFFIX,
+            metadata={META_KEY: META_VALUE},
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+        )
+        done = ft.jobs.get(job.id).wait(timeout=120, progress=False)
+        assert done.fine_tuned_model
+        with warnings.catch_warnings():  # the hosting-fee reminder: an emulator bills nothing
+            warnings.simplefilter("ignore", BillingWarning)
+            ft.deployments.create(done.fine_tuned_model, DEPLOYMENT, capacity=1, ready_check=False)
+        events = ft.openai.fine_tuning.jobs.list_events(job.id, limit=100).data
+        checkpoints = ft.openai.fine_tuning.jobs.checkpoints.list(job.id).data
+        port = info.project_endpoint.split(":")[2].split("/")[0]
+        secrets = {
+            TOKEN,
+            SUFFIX,
+            META_KEY,
+            META_VALUE,
+            TRAIN_NAME,
+            VALID_NAME,
+            DEPLOYMENT,
+            job.id,
+            done.fine_tuned_model,
+            *ids,
+            *done.result_files,
+            *(e.id for e in events),
+            *(c.id for c in checkpoints),
+            info.subscription_id,
+            info.resource_group,
+            info.project_endpoint,
+            f"127.0.0.1:{port}",
+            "capital of country",
+        }
+    yield info, secrets
 
 
 def _connect(info: EmulatorInfo) -> Foundry:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,6 @@ from foundry_tune.methods import DPO, Reinforcement, Supervised
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 WAIT = 90.0
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    options = {"job_duration": 1.5, "deployment_ready_delay": 0.2, "deployment_provision_delay": 0.2}
-    with Foundry.emulator(**options) as conn:
-        yield conn
 
 
 def stats(ft: Foundry) -> dict[str, Any]:
@@ -295,7 +288,8 @@ def test_failed_job_raises_with_the_services_reason(ft: Foundry, tmp_path: Path)
 
 
 def test_file_rejected_in_processing_raises_upload_error(ft: Foundry) -> None:
-    from foundry_tune.job._upload import UploadOptions, upload_once
+    from foundry_tune._sync._upload import upload_once
+    from foundry_tune.job import UploadOptions
 
     rows = list(demo_records(15, seed=61))
     rows[2] = {"messages": [{"role": "user", "content": "hi"}]}
@@ -318,7 +312,8 @@ def test_large_files_go_through_the_uploads_api_intact(ft: Foundry) -> None:
     finish(job)
 
 
-def test_deployment_quota_error_is_typed(ft: Foundry) -> None:
+def test_deployment_quota_error_is_typed(make_foundry: Callable[..., Foundry]) -> None:
+    ft = make_foundry()  # its own emulator: the limit counts every deployment on the resource
     job = (ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=81)).suffix("quota")
            .training_type("GlobalStandard").start())
     finish(job)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +33,12 @@ from azure.ai.projects import AIProjectClient
 
 from foundry_tune.emulator import Emulator
 
-pytestmark = pytest.mark.emulator
+# An emulator of this module's own: its delays let the tests see a deployment Creating, then not yet
+# answering; and it lists every deployment on the resource.
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.own_emulator(job_duration=1.5, deployment_provision_delay=0.5, deployment_ready_delay=1.0),
+]
 API = {"api-version": ARM_API_VERSION}
 RECORDINGS = SHARED / "data" / "azure-recordings"
 needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared Azure recordings not available")
@@ -46,12 +50,6 @@ def _recorded(name: str) -> Any:
 
 def _exchanges(name: str, method: str, marker: str) -> list[dict[str, Any]]:
     return [x for x in _recorded(name)["exchanges"] if x["method"] == method and marker in x["uri"]]
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(job_duration=1.5, deployment_provision_delay=0.5, deployment_ready_delay=1.0) as emu:
-        yield emu
 
 
 @pytest.fixture(scope="module")

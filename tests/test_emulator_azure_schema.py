@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -32,6 +32,7 @@ RECORDINGS = SHARED / "data" / "azure-recordings"
 SUBSET = RECORDINGS / "spec" / "azure-v1-finetuning-subset.yaml"
 pytestmark = [
     pytest.mark.emulator,
+    pytest.mark.own_emulator(job_duration=2.0),  # the shapes of a fresh resource, in-flight jobs
     pytest.mark.skipif(not SUBSET.is_file(), reason="shared Azure recordings not available"),
 ]
 API_VERSION = "2025-11-15-preview"
@@ -275,12 +276,6 @@ def test_the_recorded_data_plane_error_fits_the_subset_before_and_after_widening
 
 
 # --- the route walk -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(job_duration=2.0) as emu:
-        yield emu
 
 
 @dataclass

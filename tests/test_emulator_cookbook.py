@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,12 @@ from azure.ai.projects import AIProjectClient
 
 from foundry_tune.emulator import Emulator
 
-pytestmark = [pytest.mark.emulator, needs_samples]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(job_duration=2.5, deployment_provision_delay=0.4, deployment_ready_delay=0.6) as emu:
-        yield emu
+# An emulator of this module's own: the cookbook's waits are timed against these delays.
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.own_emulator(job_duration=2.5, deployment_provision_delay=0.4, deployment_ready_delay=0.6),
+    needs_samples,
+]
 
 
 def _project_client(emulator: Emulator) -> tuple[openai.OpenAI, StaticCredential]:

@@ -4,7 +4,7 @@ after the request took effect, as the real openai client sees it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,41 +15,36 @@ from _emulator_helpers import openai_client, sft_rows, write_jsonl
 from foundry_tune.emulator import Emulator
 from foundry_tune.emulator._faults import FaultPlan
 
-pytestmark = pytest.mark.emulator
+# An emulator of this module's own for the auth tests: it needs a token, and lists no files.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(token="s3cret-value", job_duration=2)]
 
 
-@pytest.fixture(scope="module")
-def guarded() -> Iterator[Emulator]:
-    with Emulator(token="s3cret-value", job_duration=2) as emu:
-        yield emu
-
-
-def test_missing_credentials_get_401_in_the_official_shape(guarded: Emulator) -> None:
-    answer = httpx.get(f"{guarded.info.openai_base_url}/files")
+def test_missing_credentials_get_401_in_the_official_shape(emulator: Emulator) -> None:
+    answer = httpx.get(f"{emulator.info.openai_base_url}/files")
     assert answer.status_code == 401
     error = answer.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert "credentials" in error["message"]
 
 
-def test_token_option_requires_that_exact_value(guarded: Emulator) -> None:
+def test_token_option_requires_that_exact_value(emulator: Emulator) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
-        openai_client(guarded.info, key="wrong", max_retries=0).files.list()
+        openai_client(emulator.info, key="wrong", max_retries=0).files.list()
     assert caught.value.status_code == 401
     assert "s3cret-value" not in str(caught.value)
-    assert openai_client(guarded.info, key="s3cret-value").files.list().data == []
+    assert openai_client(emulator.info, key="s3cret-value").files.list().data == []
     bearer = httpx.get(
-        f"{guarded.info.openai_base_url}/files", headers={"Authorization": "Bearer s3cret-value"}
+        f"{emulator.info.openai_base_url}/files", headers={"Authorization": "Bearer s3cret-value"}
     )
     assert bearer.status_code == 200
 
 
-def test_stats_and_health_need_no_auth(guarded: Emulator) -> None:
-    root = guarded.info.arm_endpoint
+def test_stats_and_health_need_no_auth(emulator: Emulator) -> None:
+    root = emulator.info.arm_endpoint
     assert httpx.get(f"{root}/_emulator/health").json() == {"status": "ok"}
-    stats = httpx.get(guarded.info.stats_url).json()
+    stats = httpx.get(emulator.info.stats_url).json()
     assert {"files", "jobs", "deployments", "requests", "faults"} <= set(stats)
-    assert guarded.stats()["faults"] == 0
+    assert emulator.stats()["faults"] == 0
 
 
 def test_fault_plan_is_a_function_of_seed_and_request_number() -> None:
@@ -99,14 +94,16 @@ def _seed_whose_first_request_drops() -> int:
     return next(s for s in range(1000) if FaultPlan(1.0, s).decide(1) == "drop")
 
 
-def test_dropped_connection_happens_after_the_request_took_effect(tmp_path: Path) -> None:
+def test_dropped_connection_happens_after_the_request_took_effect(
+    tmp_path: Path, make_emulator: Callable[..., Emulator]
+) -> None:
     data = write_jsonl(tmp_path / "train.jsonl", sft_rows())
-    with Emulator(fault_rate=1.0, fault_seed=_seed_whose_first_request_drops()) as emu:
-        client = openai_client(emu.info, max_retries=0)
-        with pytest.raises(openai.APIConnectionError), data.open("rb") as fh:
-            client.files.create(file=fh, purpose="fine-tune")
-        stats = emu.stats()
-        # the client saw no answer, yet the file exists: the ambiguous case that makes naive
-        # clients upload (or start a job) twice
-        assert stats["files"] == 1
-        assert stats["faults_by_kind"] == {"drop": 1}
+    emu = make_emulator(fault_rate=1.0, fault_seed=_seed_whose_first_request_drops())
+    client = openai_client(emu.info, max_retries=0)
+    with pytest.raises(openai.APIConnectionError), data.open("rb") as fh:
+        client.files.create(file=fh, purpose="fine-tune")
+    stats = emu.stats()
+    # the client saw no answer, yet the file exists: the ambiguous case that makes naive
+    # clients upload (or start a job) twice
+    assert stats["files"] == 1
+    assert stats["faults_by_kind"] == {"drop": 1}

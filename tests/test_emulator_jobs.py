@@ -4,7 +4,6 @@ simulated lifecycle (one running job per resource), control, checkpoints and det
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,10 @@ from _emulator_helpers import openai_client, sft_rows, wait_until, write_jsonl
 from foundry_tune.dataset import validate_file
 from foundry_tune.emulator import Emulator
 
-pytestmark = pytest.mark.emulator
+# An emulator of this module's own: it reads whole job lists and counts queued jobs, and its 1.5 s
+# jobs leave time to pause a running one.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=1.5)]
 GT = {"trainingType": "GlobalStandard"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(job_duration=1.5) as emu:
-        yield emu
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from _emulator_helpers import SHARED, openai_client, sft_rows, wait_until, write
 
 from foundry_tune.emulator import Emulator
 
-pytestmark = pytest.mark.emulator
+# An emulator of this module's own: 4 s jobs leave time to watch each status go by.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=4)]
 RECORDINGS = SHARED / "data" / "azure-recordings"
 needs_recordings = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="shared Azure recordings not available")
 HEX32 = r"[0-9a-f]{32}"
@@ -40,12 +40,6 @@ def _exchanges(name: str, method: str, path_end: str) -> list[dict[str, Any]]:
 def _recorded_messages() -> list[str]:
     """Azure's recorded DPO job events, oldest first."""
     return list(reversed(_recording("notebooks/dpo_event_messages_newest_first.json")["body"]))
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(job_duration=4) as emu:
-        yield emu
 
 
 @pytest.fixture(scope="module")

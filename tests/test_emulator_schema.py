@@ -17,9 +17,15 @@ import yaml
 from _emulator_helpers import SAMPLES, SPEC, needs_samples, needs_spec, sft_rows, wait_until
 from _openapi import as_json_schema, assert_schema, spec_registry
 
-from foundry_tune.emulator import Emulator
+from foundry_tune.emulator import EmulatorInfo
 
-pytestmark = [pytest.mark.emulator, needs_spec, needs_samples]
+# An emulator of this module's own, answering as the OpenAI spec describes.
+pytestmark = [
+    pytest.mark.emulator,
+    pytest.mark.own_emulator(job_duration=2.0, flavor="openai"),
+    needs_spec,
+    needs_samples,
+]
 
 # Paths of the spec the emulator does not serve (documented in docs/emulator.md): Azure has no
 # checkpoint permissions, and file content is raw bytes, not JSON.
@@ -84,12 +90,9 @@ class Walk:
 
 
 @pytest.fixture(scope="module")
-def walk() -> Iterator[Walk]:
+def walk(emulator_info: EmulatorInfo) -> Iterator[Walk]:
     spec = _azure_differences(yaml.safe_load(SPEC.read_text(encoding="utf-8")))
-    with (
-        Emulator(job_duration=2.0, flavor="openai") as emu,
-        httpx.Client(base_url=emu.info.openai_base_url, headers={"api-key": "k"}, timeout=30) as client,
-    ):
+    with httpx.Client(base_url=emulator_info.openai_base_url, headers={"api-key": "k"}, timeout=30) as client:
         yield Walk(client, spec)
 
 

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,13 +19,8 @@ from foundry_tune.emulator import Emulator
 from foundry_tune.emulator._errors import ApiError
 from foundry_tune.emulator._multipart import read_form
 
-pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(data_dir=tmp_path_factory.mktemp("uploads")) as emu:
-        yield emu
+# An emulator of this module's own: the tests read its blob folder and database.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator()]
 
 
 def _upload(client: openai.OpenAI, size: int) -> str:

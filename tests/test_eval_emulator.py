@@ -18,16 +18,6 @@ pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
-def ft() -> Iterator[Any]:
-    pytest.importorskip("starlette")
-    from foundry_tune.client import Foundry
-
-    options = {"job_duration": 0.5, "deployment_ready_delay": 0.1, "deployment_provision_delay": 0.1}
-    with Foundry.emulator(**options) as conn:
-        yield conn
-
-
-@pytest.fixture(scope="module")
 def tuned(ft: Any) -> Iterator[Any]:
     from foundry_tune.dataset import Dataset
 

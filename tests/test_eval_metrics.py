@@ -8,7 +8,6 @@ import pytest
 
 from foundry_tune.errors import InvalidParameterError
 from foundry_tune.evaluation import Example, metrics
-from foundry_tune.evaluation._text import bleu, lcs_length, normalize, rouge_l
 
 
 def ex(reference: str | None, **item: object) -> Example:
@@ -26,35 +25,45 @@ def test_exact_match_ignores_surrounding_whitespace_only() -> None:
 
 
 def test_normalized_match_drops_case_punctuation_articles_and_spaces() -> None:
-    assert normalize("The  Cat, sat!") == "cat sat"
     m = metrics.normalized_match()
+    assert m.score("The  Cat, sat!", ex("cat sat")) == 1.0
     assert m.score("the Eiffel tower.", ex("Eiffel Tower")) == 1.0
     assert m.score("Eiffel", ex("Eiffel Tower")) == 0.0
 
 
-def test_lcs_length() -> None:
-    assert lcs_length("abcbdab", "bdcaba") == 4
-    assert lcs_length([], ["a"]) == 0
+def score(metric: metrics.Metric, output: str, reference: str) -> float:
+    return metric.score(output, ex(reference))
 
 
 def test_rouge_l_by_hand() -> None:
+    rouge_l = metrics.rouge_l()
     # LCS "the cat on the mat" = 5 of 6 tokens each way: P = R = F = 5/6.
-    assert rouge_l("the cat sat on the mat", "the cat is on the mat") == pytest.approx(5 / 6)
+    assert score(rouge_l, "the cat sat on the mat", "the cat is on the mat") == pytest.approx(5 / 6)
     # LCS "a c" = 2: P = 2/3, R = 2/4, F = 2PR/(P+R) = 4/7.
-    assert rouge_l("a b c", "a c d e") == pytest.approx(4 / 7)
-    assert rouge_l("x y", "a b") == 0.0
-    assert metrics.rouge_l().score("A b, C!", ex("a c d e")) == pytest.approx(4 / 7)
+    assert score(rouge_l, "a b c", "a c d e") == pytest.approx(4 / 7)
+    assert score(rouge_l, "x y", "a b") == 0.0
+    assert score(rouge_l, "A b, C!", "a c d e") == pytest.approx(4 / 7)
 
 
 def test_bleu_by_hand() -> None:
-    assert bleu("the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
-    # All (smoothed) precisions 1, c = 3 < r = 6: brevity penalty exp(1 - 6/3).
-    assert bleu("the cat sat", "the cat sat on the mat") == pytest.approx(math.exp(-1))
-    # p1 = 4/6, p2 = (1+1)/(5+1), p3 = (0+1)/(4+1), p4 = (0+1)/(3+1); same length, no penalty.
-    expected = (4 / 6 * 2 / 6 * 1 / 5 * 1 / 4) ** 0.25
-    assert bleu("the dog sat on a mat", "the cat sat on the mat") == pytest.approx(expected)
-    assert bleu("nothing matches", "the cat") == 0.0
-    assert metrics.bleu().score("the cat sat", ex("the cat sat on the mat")) == pytest.approx(math.exp(-1))
+    bleu = metrics.bleu()
+    assert score(bleu, "the cat sat on the mat", "the cat sat on the mat") == pytest.approx(1.0)
+    # 3 words: orders 1..3 only, all precisions 1; c = 3 < r = 6: brevity penalty exp(1 - 6/3).
+    assert score(bleu, "the cat sat", "the cat sat on the mat") == pytest.approx(math.exp(-1))
+    # p1 = 4/6, p2 = 1/5 (sat-on), no 3- or 4-gram: epsilon 0.1 over 4 and 3; same length, no penalty.
+    # The evaluation used to smooth 2..4-grams add-one, (4/6 * 2/6 * 1/5 * 1/4) ** 0.25; it now
+    # shares the text_similarity grader's BLEU (tests/test_metric_conventions.py).
+    expected = (4 / 6 * 1 / 5 * 0.1 / 4 * 0.1 / 3) ** 0.25
+    assert score(bleu, "the dog sat on a mat", "the cat sat on the mat") == pytest.approx(expected)
+    assert score(bleu, "nothing matches", "the cat") == 0.0
+
+
+def test_bleu_max_n() -> None:
+    # Up to bigrams: p1 = 4/6, p2 = 1/5.
+    assert score(metrics.bleu(max_n=2), "the dog sat on a mat", "the cat sat on the mat") == pytest.approx(
+        (4 / 6 * 1 / 5) ** 0.5)
+    with pytest.raises(InvalidParameterError, match="at least 1"):
+        metrics.bleu(max_n=0)
 
 
 def test_json_metrics() -> None:

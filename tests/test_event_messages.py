@@ -12,8 +12,8 @@ from _emulator_helpers import read_recording
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from foundry_tune._core.event_messages import parse_step_message
 from foundry_tune.job import JobEvent, metrics_from_events
-from foundry_tune.job._event_messages import parse_step_message
 
 
 def _dpo_messages() -> list[str]:

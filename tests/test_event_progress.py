@@ -20,10 +20,10 @@ from _emulator_helpers import read_recording
 from _progress_fakes import fake_notebook
 
 from foundry_tune import Foundry
+from foundry_tune._core.progress import ProgressState, make_reporter
 from foundry_tune.aio import AsyncFoundry, AsyncJob, AsyncStaticTokenCredential
 from foundry_tune.client import StaticTokenCredential
 from foundry_tune.job import Job, JobEvent, JobStatus
-from foundry_tune.job._progress import ProgressState, make_reporter
 
 JOB_ID = "ftjob-0123456789abcdef0123456789abcdef"
 
@@ -132,7 +132,7 @@ def test_eta_from_estimated_finish_when_the_total_is_unknown() -> None:
 
 def test_step_rate_beats_estimated_finish_once_the_total_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([100.0, 110.0])
-    monkeypatch.setattr("foundry_tune.job._progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("foundry_tune._core.progress.time.monotonic", lambda: next(clock))
     state = ProgressState(JOB_ID, wall_clock=lambda: 0.0)
     state.apply(JobStatus.RUNNING, _events(["Step 10/110: training loss=0.9"]), estimated_finish=5000)
     assert state.eta_seconds() == 5000  # one poll: no rate yet

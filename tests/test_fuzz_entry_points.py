@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from foundry_tune import graders
+from foundry_tune._core.settings import check_endpoint
+from foundry_tune._sync._credentials import StaticTokenCredential
 from foundry_tune.client import Foundry
-from foundry_tune.client._credentials import StaticTokenCredential
-from foundry_tune.client._settings import check_endpoint
 from foundry_tune.dataset import Dataset
 from foundry_tune.errors import ConfigurationError, FoundryTuneError
 from foundry_tune.job import FineTuneBuilder

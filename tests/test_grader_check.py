@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from foundry_tune._core.grader_check import handle_failure
 from foundry_tune.errors import GraderError, NotFoundError, RateLimitError, ServiceError
-from foundry_tune.job._grader_check import handle_failure
 
 
 def test_a_rejection_is_a_grader_error_with_the_services_message() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,9 @@ from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
 from foundry_tune.job import Job
 
-pytestmark = [pytest.mark.emulator]
+# An emulator of this module's own: `jobs list` must show exactly the jobs made here, and a 1.5 s
+# job leaves `watch` time to see it running.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=1.5)]
 
 
 class _Borrowed:
@@ -30,12 +31,6 @@ class _Borrowed:
 
     def __exit__(self, *exc: object) -> None:
         return None
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(job_duration=1.5) as conn:
-        yield conn
 
 
 @pytest.fixture()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import pickle
+import time
 from typing import Any
 
 import pytest
 from _emulator_helpers import read_recording
 from _progress_fakes import fake_notebook
 
+from foundry_tune._core.events import EventTail
+from foundry_tune._core.progress import ProgressState, make_reporter
+from foundry_tune._sync._listings import list_all_events, poll_events
 from foundry_tune.errors import JobFailedError
 from foundry_tune.job import (
     FINGERPRINT_KEY,
@@ -20,8 +24,6 @@ from foundry_tune.job import (
     metrics_from_csv,
     metrics_from_events,
 )
-from foundry_tune.job._events import EventTail, list_all_events
-from foundry_tune.job._progress import ProgressState, make_reporter
 
 # --- status ---------------------------------------------------------------------------------
 
@@ -125,39 +127,39 @@ class FakeEvents:
 
 def test_tail_yields_every_event_once_oldest_first() -> None:
     server = FakeEvents()
-    tail = EventTail(server.fetch, page_size=5)
+    tail = EventTail(page_size=5)
     server.add(12)
-    assert [e.id for e in tail.poll()] == [f"ev-{i}" for i in range(12)]
-    assert tail.poll() == []
+    assert [e.id for e in poll_events(tail, server.fetch)] == [f"ev-{i}" for i in range(12)]
+    assert poll_events(tail, server.fetch) == []
     server.add(3)
-    assert [e.id for e in tail.poll()] == ["ev-12", "ev-13", "ev-14"]
+    assert [e.id for e in poll_events(tail, server.fetch)] == ["ev-12", "ev-13", "ev-14"]
     server.add(7)
-    assert [e.id for e in tail.poll()] == [f"ev-{i}" for i in range(15, 22)]
+    assert [e.id for e in poll_events(tail, server.fetch)] == [f"ev-{i}" for i in range(15, 22)]
 
 
 def test_tail_reads_only_new_pages() -> None:
     server = FakeEvents()
-    tail = EventTail(server.fetch, page_size=10)
+    tail = EventTail(page_size=10)
     server.add(100)
-    tail.poll()
+    poll_events(tail, server.fetch)
     assert tail.requests == 10  # the whole history once
     server.calls.clear()
     server.add(2)
-    assert len(tail.poll()) == 2
+    assert len(poll_events(tail, server.fetch)) == 2
     assert server.calls == [(None, 10)]  # one page from the top, never the old pages again
     server.calls.clear()
-    assert tail.poll() == []
+    assert poll_events(tail, server.fetch) == []
     assert server.calls == [(None, 10)]
 
 
 def test_tail_pages_down_when_more_than_a_page_is_new() -> None:
     server = FakeEvents()
-    tail = EventTail(server.fetch, page_size=4)
+    tail = EventTail(page_size=4)
     server.add(2)
-    tail.poll()
+    poll_events(tail, server.fetch)
     server.calls.clear()
     server.add(9)
-    assert [e.id for e in tail.poll()] == [f"ev-{i}" for i in range(2, 11)]
+    assert [e.id for e in poll_events(tail, server.fetch)] == [f"ev-{i}" for i in range(2, 11)]
     assert server.calls == [(None, 4), ("ev-7", 4), ("ev-3", 4)]
 
 
@@ -319,7 +321,8 @@ class _FakeFiles:
 class _FakeConn:
     def __init__(self, files: _FakeFiles) -> None:
         self.openai = type("OpenAI", (), {"files": files})()
-        self.retry = type("Retry", (), {"call": staticmethod(lambda fn, what: fn())})()
+        self.retry = type("Retry", (), {"call": staticmethod(lambda fn, what: fn()),
+                                        "clock": staticmethod(time.monotonic)})()
         self.deployments = None
 
 
@@ -332,9 +335,9 @@ def _file(status: str, details: str | None = None) -> Any:
 
 
 def test_wait_processed_retries_a_404_right_after_creation(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_tune._sync._upload import wait_processed
     from foundry_tune.errors import NotFoundError
     from foundry_tune.job import UploadOptions
-    from foundry_tune.job._upload import wait_processed
 
     monkeypatch.setattr("time.sleep", lambda s: None)
     files = _FakeFiles([NotFoundError("no such file", status=404), _file("pending"), _file("processed")])
@@ -343,9 +346,9 @@ def test_wait_processed_retries_a_404_right_after_creation(monkeypatch: pytest.M
 
 
 def test_wait_processed_gives_up_on_404_after_the_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_tune._sync._upload import wait_processed
     from foundry_tune.errors import NotFoundError
     from foundry_tune.job import UploadOptions
-    from foundry_tune.job._upload import wait_processed
 
     monkeypatch.setattr("time.sleep", lambda s: None)
     files = _FakeFiles([NotFoundError("no such file", status=404)])
@@ -354,9 +357,9 @@ def test_wait_processed_gives_up_on_404_after_the_grace(monkeypatch: pytest.Monk
 
 
 def test_wait_processed_reports_the_services_reason() -> None:
+    from foundry_tune._sync._upload import wait_processed
     from foundry_tune.errors import UploadError
     from foundry_tune.job import UploadOptions
-    from foundry_tune.job._upload import wait_processed
 
     files = _FakeFiles([_file("error", "line 4: missing assistant message")])
     with pytest.raises(UploadError) as info:
@@ -379,45 +382,13 @@ def test_notebook_progress_updates_one_display(monkeypatch: pytest.MonkeyPatch) 
 
 def test_eta_needs_steps_seen_at_two_moments(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([100.0, 110.0])
-    monkeypatch.setattr("foundry_tune.job._progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("foundry_tune._core.progress.time.monotonic", lambda: next(clock))
     state = ProgressState("ftjob-x")
     state.apply(JobStatus.RUNNING, [_metrics_event(1, 1, 100, 1.0), _metrics_event(2, 10, 100, 0.9)])
     assert state.eta_seconds() is None and "ETA" not in state.line()
     state.apply(JobStatus.RUNNING, [_metrics_event(3, 20, 100, 0.8)])
     assert state.eta_seconds() == pytest.approx(80 * 10 / 19)  # steps 1 -> 20 took 10 s; 80 to go
     assert "ETA 0:42" in state.line()
-
-
-def test_wait_rides_out_a_service_outage(monkeypatch: pytest.MonkeyPatch) -> None:
-    from foundry_tune.errors import RetryBudgetExceededError
-    from foundry_tune.job import Job
-
-    sleeps: list[float] = []
-    monkeypatch.setattr("foundry_tune.job._job.time.sleep", sleeps.append)
-    answers: list[Any] = [
-        RetryBudgetExceededError("get job: gave up after 8 attempts", status=503),
-        RetryBudgetExceededError("get job: gave up after 8 attempts", status=503),
-        {"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": "m.ft-1"},
-    ]
-
-    class Jobs:
-        def retrieve(self, job_id: str) -> Any:
-            answer = answers.pop(0)
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
-
-        def list_events(self, job_id: str, **kwargs: Any) -> Any:
-            return type("Page", (), {"data": [], "has_more": False})()
-
-    conn = _FakeConn(_FakeFiles([None]))
-    conn.openai.fine_tuning = type("FT", (), {"jobs": Jobs()})()  # type: ignore[attr-defined]
-    out = io.StringIO()
-    job = Job(conn, {"id": "ftjob-1", "status": "running"})  # type: ignore[arg-type]
-    assert job.wait(progress="plain", stream=out) is job
-    assert job.status is JobStatus.SUCCEEDED
-    assert out.getvalue().count("cannot reach the service") == 2
-    assert sleeps == [30.0, 30.0]  # backs off to the longest poll while the service is away
 
 
 def test_the_recorded_too_few_examples_failure_gets_a_hint() -> None:

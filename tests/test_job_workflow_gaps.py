@@ -3,7 +3,6 @@ upload (sync and async), deploying a checkpoint, wait timeouts, integrations on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from foundry_tune.dataset import Dataset
 from foundry_tune.errors import GraderError, InvalidParameterError, WaitTimeoutError
 from foundry_tune.graders import Python, StringCheck
 from foundry_tune.methods import Reinforcement, Supervised
-from tests._aio_helpers import run
 from tests._aio_helpers import sft_data as sft_dataset
 
 WAIT = 60.0
@@ -24,13 +22,6 @@ WAIT = 60.0
 # the request reaches the service's validate endpoint, which rejects the syntax error.
 BROKEN = Python.model_construct(type="python", name="broken", source="def grade(sample, item:\n  return 1",
                                 image_tag=None, pass_threshold=None)
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    options = {"job_duration": 1.5, "deployment_ready_delay": 0.2, "deployment_provision_delay": 0.2}
-    with Foundry.emulator(**options) as conn:
-        yield conn
 
 
 def stats(ft: Foundry) -> dict[str, Any]:
@@ -78,19 +69,14 @@ def test_a_valid_grader_passes_the_check_and_the_opt_out_skips_it(ft: Foundry) -
     assert not supervised.plan(check_service=False).checks_grader
 
 
-def test_async_builder_checks_the_grader_before_any_upload(ft: Foundry) -> None:
-    emulator = ft.emulator_instance
-    assert emulator is not None
+@pytest.mark.anyio
+async def test_async_builder_checks_the_grader_before_any_upload(ft: Foundry, aft: AsyncFoundry) -> None:
     before = stats(ft)
-
-    async def body(aft: AsyncFoundry) -> None:
-        builder = (aft.fine_tune("o4-mini").train_on(rft_data(12, 0, "rft-agc.jsonl"))
-                   .validate_on(rft_data(10, 100, "rft-agc-val.jsonl"))
-                   .method(Reinforcement(grader=BROKEN, n_epochs=1)).training_type("GlobalStandard"))
-        with pytest.raises(GraderError, match="rejected the grader"):
-            await builder.start()
-
-    run(emulator.info, body)
+    builder = (aft.fine_tune("o4-mini").train_on(rft_data(12, 0, "rft-agc.jsonl"))
+               .validate_on(rft_data(10, 100, "rft-agc-val.jsonl"))
+               .method(Reinforcement(grader=BROKEN, n_epochs=1)).training_type("GlobalStandard"))
+    with pytest.raises(GraderError, match="rejected the grader"):
+        await builder.start()
     assert stats(ft)["files"] == before["files"]
 
 

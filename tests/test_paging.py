@@ -19,18 +19,18 @@ import pytest
 from _emulator_helpers import read_recording
 
 from foundry_tune import AsyncFoundry, Foundry, RetryPolicy
+from foundry_tune._async import _listings as async_listings
+from foundry_tune._async._jobs import scan_jobs as ascan_jobs
+from foundry_tune._async._upload import find_uploaded as afind_uploaded
+from foundry_tune._async._upload import scan_uploaded as ascan_uploaded
+from foundry_tune._core.events import EventTail, JobEvent
+from foundry_tune._core.paging import DEFAULT_MAX_PAGES, PageGuard
 from foundry_tune._demo_data import demo_records
-from foundry_tune._paging import DEFAULT_MAX_PAGES, PageGuard
-from foundry_tune.aio import _job as aio_job
-from foundry_tune.aio._job import scan_jobs as ascan_jobs
-from foundry_tune.aio._upload import find_uploaded as afind_uploaded
-from foundry_tune.aio._upload import scan_uploaded as ascan_uploaded
+from foundry_tune._sync import _listings as sync_listings
+from foundry_tune._sync._jobs import scan_jobs
+from foundry_tune._sync._upload import find_uploaded, scan_uploaded
 from foundry_tune.dataset import Dataset
 from foundry_tune.errors import InvalidParameterError, ScanIncompleteError
-from foundry_tune.job import _checkpoints
-from foundry_tune.job._events import EventTail, JobEvent
-from foundry_tune.job._jobs_api import scan_jobs
-from foundry_tune.job._upload import find_uploaded, scan_uploaded
 
 BASE_URL = "https://acct.openai.azure.com/openai/v1"
 BACKSTOP = 30
@@ -114,7 +114,8 @@ def azure() -> AzureLike:
 
 
 @pytest.fixture
-def ft(azure: AzureLike) -> Iterator[Foundry]:
+def fake_ft(azure: AzureLike) -> Iterator[Foundry]:
+    """A Foundry on the Azure-like fake (not the emulator's ``ft``)."""
     client = openai.OpenAI(base_url=BASE_URL, api_key="k",
                            http_client=httpx.Client(transport=httpx.MockTransport(azure.handler)))
     yield Foundry.from_openai_client(client, retry=_retry())
@@ -196,17 +197,17 @@ def test_bad_bounds_are_refused(kwargs: dict[str, Any]) -> None:
 # --- files: Azure's GET /files has no has_more and the server ignores after ---------------------
 
 
-def test_start_upload_lookup_ends_on_azures_files_page(ft: Foundry, azure: AzureLike) -> None:
+def test_start_upload_lookup_ends_on_azures_files_page(fake_ft: Foundry, azure: AzureLike) -> None:
     assert "has_more" not in azure.files_page
-    job = ft.fine_tune("gpt-4.1-mini").train_on(_data()).training_type("Standard").start()
+    job = fake_ft.fine_tune("gpt-4.1-mini").train_on(_data()).training_type("Standard").start()
     assert job.id == JOB_ID
     assert azure.count("GET", "/files") == 1
     assert azure.count("POST", "/files") == 1
     assert azure.count("GET", "/fine_tuning/jobs") <= 2  # the fingerprint lookup: same page again ends it
 
 
-def test_find_uploaded_is_bounded_sync_and_async(ft: Foundry, azure: AzureLike) -> None:
-    assert find_uploaded(ft, "0" * 64, None) is None
+def test_find_uploaded_is_bounded_sync_and_async(fake_ft: Foundry, azure: AzureLike) -> None:
+    assert find_uploaded(fake_ft, "0" * 64, None) is None
     assert azure.count("GET", "/files") == 1
     listed = azure.files_page["data"][0]
     azure.files_page["data"][0] = {**listed, "filename": "train.sha256-" + "c" * 32 + ".jsonl"}
@@ -244,20 +245,20 @@ def _endless_files(azure: AzureLike) -> None:
     azure._list = listing  # type: ignore[method-assign]
 
 
-def test_the_page_cap_ends_a_file_scan_sync_and_async(ft: Foundry, azure: AzureLike) -> None:
+def test_the_page_cap_ends_a_file_scan_sync_and_async(fake_ft: Foundry, azure: AzureLike) -> None:
     _endless_files(azure)
-    assert scan_uploaded(ft, "0" * 64, None, guard=PageGuard("files", max_pages=4)) is None
+    assert scan_uploaded(fake_ft, "0" * 64, None, guard=PageGuard("files", max_pages=4)) is None
     assert azure.count("GET", "/files") == 4
     guard = PageGuard("files", max_pages=3)
     assert asyncio.run(ascan_uploaded(_aft(azure), "0" * 64, None, guard=guard)) is None
     assert azure.count("GET", "/files") == 7
 
 
-def test_the_time_bound_ends_a_file_scan(ft: Foundry, azure: AzureLike) -> None:
+def test_the_time_bound_ends_a_file_scan(fake_ft: Foundry, azure: AzureLike) -> None:
     _endless_files(azure)
     ticks = itertools.count()
     guard = PageGuard("files", max_seconds=5.0, clock=lambda: float(next(ticks)))
-    assert scan_uploaded(ft, "0" * 64, None, guard=guard) is None
+    assert scan_uploaded(fake_ft, "0" * 64, None, guard=guard) is None
     assert azure.count("GET", "/files") < BACKSTOP
     assert not guard.complete
 
@@ -265,12 +266,12 @@ def test_the_time_bound_ends_a_file_scan(ft: Foundry, azure: AzureLike) -> None:
 # --- jobs, checkpoints and events whose cursor never advances ------------------------------------
 
 
-def test_jobs_listing_ends_when_the_cursor_does_not_advance(ft: Foundry, azure: AzureLike) -> None:
+def test_jobs_listing_ends_when_the_cursor_does_not_advance(fake_ft: Foundry, azure: AzureLike) -> None:
     assert azure.jobs_page["has_more"] is True
-    jobs = ft.jobs.list(limit=50)
+    jobs = fake_ft.jobs.list(limit=50)
     assert len(jobs) == len(azure.jobs_page["data"])
     assert azure.count("GET", "/fine_tuning/jobs") == 2
-    assert scan_jobs(ft, {"k": "v"}) == []
+    assert scan_jobs(fake_ft, {"k": "v"}) == []
     assert azure.count("GET", "/fine_tuning/jobs") == 4
 
 
@@ -284,10 +285,10 @@ def test_async_jobs_listing_ends_when_the_cursor_does_not_advance(azure: AzureLi
     assert azure.count("GET", "/fine_tuning/jobs") == 4
 
 
-def test_checkpoints_end_when_the_cursor_does_not_advance(ft: Foundry, azure: AzureLike) -> None:
+def test_checkpoints_end_when_the_cursor_does_not_advance(fake_ft: Foundry, azure: AzureLike) -> None:
     path = f"/fine_tuning/jobs/{JOB_ID}/checkpoints"
     recorded = len(azure.checkpoints_page["data"])
-    assert len(ft.jobs.get(JOB_ID).checkpoints()) == recorded  # same ids in one page are all kept
+    assert len(fake_ft.jobs.get(JOB_ID).checkpoints()) == recorded  # same ids in one page are all kept
     assert azure.count("GET", path) == 2
 
     async def go() -> int:
@@ -299,7 +300,7 @@ def test_checkpoints_end_when_the_cursor_does_not_advance(ft: Foundry, azure: Az
 
 
 def test_a_cut_short_checkpoint_listing_raises_sync_and_async(
-    ft: Foundry, azure: AzureLike, monkeypatch: pytest.MonkeyPatch
+    fake_ft: Foundry, azure: AzureLike, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = itertools.count()
     template = azure.checkpoints_page["data"][0]
@@ -312,10 +313,10 @@ def test_a_cut_short_checkpoint_listing_raises_sync_and_async(
 
     azure._list = listing  # type: ignore[method-assign]
     small = lambda job_id, clock=None: PageGuard(f"list checkpoints of {job_id}", max_pages=3, strict=True)  # noqa: E731
-    monkeypatch.setattr(_checkpoints, "checkpoints_guard", small)
-    monkeypatch.setattr(aio_job, "checkpoints_guard", small)
+    monkeypatch.setattr(sync_listings, "checkpoints_guard", small)
+    monkeypatch.setattr(async_listings, "checkpoints_guard", small)
     with pytest.raises(ScanIncompleteError):
-        ft.jobs.get(JOB_ID).checkpoints()
+        fake_ft.jobs.get(JOB_ID).checkpoints()
 
     async def go() -> None:
         job = await _aft(azure).jobs.get(JOB_ID)
@@ -326,10 +327,10 @@ def test_a_cut_short_checkpoint_listing_raises_sync_and_async(
     assert azure.count("GET", f"/fine_tuning/jobs/{JOB_ID}/checkpoints") == 6
 
 
-def test_events_end_when_the_cursor_does_not_advance(ft: Foundry, azure: AzureLike) -> None:
+def test_events_end_when_the_cursor_does_not_advance(fake_ft: Foundry, azure: AzureLike) -> None:
     path = f"/fine_tuning/jobs/{JOB_ID}/events"
     recorded = [e["id"] for e in azure.events_page["data"]]
-    events = ft.jobs.get(JOB_ID).events()
+    events = fake_ft.jobs.get(JOB_ID).events()
     assert sorted(e.id for e in events) == sorted(recorded)  # each once, not once per repeated page
     assert azure.count("GET", path) == 2
 
@@ -349,7 +350,7 @@ def test_an_event_poll_is_bounded_by_the_page_cap() -> None:
         assert n < BACKSTOP, "the poll did not stop"
         return [JobEvent(f"ev-{n}", n, "info", f"Step {n}: training loss=0.5", "message", None)], True
 
-    tail = EventTail(endless)
+    tail = EventTail()
     new: list[JobEvent] = []
     guard = PageGuard("poll job events", max_pages=5)
     after: str | None = None
@@ -369,6 +370,6 @@ def test_an_event_poll_ends_at_the_default_page_cap() -> None:
         assert n <= DEFAULT_MAX_PAGES, "the poll did not stop"
         return [JobEvent(f"ev-{n}", n, "info", "Job running.", "message", None)], True
 
-    tail = EventTail(endless, page_size=1)
-    assert len(tail.poll()) == DEFAULT_MAX_PAGES
+    tail = EventTail(page_size=1)
+    assert len(sync_listings.poll_events(tail, endless)) == DEFAULT_MAX_PAGES
     assert tail.requests == DEFAULT_MAX_PAGES

@@ -19,11 +19,11 @@ import pytest
 from _emulator_helpers import SHARED
 
 from foundry_tune import TrainingType
+from foundry_tune._core.job_state import JobState
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.cli import _deploy as deploy_cli
 from foundry_tune.cli import _jobs as jobs_cli
 from foundry_tune.job import Job
-from foundry_tune.job._job import JobState
 
 RECORDINGS = SHARED / "data" / "azure-recordings"
 pytestmark = pytest.mark.skipif(not RECORDINGS.is_dir(), reason="azure-recordings not available")

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from foundry_tune.errors import DatasetError, DatasetValidationError, FoundryTun
 pytestmark = [pytest.mark.emulator]
 
 GB8 = 8 * 1024**3
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(job_duration=1.0) as conn:
-        yield conn
 
 
 def counts(ft: Foundry) -> tuple[int, int, int]:

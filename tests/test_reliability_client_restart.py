@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,11 @@ from foundry_tune._demo_data import demo_records
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator
 
-pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+# An emulator of this module's own: the tests count its jobs and files, and 3 s jobs leave time to
+# kill the script while it waits.
+pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.own_emulator(job_duration=3.0)]
 
 SCRIPT = Path(__file__).with_name("reliability_train_once.py")
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(job_duration=3.0) as emu:
-        yield emu
 
 
 def script_env(emu: Emulator, **extra: str) -> dict[str, str]:

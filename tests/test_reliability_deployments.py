@@ -4,8 +4,6 @@ and left, by their tag, without touching deployments made by anything else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -15,14 +13,9 @@ pytest.importorskip("uvicorn")
 from foundry_tune.client import Foundry
 from foundry_tune.deployment import Deployment
 
-pytestmark = [pytest.mark.emulator,
-              pytest.mark.filterwarnings("ignore::foundry_tune.deployment._billing.BillingWarning")]
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(deployment_provision_delay=0.2, deployment_ready_delay=0.1) as conn:
-        yield conn
+# An emulator of this module's own: the cleanup test asserts every deployment on the resource.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(deployment_ready_delay=0.1),
+              pytest.mark.filterwarnings("ignore::foundry_tune._core.billing.BillingWarning")]
 
 
 def live(ft: Foundry) -> set[str]:

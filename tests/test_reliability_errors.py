@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from foundry_tune.job._hints import failure_hint
+from foundry_tune._core.hints import failure_hint
 
 
 def test_a_throttle_is_not_called_a_quota() -> None:

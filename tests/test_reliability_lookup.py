@@ -4,26 +4,19 @@ Under a 20% fault rate a scan of one request per job almost never completes, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 from foundry_tune._demo_data import demo_records
+from foundry_tune._sync._jobs import scan_jobs
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
 from foundry_tune.job import FineTuneBuilder
-from foundry_tune.job._jobs_api import scan_jobs
 
-pytestmark = [pytest.mark.emulator]
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(job_duration=30.0) as conn:
-        yield conn
+# An emulator of this module's own: it fills the resource with 30 s jobs that stay live.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=30.0)]
 
 
 def requests(ft: Foundry) -> int:

@@ -4,7 +4,7 @@ an unused part behind, and the upload still completes with exactly the bytes of 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -16,12 +16,6 @@ from foundry_tune.client import Foundry, RetryPolicy
 from foundry_tune.dataset import Dataset
 
 pytestmark = [pytest.mark.emulator]
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Foundry]:
-    with Foundry.emulator(job_duration=5.0) as conn:
-        yield conn
 
 
 def test_a_part_sent_twice_does_not_break_the_upload(ft: Foundry) -> None:
@@ -40,18 +34,18 @@ def test_a_part_sent_twice_does_not_break_the_upload(ft: Foundry) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 3])
-def test_library_multipart_upload_under_faults(seed: int) -> None:
+def test_library_multipart_upload_under_faults(seed: int, make_foundry: Callable[..., Foundry]) -> None:
     data = Dataset.from_records(demo_records(1500, seed=5), name="parts.jsonl")
     policy = RetryPolicy(max_attempts=10, initial_backoff=0.1, max_backoff=1.0, total_timeout=60.0)
     options = {"fault_rate": 0.3, "fault_seed": seed, "slow_seconds": 0.2, "job_duration": 5.0}
-    with Foundry.emulator(retry=policy, **options) as ft:
-        job = (ft.fine_tune("gpt-4.1-mini").train_on(data).training_type("Standard")
-               .upload_options(single_request_limit=50_000, part_size=40_000, parallel_parts=4).start())
-        assert job.training_file is not None
-        file_id = job.training_file
-        content = ft.retry.call(lambda: ft.openai.files.content(file_id).content, what="download")
-        assert hashlib.sha256(content).hexdigest() == data.content_hash()
-        emulator = ft.emulator_instance
-        assert emulator is not None
-        stats = emulator.stats()
-        assert (stats["jobs"], stats["files"]) == (1, 1)
+    ft = make_foundry(retry=policy, **options)  # its own emulator: faults, and it counts jobs and files
+    job = (ft.fine_tune("gpt-4.1-mini").train_on(data).training_type("Standard")
+           .upload_options(single_request_limit=50_000, part_size=40_000, parallel_parts=4).start())
+    assert job.training_file is not None
+    file_id = job.training_file
+    content = ft.retry.call(lambda: ft.openai.files.content(file_id).content, what="download")
+    assert hashlib.sha256(content).hexdigest() == data.content_hash()
+    emulator = ft.emulator_instance
+    assert emulator is not None
+    stats = emulator.stats()
+    assert (stats["jobs"], stats["files"]) == (1, 1)

@@ -17,15 +17,15 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 from foundry_tune._demo_data import demo_records
+from foundry_tune._sync._credentials import StaticTokenCredential
 from foundry_tune.client import Foundry, RetryPolicy
-from foundry_tune.client._credentials import StaticTokenCredential
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator, EmulatorInfo
 from foundry_tune.job import Job, JobStatus
 from foundry_tune.methods import DPO, Supervised
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::foundry_tune.deployment._billing.BillingWarning")]
+              pytest.mark.filterwarnings("ignore::foundry_tune._core.billing.BillingWarning")]
 
 OPTIONS: dict[str, Any] = {"job_duration": 4.0, "deployment_provision_delay": 1.0,
                            "deployment_ready_delay": 0.3}

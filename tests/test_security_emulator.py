@@ -25,15 +25,11 @@ from foundry_tune.emulator._errors import ApiError
 from foundry_tune.emulator._multipart import read_form
 from foundry_tune.emulator._state import Config, Context
 
-pytestmark = [pytest.mark.emulator]
-
 TOKEN = "emulator-security-token-7f3a"
 
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    with Emulator(token=TOKEN, data_dir=tmp_path_factory.mktemp("secure") / "data") as emu:
-        yield emu
+# An emulator of this module's own: it needs a token, and its state folder (listed by a test) lives
+# under pytest's tmp.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(token=TOKEN, data_dir=True)]
 
 
 def authed(emu: Emulator) -> httpx.Client:

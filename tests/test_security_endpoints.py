@@ -8,8 +8,8 @@ from typing import Any
 import openai
 import pytest
 
+from foundry_tune._sync._credentials import StaticTokenCredential
 from foundry_tune.client import Foundry
-from foundry_tune.client._credentials import StaticTokenCredential
 from foundry_tune.errors import ConfigurationError
 
 REMOTE_HTTP = [

@@ -31,7 +31,7 @@ from foundry_tune.job import Job
 from foundry_tune.methods import Supervised
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::foundry_tune.deployment._billing.BillingWarning")]
+              pytest.mark.filterwarnings("ignore::foundry_tune._core.billing.BillingWarning")]
 
 TOKEN = "ftsecretTOKEN9c1e5d2b7a44"
 API_KEY = "ftsecretAPIKEY4b8e0f3c61"
@@ -119,7 +119,7 @@ def test_no_secret_in_logs_reprs_errors_progress_or_files(debug_logs: Everything
         with Foundry.from_openai_client(keyed) as by_key:
             seen.append(repr(by_key))
             expect_failure(AuthenticationError, lambda: by_key.jobs.list(limit=1), seen)
-        from foundry_tune.client._credentials import StaticTokenCredential
+        from foundry_tune._sync._credentials import StaticTokenCredential
 
         with Foundry(info.project_endpoint, StaticTokenCredential(API_KEY)) as wrong:
             seen.append(repr(wrong))

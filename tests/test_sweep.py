@@ -7,7 +7,6 @@ import itertools
 import json
 import sys
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -69,16 +68,6 @@ def test_ranking_direction_follows_the_metric_name() -> None:
 
 
 # -- on the emulator ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ft() -> Iterator[Any]:
-    pytest.importorskip("starlette")
-    from foundry_tune.client import Foundry
-
-    options = {"job_duration": 1.0, "deployment_ready_delay": 0.1, "deployment_provision_delay": 0.1}
-    with Foundry.emulator(**options) as conn:
-        yield conn
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,16 @@ Built on the async clients of the same SDKs: ``azure.ai.projects.aio`` (``openai
 ...     await asyncio.gather(*(job.wait(progress=False) for job in jobs))
 """
 
-from foundry_tune.aio._builder import AsyncFineTuneBuilder
-from foundry_tune.aio._credentials import AsyncStaticTokenCredential
-from foundry_tune.aio._deployments import AsyncDeployment, AsyncDeploymentsAPI
-from foundry_tune.aio._evaluate import evaluate
-from foundry_tune.aio._foundry import AsyncFoundry
-from foundry_tune.aio._job import AsyncJob, AsyncJobsAPI
-from foundry_tune.aio._retry import AsyncRetryPolicy
+from foundry_tune._async._builder import AsyncFineTuneBuilder
+from foundry_tune._async._credentials import AsyncStaticTokenCredential
+from foundry_tune._async._deployment import AsyncDeployment
+from foundry_tune._async._deployments import AsyncDeploymentsAPI
+from foundry_tune._async._flavour import AsyncRetryPolicy
+from foundry_tune._async._foundry import AsyncFoundry
+from foundry_tune._async._job import AsyncJob
+from foundry_tune._async._jobs import AsyncJobsAPI
+from foundry_tune._async._sweep import AsyncSweep
+from foundry_tune.evaluation._async._evaluate import evaluate
 
 __all__ = [
     "AsyncDeployment",
@@ -28,5 +31,6 @@ __all__ = [
     "AsyncJobsAPI",
     "AsyncRetryPolicy",
     "AsyncStaticTokenCredential",
+    "AsyncSweep",
     "evaluate",
 ]

@@ -144,6 +144,6 @@ def _compare(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _loopback(endpoint: str) -> bool:
-    from foundry_tune.client._settings import is_loopback
+    from foundry_tune._core.settings import is_loopback
 
     return is_loopback(urlsplit(endpoint).hostname or "")

@@ -135,7 +135,7 @@ def _resolve_deployments(ft: Any, targets: dict[str, Any]) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table (or JSON), return the exit code."""
     from foundry_tune.evaluation import evaluate
-    from foundry_tune.evaluation._evaluate import DEFAULT_METRICS
+    from foundry_tune.evaluation._prepare import DEFAULT_METRICS
 
     if not Path(args.data).is_file():
         return _usage_error(f"no such file: {args.data}")

@@ -1,19 +1,19 @@
 """The connection to Foundry: settings, credentials, the retry policy, error translation, ARM."""
 
-from foundry_tune.client._arm import DEFAULT_ARM_API_VERSION, ArmClient
-from foundry_tune.client._credentials import StaticTokenCredential
-from foundry_tune.client._errors import translate
-from foundry_tune.client._foundry import Foundry
-from foundry_tune.client._retry import RetryPolicy, remaining_budget
-from foundry_tune.client._settings import ArmSettings
+from foundry_tune._core.arm import DEFAULT_ARM_API_VERSION as DEFAULT_ARM_API_VERSION
+from foundry_tune._core.retry import RetryPolicy
+from foundry_tune._core.retry import remaining_budget as remaining_budget
+from foundry_tune._core.settings import ArmSettings
+from foundry_tune._core.translate import translate as translate
+from foundry_tune._sync._arm import ArmClient
+from foundry_tune._sync._credentials import StaticTokenCredential
+from foundry_tune._sync._foundry import Foundry
 
+# The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
-    "DEFAULT_ARM_API_VERSION",
     "ArmClient",
     "ArmSettings",
     "Foundry",
     "RetryPolicy",
     "StaticTokenCredential",
-    "remaining_budget",
-    "translate",
 ]

@@ -7,31 +7,25 @@ free text replaced by a typed placeholder. :func:`compare` makes the same calls 
 lists the :class:`Difference` rows. See ``docs/doctor.md``.
 """
 
-from foundry_tune.doctor._calls import (
-    DEFAULT_TIME_BOUND,
-    collect,
-    compare,
-    quiet_wire_logs,
-    record,
-    seed_emulator,
-)
-from foundry_tune.doctor._record import Answer, build_record, compare_records, format_comparison, load_record
-from foundry_tune.doctor._shapes import Difference, diff, redact, shape_of
+from foundry_tune.doctor._calls import DEFAULT_TIME_BOUND as DEFAULT_TIME_BOUND
+from foundry_tune.doctor._calls import collect as collect
+from foundry_tune.doctor._calls import compare, record
+from foundry_tune.doctor._calls import quiet_wire_logs as quiet_wire_logs
+from foundry_tune.doctor._calls import seed_emulator as seed_emulator
+from foundry_tune.doctor._record import Answer, compare_records, load_record
+from foundry_tune.doctor._record import build_record as build_record
+from foundry_tune.doctor._record import format_comparison as format_comparison
+from foundry_tune.doctor._shapes import Difference, diff, shape_of
+from foundry_tune.doctor._shapes import redact as redact
 
+# The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
-    "DEFAULT_TIME_BOUND",
     "Answer",
     "Difference",
-    "build_record",
-    "collect",
     "compare",
     "compare_records",
     "diff",
-    "format_comparison",
     "load_record",
-    "quiet_wire_logs",
     "record",
-    "redact",
-    "seed_emulator",
     "shape_of",
 ]

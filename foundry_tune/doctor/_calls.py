@@ -19,11 +19,12 @@ from urllib.parse import quote, urlsplit
 
 import openai
 
+from foundry_tune._core.upload import UploadOptions
+from foundry_tune._sync._upload import wait_processed
 from foundry_tune.deployment import BillingWarning
 from foundry_tune.doctor._record import Answer, api_description, build_record, compare_records
 from foundry_tune.doctor._shapes import Difference, shape_of
 from foundry_tune.errors import AuthenticationError, ConfigurationError, FoundryTuneError
-from foundry_tune.job._upload import UploadOptions, wait_processed
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -264,7 +265,7 @@ def identifiers(ft: Foundry, answers: Iterable[Answer], *, connection: bool = Tr
 
 
 def _is_loopback(endpoint: str) -> bool:
-    from foundry_tune.client._settings import is_loopback
+    from foundry_tune._core.settings import is_loopback
 
     return is_loopback(urlsplit(endpoint).hostname or "")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._table import html_table, text_table
 from foundry_tune.errors import ConfigurationError, InvalidParameterError
 from foundry_tune.evaluation._cost import InferenceCost, inference_cost
-from foundry_tune.evaluation._runner import Sample
+from foundry_tune.evaluation._samples import Sample
 from foundry_tune.evaluation._stats import Estimate, PairedDifference, estimate, paired_difference
 from foundry_tune.evaluation._targets import Target
 

@@ -5,6 +5,10 @@ get a Wilson interval and McNemar's test in the report; continuous ones a bootst
 the paired bootstrap test. Pass metrics to :func:`foundry_tune.evaluate` as objects, by name
 (``"exact_match"``, ``"normalized_match"``, ``"rouge_l"``, ``"bleu"``, ``"json_valid"``,
 ``"json_match"``), as graders, or as plain callables.
+
+``rouge_l`` and ``bleu`` are the text-similarity grader's ``rouge_l`` and ``bleu``: one
+implementation (``foundry_tune.graders._metrics``), so an evaluation and a ``text_similarity``
+grader give the same score for the same answer and reference.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
+import string
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from foundry_tune.errors import ConfigurationError, InvalidParameterError
-from foundry_tune.evaluation import _text
 from foundry_tune.evaluation._examples import Example
 from foundry_tune.evaluation._grader_metric import GraderMetric
 
@@ -32,7 +38,6 @@ __all__ = [
     "json_schema",
     "json_valid",
     "normalized_match",
-    "resolve",
     "rouge_l",
 ]
 
@@ -53,6 +58,16 @@ class Metric:
     def bind(self, connection: object) -> Metric:
         """The metric ready to run on ``connection`` (only service-side graders need one)."""
         return self
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def _normalize(text: str) -> str:
+    # SQuAD answer normalization: case, punctuation, English articles, whitespace.
+    text = unicodedata.normalize("NFKC", text).lower().translate(_PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _reference(example: Example) -> str:
@@ -77,21 +92,34 @@ def normalized_match() -> Metric:
     """1 when the answers match after SQuAD normalization (case, punctuation, articles, spaces)."""
     return Metric(
         "normalized_match",
-        lambda output, example: float(_text.normalize(output) == _text.normalize(_reference(example))),
+        lambda output, example: float(_normalize(output) == _normalize(_reference(example))),
         binary=True,
     )
 
 
 def rouge_l() -> Metric:
-    """ROUGE-L F1 between the answer and the reference, over lower-cased word tokens."""
-    return Metric("rouge_l", lambda output, example: _text.rouge_l(output, _reference(example)))
+    """ROUGE-L F1 between the answer and the reference, over lower-cased word tokens.
+
+    The ``text_similarity`` grader's ``rouge_l``: 0.0 when either text has no word token.
+    """
+    # Imported here: the graders package (and pydantic) loads when a metric is made, not with
+    # ``import foundry_tune.evaluation``.
+    from foundry_tune.graders._metrics import rouge_l as similarity
+
+    return Metric("rouge_l", lambda output, example: similarity(output, _reference(example)))
 
 
 def bleu(max_n: int = 4) -> Metric:
-    """Smoothed sentence BLEU (up to ``max_n``-grams) of the answer against the reference."""
+    """Sentence BLEU (up to ``max_n``-grams) of the answer against the reference.
+
+    The ``text_similarity`` grader's ``bleu`` (which uses ``max_n=4``): epsilon-0.1 smoothing,
+    fewer orders for answers shorter than ``max_n`` words, 0.0 when either text has no word token.
+    """
     if max_n < 1:
         raise InvalidParameterError("bleu max_n must be at least 1")
-    return Metric("bleu", lambda output, example: _text.bleu(output, _reference(example), max_n))
+    from foundry_tune.graders._metrics import bleu as similarity
+
+    return Metric("bleu", lambda output, example: similarity(output, _reference(example), max_n))
 
 
 def _parse_json(text: str) -> tuple[bool, Any]:

@@ -9,10 +9,13 @@
 1.0
 """
 
-from foundry_tune.graders._execution import GraderResult, make_sample, run_locally
+from foundry_tune.graders._execution import GraderResult, run_locally
+from foundry_tune.graders._execution import make_sample as make_sample
 from foundry_tune.graders._formula import FormulaError
-from foundry_tune.graders._loading import GraderSource, load, reject_top_level_label_model
-from foundry_tune.graders._metrics import METRICS, similarity
+from foundry_tune.graders._loading import GraderSource, load
+from foundry_tune.graders._loading import reject_top_level_label_model as reject_top_level_label_model
+from foundry_tune.graders._metrics import METRICS as METRICS
+from foundry_tune.graders._metrics import similarity
 from foundry_tune.graders._models import (
     Endpoint,
     Grader,
@@ -26,12 +29,11 @@ from foundry_tune.graders._models import (
     TextSimilarity,
     TextSimilarityMetric,
 )
-from foundry_tune.graders._python_source import MAX_SOURCE_BYTES
+from foundry_tune.graders._python_source import MAX_SOURCE_BYTES as MAX_SOURCE_BYTES
 from foundry_tune.graders._templates import TemplateRefs, template_references
 
+# The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
-    "MAX_SOURCE_BYTES",
-    "METRICS",
     "Endpoint",
     "FormulaError",
     "Grader",
@@ -48,8 +50,6 @@ __all__ = [
     "TextSimilarity",
     "TextSimilarityMetric",
     "load",
-    "make_sample",
-    "reject_top_level_label_model",
     "run_locally",
     "similarity",
     "template_references",

@@ -1,15 +1,25 @@
-"""Text-similarity metrics for local grading, in pure Python.
+"""Text-similarity metrics, in pure Python: the one implementation behind the service's
+``text_similarity`` graders run locally and the evaluation metrics ``bleu`` and ``rouge_l``.
 
-Conventions (documented in docs/methods-and-graders.md):
+Conventions (documented in docs/methods-and-graders.md and docs/evaluation.md):
 
 * ``fuzzy_match`` is the normalized Indel similarity of the two raw strings,
   ``2 * LCS(chars) / (len(a) + len(b))`` (what ``rapidfuzz.fuzz.ratio`` computes, as a fraction).
-* Word metrics tokenize case-insensitively into runs of letters and digits (``\\w+``).
-* ``bleu``: sentence BLEU with up to 4-grams (fewer when the candidate is shorter), uniform
-  weights, clipped counts, brevity penalty, and epsilon 0.1 smoothing for orders without a match.
+* Word metrics tokenize with :func:`tokenize`: NFKC-normalized, lower-cased runs of letters and
+  digits (``\\w+``).
+* ``bleu``: sentence BLEU with up to 4-grams (fewer when the candidate is shorter: the
+  "effective order"), uniform weights, clipped counts, brevity penalty, and epsilon 0.1 smoothing
+  for orders without a match. On the same tokens this is NLTK's
+  ``sentence_bleu(..., smoothing_function=SmoothingFunction().method1, auto_reweigh=True)`` and
+  sacreBLEU's ``sentence_bleu(..., smooth_method="floor", smooth_value=0.1)`` (divided by 100)
+  whenever a unigram matches; with no unigram match the score is 0.
 * ``gleu``: Google-BLEU (Wu et al. 2016), min(precision, recall) over all 1..4-grams.
 * ``meteor``: METEOR with exact matches only (no stemming or synonyms), alpha 0.9, beta 3, gamma 0.5.
-* ``rouge_1`` .. ``rouge_5``: n-gram overlap F1; ``rouge_l``: longest-common-subsequence F1.
+* ``rouge_1`` .. ``rouge_5``: n-gram overlap F1; ``rouge_l``: longest-common-subsequence F1 (the
+  ``fmeasure`` of the ``rouge-score`` package's ``rougeL``), with a bit-parallel LCS.
+* Empty texts: a candidate or reference without a word token scores 0.0 on every word metric
+  except ``cosine``, also when both are empty (as NLTK, sacreBLEU and ``rouge-score`` do);
+  ``fuzzy_match`` and ``cosine`` give 1.0 for two empty texts.
 * ``cosine``: the service embeds both texts; locally it is the cosine of term-frequency vectors, a
   deterministic lexical stand-in for embedding similarity.
 """
@@ -20,6 +30,7 @@ import collections
 import itertools
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 
@@ -29,6 +40,7 @@ __all__ = [
     "cosine",
     "fuzzy_match",
     "gleu",
+    "lcs_length",
     "meteor",
     "rouge_l",
     "rouge_n",
@@ -41,8 +53,8 @@ _BLEU_EPSILON = 0.1
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased runs of letters and digits."""
-    return _WORD.findall(text.lower())
+    """NFKC-normalized, lower-cased runs of letters and digits: the unit every word metric counts in."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
 
 
 def lcs_length(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
@@ -78,16 +90,15 @@ def _overlap(a: Counter[tuple[str, ...]], b: Counter[tuple[str, ...]]) -> int:
     return sum(min(count, b[gram]) for gram, count in a.items())
 
 
-def bleu(candidate: str, reference: str) -> float:
-    """Sentence BLEU (see module notes for smoothing and short candidates)."""
+def bleu(candidate: str, reference: str, max_n: int = 4) -> float:
+    """Sentence BLEU up to ``max_n``-grams, epsilon-smoothed (see the module notes)."""
     hyp, ref = tokenize(candidate), tokenize(reference)
     if not hyp or not ref:
         return 0.0
-    orders = min(4, len(hyp))
+    orders = min(max_n, len(hyp))
     log_total = 0.0
     for n in range(1, orders + 1):
-        hyp_grams = _ngrams(hyp, n)
-        matches = _overlap(hyp_grams, _ngrams(ref, n))
+        matches = _overlap(_ngrams(hyp, n), _ngrams(ref, n))
         possible = len(hyp) - n + 1
         if matches == 0:
             if n == 1:

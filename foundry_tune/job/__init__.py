@@ -1,22 +1,26 @@
 """Fine-tuning jobs: the builder that starts them once, and the Job you watch, measure and deploy."""
 
-from foundry_tune.job._builder import TRAINING_TYPES, FineTuneBuilder
-from foundry_tune.job._checkpoints import Checkpoint
-from foundry_tune.job._events import JobEvent
-from foundry_tune.job._fingerprint import FINGERPRINT_KEY, fingerprint
-from foundry_tune.job._hints import failure_hint
-from foundry_tune.job._job import Job
-from foundry_tune.job._jobs_api import JobsAPI
-from foundry_tune.job._metrics import MetricRow, Metrics, metrics_from_csv, metrics_from_events
-from foundry_tune.job._plan import Plan, PlannedFile
-from foundry_tune.job._status import JobStatus
-from foundry_tune.job._upload import DEFAULT_PART_SIZE, DEFAULT_SINGLE_REQUEST_LIMIT, UploadOptions
+from foundry_tune._core.checkpoints import Checkpoint
+from foundry_tune._core.events import JobEvent
+from foundry_tune._core.fingerprint import FINGERPRINT_KEY
+from foundry_tune._core.fingerprint import fingerprint as fingerprint
+from foundry_tune._core.hints import failure_hint as failure_hint
+from foundry_tune._core.metrics import MetricRow, Metrics
+from foundry_tune._core.metrics import metrics_from_csv as metrics_from_csv
+from foundry_tune._core.metrics import metrics_from_events as metrics_from_events
+from foundry_tune._core.plan import Plan, PlannedFile
+from foundry_tune._core.spec import TRAINING_TYPES as TRAINING_TYPES
+from foundry_tune._core.status import JobStatus
+from foundry_tune._core.upload import DEFAULT_PART_SIZE as DEFAULT_PART_SIZE
+from foundry_tune._core.upload import DEFAULT_SINGLE_REQUEST_LIMIT as DEFAULT_SINGLE_REQUEST_LIMIT
+from foundry_tune._core.upload import UploadOptions
+from foundry_tune._sync._builder import FineTuneBuilder
+from foundry_tune._sync._job import Job
+from foundry_tune._sync._jobs import JobsAPI
 
+# The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
-    "DEFAULT_PART_SIZE",
-    "DEFAULT_SINGLE_REQUEST_LIMIT",
     "FINGERPRINT_KEY",
-    "TRAINING_TYPES",
     "Checkpoint",
     "FineTuneBuilder",
     "Job",
@@ -28,8 +32,4 @@ __all__ = [
     "Plan",
     "PlannedFile",
     "UploadOptions",
-    "failure_hint",
-    "fingerprint",
-    "metrics_from_csv",
-    "metrics_from_events",
 ]

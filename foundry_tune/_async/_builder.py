@@ -1,0 +1,272 @@
+"""``ft.fine_tune(model)``: the immutable builder that validates, uploads once and starts once.
+
+The builder is a connection plus a :class:`~foundry_tune._core.spec.JobSpec` (the job description,
+its checks, validation, fingerprint and create arguments, all without I/O); this module adds the
+network steps of :meth:`~AsyncFineTuneBuilder.plan` and :meth:`~AsyncFineTuneBuilder.start`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from foundry_tune._async import _flavour
+from foundry_tune._async._calls import reconciled_create, safe_call
+from foundry_tune._async._job import AsyncJob
+from foundry_tune._async._jobs import scan_jobs
+from foundry_tune._async._upload import find_uploaded, given_file, upload_once
+from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
+from foundry_tune._core.grader_check import WHAT as GRADER_CHECK
+from foundry_tune._core.grader_check import handle_failure
+from foundry_tune._core.plan import Plan
+from foundry_tune._core.scan import created_by_request
+from foundry_tune._core.spec import JobSpec, _RemoteFile, with_hint
+from foundry_tune._core.status import JobStatus
+from foundry_tune._core.upload import UploadOptions
+from foundry_tune.errors import ServiceError
+
+if TYPE_CHECKING:
+    from foundry_tune._async._foundry import AsyncFoundry
+    from foundry_tune.catalog import TrainingType
+    from foundry_tune.dataset import CostEstimate, Dataset
+    from foundry_tune.methods import TuningMethod
+
+__all__ = ["AsyncFineTuneBuilder"]
+
+log = logging.getLogger("foundry_tune.job")
+
+
+@dataclasses.dataclass(frozen=True)
+class AsyncFineTuneBuilder:
+    """Describes a fine-tuning job. Every method returns a new builder; nothing touches the
+    service until :meth:`start` (or the read-only lookups of :meth:`plan`).
+
+    >>> job = (ft.fine_tune("gpt-4.1-mini").train_on("train.jsonl").validate_on("val.jsonl")
+    ...          .method(Supervised(n_epochs=3)).suffix("support").training_type("GlobalStandard")
+    ...          .start())
+    """
+
+    ft: AsyncFoundry = dataclasses.field(repr=False, compare=False)
+    model: str
+    training: Dataset | _RemoteFile | None = None
+    validation: Dataset | _RemoteFile | None = None
+    tuning_method: TuningMethod | None = None
+    suffix_value: str | None = None
+    seed_value: int | None = None
+    metadata_items: tuple[tuple[str, str], ...] = ()
+    training_type_value: TrainingType | None = None
+    integrations_value: tuple[dict[str, Any], ...] = ()
+    upload: UploadOptions = dataclasses.field(default_factory=UploadOptions)
+    strict: bool = False
+    grader_check: bool = True
+
+    def __post_init__(self) -> None:
+        self.spec  # noqa: B018 - checks the model name now, not at the first call
+
+    @classmethod
+    def create(cls, ft: AsyncFoundry, model: str) -> AsyncFineTuneBuilder:
+        """A builder for base model ``model`` on connection ``ft`` (what ``ft.fine_tune(model)`` returns)."""
+        return cls(ft, model)
+
+    @property
+    def spec(self) -> JobSpec:
+        """The job description without the connection (what the builder holds besides ``ft``)."""
+        return JobSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(JobSpec)})
+
+    def _with(self, spec: JobSpec) -> AsyncFineTuneBuilder:
+        return dataclasses.replace(self, **spec.fields())
+
+    # --- describing the job ------------------------------------------------------------------
+
+    def train_on(self, data: Dataset | str | os.PathLike[str] | Any) -> AsyncFineTuneBuilder:
+        """Training data: a :class:`~foundry_tune.Dataset`, a JSONL path, or an uploaded file id."""
+        return self._with(self.spec.train_on(data))
+
+    def validate_on(self, data: Dataset | str | os.PathLike[str] | Any) -> AsyncFineTuneBuilder:
+        """Validation data (required for Reinforcement): Dataset, JSONL path or uploaded file id."""
+        return self._with(self.spec.validate_on(data))
+
+    def method(self, method: TuningMethod | str) -> AsyncFineTuneBuilder:
+        """The training method: ``Supervised(...)`` (the default), ``DPO(...)`` or ``Reinforcement(...)``;
+        ``"sft"`` / ``"dpo"`` mean that method with "auto" hyperparameters."""
+        return self._with(self.spec.method(method))
+
+    def suffix(self, suffix: str) -> AsyncFineTuneBuilder:
+        """A suffix for the tuned model's name: 1-64 letters, digits, ``-`` or ``_`` (no dots)."""
+        return self._with(self.spec.suffix(suffix))
+
+    def seed(self, seed: int) -> AsyncFineTuneBuilder:
+        """A seed for reproducible training."""
+        return self._with(self.spec.seed(seed))
+
+    def metadata(self, pairs: Mapping[str, str] | None = None, /, **more: str) -> AsyncFineTuneBuilder:
+        """Key/value tags for the job (merged with earlier ones). Keys up to 64 characters, values up
+        to 512; at most 14 pairs (two of the service's 16 hold foundry-tune's fingerprint)."""
+        return self._with(self.spec.metadata(pairs, **more))
+
+    def training_type(self, training_type: str | TrainingType | None) -> AsyncFineTuneBuilder:
+        """Azure's training tier, in any casing: ``"Standard"``, ``"GlobalStandard"`` (``"Global"``),
+        ``"DataZone"`` (``"DataZoneStandard"``) or ``"Developer"`` (``"developerTier"``), or a
+        :class:`~foundry_tune.TrainingType`. ``None`` (the default) sends no training type: the
+        service then picks its default for the model. A type the catalog knows the model cannot
+        be trained with is refused when the job is checked (``plan()``, ``start()``)."""
+        return self._with(self.spec.training_type(training_type))
+
+    def integrations(self, integrations: Sequence[Mapping[str, Any]]) -> AsyncFineTuneBuilder:
+        """Integrations to pass through (e.g. Weights & Biases), at most 5."""
+        return self._with(self.spec.integrations(integrations))
+
+    def upload_options(self, **options: Any) -> AsyncFineTuneBuilder:
+        """Change how files are uploaded (see :class:`~foundry_tune.job.UploadOptions`):
+        ``single_request_limit``, ``part_size``, ``parallel_parts``, ``processing_timeout``."""
+        return self._with(self.spec.upload_options(**options))
+
+    def strict_validation(self, strict: bool = True) -> AsyncFineTuneBuilder:
+        """Treat validation warnings as errors before anything is uploaded."""
+        return self._with(self.spec.strict_validation(strict))
+
+    def check_grader(self, check: bool = True) -> AsyncFineTuneBuilder:
+        """Whether :meth:`start` asks the service's grader ``validate`` endpoint about a
+        Reinforcement grader before anything is uploaded (on by default)."""
+        return self._with(self.spec.check_grader(check))
+
+    # --- local answers -----------------------------------------------------------------------
+
+    def fingerprint(self) -> str:
+        """The fingerprint :meth:`start` tags the job with (hashes the data; no network)."""
+        return self.spec.fingerprint()
+
+    def estimate(self) -> CostEstimate:
+        """Training tokens and cost of the job, computed locally from the training data (no network)."""
+        return self.spec.estimate()
+
+    def create_kwargs(self, method: TuningMethod, fp: str, attempt_id: str, training_file: str,
+                      validation_file: str | None) -> dict[str, Any]:
+        """The ``fine_tuning.jobs.create`` arguments for this job."""
+        return self.spec.create_kwargs(method, fp, attempt_id, training_file, validation_file)
+
+    # --- plan and start ----------------------------------------------------------------------
+
+    async def plan(self, *, check_service: bool = True) -> Plan:
+        """What :meth:`start` would do, without doing it: validation results, which files it would
+        upload or reuse (and how), and whether it would create a job or return an existing one.
+        With ``check_service`` it looks (read-only) for reusable files and jobs."""
+        plan = await _flavour.run_blocking(self.spec.offline_plan)
+        if not check_service:
+            return plan
+        files = []
+        for planned in plan.files:
+            existing = None
+            if planned.action == "upload" and planned.content_hash is not None:
+                existing = await find_uploaded(self.ft, planned.content_hash, planned.size_bytes)
+            files.append(planned if existing is None else self.spec.reusing(planned, existing.id))
+        existing_job = await self._find_reusable(plan.fingerprint)
+        return dataclasses.replace(plan, files=files,
+                                   existing_job_id=existing_job.id if existing_job else None)
+
+    async def _find_reusable(self, fp: str) -> AsyncJob | None:
+        def live_or_succeeded(raw: dict[str, Any]) -> bool:
+            status = JobStatus(str(raw.get("status") or "unknown"))
+            return status.is_live or status == JobStatus.SUCCEEDED
+
+        found = await safe_call(
+            self.ft,
+            lambda: scan_jobs(self.ft, {FINGERPRINT_KEY: fp}, keep=live_or_succeeded, want=1),
+            what="look up jobs by fingerprint",
+        )
+        if not found:
+            return None
+        job = AsyncJob(self.ft, found[0])
+        job.reused = True
+        return job
+
+    async def start(self, force_new: bool = False, *,
+                    on_progress: Callable[[str], None] | None = None) -> AsyncJob:
+        """Validate locally, upload each file once, and create the job once.
+
+        1. The data is validated first: invalid data raises
+           :class:`~foundry_tune.errors.DatasetValidationError` and nothing is uploaded.
+        2. Unless ``force_new``, a live or succeeded job with the same fingerprint (model, data
+           hashes, method, suffix, seed, training type) is returned instead of a new one.
+        3. Files already uploaded with the same content are reused; large ones go through the
+           Uploads API. A file the service rejects raises :class:`~foundry_tune.errors.UploadError`,
+           and so does a given file id uploaded for another purpose than fine-tuning.
+        4. For Reinforcement, the service's grader ``validate`` endpoint is asked first: a rejection
+           raises :class:`~foundry_tune.errors.GraderError` before any upload
+           (``.check_grader(False)`` skips it).
+        5. The create call is never repeated blindly: after an ambiguous failure the job is looked
+           up by fingerprint first.
+
+        ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger).
+        """
+        say = on_progress or log.info
+        spec = self.spec
+        method, fp = await _flavour.run_blocking(spec.checked)
+        if not force_new:
+            existing = await self._find_reusable(fp)
+            if existing is not None:
+                say(f"job {existing.id} ({existing.status}) already has this fingerprint: returning it "
+                    "(start(force_new=True) starts another)")
+                return existing
+        await self._check_grader_with_service(spec, method, say)
+        assert spec.training is not None
+        training_file = await self._provide(spec.training, say)
+        validation_file = None if spec.validation is None else await self._provide(spec.validation, say)
+        job = await self._create(spec, method, fp, training_file, validation_file)
+        say(f"started job {job.id} on {self.model}")
+        return job
+
+    async def _check_grader_with_service(self, spec: JobSpec, method: TuningMethod,
+                                         say: Callable[[str], None]) -> None:
+        grader = spec.grader_to_check(method)
+        if grader is None:
+            return
+        graders = self.ft.openai.fine_tuning.alpha.graders
+
+        async def validate() -> Any:
+            return await graders.validate(grader=cast(Any, grader))
+
+        try:
+            await safe_call(self.ft, validate, what=GRADER_CHECK)
+        except ServiceError as exc:
+            handle_failure(exc, say)
+            return
+        say("the service accepted the grader")
+
+    async def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
+        if isinstance(source, _RemoteFile):
+            return (await given_file(self.ft, source.file_id, self.upload)).id
+        return (await upload_once(self.ft, source, self.upload, on_progress=say)).id
+
+    async def _create(self, spec: JobSpec, method: TuningMethod, fp: str, training_file: str,
+                      validation_file: str | None) -> AsyncJob:
+        attempt_id = uuid.uuid4().hex
+        kwargs = spec.create_kwargs(method, fp, attempt_id, training_file, validation_file)
+        jobs = self.ft.openai.fine_tuning.jobs
+        since = time.time()
+
+        async def create() -> Any:
+            return await jobs.create(**kwargs)
+
+        async def lookup() -> Any:
+            found = await scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
+            if not found:  # a service that drops job metadata: recognise the job by what it was made of
+                keep = created_by_request(kwargs, since)
+                found = await scan_jobs(self.ft, {}, keep=keep, want=1, limit=100)
+            return found[0] if found else None
+
+        try:
+            raw = await reconciled_create(self.ft, create, lookup,
+                                          what=f"create fine-tuning job on {self.model}")
+        except ServiceError as exc:
+            raise with_hint(exc) from exc
+        job = AsyncJob(self.ft, raw)
+        if job.fingerprint is None:
+            log.warning("the service did not keep the metadata of job %s: start() will not find it again by "
+                        "fingerprint (it may start a new job for the same data)", job.id)
+        return job

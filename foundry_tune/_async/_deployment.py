@@ -1,0 +1,198 @@
+"""``AsyncDeployment``: one model deployment, to wait on until it answers, chat with, refresh and delete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from foundry_tune._async._calls import safe_call
+from foundry_tune._core.deployment_errors import deployment_error
+from foundry_tune._core.deployment_info import DeploymentInfo
+from foundry_tune._core.deployment_state import (
+    CREATE_TIMEOUT,
+    DELETE_TIMEOUT,
+    PROBE_MAX_TOKENS,
+    PROBE_MESSAGES,
+    DeploymentState,
+    Readiness,
+    ThrottleCount,
+    as_messages,
+    operation_done,
+    provisioned,
+    provisioning_schedule,
+    readiness_of,
+    readiness_schedule,
+    retry_hint,
+)
+from foundry_tune._core.polling import Deadline, PollSchedule
+from foundry_tune._core.translate import translate
+from foundry_tune.errors import FoundryTuneError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    from foundry_tune._async._deployments import AsyncDeploymentsAPI
+    from foundry_tune._async._foundry import AsyncFoundry
+
+__all__ = ["AsyncDeployment", "wait_until"]
+
+log = logging.getLogger("foundry_tune.deployment")
+
+
+async def wait_until(
+    ft: AsyncFoundry,
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float,
+    what: str,
+    schedule: PollSchedule,
+) -> None:
+    """Call ``check`` until it returns True, sleeping on ``schedule`` (with the connection's retry
+    clock and sleep) in between; :class:`WaitTimeoutError` once ``timeout`` seconds passed."""
+    clock = ft.retry.clock
+    deadline = Deadline.after(timeout, clock())
+    while not await check():
+        remaining = deadline.remaining(clock())
+        if remaining is not None and remaining <= 0:
+            raise WaitTimeoutError(
+                f"{what}: still waiting after {timeout:g}s (nothing was cancelled or deleted)"
+            )
+        await ft.retry.sleep(schedule.next(remaining=remaining))
+
+
+class AsyncDeployment(DeploymentState):
+    """A model deployment on the Foundry resource.
+
+    ``chat()`` and ``responses()`` call it through the OpenAI client; ``delete()`` removes it and
+    waits until it is gone. Used as a context manager it is deleted when the block exits, also
+    when the block raises.
+    """
+
+    def __init__(self, api: AsyncDeploymentsAPI, info: DeploymentInfo, *,
+                 operation: str | None = None) -> None:
+        self._api = api
+        self._info = info
+        self._operation = operation
+
+    @property
+    def _ft(self) -> AsyncFoundry:
+        return self._api.ft
+
+    async def refresh(self) -> AsyncDeployment:
+        """Re-read the deployment from ARM; returns self."""
+        self._info = await self._api.get_info(self.name)
+        return self
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    async def wait(self, *, timeout: float = CREATE_TIMEOUT, ready_check: bool = True) -> AsyncDeployment:
+        """Wait until provisioning succeeded and (with ``ready_check``) the deployment answers.
+
+        Right after ``ft.deployments.create`` it follows the ``Azure-AsyncOperation`` that ARM
+        answered the PUT with (as azure-mgmt-core does), then reads the deployment once more;
+        otherwise it polls the deployment's ``provisioningState``. Raises :class:`DeploymentError`
+        with Azure's code and message if provisioning fails, and :class:`WaitTimeoutError` after
+        ``timeout`` seconds (the deployment is left as it is).
+        """
+        clock = self._ft.retry.clock
+        started = clock()
+        await wait_until(self._ft, self._provisioned, timeout=timeout,
+                         what=f"provisioning of deployment {self.name!r}", schedule=provisioning_schedule())
+        if ready_check:
+            count = ThrottleCount()
+
+            async def answers() -> bool:
+                return count.ready(await self._probe())
+
+            remaining = max(1.0, timeout - (clock() - started))
+            await wait_until(self._ft, answers, timeout=remaining, what=f"deployment {self.name!r} to answer",
+                             schedule=readiness_schedule())
+        return self
+
+    async def _provisioned(self) -> bool:
+        if self._operation is not None:
+            try:
+                body = await self._ft.arm.operation(self._operation,
+                                                    what=f"status of deployment {self.name!r}")
+            except FoundryTuneError as exc:
+                raise deployment_error(exc, name=self.name) from exc
+            if not operation_done(body, name=self.name, action="provisioning", hint=retry_hint(self.name)):
+                return False
+            self._operation = None
+        if not self._info.succeeded:
+            await self.refresh()
+        return provisioned(self._info)
+
+    async def _probe(self) -> Readiness:
+        """One readiness check: a tiny chat call (see :func:`readiness_of` for what answers mean)."""
+        try:
+            await self._ft.openai.chat.completions.create(
+                model=self.name,
+                messages=PROBE_MESSAGES,  # type: ignore[arg-type]
+                max_completion_tokens=PROBE_MAX_TOKENS,
+            )
+        except openai.APIStatusError as exc:
+            readiness = readiness_of(exc.status_code, exc.code)
+            if readiness == "refused":
+                raise translate(exc, what=f"readiness check of deployment {self.name!r}") from exc
+            log.debug("deployment %s answered HTTP %s %s to a readiness check", self.name,
+                      exc.status_code, exc.code)
+            return readiness
+        except openai.APIConnectionError:
+            return readiness_of(None)
+        return "ready"
+
+    # -- inference ---------------------------------------------------------------------------
+
+    async def chat(self, prompt_or_messages: str | Iterable[Mapping[str, Any]], *, system: str | None = None,
+                   **kwargs: Any) -> str:
+        """Chat completion with this deployment; returns the answer's text.
+
+        Takes a prompt string or a list of messages; ``system`` prepends a system message; other
+        keyword arguments go to ``openai.chat.completions.create`` (``temperature``, ``max_tokens``...).
+        """
+        messages = as_messages(prompt_or_messages, system)
+        completion = await safe_call(
+            self._ft,
+            lambda: self._ft.openai.chat.completions.create(model=self.name, messages=messages, **kwargs),  # type: ignore[arg-type]
+            what=f"chat with deployment {self.name!r}",
+        )
+        if not completion.choices:
+            return ""
+        return completion.choices[0].message.content or ""
+
+    async def responses(self, input: str | list[Any], **kwargs: Any) -> str:
+        """Responses API call with this deployment; returns ``output_text``."""
+        response = await safe_call(
+            self._ft,
+            lambda: self._ft.openai.responses.create(model=self.name, input=input, **kwargs),
+            what=f"responses call to deployment {self.name!r}",
+        )
+        return str(response.output_text)
+
+    # -- removal -----------------------------------------------------------------------------
+
+    async def delete(self, *, wait: bool = True, timeout: float = DELETE_TIMEOUT) -> None:
+        """Delete the deployment; with ``wait`` return only once ARM no longer lists it."""
+        await self._api.delete(self.name, wait=wait, timeout=timeout)
+
+    async def __aenter__(self) -> AsyncDeployment:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            await self.delete()
+            return
+        try:
+            await self.delete()
+        except Exception:
+            # The block's own error matters more; the failed delete is logged for cleanup later.
+            log.exception("could not delete deployment %r after the block raised; "
+                          "run ft.deployments.cleanup(dry_run=False) to remove leftovers", self.name)

@@ -1,0 +1,117 @@
+"""What the async flavour does differently from the sync one, and nothing else.
+
+The sync twin is the hand-written ``foundry_tune/_sync/_flavour.py``, which defines the same names:
+sleeping, running blocking work off the event loop, a lock, a bounded task pool, what counts as an
+interruption, the retry runner, and the SDK clients the flavour is built on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import tenacity
+
+from foundry_tune._core.retry import RetryAttempts
+from foundry_tune._core.retry import RetryPolicy as RetryPolicy  # noqa: PLC0414 - re-exported
+from foundry_tune.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import httpx2
+    import openai
+    from azure.core.credentials_async import AsyncTokenCredential
+
+T = TypeVar("T")
+X = TypeVar("X")
+
+Lock = asyncio.Lock
+"""A lock for ``async with`` (``threading.Lock`` in the sync flavour)."""
+
+INTERRUPTS: tuple[type[BaseException], ...] = (asyncio.CancelledError, KeyboardInterrupt)
+"""What stops a wait from outside: a cancelled task or Ctrl-C."""
+
+
+async def sleep(seconds: float) -> None:
+    """Wait ``seconds`` without blocking the event loop."""
+    await asyncio.sleep(seconds)
+
+
+async def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run CPU-bound or file work (validation, hashing, reading) in a worker thread."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit: int) -> list[T]:
+    """``fn`` over ``items`` with at most ``limit`` running at once; results in the items' order."""
+    gate = asyncio.Semaphore(max(1, limit))
+
+    async def one(item: X) -> T:
+        async with gate:
+            return await fn(item)
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+class AsyncRetryPolicy:
+    """Runs async safe calls under a :class:`~foundry_tune.RetryPolicy` (``policy``, default
+    ``RetryPolicy()``): the same retries, time bound and typed errors; it awaits its attempts and
+    sleeps with ``sleep`` (``asyncio.sleep`` unless a test injects one)."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The policy's monotonic clock."""
+        return self.policy.clock
+
+    async def call(self, fn: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Await ``fn()`` under the policy: same retries, bound and errors as ``RetryPolicy.call``."""
+        attempts = RetryAttempts(self.policy, what)
+        retrying = tenacity.AsyncRetrying(sleep=self.sleep, **attempts.tenacity_options())
+
+        async def attempt() -> T:  # a coroutine function: tenacity awaits only those
+            return await fn()
+
+        with attempts.budget(), attempts.typed_errors():
+            return await retrying(attempt)
+
+    def __repr__(self) -> str:
+        return f"AsyncRetryPolicy({self.policy!r})"
+
+
+def retry_runner(policy: RetryPolicy | None) -> AsyncRetryPolicy:
+    """The object a connection runs its safe calls through."""
+    return AsyncRetryPolicy(policy)
+
+
+def default_credential() -> AsyncTokenCredential:
+    """``azure.identity.aio.DefaultAzureCredential``."""
+    from azure.identity.aio import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def project_openai_client(
+    endpoint: str, credential: AsyncTokenCredential, *, http_client: httpx2.AsyncClient, timeout: float
+) -> tuple[Any, openai.AsyncOpenAI]:
+    """The project's ``openai.AsyncOpenAI`` from ``azure.ai.projects.aio`` with the SDK's retries off,
+    and the project client to close with it."""
+    try:
+        from azure.ai.projects.aio import AIProjectClient
+
+        project = AIProjectClient(endpoint=endpoint, credential=credential)
+    except ImportError as exc:  # azure-core's async pipeline imports aiohttp when it is built
+        raise ConfigurationError(
+            f"AsyncFoundry needs the 'aio' extra ({exc.name or 'aiohttp'} is missing): "
+            "pip install 'foundry-tune[aio]'"
+        ) from exc
+    client = project.get_openai_client(max_retries=0, timeout=timeout, http_client=http_client)
+    return project, client

@@ -1,0 +1,315 @@
+"""The connection to one Foundry project: the OpenAI data plane, ARM for deployments, the retry
+policy, and the entry points to jobs, deployments and sweeps. The facade sits on top of the network
+layer: nothing below it imports this module at run time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import openai
+from azure.core.credentials_async import AsyncTokenCredential
+
+from foundry_tune._async._credentials import AsyncStaticTokenCredential
+from foundry_tune._async._flavour import (
+    AsyncRetryPolicy,
+    RetryPolicy,
+    default_credential,
+    project_openai_client,
+    retry_runner,
+)
+from foundry_tune._async._transport import openai_http_client
+from foundry_tune._core.arm import DEFAULT_ARM_API_VERSION
+from foundry_tune._core.connection import (
+    EMULATOR_TOKEN,
+    ConnectionState,
+    connection_options,
+    loopback_emulator_token,
+    start_emulator,
+)
+from foundry_tune._core.settings import ArmSettings, check_endpoint, settings_from_env
+from foundry_tune._core.trust import Trust
+
+if TYPE_CHECKING:
+    from foundry_tune._async._arm import AsyncArmClient
+    from foundry_tune._async._builder import AsyncFineTuneBuilder
+    from foundry_tune._async._deployments import AsyncDeploymentsAPI
+    from foundry_tune._async._jobs import AsyncJobsAPI
+    from foundry_tune._async._sweep import AsyncSweep
+    from foundry_tune.emulator import Emulator
+
+__all__ = ["AsyncFoundry"]
+
+
+class AsyncFoundry(ConnectionState):
+    """A connection to a Foundry project: the OpenAI client, the retry policy, ARM, jobs, deployments.
+
+    ``project_endpoint`` is ``https://<account>.services.ai.azure.com/api/projects/<project>``;
+    ``credential`` is any azure-identity credential (default ``DefaultAzureCredential``).
+    The ARM settings (subscription, resource group, account, ARM endpoint) are needed only for
+    deployments; the account defaults to the one in the endpoint's host. Plain http is refused
+    for any host but loopback. ``retry`` replaces the default :class:`~foundry_tune.RetryPolicy`;
+    ``timeout`` bounds each HTTP request; ``verify`` may name a CA bundle (default: the system's,
+    or ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``). The data plane and ARM share that trust and the
+    proxy from ``HTTPS_PROXY`` / ``NO_PROXY``. ``arm_transport`` replaces the ARM client's httpx
+    transport (tests, proxies). Use it as a context manager, or call :meth:`close`.
+    """
+
+    _project: Any
+
+    def __init__(
+        self,
+        project_endpoint: str,
+        credential: AsyncTokenCredential | None = None,
+        *,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        account_name: str | None = None,
+        arm_endpoint: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 120.0,
+        arm_api_version: str = DEFAULT_ARM_API_VERSION,
+        verify: bool | str = True,
+        arm_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.endpoint = check_endpoint(project_endpoint, what="project endpoint")
+        self._owns_credential = credential is None
+        if credential is None:
+            credential = default_credential()
+        self._setup(
+            credential=credential,
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=self.endpoint),
+            retry=retry,
+            timeout=timeout,
+            arm_api_version=arm_api_version,
+            verify=verify,
+            arm_transport=arm_transport,
+        )
+        http_client = openai_http_client(endpoint=self.endpoint, timeout=timeout, trust=self._trust)
+        self._project, self._openai = project_openai_client(
+            self.endpoint, credential, http_client=http_client, timeout=timeout)
+
+    def _setup(
+        self,
+        *,
+        credential: AsyncTokenCredential | None,
+        arm: ArmSettings,
+        retry: RetryPolicy | None,
+        timeout: float,
+        arm_api_version: str,
+        verify: bool | str,
+        arm_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._credential = credential
+        self._arm_transport = arm_transport
+        self._arm_settings = arm
+        self._retry = retry_runner(retry)
+        self._timeout = timeout
+        self._arm_api_version = arm_api_version
+        self._trust = Trust(verify)
+        self._arm: AsyncArmClient | None = None
+        self._deployments: AsyncDeploymentsAPI | None = None
+        self._emulator: Emulator | None = None
+        self._project = None
+        self._closed = False
+
+    # -- alternative constructors -------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        require_deployments: bool = False,
+        retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> AsyncFoundry:
+        """Connect with settings from the environment and ``DefaultAzureCredential``.
+
+        Reads ``AZURE_AI_PROJECT_ENDPOINT`` (or ``FOUNDRY_PROJECT_ENDPOINT``), and for deployments
+        ``AZURE_SUBSCRIPTION_ID``, ``AZURE_RESOURCE_GROUP``, ``AZURE_AI_ACCOUNT_NAME`` (default: from
+        the endpoint's host) and ``AZURE_ARM_ENDPOINT`` (default the public cloud). A missing
+        endpoint raises one :class:`~foundry_tune.ConfigurationError` that also lists the missing
+        deployment settings; with ``require_deployments=True`` those are required up front too.
+        Otherwise they are checked (again all at once) when deployments are first used.
+
+        An endpoint on loopback is taken for the local emulator: without an explicit ``credential``
+        the connection presents the token in ``FOUNDRY_TUNE_EMULATOR_TOKEN`` (needed only when the
+        emulator was started with ``--token``) instead of signing in with ``DefaultAzureCredential``.
+        """
+        endpoint, arm = settings_from_env(env, require_deployments=require_deployments)
+        token = loopback_emulator_token(endpoint, env)
+        if credential is None and token is not None:
+            credential = AsyncStaticTokenCredential(token)
+        return cls(
+            endpoint,
+            credential,
+            subscription_id=arm.subscription_id,
+            resource_group=arm.resource_group,
+            account_name=arm.account_name,
+            arm_endpoint=arm.endpoint,
+            retry=retry,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_openai_client(
+        cls,
+        client: openai.AsyncOpenAI,
+        *,
+        credential: AsyncTokenCredential | None = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        account_name: str | None = None,
+        arm_endpoint: str | None = None,
+        retry: RetryPolicy | None = None,
+        arm_api_version: str = DEFAULT_ARM_API_VERSION,
+        verify: bool | str = True,
+    ) -> AsyncFoundry:
+        """Wrap an existing OpenAI client, e.g. a key-based resource endpoint
+        (``https://<account>.openai.azure.com/openai/v1``).
+
+        A copy with the SDK's retries off is used, so that foundry-tune's policy is the only one.
+        ``credential`` is used for ARM only (default ``DefaultAzureCredential``, created when
+        deployments are first used).
+        """
+        endpoint = check_endpoint(str(client.base_url), what="OpenAI base URL")
+        self = cls.__new__(cls)
+        self.endpoint = endpoint
+        self._owns_credential = credential is None
+        self._setup(
+            credential=credential,
+            arm=ArmSettings.resolve(subscription_id, resource_group, account_name, arm_endpoint,
+                                    data_endpoint=endpoint),
+            retry=retry,
+            timeout=float(client.timeout) if isinstance(client.timeout, (int, float)) else 120.0,
+            arm_api_version=arm_api_version,
+            verify=verify,
+        )
+        self._openai = client.with_options(max_retries=0)
+        return self
+
+    @classmethod
+    def emulator(cls, *, retry: RetryPolicy | None = None, **options: Any) -> AsyncFoundry:
+        """Start the embedded local emulator with ``options`` and connect to it.
+
+        The returned connection owns the emulator and stops it on :meth:`close`. Starting takes a
+        moment and blocks. Needs the ``emulator`` extra (``pip install 'foundry-tune[emulator]'``).
+        """
+        emulator = start_emulator(options)
+        info = emulator.info
+        try:
+            ft = cls(info.project_endpoint, AsyncStaticTokenCredential(info.token or EMULATOR_TOKEN),
+                     retry=retry, **connection_options(info))
+        except BaseException:
+            emulator.stop()
+            raise
+        ft._emulator = emulator
+        return ft
+
+    # -- attributes --------------------------------------------------------------------------
+
+    @property
+    def openai(self) -> openai.AsyncOpenAI:
+        """The OpenAI client for this project (SDK retries off: :attr:`retry` is the policy)."""
+        return self._openai
+
+    @property
+    def retry(self) -> AsyncRetryPolicy:
+        """The retry policy every safe call goes through."""
+        return self._retry
+
+    @property
+    def credential(self) -> AsyncTokenCredential:
+        """The azure-identity credential used for tokens."""
+        if self._credential is None:
+            self._credential = default_credential()
+        return self._credential
+
+    @property
+    def arm(self) -> AsyncArmClient:
+        """The ARM client (created on first use; raises if ARM settings are missing)."""
+        if self._arm is None:
+            from foundry_tune._async._arm import AsyncArmClient
+
+            self._arm = AsyncArmClient(
+                self._arm_settings,
+                self.credential,
+                retry=self._retry,
+                api_version=self._arm_api_version,
+                timeout=min(self._timeout, 60.0),
+                verify=self._trust.verify,
+                transport=self._arm_transport,
+            )
+        return self._arm
+
+    @property
+    def deployments(self) -> AsyncDeploymentsAPI:
+        """Create, list, look up and clean up deployments."""
+        if self._deployments is None:
+            from foundry_tune._async._deployments import AsyncDeploymentsAPI
+
+            self._deployments = AsyncDeploymentsAPI(self)
+        return self._deployments
+
+    @property
+    def jobs(self) -> AsyncJobsAPI:
+        """List, look up and attach to fine-tuning jobs."""
+        from foundry_tune._async._jobs import AsyncJobsAPI
+
+        return AsyncJobsAPI(self)
+
+    def fine_tune(self, model: str) -> AsyncFineTuneBuilder:
+        """Start describing a fine-tuning job on base model ``model`` (an immutable builder)."""
+        from foundry_tune._async._builder import AsyncFineTuneBuilder
+
+        return AsyncFineTuneBuilder(self, model)
+
+    async def sweep(self, builder: AsyncFineTuneBuilder, grid: Mapping[str, Iterable[Any]],
+                    **options: Any) -> AsyncSweep:
+        """One job per point of ``grid`` over the builder's hyperparameters, paced to the service's
+        limits (see :func:`foundry_tune.sweep.sweep` for ``rank_by``, ``max_active``...)."""
+        from foundry_tune._async._sweep import sweep
+
+        return await sweep(builder, grid, **options)
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the HTTP clients, the credential this object created, and an owned emulator."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._openai.close()
+            if self._project is not None:
+                await self._project.close()
+            if self._arm is not None:
+                await self._arm.aclose()
+            close = getattr(self._credential, "close", None)
+            if self._owns_credential and callable(close):
+                await close()
+        finally:
+            if self._emulator is not None:
+                self._emulator.stop()
+
+    # unasync: remove-begin
+    async def aclose(self) -> None:
+        """The same as :meth:`close` (the spelling of httpx and other async clients)."""
+        await self.close()
+
+    # unasync: remove-end
+    async def __aenter__(self) -> AsyncFoundry:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

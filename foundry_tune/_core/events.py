@@ -1,0 +1,163 @@
+"""Job events and the pure half of reading them incrementally.
+
+The events endpoint lists newest first; ``after=<event id>`` continues with the events older than
+that one. To fetch only what is new since the last poll, a poll reads from the top and stops at the
+first event already seen, paging further down only while a whole page is new. :class:`EventTail`
+makes those decisions; the network layer (``foundry_tune._async._listings``) fetches the pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from foundry_tune._core.event_messages import parse_step_message
+from foundry_tune._core.paging import PageGuard
+
+__all__ = ["ALL_EVENTS_PAGE_SIZE", "EVENTS_PAGE_SIZE", "EventTail", "JobEvent"]
+
+EVENTS_PAGE_SIZE = 50
+"""Events asked for per page while a wait polls."""
+
+ALL_EVENTS_PAGE_SIZE = 100
+"""Events asked for per page when reading a job's whole history."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobEvent:
+    """One job event: a message (``type == "message"``) or a metrics row (``type == "metrics"``).
+
+    Azure reports training steps as messages (``Step 10: training loss=0.53``); :attr:`metrics`
+    reads both forms."""
+
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str
+    data: dict[str, Any] | None
+
+    @property
+    def time(self) -> dt.datetime:
+        """``created_at`` as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(self.created_at, tz=dt.timezone.utc)
+
+    @property
+    def metrics(self) -> dict[str, Any] | None:
+        """The metrics row this event carries, or ``None``.
+
+        A ``metrics`` event's structured ``data`` (OpenAI) when it has one; otherwise the row read
+        from a step line in ``message`` (``Step 8250: training loss=3.81E-06``, how Azure reports
+        training progress, as ``message`` events without ``data``). Keys are those of
+        :class:`~foundry_tune.job.MetricRow` (``step``, ``total_steps``, ``train_loss``, ...).
+        """
+        data = self.data
+        if self.type == "metrics" and isinstance(data, dict) and data:
+            if "step" in data:
+                return dict(data)
+            parsed = parse_step_message(self.message)
+            return {**parsed, **data} if parsed else dict(data)
+        parsed = parse_step_message(self.message)
+        return dict(parsed) if parsed is not None else None
+
+    @property
+    def is_structured_metrics(self) -> bool:
+        """Whether the metrics row comes from structured ``data`` rather than the message text."""
+        return self.type == "metrics" and isinstance(self.data, dict) and bool(self.data)
+
+    @property
+    def is_metrics(self) -> bool:
+        """Whether this event carries a metrics row (structured ``data`` or a step message)."""
+        return self.metrics is not None
+
+    @classmethod
+    def from_wire(cls, obj: Any) -> JobEvent:
+        """Build from an openai ``FineTuningJobEvent`` or a plain dict, tolerating missing keys."""
+        raw = _wire_dict(obj)
+        data = raw.get("data")
+        return cls(
+            id=str(raw.get("id", "")),
+            created_at=_seconds(raw.get("created_at")),
+            level=str(raw.get("level") or "info"),
+            message=str(raw.get("message") or ""),
+            type=str(raw.get("type") or "message"),
+            data=data if isinstance(data, dict) else None,
+        )
+
+
+def _wire_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        try:
+            dumped = dump()
+        except Exception:  # a half-valid SDK object: fall back to its attributes
+            dumped = None
+        if isinstance(dumped, dict):
+            return dumped
+    keys = ("id", "created_at", "level", "message", "type", "data")
+    return {key: getattr(obj, key) for key in keys if hasattr(obj, key)}
+
+
+def _seconds(value: Any) -> int:
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if math.isfinite(number) and 0 <= number < 253_402_300_800 else 0  # < year 10000
+
+
+class EventTail:
+    """Yields each event of a job once, oldest first, reading only new pages on every poll."""
+
+    def __init__(self, *, page_size: int = EVENTS_PAGE_SIZE, remember: int = 10_000) -> None:
+        self.page_size = page_size
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+        self._remember = remember
+        self.requests = 0
+        """How many pages were fetched so far (tests and benchmarks read it)."""
+
+    def guard(self, job_id: str, clock: Callable[[], float] = time.monotonic) -> PageGuard:
+        """The bounds of one poll (a fresh guard for each): a page seen again or a cursor that
+        does not advance ends it, and so do the page cap and the time bound."""
+        return PageGuard(f"list events of {job_id}", clock=clock)
+
+    def absorb(self, events: list[JobEvent], has_more: bool | None, new: list[JobEvent],
+               guard: PageGuard) -> str | None:
+        """Add one fetched page's unseen events (newest first) to ``new``; return the ``after``
+        cursor of the next page to fetch, or None when the poll is complete.
+
+        ``guard`` (one per poll) bounds the poll: a page seen again or a cursor that does not
+        advance ends it, and so do its page cap and time bound."""
+        self.requests += 1
+        fresh, cursor = guard.take(events, has_more)
+        for event in fresh:
+            if event.id in self._seen:
+                return None
+            new.append(event)
+        return cursor
+
+    def finish(self, new: list[JobEvent]) -> list[JobEvent]:
+        """End a poll: remember ``new`` and return it oldest first."""
+        new.reverse()
+        for event in new:
+            self._remember_id(event.id)
+        return new
+
+    def _remember_id(self, event_id: str) -> None:
+        self._seen.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._remember:
+            self._seen.discard(self._order.popleft())
+
+    @classmethod
+    def everything(cls, page_size: int = ALL_EVENTS_PAGE_SIZE) -> EventTail:
+        """A tail that remembers every id: one poll of it reads the whole history."""
+        return cls(page_size=page_size, remember=10**9)

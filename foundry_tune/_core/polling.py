@@ -1,0 +1,135 @@
+"""One polling schedule for every wait: jobs, file processing, deployments and sweeps.
+
+A :class:`PollSchedule` answers one question, "how long until the next look?", and does no I/O:
+the first interval is ``floor``; after a look that saw something change it is ``floor`` again;
+after each look that saw nothing new it grows by ``factor`` up to ``cap``; and it never sleeps past
+the time left before a deadline. A fixed interval is ``floor == cap``.
+
+The presets keep each wait's long-standing pace:
+
+===============================  =======  =====
+preset                           floor    cap
+===============================  =======  =====
+``job_schedule()``               1 s      30 s
+``sweep_schedule()``             1 s      15 s
+``file_schedule()``              0.2 s    5 s
+``deployment_schedule()``        1 s      10 s
+===============================  =======  =====
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from foundry_tune.errors import InvalidParameterError
+
+__all__ = [
+    "Deadline",
+    "PollSchedule",
+    "adaptive_or_fixed",
+    "deployment_schedule",
+    "file_schedule",
+    "job_schedule",
+    "sweep_schedule",
+]
+
+
+@dataclass
+class PollSchedule:
+    """The next sleep interval of a polling loop (pure: the caller sleeps and looks).
+
+    Args:
+        floor: the first interval, and the interval after a look that saw a change.
+        cap: the longest interval.
+        factor: how much the interval grows after each look that saw nothing new.
+    """
+
+    floor: float = 1.0
+    cap: float = 30.0
+    factor: float = 1.5
+    _last: float | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (self.floor > 0 and self.cap >= self.floor and self.factor >= 1):
+            raise InvalidParameterError(
+                "a poll schedule needs 0 < floor <= cap and factor >= 1: "
+                f"{self.floor}, {self.cap}, {self.factor}"
+            )
+
+    @classmethod
+    def fixed(cls, every: float) -> PollSchedule:
+        """Always the same interval."""
+        return cls(floor=every, cap=every, factor=1.0)
+
+    def next(self, changed: bool = False, *, remaining: float | None = None) -> float:
+        """Seconds to sleep before the next look.
+
+        ``changed``: whether the look just made saw something new (resets to ``floor``).
+        ``remaining``: seconds left before a deadline, if any; the answer never exceeds it
+        (and is never negative), without slowing the schedule itself.
+        """
+        fresh = changed or self._last is None
+        interval = self.floor if fresh else min(self.cap, (self._last or 0.0) * self.factor)
+        self._last = interval
+        if remaining is None:
+            return interval
+        return max(0.0, min(interval, remaining))
+
+    def back_off(self) -> None:
+        """Slow straight down to ``cap`` (the service is unreachable: no point asking often)."""
+        self._last = self.cap
+
+    def reset(self) -> None:
+        """Start over at ``floor``."""
+        self._last = None
+
+
+def job_schedule() -> PollSchedule:
+    """A job's wait: every second while events arrive, backing off to 30 s."""
+    return PollSchedule(floor=1.0, cap=30.0)
+
+
+def sweep_schedule() -> PollSchedule:
+    """A sweep's wait: every second while a trial changes, backing off to 15 s."""
+    return PollSchedule(floor=1.0, cap=15.0)
+
+
+def file_schedule() -> PollSchedule:
+    """A file's processing wait: 0.2 s, growing to 5 s."""
+    return PollSchedule(floor=0.2, cap=5.0)
+
+
+def deployment_schedule(floor: float = 1.0, cap: float = 10.0) -> PollSchedule:
+    """A deployment's waits (provisioning, deletion, readiness): 1 s growing to 10 s by default."""
+    return PollSchedule(floor=floor, cap=cap)
+
+
+def adaptive_or_fixed(poll: object, adaptive: Callable[[], PollSchedule]) -> PollSchedule:
+    """The schedule a ``poll=`` argument asks for: ``"adaptive"`` or ``None`` means ``adaptive()``,
+    a positive number of seconds a fixed interval; anything else is an InvalidParameterError."""
+    if poll is None or poll == "adaptive":
+        return adaptive()
+    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not poll > 0:
+        raise InvalidParameterError(f"poll must be 'adaptive' or a positive number of seconds: {poll!r}")
+    return PollSchedule.fixed(float(poll))
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a wait gives up, on a monotonic clock; ``at`` None means never."""
+
+    at: float | None
+
+    @classmethod
+    def after(cls, timeout: float | None, now: float) -> Deadline:
+        """The deadline ``timeout`` seconds after ``now`` (None: no deadline)."""
+        return cls(None if timeout is None else now + timeout)
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left (may be negative once passed), or None without a deadline."""
+        return None if self.at is None else self.at - now
+
+    def passed(self, now: float) -> bool:
+        """True once ``now`` reached the deadline."""
+        return self.at is not None and now >= self.at

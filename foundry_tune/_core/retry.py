@@ -1,0 +1,298 @@
+"""The one retry policy every safe call goes through (the SDKs' own retries are switched off).
+
+Retried: HTTP 408, 409, 429 and 5xx answers, dropped connections and timeouts. Honoured: the
+service's ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date). Backoff is exponential with
+jitter, and the whole call, sleeps included, stays inside ``total_timeout``: when the next wait
+would cross it the policy gives up at once with a typed error instead of hanging.
+
+Only *safe* calls belong here (reads, deletes, idempotent PUTs). Creates that could bill twice
+reconcile first (look the object up) and only then retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import tenacity
+
+from foundry_tune._core.translate import (
+    ServiceFailure,
+    is_quota_code,
+    parse_retry_after,
+    service_failure,
+    translate,
+)
+from foundry_tune.errors import (
+    FoundryTuneError,
+    RateLimitError,
+    RetryBudgetExceededError,
+    ServiceError,
+)
+
+__all__ = ["RETRYABLE_STATUSES", "RetryAttempts", "RetryPolicy", "clamp_timeouts", "remaining_budget"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("foundry_tune.retry")
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# A 409 that says the name is taken will not change by waiting.
+_PERMANENT_CONFLICT_HINTS = ("inuse", "alreadyexists", "exists")
+
+_deadline: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = contextvars.ContextVar(
+    "foundry_tune_retry_deadline", default=None
+)
+
+
+def remaining_budget() -> float | None:
+    """Seconds left in the retry budget of the :meth:`RetryPolicy.call` currently running, if any.
+
+    HTTP helpers use it to cap a single attempt's timeout so that no attempt outlives the bound.
+    """
+    current = _deadline.get()
+    if current is None:
+        return None
+    deadline, clock = current
+    return max(0.0, deadline - clock())
+
+
+_MIN_TIMEOUT = 0.001
+
+
+def clamp_timeouts(extensions: dict[str, Any]) -> None:
+    """Cap the ``timeout`` extension of an httpx/httpx2 request at the remaining retry budget, if
+    a :meth:`RetryPolicy.call` is running."""
+    budget = remaining_budget()
+    if budget is None:
+        return
+    budget = max(budget, _MIN_TIMEOUT)
+    current = dict(extensions.get("timeout") or {})
+    for key in ("connect", "read", "write", "pool"):
+        value = current.get(key)
+        current[key] = budget if value is None else min(float(value), budget)
+    extensions["timeout"] = current
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    retryable: bool
+    failure: ServiceFailure | None
+    retry_after: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How foundry-tune retries safe calls: attempts, a total time bound, backoff and jitter.
+
+    ``sleep``, ``clock`` (monotonic), ``wall_clock`` (Unix time, for HTTP-date ``Retry-After``)
+    and ``rng`` can be injected, e.g. to make tests fast and deterministic.
+    """
+
+    max_attempts: int = 8
+    """Attempts in total, the first one included (1 disables retries)."""
+    total_timeout: float = 300.0
+    """Seconds the whole call may take, waits included. It is never outlived."""
+    initial_backoff: float = 1.0
+    """Wait before the second attempt when the service gives no Retry-After."""
+    max_backoff: float = 30.0
+    """Longest computed backoff (a service's Retry-After may ask for more, within the bound)."""
+    jitter: float = 0.5
+    """Fraction of each computed backoff drawn at random (0 = none, 1 = full jitter)."""
+    sleep: Callable[[float], None] = dataclasses.field(default=time.sleep, repr=False, compare=False)
+    clock: Callable[[], float] = dataclasses.field(default=time.monotonic, repr=False, compare=False)
+    wall_clock: Callable[[], float] = dataclasses.field(default=time.time, repr=False, compare=False)
+    rng: Callable[[], float] = dataclasses.field(default=random.random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from foundry_tune.errors import InvalidParameterError
+
+        if self.max_attempts < 1:
+            raise InvalidParameterError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.total_timeout <= 0:
+            raise InvalidParameterError(f"total_timeout must be > 0, got {self.total_timeout}")
+        if self.initial_backoff < 0 or self.max_backoff < self.initial_backoff:
+            raise InvalidParameterError("backoff must satisfy 0 <= initial_backoff <= max_backoff")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise InvalidParameterError(f"jitter must be within [0, 1], got {self.jitter}")
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """A policy that never retries (errors are still translated)."""
+        return cls(max_attempts=1)
+
+    def replace(self, **changes: object) -> RetryPolicy:
+        """A copy with some fields changed, e.g. ``policy.replace(total_timeout=30)``."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def backoff(self, attempt: int) -> float:
+        """The jittered wait after failed attempt number ``attempt`` (1-based), without Retry-After."""
+        base = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
+        return float(base * (1.0 - self.jitter * self.rng()))
+
+    def classify(self, exc: BaseException) -> _Verdict:
+        """Whether ``exc`` is worth another attempt, and how long the service asked us to wait."""
+        if isinstance(exc, ServiceError) and not isinstance(exc, RetryBudgetExceededError):
+            retryable = exc.status in RETRYABLE_STATUSES and not _permanent(exc.status, exc.code)
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            return _Verdict(retryable, None, retry_after)
+        failure = service_failure(exc)
+        if failure is None:
+            return _Verdict(False, None, None)
+        if failure.status is None:  # connection dropped or timed out
+            return _Verdict(True, failure, None)
+        retryable = failure.status in RETRYABLE_STATUSES and not _permanent(failure.status, failure.code)
+        return _Verdict(retryable, failure, parse_retry_after(failure.headers, now=self.wall_clock()))
+
+    def call(self, fn: Callable[[], T], *, what: str) -> T:
+        """Run ``fn`` under this policy; ``what`` names the operation in logs and errors.
+
+        Raises the translated error for a failure that is not retryable, :class:`RateLimitError`
+        when the service asks for a wait beyond the remaining budget (or throttles to the last
+        attempt), and :class:`RetryBudgetExceededError` when attempts or time run out. The last
+        underlying error is attached as ``__cause__``.
+        """
+        attempts = RetryAttempts(self, what)
+        retrying = tenacity.Retrying(sleep=self.sleep, **attempts.tenacity_options())
+        with attempts.budget(), attempts.typed_errors():
+            return retrying(fn)
+
+    def _gave_up(self, cause: BaseException, what: str, reason: str, attempts: int,
+                 verdict: _Verdict, remaining: float) -> FoundryTuneError:
+        last = translate(cause)
+        status = last.status if isinstance(last, ServiceError) else None
+        code = last.code if isinstance(last, ServiceError) else None
+        request_id = last.request_id if isinstance(last, ServiceError) else None
+        detail = last.message if isinstance(last, ServiceError) else str(last)
+        if reason == "retry_after" and status == 429:
+            return RateLimitError(
+                f"{what}: the service is throttling and asks to wait {verdict.retry_after:.0f}s, more than "
+                f"the {max(remaining, 0.0):.0f}s left in the retry budget ({detail})",
+                retry_after=verdict.retry_after, status=status, code=code, request_id=request_id,
+            )
+        if status == 429:
+            return RateLimitError(
+                f"{what}: still throttled after {attempts} attempts ({detail})",
+                retry_after=verdict.retry_after, status=status, code=code, request_id=request_id,
+            )
+        why = f"after {attempts} attempts" if reason == "attempts" else (
+            f"after {attempts} attempts: the retry budget of {self.total_timeout:g}s ran out")
+        return RetryBudgetExceededError(f"{what}: gave up {why} ({detail})", status=status, code=code,
+                                        request_id=request_id)
+
+    def __repr__(self) -> str:
+        return (f"RetryPolicy(max_attempts={self.max_attempts}, total_timeout={self.total_timeout:g}, "
+                f"initial_backoff={self.initial_backoff:g}, max_backoff={self.max_backoff:g}, "
+                f"jitter={self.jitter:g})")
+
+
+def _permanent(status: int | None, code: str | None) -> bool:
+    if is_quota_code(code):
+        return True
+    if status == 409 and code:
+        lowered = code.lower()
+        return any(hint in lowered for hint in _PERMANENT_CONFLICT_HINTS)
+    return False
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    return isinstance(exc, ClientAuthenticationError)
+
+
+
+class RetryAttempts:
+    """The bookkeeping of one :meth:`RetryPolicy.call`: which failures to retry, how long to wait,
+    when to stop, and the error to raise when giving up. Shared by the sync policy and
+    :class:`foundry_tune.aio.AsyncRetryPolicy` so that both classify and give up identically."""
+
+    def __init__(self, policy: RetryPolicy, what: str) -> None:
+        self.policy = policy
+        self.what = what
+        self.deadline = policy.clock() + policy.total_timeout
+        self.give_up: list[str] = []
+        self.verdicts: dict[int, _Verdict] = {}
+
+    @contextlib.contextmanager
+    def budget(self) -> Iterator[None]:
+        """Make :func:`remaining_budget` report this call's budget while the block runs."""
+        token = _deadline.set((self.deadline, self.policy.clock))
+        try:
+            yield
+        finally:
+            _deadline.reset(token)
+
+    @contextlib.contextmanager
+    def typed_errors(self) -> Iterator[None]:
+        """Raise what leaves the retrying block as foundry-tune's errors: the give-up error when
+        attempts or time ran out, the translated service error otherwise."""
+        try:
+            yield
+        except tenacity.RetryError as exc:
+            raise self.gave_up(exc) from exc.last_attempt.exception()
+        except FoundryTuneError:
+            raise
+        except Exception as exc:
+            translated = self.translated(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    def tenacity_options(self) -> dict[str, Any]:
+        """``retry``, ``wait``, ``stop`` and ``before_sleep`` for ``tenacity.(Async)Retrying``."""
+        return {"retry": self.retry_if, "wait": self.wait, "stop": self.stop,
+                "before_sleep": self.before_sleep, "reraise": False}
+
+    def retry_if(self, state: tenacity.RetryCallState) -> bool:
+        assert state.outcome is not None
+        exc = state.outcome.exception()
+        if exc is None:
+            return False
+        verdict = self.policy.classify(exc)
+        self.verdicts[state.attempt_number] = verdict
+        return verdict.retryable
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        verdict = self.verdicts[state.attempt_number]
+        if verdict.retry_after is not None:
+            return verdict.retry_after
+        return self.policy.backoff(state.attempt_number)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            self.give_up.append("attempts")
+            return True
+        remaining = self.deadline - self.policy.clock()
+        if state.upcoming_sleep > remaining:
+            verdict = self.verdicts[state.attempt_number]
+            self.give_up.append("retry_after" if verdict.retry_after is not None else "time")
+            return True
+        return False
+
+    def before_sleep(self, state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None
+        error = translate(state.outcome.exception() or RuntimeError("unknown"))
+        log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.what, state.attempt_number,
+                    self.policy.max_attempts, error, state.upcoming_sleep)
+
+    def gave_up(self, exc: tenacity.RetryError) -> FoundryTuneError:
+        """The typed error for a call whose attempts or time ran out."""
+        last = exc.last_attempt
+        cause = last.exception()
+        assert cause is not None
+        return self.policy._gave_up(cause, self.what, self.give_up[-1] if self.give_up else "attempts",
+                                    last.attempt_number, self.verdicts[last.attempt_number],
+                                    self.deadline - self.policy.clock())
+
+    def translated(self, exc: Exception) -> Exception:
+        """A non-retryable failure as foundry-tune's error (other exceptions pass through as they are)."""
+        if service_failure(exc) is None and not _is_auth_error(exc):
+            return exc
+        return translate(exc, what=self.what)

@@ -1,0 +1,83 @@
+"""What the sync flavour does differently from the async one, and nothing else.
+
+Hand-written twin of ``foundry_tune/_async/_flavour.py`` (same names; this file is not generated).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from foundry_tune._core.retry import RetryPolicy as RetryPolicy  # noqa: PLC0414 - re-exported
+
+if TYPE_CHECKING:
+    import httpx2
+    import openai
+    from azure.core.credentials import TokenCredential
+
+T = TypeVar("T")
+X = TypeVar("X")
+
+Lock = threading.Lock
+"""A lock for ``with`` (``asyncio.Lock`` in the async flavour)."""
+
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
+"""What stops a wait from outside: Ctrl-C."""
+
+
+def sleep(seconds: float) -> None:
+    """Block for ``seconds``."""
+    time.sleep(seconds)
+
+
+def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run CPU-bound or file work: in the calling thread (the async flavour uses a worker thread)."""
+    return fn(*args, **kwargs)
+
+
+def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]:
+    """``fn`` over ``items`` with at most ``limit`` running at once (threads); results in order.
+
+    A failure drops the items not started yet; Ctrl-C also stops waiting for the calls in flight.
+    """
+    work = list(items)
+    if not work:
+        return []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(work))))
+    try:
+        results = list(pool.map(fn, work))
+    except BaseException as exc:
+        pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
+
+
+def retry_runner(policy: RetryPolicy | None) -> RetryPolicy:
+    """The object a connection runs its safe calls through: the policy itself (``RetryPolicy.call``)."""
+    return policy or RetryPolicy()
+
+
+def default_credential() -> TokenCredential:
+    """``azure.identity.DefaultAzureCredential``."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+def project_openai_client(
+    endpoint: str, credential: TokenCredential, *, http_client: httpx2.Client, timeout: float
+) -> tuple[Any, openai.OpenAI]:
+    """The project's ``openai.OpenAI`` from ``azure.ai.projects`` with the SDK's retries off (the
+    project client is closed at once: the sync OpenAI client does not need it)."""
+    from azure.ai.projects import AIProjectClient
+
+    project = AIProjectClient(endpoint=endpoint, credential=credential)
+    try:
+        client = project.get_openai_client(max_retries=0, timeout=timeout, http_client=http_client)
+    finally:
+        project.close()
+    return None, client

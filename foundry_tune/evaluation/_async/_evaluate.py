@@ -1,0 +1,167 @@
+"""``evaluate()``: check everything locally, send every (target, example) request ``concurrency``
+at a time, score the answers and summarize them into a report.
+
+Each request goes through the connection's retry policy (or a completer you pass). An interruption
+(Ctrl-C, or cancelling the task that awaits it) stops sending: the answers already in are kept and
+the report is marked interrupted, so it still shows what was measured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from foundry_tune._async import _flavour
+from foundry_tune.errors import ConfigurationError
+from foundry_tune.evaluation._completion import Completion, completion_from_response
+from foundry_tune.evaluation._examples import Example, Message
+from foundry_tune.evaluation._grader_metric import GraderMetric, grader_reward
+from foundry_tune.evaluation._prepare import DEFAULT_METRICS, prepare, summarize
+from foundry_tune.evaluation._progress import Progress, ProgressUpdate, make_progress
+from foundry_tune.evaluation._report import EvaluationReport
+from foundry_tune.evaluation._samples import RunOutcome, Sample, describe
+from foundry_tune.evaluation._targets import Target
+from foundry_tune.evaluation.metrics import Metric
+
+if TYPE_CHECKING:
+    from foundry_tune._async._foundry import AsyncFoundry
+
+__all__ = ["Completer", "FoundryCompleter", "evaluate", "run"]
+
+
+class Completer(Protocol):
+    """Sends one request and returns its :class:`Completion`; :class:`FoundryCompleter` is the one
+    ``evaluate()`` uses. Pass your own as ``completer=`` (a function or an object with this
+    ``__call__``; where ``evaluate()`` is awaited, it is a coroutine function)."""
+
+    def __call__(self, target: Target, messages: list[Message]) -> Awaitable[Completion]: ...
+
+
+class FoundryCompleter:
+    """Chat completions on a Foundry connection (its ``openai`` client and ``retry`` policy)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    async def __call__(self, target: Target, messages: list[Message]) -> Completion:
+        last_start = [0.0]
+
+        async def attempt() -> Any:
+            last_start[0] = time.perf_counter()
+            return await self.connection.openai.chat.completions.create(
+                model=target.model, messages=messages, **target.params
+            )
+
+        response = await self.connection.retry.call(attempt, what=f"chat completion on {target.model}")
+        return completion_from_response(response, time.perf_counter() - last_start[0])
+
+
+async def _score(metric: Metric | GraderMetric, output: str, example: Example) -> float:
+    """One metric's score; a service-side grader runs on the metric's connection."""
+    if not isinstance(metric, GraderMetric) or metric.local:
+        return metric.score(output, example)
+    metric.check_runnable()
+    connection: Any = metric.connection
+    graders = connection.openai.fine_tuning.alpha.graders
+
+    async def run_grader() -> Any:
+        return await graders.run(grader=dict(metric.definition), model_sample=output, item=dict(example.item))
+
+    return grader_reward(await connection.retry.call(run_grader, what="grader run"))
+
+
+async def _one(target: Target, example: Example, metrics: Sequence[Metric | GraderMetric],
+               complete: Completer) -> Sample:
+    sample = Sample(line=example.line)
+    try:
+        completion = await complete(target, target.render(example))
+    except Exception as exc:  # every failure is recorded per request; the run goes on
+        sample.error = describe(exc)
+        return sample
+    sample.output = completion.text
+    sample.prompt_tokens = completion.prompt_tokens
+    sample.completion_tokens = completion.completion_tokens
+    sample.latency = completion.latency
+    for metric in metrics:
+        try:
+            sample.scores[metric.name] = await _score(metric, completion.text, example)
+        except Exception as exc:
+            sample.metric_errors[metric.name] = describe(exc)
+    return sample
+
+
+async def run(
+    targets: Sequence[Target],
+    examples: Sequence[Example],
+    metrics: Sequence[Metric | GraderMetric],
+    complete: Completer,
+    *,
+    concurrency: int,
+    progress: Progress,
+) -> RunOutcome:
+    """Ask every target every example, ``concurrency`` requests at a time; see the module docstring."""
+    samples: dict[str, list[Sample | None]] = {t.name: [None] * len(examples) for t in targets}
+    # Interleaved, so that an interrupted run still holds complete pairs to compare.
+    work = [(target, index) for index in range(len(examples)) for target in targets]
+
+    async def one(item: tuple[Target, int]) -> None:
+        target, index = item
+        sample = await _one(target, examples[index], metrics, complete)
+        samples[target.name][index] = sample
+        progress.advance(failed=sample.error is not None)
+
+    progress.start(len(work))
+    interrupted = False
+    try:
+        await _flavour.bounded_map(one, work, concurrency)
+    except _flavour.INTERRUPTS:
+        interrupted = True
+    finally:
+        progress.close()
+    # A copy: after an interruption, requests still in flight must not change the report.
+    return RunOutcome({name: list(column) for name, column in samples.items()}, interrupted)
+
+
+def _requesting_connection(connection: object | None) -> object:
+    """The connection the requests go to: one of this flavour (its retry policy runs them)."""
+    if connection is None:
+        raise ConfigurationError("evaluate() needs a connection: pass foundry=AsyncFoundry(...)")
+    if not isinstance(getattr(connection, "retry", None), _flavour.AsyncRetryPolicy):
+        raise ConfigurationError(
+            f"this evaluate() cannot send requests on a {type(connection).__name__}: "
+            "pass foundry=AsyncFoundry(...)")
+    return connection
+
+
+async def evaluate(
+    targets: object,
+    dataset: object,
+    metrics: Sequence[object] | object = DEFAULT_METRICS,
+    *,
+    foundry: AsyncFoundry | None = None,
+    concurrency: int = 8,
+    limit: int | None = None,
+    reference_field: str | None = None,
+    progress: bool | Callable[[ProgressUpdate], None] | None = None,
+    confidence: float = 0.95,
+    seed: int = 0,
+    completer: Completer | None = None,
+) -> EvaluationReport:
+    """Ask every target every example of ``dataset`` and score the answers.
+
+    ``targets``: a dict ``{label: target}`` or a list, each a :class:`Target`, a deployment or a
+    model/deployment name (the first is the baseline the others are compared with).
+    ``dataset``: a held-out Dataset, JSONL path or records (SFT, DPO or RFT rows).
+    ``metrics``: metric objects, built-in names, graders or callables.
+    ``foundry``: the connection (taken from the deployments when omitted). Requests run
+    ``concurrency`` at a time through the connection's retry policy, or through ``completer``
+    when given (see :class:`Completer`). An interruption keeps what was measured.
+    """
+    prepared = prepare(targets, dataset, metrics, foundry=foundry, concurrency=concurrency, limit=limit,
+                       reference_field=reference_field, confidence=confidence)
+    if completer is None:
+        completer = FoundryCompleter(_requesting_connection(prepared.connection))
+    outcome = await run(prepared.targets, prepared.examples, prepared.metrics, completer,
+                        concurrency=concurrency, progress=make_progress(progress))
+    return summarize(prepared, outcome, confidence=confidence, seed=seed)

@@ -1,0 +1,375 @@
+"""Create at most once, upload once: every interleaving of answers we can enumerate, without the emulator.
+
+A fake in-memory service answers each create and each lookup from a script (ok; a timeout or a 5xx
+before the create took effect; the same after it took effect, i.e. a lost response; a 429; a
+lookup failing transiently), and a :class:`~foundry_tune.RetryPolicy` runs on an injected clock
+and sleep. Whatever the script, at most one object is created, and the caller gets that object
+back, or a typed error when the retry budget ends (still with at most one created).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import IO, Any
+
+import httpx2
+import openai
+import pytest
+from openai.types import FileObject
+
+from foundry_tune._async._calls import reconciled_create as async_reconciled_create
+from foundry_tune._async._flavour import AsyncRetryPolicy
+from foundry_tune._core.once import CreateOnce
+from foundry_tune._core.retry import RetryPolicy
+from foundry_tune._core.upload import UploadOptions, upload_name
+from foundry_tune._sync._calls import reconciled_create
+from foundry_tune._sync._upload import upload_once
+from foundry_tune.errors import FoundryTuneError, RateLimitError, RetryBudgetExceededError
+
+CREATE_OUTCOMES = ("ok", "timeout_before", "lost_after", "500_before", "502_after", "429")
+"""How one create call goes: ``*_after`` and ``lost_after`` took effect, then the answer was lost."""
+TOOK_EFFECT = frozenset({"ok", "lost_after", "502_after"})
+LOOKUP_OUTCOMES = ("ok", "timeout", "503")
+"""How one lookup goes: it answers truthfully, or fails transiently."""
+
+_REQUEST = httpx2.Request("POST", "https://service.test/v1/things")
+
+
+def _failure(outcome: str) -> Exception:
+    if "timeout" in outcome or outcome == "lost_after":
+        return openai.APITimeoutError(request=_REQUEST)
+    status = int(outcome.split("_", 1)[0])
+    headers = {"retry-after": "1"} if status == 429 else {}
+    response = httpx2.Response(status, request=_REQUEST, headers=headers,
+                               json={"error": {"message": f"HTTP {status}", "code": None}})
+    if status == 429:
+        return openai.RateLimitError("throttled", response=response, body=None)
+    return openai.InternalServerError(f"HTTP {status}", response=response, body=None)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the policy sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _policy(clock: FakeClock, *, max_attempts: int = 8, total_timeout: float = 300.0) -> RetryPolicy:
+    return RetryPolicy(max_attempts=max_attempts, total_timeout=total_timeout, initial_backoff=1.0,
+                       max_backoff=4.0, jitter=0.0, sleep=clock.sleep, clock=clock, wall_clock=lambda: 0.0)
+
+
+class FakeService:
+    """Creates objects and looks them up, answering each call from its script (then ``ok``)."""
+
+    def __init__(self, creates: tuple[str, ...], lookups: tuple[str, ...]) -> None:
+        self.creates = list(creates)
+        self.lookups = list(lookups)
+        self.objects: list[dict[str, str]] = []
+        self.create_calls = 0
+        self.lookup_calls = 0
+
+    def create(self) -> dict[str, str]:
+        self.create_calls += 1
+        outcome = self.creates.pop(0) if self.creates else "ok"
+        if outcome in TOOK_EFFECT:
+            self.objects.append({"id": f"obj-{len(self.objects) + 1}"})
+        if outcome == "ok":
+            return self.objects[-1]
+        raise _failure(outcome)
+
+    def lookup(self) -> dict[str, str] | None:
+        self.lookup_calls += 1
+        outcome = self.lookups.pop(0) if self.lookups else "ok"
+        if outcome != "ok":
+            raise _failure(outcome)
+        return self.objects[0] if self.objects else None
+
+
+def _scripts(max_creates: int, max_lookups: int) -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
+    for n in range(1, max_creates + 1):
+        for creates in itertools.product(CREATE_OUTCOMES, repeat=n):
+            for m in range(max_lookups + 1):
+                for lookups in itertools.product(LOOKUP_OUTCOMES, repeat=m):
+                    yield creates, lookups
+
+
+SCRIPTS = list(_scripts(3, 2))
+
+
+# --- the decision itself ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("found_each_time", "expected"), [
+    ((), ["create"]),
+    ((False,), ["create", "lookup", "create"]),
+    ((True,), ["create", "lookup", "return"]),
+    ((False, False), ["create", "lookup", "create", "lookup", "create"]),
+    ((False, True), ["create", "lookup", "create", "lookup", "return"]),
+])
+def test_create_once_creates_first_then_looks_up_before_every_other_create(
+    found_each_time: tuple[bool, ...], expected: list[str]
+) -> None:
+    once = CreateOnce()
+    steps = [once.next_step()]
+    for found in found_each_time:
+        steps.append(once.next_step())
+        steps.append(once.after_lookup(found))
+    assert steps == expected
+
+
+# --- reconciled_create under every script ---------------------------------------------------------
+
+
+def test_every_interleaving_creates_exactly_one_and_returns_it() -> None:
+    assert len(SCRIPTS) > 3000
+    for creates, lookups in SCRIPTS:
+        clock = FakeClock()
+        service = FakeService(creates, lookups)
+        conn = SimpleNamespace(retry=_policy(clock))
+        got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+        case = f"creates={creates} lookups={lookups}"
+        assert len(service.objects) == 1, case
+        assert got is service.objects[0], case
+
+
+def test_the_first_attempt_never_looks_up_and_a_clean_create_is_one_call() -> None:
+    clock = FakeClock()
+    service = FakeService(("ok",), ())
+    got = reconciled_create(SimpleNamespace(retry=_policy(clock)), service.create, service.lookup,  # type: ignore[arg-type]
+                            what="create thing")
+    assert got == {"id": "obj-1"} and service.create_calls == 1 and service.lookup_calls == 0
+    assert clock.now == 0.0
+
+
+def test_a_lost_response_is_found_by_the_next_attempt_instead_of_created_again() -> None:
+    for lost in ("lost_after", "502_after"):
+        clock = FakeClock()
+        service = FakeService((lost,), ())
+        got = reconciled_create(SimpleNamespace(retry=_policy(clock)), service.create,  # type: ignore[arg-type]
+                                service.lookup, what="create thing")
+        assert got == {"id": "obj-1"} and service.create_calls == 1 and service.lookup_calls == 1
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 3])
+def test_when_attempts_run_out_the_error_is_typed_and_at_most_one_was_created(max_attempts: int) -> None:
+    outcomes: set[str] = set()
+    for creates, lookups in SCRIPTS:
+        clock = FakeClock()
+        service = FakeService(creates, lookups)
+        conn = SimpleNamespace(retry=_policy(clock, max_attempts=max_attempts))
+        case = f"creates={creates} lookups={lookups}"
+        try:
+            got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+        except FoundryTuneError as exc:
+            assert isinstance(exc, (RetryBudgetExceededError, RateLimitError)), (case, exc)
+            assert len(service.objects) <= 1, case
+            outcomes.add("typed error")
+        else:
+            assert len(service.objects) == 1 and got is service.objects[0], case
+            outcomes.add("created")
+    assert outcomes == ({"created"} if max_attempts > 6 else {"created", "typed error"})
+
+
+def test_when_the_time_budget_runs_out_the_error_is_typed_and_the_budget_is_kept() -> None:
+    for creates, lookups in SCRIPTS:
+        clock = FakeClock()
+        service = FakeService(creates, lookups)
+        conn = SimpleNamespace(retry=_policy(clock, total_timeout=2.5))
+        case = f"creates={creates} lookups={lookups}"
+        try:
+            got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+        except FoundryTuneError as exc:
+            assert isinstance(exc, (RetryBudgetExceededError, RateLimitError)), (case, exc)
+        else:
+            assert got is service.objects[0], case
+        assert len(service.objects) <= 1, case
+        assert clock.now <= 2.5, case
+
+
+def test_the_async_flavour_makes_the_same_decisions() -> None:
+    async def run(creates: tuple[str, ...], lookups: tuple[str, ...]) -> tuple[FakeService, Any]:
+        clock = FakeClock()
+        service = FakeService(creates, lookups)
+
+        async def create() -> dict[str, str]:
+            return service.create()
+
+        async def lookup() -> dict[str, str] | None:
+            return service.lookup()
+
+        conn = SimpleNamespace(retry=AsyncRetryPolicy(_policy(clock), sleep=clock.asleep))
+        return service, await async_reconciled_create(conn, create, lookup, what="create thing")  # type: ignore[arg-type]
+
+    for creates, lookups in _scripts(2, 1):
+        service, got = asyncio.run(run(creates, lookups))
+        assert len(service.objects) == 1 and got is service.objects[0], (creates, lookups)
+
+
+# --- upload once ------------------------------------------------------------------------------------
+
+
+class Source:
+    """An in-memory training file."""
+
+    def __init__(self, data: bytes, name: str = "train.jsonl") -> None:
+        self.data = data
+        self.name = name
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def open_upload(self) -> IO[bytes]:
+        return io.BytesIO(self.data)
+
+
+def _file_object(file_id: str, name: str, size: int, status: str = "processed") -> FileObject:
+    return FileObject.construct(id=file_id, bytes=size, created_at=0, filename=name, object="file",
+                                purpose="fine-tune", status=status)
+
+
+class FakeFiles:
+    """``files.create`` / ``files.list`` / ``files.retrieve`` and the Uploads API, scripted."""
+
+    def __init__(self, creates: tuple[str, ...], lists: tuple[str, ...],
+                 existing: list[FileObject] | None = None) -> None:
+        self.creates = list(creates)
+        self.lists = list(lists)
+        self.store: list[FileObject] = list(existing or [])
+        self.create_calls = 0
+        self.uploads = SimpleNamespace(create=self._upload_create, complete=self._upload_complete,
+                                       cancel=lambda upload_id: None,
+                                       parts=SimpleNamespace(create=self._part_create))
+        self._parts: dict[str, bytes] = {}
+        self._upload_name = ""
+
+    def _add(self, name: str, data: bytes) -> FileObject:
+        f = _file_object(f"file-{len(self.store) + 1}", name, len(data), status="pending")
+        self.store.append(f)
+        return f
+
+    def _outcome(self) -> str:
+        return self.creates.pop(0) if self.creates else "ok"
+
+    def create(self, *, file: tuple[str, IO[bytes], str], purpose: str) -> FileObject:
+        self.create_calls += 1
+        name, stream, _ = file
+        data = stream.read()
+        outcome = self._outcome()
+        created = self._add(name, data) if outcome in TOOK_EFFECT else None
+        if outcome == "ok":
+            assert created is not None
+            return created
+        raise _failure(outcome)
+
+    def list(self, **kwargs: Any) -> Any:
+        outcome = self.lists.pop(0) if self.lists else "ok"
+        if outcome != "ok":
+            raise _failure(outcome)
+        return SimpleNamespace(data=list(reversed(self.store)), has_more=False)
+
+    def retrieve(self, file_id: str) -> FileObject:
+        for i, f in enumerate(self.store):
+            if f.id == file_id:
+                if f.status == "pending":  # processing is quick here: no polling wait
+                    self.store[i] = _file_object(f.id, f.filename, f.bytes)
+                return self.store[i]
+        raise AssertionError(f"no file {file_id}")
+
+    def _upload_create(self, *, bytes: int, filename: str, mime_type: str, purpose: str) -> Any:
+        self._upload_name = filename
+        return SimpleNamespace(id="upload-1", filename=filename)
+
+    def _part_create(self, upload_id: str, *, data: tuple[str, bytes]) -> Any:
+        self._parts[data[0]] = data[1]
+        return SimpleNamespace(id=f"part-id-{data[0]}")
+
+    def _upload_complete(self, upload_id: str, *, part_ids: list[str], md5: str) -> Any:
+        self.create_calls += 1
+        data = b"".join(self._parts[p.removeprefix("part-id-")] for p in part_ids)
+        assert hashlib.md5(data, usedforsecurity=False).hexdigest() == md5
+        outcome = self._outcome()
+        created = self._add(self._upload_name, data) if outcome in TOOK_EFFECT else None
+        if outcome == "ok":
+            return SimpleNamespace(file=created)
+        raise _failure(outcome)
+
+
+def _upload(files: FakeFiles, source: Source, options: UploadOptions | None = None) -> FileObject:
+    clock = FakeClock()
+    conn = SimpleNamespace(openai=SimpleNamespace(files=files, uploads=files.uploads), retry=_policy(clock))
+    return upload_once(conn, source, options or UploadOptions())  # type: ignore[arg-type]
+
+
+DATA = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+
+
+@pytest.mark.parametrize("via", ["files", "uploads"])
+def test_every_upload_interleaving_leaves_one_file_and_returns_it(via: str) -> None:
+    source = Source(DATA * 50)
+    options = UploadOptions(single_request_limit=100 if via == "uploads" else len(source.data),
+                            part_size=1000, parallel_parts=2)
+    scripts = itertools.chain.from_iterable(itertools.product(CREATE_OUTCOMES, repeat=n) for n in (1, 2))
+    for creates in scripts:
+        for lists in itertools.chain([()], ((o,) for o in LOOKUP_OUTCOMES), [("503", "timeout")]):
+            files = FakeFiles(creates, lists)
+            got = _upload(files, source, options)
+            case = f"{via} creates={creates} lists={lists}"
+            assert len(files.store) == 1, case
+            assert got.id == files.store[0].id and got.status == "processed", case
+
+
+def test_the_uploaded_name_carries_the_content_hash() -> None:
+    source = Source(DATA)
+    files = FakeFiles((), ())
+    got = _upload(files, source)
+    assert got.filename == upload_name("train.jsonl", source.content_hash())
+    assert source.content_hash()[:32] in got.filename
+
+
+Existing = Callable[[Source], list[FileObject]]
+
+
+def _named(name: str, size_delta: int = 0, status: str = "processed", digest: str | None = None) -> Existing:
+    def make(s: Source) -> list[FileObject]:
+        return [_file_object("file-old", upload_name(name or s.name, digest or s.content_hash()),
+                             s.size_bytes + size_delta, status)]
+
+    return make
+
+
+@pytest.mark.parametrize(("existing", "reused"), [
+    (_named(""), True),
+    (_named("other.jsonl"), True),
+    (_named("", status="pending"), True),
+    (_named("", status="error"), False),
+    (_named("", status="deleted"), False),
+    (_named("", size_delta=1), False),
+    (_named("", digest="0" * 64), False),
+    (lambda s: [_file_object("file-old", s.name, s.size_bytes)], False),
+], ids=["same-content", "same-content-other-name", "still-processing", "failed", "deleted", "other-size",
+        "other-hash", "no-hash-in-name"])
+def test_a_file_with_the_same_content_is_reused_instead_of_uploaded(existing: Existing, reused: bool) -> None:
+    source = Source(DATA * 3)
+    files = FakeFiles((), (), existing=existing(source))
+    got = _upload(files, source)
+    assert (got.id == "file-old") is reused
+    assert files.create_calls == (0 if reused else 1)
