@@ -67,11 +67,12 @@ DUNDERS = frozenset({
 
 HANDED_OUT = frozenset({
     "Job", "AsyncJob", "JobsAPI", "AsyncJobsAPI", "FineTuneBuilder", "AsyncFineTuneBuilder",
-    "Deployment", "AsyncDeployment", "DeploymentsAPI", "AsyncDeploymentsAPI", "Sweep", "AsyncSweep",
+    "Deployment", "AsyncDeployment", "DeploymentsAPI", "AsyncDeploymentsAPI",
 })
 """Classes users get from the library (``ft.fine_tune()``, ``ft.jobs``, ``job.deploy()``, ...) and
 never construct (the docs never call them): their ``__init__`` is dumped but not a promise, the
-tests neither freeze it nor compare it between the flavours."""
+tests neither freeze it nor compare it between the flavours. ``Sweep(builder, grid, ...)`` is
+documented as constructible, so its constructor is frozen like any other signature."""
 
 FORMAT = 1
 _PACKAGE = "foundry_tune"

@@ -50,3 +50,11 @@ def write_lines(
 
 def good_file(path: Path, method: str, n: int = 12, **kwargs: Any) -> Path:
     return write_lines(path, [line(GOOD[method](i)) for i in range(n)], **kwargs)
+
+
+def sft_dataset(n: int, seed: int, name: str = "support.jsonl") -> Any:
+    """``n`` valid supervised examples from the demo data, as a :class:`~foundry_tune.Dataset`."""
+    from foundry_tune._demo_data import demo_records
+    from foundry_tune.dataset import Dataset
+
+    return Dataset.from_records(demo_records(n, seed=seed), name=name)

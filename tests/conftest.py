@@ -117,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="module")
-def ft(
+def _module_foundry(
     request: pytest.FixtureRequest,
     _shared_emulator: _SharedEmulator,
     tmp_path_factory: pytest.TempPathFactory,
@@ -144,9 +144,16 @@ def ft(
 
 
 @pytest.fixture(scope="module")
-def emulator(ft: Foundry) -> Emulator:
+def ft(_module_foundry: Foundry) -> Foundry:
+    """The module's connection (see ``_module_foundry``). ``tests/_async`` and ``tests/_sync``
+    override it with a connection of their flavour, per test, on the same emulator."""
+    return _module_foundry
+
+
+@pytest.fixture(scope="module")
+def emulator(_module_foundry: Foundry) -> Emulator:
     """The module's emulator, which ``ft`` owns: the session one, or its own (``.info``, ``.stats()``)."""
-    emu = ft.emulator_instance
+    emu = _module_foundry.emulator_instance
     assert emu is not None
     return emu
 

@@ -24,6 +24,7 @@ from openai.types import FileObject
 
 from foundry_tune._async._calls import reconciled_create as async_reconciled_create
 from foundry_tune._async._flavour import AsyncRetryPolicy
+from foundry_tune._async._upload import upload_once as async_upload_once
 from foundry_tune._core.once import CreateOnce
 from foundry_tune._core.retry import RetryPolicy
 from foundry_tune._core.upload import UploadOptions, upload_name
@@ -35,7 +36,8 @@ CREATE_OUTCOMES = ("ok", "timeout_before", "lost_after", "500_before", "502_afte
 """How one create call goes: ``*_after`` and ``lost_after`` took effect, then the answer was lost."""
 TOOK_EFFECT = frozenset({"ok", "lost_after", "502_after"})
 LOOKUP_OUTCOMES = ("ok", "timeout", "503")
-"""How one lookup goes: it answers truthfully, or fails transiently."""
+"""How one lookup goes: it answers truthfully, or fails transiently (a listing that lags a create
+is :class:`LaggingService`, a known limit: see its test)."""
 
 _REQUEST = httpx2.Request("POST", "https://service.test/v1/things")
 
@@ -140,8 +142,8 @@ def test_every_interleaving_creates_exactly_one_and_returns_it() -> None:
     for creates, lookups in SCRIPTS:
         clock = FakeClock()
         service = FakeService(creates, lookups)
-        conn = SimpleNamespace(retry=_policy(clock))
-        got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+        ft = SimpleNamespace(retry=_policy(clock))
+        got = reconciled_create(ft, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
         case = f"creates={creates} lookups={lookups}"
         assert len(service.objects) == 1, case
         assert got is service.objects[0], case
@@ -171,10 +173,10 @@ def test_when_attempts_run_out_the_error_is_typed_and_at_most_one_was_created(ma
     for creates, lookups in SCRIPTS:
         clock = FakeClock()
         service = FakeService(creates, lookups)
-        conn = SimpleNamespace(retry=_policy(clock, max_attempts=max_attempts))
+        ft = SimpleNamespace(retry=_policy(clock, max_attempts=max_attempts))
         case = f"creates={creates} lookups={lookups}"
         try:
-            got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+            got = reconciled_create(ft, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
         except FoundryTuneError as exc:
             assert isinstance(exc, (RetryBudgetExceededError, RateLimitError)), (case, exc)
             assert len(service.objects) <= 1, case
@@ -182,17 +184,17 @@ def test_when_attempts_run_out_the_error_is_typed_and_at_most_one_was_created(ma
         else:
             assert len(service.objects) == 1 and got is service.objects[0], case
             outcomes.add("created")
-    assert outcomes == ({"created"} if max_attempts > 6 else {"created", "typed error"})
+    assert outcomes == {"created", "typed error"}  # both happen with so few attempts
 
 
 def test_when_the_time_budget_runs_out_the_error_is_typed_and_the_budget_is_kept() -> None:
     for creates, lookups in SCRIPTS:
         clock = FakeClock()
         service = FakeService(creates, lookups)
-        conn = SimpleNamespace(retry=_policy(clock, total_timeout=2.5))
+        ft = SimpleNamespace(retry=_policy(clock, total_timeout=2.5))
         case = f"creates={creates} lookups={lookups}"
         try:
-            got = reconciled_create(conn, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
+            got = reconciled_create(ft, service.create, service.lookup, what="create thing")  # type: ignore[arg-type]
         except FoundryTuneError as exc:
             assert isinstance(exc, (RetryBudgetExceededError, RateLimitError)), (case, exc)
         else:
@@ -202,7 +204,7 @@ def test_when_the_time_budget_runs_out_the_error_is_typed_and_the_budget_is_kept
 
 
 def test_the_async_flavour_makes_the_same_decisions() -> None:
-    async def run(creates: tuple[str, ...], lookups: tuple[str, ...]) -> tuple[FakeService, Any]:
+    async def one(creates: tuple[str, ...], lookups: tuple[str, ...]) -> tuple[FakeService, Any]:
         clock = FakeClock()
         service = FakeService(creates, lookups)
 
@@ -212,12 +214,34 @@ def test_the_async_flavour_makes_the_same_decisions() -> None:
         async def lookup() -> dict[str, str] | None:
             return service.lookup()
 
-        conn = SimpleNamespace(retry=AsyncRetryPolicy(_policy(clock), sleep=clock.asleep))
-        return service, await async_reconciled_create(conn, create, lookup, what="create thing")  # type: ignore[arg-type]
+        ft = SimpleNamespace(retry=AsyncRetryPolicy(_policy(clock), sleep=clock.asleep))
+        return service, await async_reconciled_create(ft, create, lookup, what="create thing")  # type: ignore[arg-type]
 
-    for creates, lookups in _scripts(2, 1):
-        service, got = asyncio.run(run(creates, lookups))
-        assert len(service.objects) == 1 and got is service.objects[0], (creates, lookups)
+    async def every_script() -> None:
+        for creates, lookups in SCRIPTS:
+            service, got = await one(creates, lookups)
+            assert len(service.objects) == 1 and got is service.objects[0], (creates, lookups)
+
+    asyncio.run(every_script())
+
+
+class LaggingService(FakeService):
+    """A service whose listing lags its creates: a lookup right after a create does not see it yet."""
+
+    def lookup(self) -> dict[str, str] | None:
+        self.lookup_calls += 1
+        return None
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: a lookup that lags the create cannot see it; "
+                   "only an idempotency key the service honours (or waiting out the lag) can")
+@pytest.mark.parametrize("lost", ["lost_after", "502_after"])
+def test_a_lost_create_is_not_repeated_even_when_the_listing_lags(lost: str) -> None:
+    clock = FakeClock()
+    service = LaggingService((lost,), ())
+    reconciled_create(SimpleNamespace(retry=_policy(clock)), service.create, service.lookup,  # type: ignore[arg-type]
+                      what="create thing")
+    assert len(service.objects) == 1
 
 
 # --- upload once ------------------------------------------------------------------------------------
@@ -315,8 +339,8 @@ class FakeFiles:
 
 def _upload(files: FakeFiles, source: Source, options: UploadOptions | None = None) -> FileObject:
     clock = FakeClock()
-    conn = SimpleNamespace(openai=SimpleNamespace(files=files, uploads=files.uploads), retry=_policy(clock))
-    return upload_once(conn, source, options or UploadOptions())  # type: ignore[arg-type]
+    ft = SimpleNamespace(openai=SimpleNamespace(files=files, uploads=files.uploads), retry=_policy(clock))
+    return upload_once(ft, source, options or UploadOptions())  # type: ignore[arg-type]
 
 
 DATA = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
@@ -332,6 +356,42 @@ def test_every_upload_interleaving_leaves_one_file_and_returns_it(via: str) -> N
         for lists in itertools.chain([()], ((o,) for o in LOOKUP_OUTCOMES), [("503", "timeout")]):
             files = FakeFiles(creates, lists)
             got = _upload(files, source, options)
+            case = f"{via} creates={creates} lists={lists}"
+            assert len(files.store) == 1, case
+            assert got.id == files.store[0].id and got.status == "processed", case
+
+
+def _awaitable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def _async_upload(files: FakeFiles, source: Source, options: UploadOptions) -> FileObject:
+    """The async flavour's ``upload_once`` against the same scripted service."""
+    clock = FakeClock()
+    uploads = SimpleNamespace(create=_awaitable(files.uploads.create),
+                              complete=_awaitable(files.uploads.complete),
+                              cancel=_awaitable(files.uploads.cancel),
+                              parts=SimpleNamespace(create=_awaitable(files.uploads.parts.create)))
+    async_files = SimpleNamespace(create=_awaitable(files.create), list=_awaitable(files.list),
+                                  retrieve=_awaitable(files.retrieve))
+    ft = SimpleNamespace(openai=SimpleNamespace(files=async_files, uploads=uploads),
+                         retry=AsyncRetryPolicy(_policy(clock), sleep=clock.asleep))
+    got: FileObject = asyncio.run(async_upload_once(ft, source, options))  # type: ignore[arg-type]
+    return got
+
+
+@pytest.mark.parametrize("via", ["files", "uploads"])
+def test_the_async_upload_makes_the_same_decisions(via: str) -> None:
+    source = Source(DATA * 50)
+    options = UploadOptions(single_request_limit=100 if via == "uploads" else len(source.data),
+                            part_size=1000, parallel_parts=2)
+    for creates in itertools.product(CREATE_OUTCOMES, repeat=2):
+        for lists in ((), ("503",), ("timeout",)):
+            files = FakeFiles(creates, lists)
+            got = _async_upload(files, source, options)
             case = f"{via} creates={creates} lists={lists}"
             assert len(files.store) == 1, case
             assert got.id == files.store[0].id and got.status == "processed", case

@@ -1,12 +1,14 @@
 """Sync and async public surfaces match pairwise (issue 11: "parity is a fact").
 
-For each pair in :data:`PAIRS`, every public member of the sync object has an async twin of the
-same name, kind (method / classmethod / property / ...) and parameters (names, kinds, defaults;
-annotations may differ, ``Job`` vs ``AsyncJob``), and the async side has nothing the sync side
-lacks. Allowed differences: ``__enter__`` / ``__exit__`` pair with ``__aenter__`` /
-``__aexit__``, and the async side may also have ``aclose`` when it is the same as its ``close``.
-Constructors are compared only for classes users construct (not for the script's ``HANDED_OUT``
-classes such as ``Job``, which the library builds).
+:data:`PAIRS` is derived, not hand-picked: every public sync name whose object is defined in a
+generated module, paired with its twin in ``foundry_tune.aio`` named by the unasync table in reverse
+(``Foundry`` -> ``AsyncFoundry``; functions keep their name). For each pair, every public member of
+the sync object has an async twin of the same name, kind (method / classmethod / property / ...) and
+parameters (names, kinds, defaults; annotations may differ, ``Job`` vs ``AsyncJob``), and the async
+side has nothing the sync side lacks. Allowed differences: ``__enter__`` / ``__exit__`` pair with
+``__aenter__`` / ``__aexit__``, and the async side may also have ``aclose`` when it is the same as
+its ``close``. Constructors are compared only for classes users construct (not for the script's
+``HANDED_OUT`` classes such as ``Job``, which the library builds).
 
 The surfaces come from ``scripts/public_surface.py``, the same description the frozen
 public-surface test uses.
@@ -42,17 +44,58 @@ def _surface_script() -> ModuleType:
 
 surface = _surface_script()
 
-PAIRS: list[tuple[str, str]] = [
-    ("foundry_tune.client:Foundry", "foundry_tune.aio:AsyncFoundry"),
-    ("foundry_tune.job:Job", "foundry_tune.aio:AsyncJob"),
-    ("foundry_tune.job:JobsAPI", "foundry_tune.aio:AsyncJobsAPI"),
-    ("foundry_tune.job:FineTuneBuilder", "foundry_tune.aio:AsyncFineTuneBuilder"),
-    ("foundry_tune.deployment:Deployment", "foundry_tune.aio:AsyncDeployment"),
-    ("foundry_tune.deployment:DeploymentsAPI", "foundry_tune.aio:AsyncDeploymentsAPI"),
-    ("foundry_tune.client:StaticTokenCredential", "foundry_tune.aio:AsyncStaticTokenCredential"),
-    ("foundry_tune:evaluate", "foundry_tune.aio:evaluate"),
-    ("foundry_tune.sweep:Sweep", "foundry_tune.aio:AsyncSweep"),
-]
+def _unasync_script() -> ModuleType:
+    name = "_unasync_script"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "unasync.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+SYNC_MODULES = (
+    "foundry_tune",
+    "foundry_tune.client",
+    "foundry_tune.job",
+    "foundry_tune.deployment",
+    "foundry_tune.sweep",
+    "foundry_tune.evaluation",
+)
+"""The public sync modules whose ``__all__`` names are checked for an async twin."""
+
+GENERATED_PREFIXES = ("foundry_tune._sync.", "foundry_tune.evaluation._sync.")
+"""Modules generated from the async source: every public name defined there has an async twin."""
+
+ASYNC_MODULE = "foundry_tune.aio"
+
+ASYNC_NAME: dict[str, str] = {
+    sync: aio for aio, sync in _unasync_script().SUBS if aio.isidentifier() and sync.isidentifier()
+}
+"""The unasync table in reverse (``Foundry`` -> ``AsyncFoundry``, ``Trial`` -> ``AsyncTrial``);
+names it does not list (functions, ``Completer``) keep their name."""
+
+
+def derived_pairs() -> list[tuple[str, str]]:
+    """(sync, async) objects as ``module:name``: every public name of :data:`SYNC_MODULES` defined in
+    a generated module, once per object, with its twin in :data:`ASYNC_MODULE`."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    for module_name in SYNC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            defined_in = getattr(obj, "__module__", None) or ""
+            if not defined_in.startswith(GENERATED_PREFIXES) or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            pairs.append((f"{module_name}:{name}", f"{ASYNC_MODULE}:{ASYNC_NAME.get(name, name)}"))
+    return pairs
+
+
+PAIRS: list[tuple[str, str]] = derived_pairs()
 """(sync, async) objects as ``module:name``; the async one must be exported by its module."""
 
 SYNC_TO_ASYNC_DUNDERS = {"__enter__": "__aenter__", "__exit__": "__aexit__"}
@@ -164,6 +207,24 @@ def test_every_sync_name_has_its_async_twin() -> None:
     found = gaps()
     assert found - KNOWN_GAPS == set(), "new parity gaps between the sync and async surfaces"
     assert KNOWN_GAPS - found == set(), "gaps closed: remove them from KNOWN_GAPS (it must end empty)"
+
+
+def test_the_pairs_cover_every_generated_public_name() -> None:
+    pairs = {(sync.split(":")[1], aio) for sync, aio in PAIRS}
+    for expected in [
+        ("Foundry", "foundry_tune.aio:AsyncFoundry"),
+        ("ArmClient", "foundry_tune.aio:AsyncArmClient"),
+        ("Job", "foundry_tune.aio:AsyncJob"),
+        ("DeploymentsAPI", "foundry_tune.aio:AsyncDeploymentsAPI"),
+        ("Trial", "foundry_tune.aio:AsyncTrial"),
+        ("sweep", "foundry_tune.aio:sweep"),
+        ("evaluate", "foundry_tune.aio:evaluate"),
+        ("Completer", "foundry_tune.aio:Completer"),
+        ("FoundryCompleter", "foundry_tune.aio:FoundryCompleter"),
+    ]:
+        assert expected in pairs
+    assert len(PAIRS) == len({sync.split(":")[1] for sync, _ in PAIRS})  # each object once
+    assert not {"JobStatus", "RetryPolicy"} & {sync.split(":")[1] for sync, _ in PAIRS}  # not generated
 
 
 def test_the_comparison_sees_a_missing_method_and_a_changed_parameter() -> None:

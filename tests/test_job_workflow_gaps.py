@@ -9,13 +9,14 @@ import pytest
 
 pytest.importorskip("starlette")
 
+from _dataset_helpers import sft_dataset
+
 from foundry_tune import AsyncFoundry
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
 from foundry_tune.errors import GraderError, InvalidParameterError, WaitTimeoutError
 from foundry_tune.graders import Python, StringCheck
 from foundry_tune.methods import Reinforcement, Supervised
-from tests._aio_helpers import sft_data as sft_dataset
 
 WAIT = 60.0
 # model_construct skips the local syntax check (the service may be stricter than the local one), so

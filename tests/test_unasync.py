@@ -34,6 +34,8 @@ unasync = _load_script()
         ("    async for item in pages:\n", "    for item in pages:\n"),
         ("fn: Callable[[], Awaitable[T | None]]\n", "fn: Callable[[], T | None]\n"),
         ("fn: Callable[[X], Awaitable[dict[str, list[int]]]]\n", "fn: Callable[[X], dict[str, list[int]]]\n"),
+        ("rank: Callable[[AsyncTrial], MaybeAwaitable[float | None]]\n",
+         "rank: Callable[[Trial], float | None]\n"),
         ("from foundry_tune._async._job import AsyncJob\n", "from foundry_tune._sync._job import Job\n"),
         ("def f(ft: AsyncFoundry) -> AsyncJobsAPI:\n", "def f(ft: Foundry) -> JobsAPI:\n"),
         ("client: openai.AsyncOpenAI\n", "client: openai.OpenAI\n"),
@@ -114,7 +116,8 @@ def _public_names(path: Path) -> set[str]:
             names.add(node.target.id)
         elif isinstance(node, ast.ImportFrom) and node.module == "foundry_tune._core.retry":
             names |= {alias.name for alias in node.names if alias.name == "RetryPolicy"}  # re-exported
-    return {name for name in names if not name.startswith("_") and name not in {"T", "X"}}
+    # MaybeAwaitable is a typing alias the generator strips: the sync flavour never needs it
+    return {name for name in names if not name.startswith("_") and name not in {"T", "X", "MaybeAwaitable"}}
 
 
 @pytest.mark.parametrize("pair", [("foundry_tune/_async", "foundry_tune/_sync")])
@@ -123,3 +126,23 @@ def test_both_flavour_modules_offer_the_same_names(pair: tuple[str, str]) -> Non
     sync_names = _public_names(ROOT / pair[1] / "_flavour.py")
     rename = dict(unasync.SUBS)
     assert {rename.get(name, name) for name in async_names} == sync_names
+
+
+def test_check_refuses_a_hand_written_module_in_a_generated_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only ``_flavour.py`` is written by hand in ``_sync``: anything else there would drift unseen."""
+    (tmp_path / "pkg" / "_async").mkdir(parents=True)
+    (tmp_path / "pkg" / "_sync").mkdir()
+    source = '"""M."""\n\n\nasync def f() -> None:\n    return None\n'
+    (tmp_path / "pkg" / "_async" / "_mod.py").write_text(source)
+    monkeypatch.setattr(unasync, "ROOT", tmp_path)
+    monkeypatch.setattr(unasync, "PAIRS", [("pkg/_async", "pkg/_sync")])
+    assert unasync.main([]) == 0
+    assert unasync.main(["--check"]) == 0
+    (tmp_path / "pkg" / "_sync" / "_extra.py").write_text("x = 1\n")
+    assert unasync.main(["--check"]) == 1
+    assert unasync.main([]) == 1  # never deleted: it may be someone's work
+    (tmp_path / "pkg" / "_sync" / "_extra.py").unlink()
+    # edited by hand
+    (tmp_path / "pkg" / "_sync" / "_mod.py").write_text("def f() -> None:\n    return None\n")
+    assert unasync.main(["--check"]) == 1

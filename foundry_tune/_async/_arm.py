@@ -170,9 +170,15 @@ class AsyncArmClient:
 
         return await self.retry.call(send, what=what)
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Close the HTTP connection pool."""
         await self._http.aclose()
 
+    # unasync: remove-begin
+    async def aclose(self) -> None:
+        """The same as :meth:`close` (the spelling of httpx and other async clients)."""
+        await self.close()
+
+    # unasync: remove-end
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, account={self.settings.account_name!r})"

@@ -8,8 +8,9 @@ interruption, the retry runner, and the SDK clients the flavour is built on.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import tenacity
 
@@ -40,6 +41,28 @@ async def sleep(seconds: float) -> None:
 async def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run CPU-bound or file work (validation, hashing, reading) in a worker thread."""
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
+"""A value, or an awaitable of it (a callback that may be a coroutine function); the sync twin of
+``MaybeAwaitable[X]`` is ``X`` (scripts/unasync.py strips it)."""
+
+
+async def resolve(value: MaybeAwaitable[T]) -> T:
+    """``value``, awaited first when it is awaitable (a callback may be a coroutine function)."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def awaited_chain(call: str, *then: str) -> str:
+    """The code a user of this flavour writes to chain waiting calls, for messages:
+    ``awaited_chain("AsyncJob.attach(ft, 'x')", "wait()")`` is
+    ``"await (await AsyncJob.attach(ft, 'x')).wait()"`` (``"Job.attach(ft, 'x').wait()"`` in sync)."""
+    code = f"await {call}"
+    for step in then:
+        code = f"await ({code}).{step}"
+    return code
 
 
 async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit: int) -> list[T]:

@@ -289,7 +289,7 @@ class AsyncFoundry(ConnectionState):
             if self._project is not None:
                 await self._project.close()
             if self._arm is not None:
-                await self._arm.aclose()
+                await self._arm.close()
             close = getattr(self._credential, "close", None)
             if self._owns_credential and callable(close):
                 await close()

@@ -131,8 +131,7 @@ class AsyncJob(JobState):
 
     def reattach_hint(self) -> str:
         """How to pick this job up again after the watcher stopped (the job keeps running)."""
-        attach = f"Job.attach(ft, {self.id!r}).wait()"
-        attach = f"await (await AsyncJob.attach(ft, {self.id!r})).wait()"  # unasync: remove
+        attach = _flavour.awaited_chain(f"AsyncJob.attach(ft, {self.id!r})", "wait()")
         return job_state.reattach_hint(self.id, self.status, attach)
 
     async def events(self) -> list[JobEvent]:

@@ -16,16 +16,16 @@ module does the talking: starting, refreshing and reading the jobs' metrics.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._async import _flavour
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
+from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
 from foundry_tune._notebook import live_html
 from foundry_tune._table import html_table, text_table
@@ -34,13 +34,14 @@ from foundry_tune.errors import FoundryTuneError, InvalidParameterError, WaitTim
 if TYPE_CHECKING:
     from foundry_tune._async._builder import AsyncFineTuneBuilder
     from foundry_tune._async._deployment import AsyncDeployment
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._job import AsyncJob
 
-__all__ = ["AsyncSweep", "Trial", "sweep"]
+__all__ = ["AsyncSweep", "AsyncTrial", "sweep"]
 
 
 @dataclasses.dataclass
-class Trial:
+class AsyncTrial:
     """One grid point: its hyperparameters, its builder and (once submitted) its job."""
 
     index: int
@@ -63,8 +64,8 @@ class Trial:
 
     @property
     def succeeded(self) -> bool:
-        """The job finished and has a fine-tuned model."""
-        return self.job is not None and self.job.status.value == "succeeded"
+        """The job succeeded (it has a fine-tuned model to deploy)."""
+        return self.job is not None and self.job.status is JobStatus.SUCCEEDED
 
     async def deploy(self, name: str | None = None, **options: Any) -> AsyncDeployment:
         """Deploy this trial's fine-tuned model (see :meth:`foundry_tune.job.Job.deploy`)."""
@@ -87,7 +88,7 @@ class AsyncSweep:
         builder: AsyncFineTuneBuilder,
         grid: Mapping[str, Iterable[Any]],
         *,
-        rank_by: str | Callable[[Trial], float | None] = "valid_loss",
+        rank_by: str | Callable[[AsyncTrial], MaybeAwaitable[float | None]] = "valid_loss",
         higher_is_better: bool | None = None,
         max_active: int | None = None,
         start: bool = True,
@@ -106,19 +107,19 @@ class AsyncSweep:
         except FoundryTuneError:
             base = repr(builder)
         self.id = plan.sweep_id(base, combos)
-        self.trials: list[Trial] = []
+        self.trials: list[AsyncTrial] = []
         for index, combo in enumerate(combos):
             trial_builder = builder.method(plan.with_params(method, combo))
             trial_builder = trial_builder.metadata({plan.SWEEP_KEY: self.id})
             if "seed" in combo:
                 trial_builder = trial_builder.seed(int(combo["seed"]))
-            self.trials.append(Trial(index, combo, trial_builder))
+            self.trials.append(AsyncTrial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
         self._live_cell = False
-        # Submitting talks to the service. The sync flavour does it here; the async one cannot in a
-        # constructor, so it keeps the pending call and the first submit(), refresh() or wait()
-        # runs it (sweep() and ft.sweep() do so before they return).
-        self._first_submit: Awaitable[int] | None = self._submit() if start else None
+        # Submitting talks to the service, which a constructor does not: with ``start`` the first
+        # submit(), refresh(), wait(), results() or deploy_best() does it (sweep() and ft.sweep()
+        # before they return).
+        self._start_pending = start
 
     # -- submitting -----------------------------------------------------------------------------
 
@@ -133,12 +134,7 @@ class AsyncSweep:
 
         A trial whose job already exists (same fingerprint) is attached, not started again.
         """
-        first, self._first_submit = self._first_submit, None  # unasync: remove
-        if first is not None:  # unasync: remove
-            return await first  # unasync: remove
-        return await self._submit()
-
-    async def _submit(self) -> int:
+        self._start_pending = False
         pending = [t for t in self.trials if t.job is None and t.start_error is None]
         if not pending:
             return 0
@@ -257,7 +253,7 @@ class AsyncSweep:
 
     # -- results --------------------------------------------------------------------------------
 
-    async def score(self, trial: Trial) -> float | None:
+    async def score(self, trial: AsyncTrial) -> float | None:
         """The value ``rank_by`` gives this trial (``None`` until its job has succeeded); read once.
 
         A ``rank_by`` function may also be a coroutine function where the sweep is async.
@@ -267,31 +263,34 @@ class AsyncSweep:
         if trial._scored:
             return trial._score
         if callable(self.rank_by):
-            value = self.rank_by(trial)
-            if inspect.isawaitable(value):  # unasync: remove
-                value = await value  # unasync: remove
+            value = await _flavour.resolve(self.rank_by(trial))
         else:
             assert trial.job is not None
             value = plan.final_value(await trial.job.metrics(), self.rank_by)
         trial._score, trial._scored = value, True
         return value
 
+    async def _start_if_pending(self) -> None:
+        if self._start_pending:
+            await self.submit()
+
     async def _score_finished(self) -> None:
         for trial in self.trials:
             if trial.succeeded and not trial._scored:
                 await self.score(trial)
 
-    def _ranked(self) -> list[Trial]:
+    def _ranked(self) -> list[AsyncTrial]:
         order = plan.ranked([t._score for t in self.trials], higher_is_better=self.higher_is_better)
         return [self.trials[i] for i in order]
 
-    async def results(self) -> list[Trial]:
+    async def results(self) -> list[AsyncTrial]:
         """Trials best first: succeeded ones by ``rank_by``, then the rest."""
+        await self._start_if_pending()
         await self._score_finished()
         return self._ranked()
 
     @property
-    def best(self) -> Trial:
+    def best(self) -> AsyncTrial:
         """The best succeeded trial by the scores read so far (raises when none has one yet)."""
         ranked = self._ranked()
         top = ranked[0]._score if ranked else None
@@ -302,6 +301,7 @@ class AsyncSweep:
 
     async def deploy_best(self, name: str | None = None, **options: Any) -> AsyncDeployment:
         """Deploy the best trial's model in one call."""
+        await self._start_if_pending()
         await self._score_finished()
         return await self.best.deploy(name, **options)
 
@@ -333,20 +333,19 @@ class AsyncSweep:
 
     async def cancel(self) -> None:
         """Cancel every live job and drop the trials not yet submitted."""
+        self._start_pending = False
         for trial in self.trials:
             if trial.job is None and trial.start_error is None:
                 trial.start_error = "cancelled before it started"
             elif trial.job is not None and not trial.job.status.is_terminal:
                 await trial.job.cancel()
-        if self._first_submit is not None:  # unasync: remove
-            await self.submit()  # nothing is held any more: only settles the call  # unasync: remove
 
 
 async def sweep(
     builder: AsyncFineTuneBuilder,
     grid: Mapping[str, Iterable[Any]],
     *,
-    rank_by: str | Callable[[Trial], float | None] = "valid_loss",
+    rank_by: str | Callable[[AsyncTrial], MaybeAwaitable[float | None]] = "valid_loss",
     higher_is_better: bool | None = None,
     max_active: int | None = None,
     start: bool = True,
@@ -354,10 +353,10 @@ async def sweep(
     """One job per combination of ``grid`` values over the builder's method hyperparameters
     (``"seed"`` varies the builder's seed). ``rank_by`` is a metrics column (default validation
     loss, lower is better; accuracy and reward columns rank higher-is-better) or a function of a
-    :class:`Trial`. ``max_active`` caps the sweep's live jobs (default: 1 running + 20 queued).
+    :class:`AsyncTrial`. ``max_active`` caps the sweep's live jobs (default: 1 running + 20 queued).
     ``start=False`` submits nothing until ``submit()``, ``refresh()`` or ``wait()``."""
     swept = AsyncSweep(builder, grid, rank_by=rank_by, higher_is_better=higher_is_better,
                        max_active=max_active, start=start)
-    if start:  # unasync: remove
-        await swept.submit()  # unasync: remove
+    if start:
+        await swept.submit()
     return swept

@@ -1,11 +1,12 @@
-"""The job status enum, tolerant of statuses the service adds later."""
+"""The job status enum, tolerant of statuses the service adds later, and the status sets that job
+decisions share (every job-state decision compares :class:`JobStatus` members, never strings)."""
 
 from __future__ import annotations
 
 import enum
 import threading
 
-__all__ = ["JobStatus"]
+__all__ = ["WITH_TRAINING_STEPS", "JobStatus"]
 
 _lock = threading.Lock()
 
@@ -70,3 +71,10 @@ class JobStatus(str, enum.Enum):
 
 
 _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+WITH_TRAINING_STEPS = frozenset({
+    JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.PAUSED, JobStatus.RESUMING, JobStatus.SUCCEEDED,
+})
+"""Statuses in which a job has (or had) training steps, so its metrics are worth reading: it has
+started training. A job that failed or was cancelled may or may not have trained, and an unknown
+status says nothing, so they are not in the set."""

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
-import httpx2
-import openai
-from azure.core.exceptions import ClientAuthenticationError
+from typing import TYPE_CHECKING, Any
 
 from foundry_tune.errors import (
     AuthenticationError,
@@ -26,6 +21,10 @@ from foundry_tune.errors import (
     RateLimitError,
     ServiceError,
 )
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
 
 __all__ = [
     "ServiceFailure",
@@ -46,7 +45,8 @@ _SECRET_PATTERNS = [
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
 ]
 
-Headers = Mapping[str, str] | httpx.Headers | httpx2.Headers
+Headers = Mapping[str, str]
+"""Response headers: a plain mapping, or the httpx / httpx2 ``Headers`` (both are mappings)."""
 
 
 def scrub(text: str) -> str:
@@ -164,6 +164,12 @@ def _json_body(response: httpx.Response | httpx2.Response) -> object:
 
 def service_failure(exc: BaseException) -> ServiceFailure | None:
     """Extract status, code, message and headers from an openai / httpx error; None for others."""
+    # The SDKs are imported here, not at module level: they are loaded anyway by the time a
+    # request failed, and scoring or reports that import the core stay quick to import.
+    import httpx
+    import httpx2
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         code, message, param = _error_fields(exc.body)
         return ServiceFailure(
@@ -249,6 +255,8 @@ def translate(exc: BaseException, *, what: str | None = None) -> FoundryTuneErro
 
         retry_after = parse_retry_after(failure.headers, now=time.time()) if failure.status == 429 else None
         return from_failure(failure, what=what, retry_after=retry_after)
+    from azure.core.exceptions import ClientAuthenticationError
+
     if isinstance(exc, ClientAuthenticationError):
         first_line = (str(exc.message or exc) or type(exc).__name__).splitlines()[0]
         message = f"could not get a token: {scrub(first_line)}"

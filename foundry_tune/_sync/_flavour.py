@@ -38,6 +38,17 @@ def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     return fn(*args, **kwargs)
 
 
+def resolve(value: T) -> T:
+    """``value`` as it is (the async flavour awaits an awaitable one)."""
+    return value
+
+
+def awaited_chain(call: str, *then: str) -> str:
+    """The code a user of this flavour writes to chain waiting calls, for messages:
+    ``awaited_chain("Job.attach(ft, 'x')", "wait()")`` is ``"Job.attach(ft, 'x').wait()"``."""
+    return ".".join((call, *then))
+
+
 def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]:
     """``fn`` over ``items`` with at most ``limit`` running at once (threads); results in order.
 

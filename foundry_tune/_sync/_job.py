@@ -132,7 +132,7 @@ class Job(JobState):
 
     def reattach_hint(self) -> str:
         """How to pick this job up again after the watcher stopped (the job keeps running)."""
-        attach = f"Job.attach(ft, {self.id!r}).wait()"
+        attach = _flavour.awaited_chain(f"Job.attach(ft, {self.id!r})", "wait()")
         return job_state.reattach_hint(self.id, self.status, attach)
 
     def events(self) -> list[JobEvent]:

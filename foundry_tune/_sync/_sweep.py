@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
+from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
 from foundry_tune._notebook import live_html
 from foundry_tune._sync import _flavour
@@ -63,8 +64,8 @@ class Trial:
 
     @property
     def succeeded(self) -> bool:
-        """The job finished and has a fine-tuned model."""
-        return self.job is not None and self.job.status.value == "succeeded"
+        """The job succeeded (it has a fine-tuned model to deploy)."""
+        return self.job is not None and self.job.status is JobStatus.SUCCEEDED
 
     def deploy(self, name: str | None = None, **options: Any) -> Deployment:
         """Deploy this trial's fine-tuned model (see :meth:`foundry_tune.job.Job.deploy`)."""
@@ -115,10 +116,10 @@ class Sweep:
             self.trials.append(Trial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
         self._live_cell = False
-        # Submitting talks to the service. The sync flavour does it here; the async one cannot in a
-        # constructor, so it keeps the pending call and the first submit(), refresh() or wait()
-        # runs it (sweep() and ft.sweep() do so before they return).
-        self._first_submit: int | None = self._submit() if start else None
+        # Submitting talks to the service, which a constructor does not: with ``start`` the first
+        # submit(), refresh(), wait(), results() or deploy_best() does it (sweep() and ft.sweep()
+        # before they return).
+        self._start_pending = start
 
     # -- submitting -----------------------------------------------------------------------------
 
@@ -133,9 +134,7 @@ class Sweep:
 
         A trial whose job already exists (same fingerprint) is attached, not started again.
         """
-        return self._submit()
-
-    def _submit(self) -> int:
+        self._start_pending = False
         pending = [t for t in self.trials if t.job is None and t.start_error is None]
         if not pending:
             return 0
@@ -264,12 +263,16 @@ class Sweep:
         if trial._scored:
             return trial._score
         if callable(self.rank_by):
-            value = self.rank_by(trial)
+            value = _flavour.resolve(self.rank_by(trial))
         else:
             assert trial.job is not None
             value = plan.final_value(trial.job.metrics(), self.rank_by)
         trial._score, trial._scored = value, True
         return value
+
+    def _start_if_pending(self) -> None:
+        if self._start_pending:
+            self.submit()
 
     def _score_finished(self) -> None:
         for trial in self.trials:
@@ -282,6 +285,7 @@ class Sweep:
 
     def results(self) -> list[Trial]:
         """Trials best first: succeeded ones by ``rank_by``, then the rest."""
+        self._start_if_pending()
         self._score_finished()
         return self._ranked()
 
@@ -297,6 +301,7 @@ class Sweep:
 
     def deploy_best(self, name: str | None = None, **options: Any) -> Deployment:
         """Deploy the best trial's model in one call."""
+        self._start_if_pending()
         self._score_finished()
         return self.best.deploy(name, **options)
 
@@ -328,6 +333,7 @@ class Sweep:
 
     def cancel(self) -> None:
         """Cancel every live job and drop the trials not yet submitted."""
+        self._start_pending = False
         for trial in self.trials:
             if trial.job is None and trial.start_error is None:
                 trial.start_error = "cancelled before it started"
@@ -351,4 +357,6 @@ def sweep(
     ``start=False`` submits nothing until ``submit()``, ``refresh()`` or ``wait()``."""
     swept = Sweep(builder, grid, rank_by=rank_by, higher_is_better=higher_is_better,
                        max_active=max_active, start=start)
+    if start:
+        swept.submit()
     return swept

@@ -16,10 +16,10 @@ import httpx2
 from foundry_tune._core.retry import clamp_timeouts
 from foundry_tune._core.trust import MAX_CONNECTIONS, MAX_KEEPALIVE_CONNECTIONS, Trust
 
-__all__ = ["AsyncBudgetTransport", "arm_transport", "openai_http_client"]
+__all__ = ["BudgetTransport", "arm_transport", "openai_http_client"]
 
 
-class AsyncBudgetTransport(httpx.BaseTransport, httpx2.BaseTransport):
+class BudgetTransport(httpx.BaseTransport, httpx2.BaseTransport):
     """Wraps an ``httpx`` or ``httpx2`` transport and caps each request's timeouts at the budget."""
 
     def __init__(self, inner: httpx.BaseTransport | httpx2.BaseTransport) -> None:
@@ -43,12 +43,12 @@ def openai_http_client(*, endpoint: str, timeout: float, trust: Trust) -> httpx2
         limits=httpx2.Limits(max_connections=MAX_CONNECTIONS,
                              max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS),
     )
-    return httpx2.Client(transport=AsyncBudgetTransport(inner), timeout=timeout, follow_redirects=True)
+    return httpx2.Client(transport=BudgetTransport(inner), timeout=timeout, follow_redirects=True)
 
 
 def arm_transport(
     *, endpoint: str, trust: Trust, inner: httpx.BaseTransport | None = None
-) -> AsyncBudgetTransport:
+) -> BudgetTransport:
     """The ARM client's transport: ``inner`` (tests, custom proxies) or one built from the trust."""
     if inner is None:
         inner = httpx.HTTPTransport(
@@ -57,4 +57,4 @@ def arm_transport(
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS,
                                 max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS),
         )
-    return AsyncBudgetTransport(inner)
+    return BudgetTransport(inner)

@@ -11,6 +11,7 @@ Built on the async clients of the same SDKs: ``azure.ai.projects.aio`` (``openai
 ...     await asyncio.gather(*(job.wait(progress=False) for job in jobs))
 """
 
+from foundry_tune._async._arm import AsyncArmClient
 from foundry_tune._async._builder import AsyncFineTuneBuilder
 from foundry_tune._async._credentials import AsyncStaticTokenCredential
 from foundry_tune._async._deployment import AsyncDeployment
@@ -19,10 +20,11 @@ from foundry_tune._async._flavour import AsyncRetryPolicy
 from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._async._job import AsyncJob
 from foundry_tune._async._jobs import AsyncJobsAPI
-from foundry_tune._async._sweep import AsyncSweep
-from foundry_tune.evaluation._async._evaluate import evaluate
+from foundry_tune._async._sweep import AsyncSweep, AsyncTrial, sweep
+from foundry_tune.evaluation._async._evaluate import Completer, FoundryCompleter, evaluate
 
 __all__ = [
+    "AsyncArmClient",
     "AsyncDeployment",
     "AsyncDeploymentsAPI",
     "AsyncFineTuneBuilder",
@@ -32,5 +34,9 @@ __all__ = [
     "AsyncRetryPolicy",
     "AsyncStaticTokenCredential",
     "AsyncSweep",
+    "AsyncTrial",
+    "Completer",
+    "FoundryCompleter",
     "evaluate",
+    "sweep",
 ]

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from foundry_tune._core.status import WITH_TRAINING_STEPS, JobStatus
 from foundry_tune.cli._connection import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["columns", "register"]
 
 _OK, _FAILED, _USAGE, _INTERRUPTED = EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED
-_HAS_METRICS = ("running", "pausing", "paused", "resuming", "succeeded")
-"""Statuses in which a job has (or had) training steps to show."""
 
 
 def register(subparsers: Any) -> None:
@@ -134,8 +133,8 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
     job = ft.jobs.get(args.job_id)
     summary = _summary(job)
-    metrics = job.metrics() if job.status.value in _HAS_METRICS else None
-    checkpoints = job.checkpoints() if job.status.value == "succeeded" else []
+    metrics = job.metrics() if job.status in WITH_TRAINING_STEPS else None
+    checkpoints = job.checkpoints() if job.status is JobStatus.SUCCEEDED else []
     summary["last_metrics"] = metrics.last.as_dict() if metrics is not None and metrics.last else None
     summary["checkpoints"] = [{"step": c.step, "model": c.model, "metrics": c.metrics} for c in checkpoints]
     code, message = job.error

@@ -7,7 +7,6 @@ against a local emulator before a comparison, creates anything.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -19,8 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import openai
 
-from foundry_tune._core.upload import UploadOptions
-from foundry_tune._sync._upload import wait_processed
+from foundry_tune._core.status import JobStatus
 from foundry_tune.deployment import BillingWarning
 from foundry_tune.doctor._record import Answer, api_description, build_record, compare_records
 from foundry_tune.doctor._shapes import Difference, shape_of
@@ -28,6 +26,7 @@ from foundry_tune.errors import AuthenticationError, ConfigurationError, Foundry
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
+    from foundry_tune.job import Job
 
 __all__ = [
     "DEFAULT_TIME_BOUND",
@@ -149,7 +148,8 @@ def _pick_job(body: Any, wanted: str | None) -> str | None:
         return not isinstance(method, dict) or method.get("type") == "supervised"
 
     def succeeded(job: dict[str, Any]) -> bool:
-        return job.get("status") == "succeeded"
+        status = job.get("status")
+        return isinstance(status, str) and JobStatus(status) is JobStatus.SUCCEEDED
 
     done = [j for j in jobs if succeeded(j)]
     for pool in ([j for j in done if supervised(j)], done, jobs):
@@ -365,11 +365,11 @@ def seed_emulator(
     retry = ft.retry
     jobs = retry.call(lambda: ft.openai.fine_tuning.jobs.list(limit=JOBS_LIMIT),
                       what="doctor: list emulator jobs")
-    done = next((j for j in jobs.data if j.status == "succeeded" and j.fine_tuned_model), None)
+    done = next((j for j in jobs.data
+                 if JobStatus(j.status) is JobStatus.SUCCEEDED and j.fine_tuned_model), None)
     if done is None:
         say("starting a small supervised job on the emulator")
-        job_id = _start_job(ft)
-        job = ft.jobs.get(job_id).wait(timeout=timeout, progress=False)
+        job = _start_job(ft).wait(timeout=timeout, progress=False)
         model = job.fine_tuned_model
     else:
         model = done.fine_tuned_model
@@ -380,26 +380,14 @@ def seed_emulator(
             ft.deployments.create(model, SEED_DEPLOYMENT, capacity=1, timeout=timeout, ready_check=False)
 
 
-def _start_job(ft: Foundry) -> str:
-    import io
-
+def _start_job(ft: Foundry) -> Job:
+    """The seed job, started the library's way: each file uploaded once, the job created once."""
     from foundry_tune._demo_data import demo_records
+    from foundry_tune.dataset import Dataset
+    from foundry_tune.methods import Supervised
 
     rows = list(demo_records(30))
-    files = []
-
-    def upload(name: str, data: bytes) -> str:
-        created = ft.openai.files.create(file=(name, io.BytesIO(data)), purpose="fine-tune")
-        return created.id
-
-    for name, part in (("doctor-train.jsonl", rows[:20]), ("doctor-valid.jsonl", rows[20:])):
-        data = "".join(json.dumps(r) + "\n" for r in part).encode()
-        files.append(ft.retry.call(functools.partial(upload, name, data),
-                                   what="doctor: upload to the emulator"))
-    for file_id in files:
-        wait_processed(ft, file_id, UploadOptions(processing_timeout=60.0))
-    job = ft.retry.call(lambda: ft.openai.fine_tuning.jobs.create(
-        model=SEED_MODEL, training_file=files[0], validation_file=files[1], suffix="doctor",
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
-    ), what="doctor: start a job on the emulator")
-    return job.id
+    train = Dataset.from_records(rows[:20], name="doctor-train.jsonl")
+    validation = Dataset.from_records(rows[20:], name="doctor-valid.jsonl")
+    builder = ft.fine_tune(SEED_MODEL).train_on(train).validate_on(validation)
+    return builder.training_type("Standard").method(Supervised(n_epochs=1)).suffix("doctor").start()

@@ -68,13 +68,21 @@ async def _announce(server: uvicorn.Server, line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-async def _serve(config: Config) -> None:
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The emulator's listening socket. Its protocol is IPPROTO_TCP, not 0: asyncio turns on
+    TCP_NODELAY only for connections whose socket says TCP, and without it every answer waits about
+    40 ms for the client's delayed ACK (Nagle's algorithm)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
+    sock.bind((host, port))
     sock.listen(512)
     sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(config: Config) -> None:
+    sock = listening_socket(config.host, config.port)
     port = int(sock.getsockname()[1])
     ca_cert: Path | None = None
     tls: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from foundry_tune.errors import ConfigurationError, GraderError
 from foundry_tune.evaluation._examples import Example
 
-__all__ = ["LOCAL_GRADER_TYPES", "GraderMetric", "grader_reward"]
+__all__ = ["LOCAL_GRADER_TYPES", "GraderMetric"]
 
 LOCAL_GRADER_TYPES = frozenset({"string_check", "text_similarity"})
 """Grader types whose score foundry-tune computes exactly, without a service call."""
@@ -74,30 +74,19 @@ class GraderMetric:
             )
 
     def score(self, output: str, example: Example) -> float:
-        """The grader's score for one answer (``sample.output_text`` / ``output_json``)."""
+        """The grader's score for one answer (``sample.output_text`` / ``output_json``).
+
+        A service-side grader blocks on its connection, which must then be a ``Foundry``: one
+        bound to an ``AsyncFoundry`` is scored by ``foundry_tune.aio.evaluate()``.
+        """
         if self.local:
             from foundry_tune.graders import run_locally
 
             return float(run_locally(self.grader, output, dict(example.item)).score)
-        self.check_runnable()
-        return _run_on_service(self.connection, self.definition, output, example.item)
+        # The request is written once, in the evaluation runner; score() blocks, so it takes the
+        # runner's blocking flavour, imported here so that async evaluations never load it (the
+        # one exception of contract "evaluation-async-flavour", listed in pyproject.toml).
+        from foundry_tune.evaluation._sync import _grading
 
-
-def _run_on_service(connection: Any, definition: Mapping[str, Any], output: str,
-                    item: Mapping[str, Any]) -> float:
-    def run() -> Any:
-        return connection.openai.fine_tuning.alpha.graders.run(
-            grader=dict(definition), model_sample=output, item=dict(item)
-        )
-
-    return grader_reward(connection.retry.call(run, what="grader run"))
-
-
-def grader_reward(response: Any) -> float:
-    """The reward of a grader ``run`` response; GraderError when the service could not run it."""
-    errors = getattr(getattr(response, "metadata", None), "errors", None)
-    if errors is not None:
-        failed = [k for k, v in errors.model_dump().items() if v is True]
-        if failed:
-            raise GraderError(f"the service could not run the grader: {', '.join(failed)}")
-    return float(response.reward)
+        hint = ": bind it to a Foundry, or score it with foundry_tune.aio.evaluate()"
+        return float(_grading.score_on_service(self, output, example, hint=hint))

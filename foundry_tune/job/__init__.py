@@ -10,6 +10,7 @@ from foundry_tune._core.metrics import metrics_from_csv as metrics_from_csv
 from foundry_tune._core.metrics import metrics_from_events as metrics_from_events
 from foundry_tune._core.plan import Plan, PlannedFile
 from foundry_tune._core.spec import TRAINING_TYPES as TRAINING_TYPES
+from foundry_tune._core.spec import JobSpec
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.upload import DEFAULT_PART_SIZE as DEFAULT_PART_SIZE
 from foundry_tune._core.upload import DEFAULT_SINGLE_REQUEST_LIMIT as DEFAULT_SINGLE_REQUEST_LIMIT
@@ -25,6 +26,7 @@ __all__ = [
     "FineTuneBuilder",
     "Job",
     "JobEvent",
+    "JobSpec",
     "JobStatus",
     "JobsAPI",
     "MetricRow",

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_tune._async import _flavour
 from foundry_tune.errors import ConfigurationError
+from foundry_tune.evaluation._async._grading import score_on_service, service_connection
 from foundry_tune.evaluation._completion import Completion, completion_from_response
 from foundry_tune.evaluation._examples import Example, Message
-from foundry_tune.evaluation._grader_metric import GraderMetric, grader_reward
+from foundry_tune.evaluation._grader_metric import GraderMetric
 from foundry_tune.evaluation._prepare import DEFAULT_METRICS, prepare, summarize
 from foundry_tune.evaluation._progress import Progress, ProgressUpdate, make_progress
 from foundry_tune.evaluation._report import EvaluationReport
@@ -61,14 +62,7 @@ async def _score(metric: Metric | GraderMetric, output: str, example: Example) -
     """One metric's score; a service-side grader runs on the metric's connection."""
     if not isinstance(metric, GraderMetric) or metric.local:
         return metric.score(output, example)
-    metric.check_runnable()
-    connection: Any = metric.connection
-    graders = connection.openai.fine_tuning.alpha.graders
-
-    async def run_grader() -> Any:
-        return await graders.run(grader=dict(metric.definition), model_sample=output, item=dict(example.item))
-
-    return grader_reward(await connection.retry.call(run_grader, what="grader run"))
+    return await score_on_service(metric, output, example)
 
 
 async def _one(target: Target, example: Example, metrics: Sequence[Metric | GraderMetric],
@@ -162,6 +156,9 @@ async def evaluate(
                        reference_field=reference_field, confidence=confidence)
     if completer is None:
         completer = FoundryCompleter(_requesting_connection(prepared.connection))
+    for metric in prepared.metrics:
+        if isinstance(metric, GraderMetric) and not metric.local:
+            service_connection(metric, hint=": pass foundry=AsyncFoundry(...)")
     outcome = await run(prepared.targets, prepared.examples, prepared.metrics, completer,
                         concurrency=concurrency, progress=make_progress(progress))
     return summarize(prepared, outcome, confidence=confidence, seed=seed)
