@@ -166,20 +166,11 @@ def emulator_info(emulator: Emulator) -> EmulatorInfo:
 
 @pytest.fixture
 async def aft(emulator_info: EmulatorInfo, anyio_backend: str) -> AsyncIterator[AsyncFoundry]:
-    """An ``AsyncFoundry`` on the module's emulator, closed after the test (async tests only)."""
-    from foundry_tune import AsyncFoundry
-    from foundry_tune.aio import AsyncStaticTokenCredential
+    """An ``AsyncFoundry`` on the module's emulator, closed after the test (async tests only); the
+    same connection as ``ft`` in ``tests/_async``."""
+    from tests._async._helpers import connect
 
-    info = emulator_info
-    async with AsyncFoundry(
-        info.project_endpoint,
-        AsyncStaticTokenCredential(info.token or "token-for-tests"),
-        subscription_id=info.subscription_id,
-        resource_group=info.resource_group,
-        account_name=info.account_name,
-        arm_endpoint=info.arm_endpoint,
-        verify=info.ca_cert or True,
-    ) as conn:
+    async with connect(emulator_info) as conn:
         yield conn
 
 

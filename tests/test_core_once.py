@@ -2,18 +2,21 @@
 
 A fake in-memory service answers each create and each lookup from a script (ok; a timeout or a 5xx
 before the create took effect; the same after it took effect, i.e. a lost response; a 429; a
-lookup failing transiently), and a :class:`~foundry_tune.RetryPolicy` runs on an injected clock
-and sleep. Whatever the script, at most one object is created, and the caller gets that object
-back, or a typed error when the retry budget ends (still with at most one created).
+400 that refuses the create for good; a lookup failing transiently, also right after a lost
+create), and a :class:`~foundry_tune.RetryPolicy` runs on an injected clock and sleep. Whatever
+the script, at most one object is created, and the caller gets that object back, or a typed
+error when the retry budget ends or the create is refused (still with at most one created).
+The builder's own job create is driven the same way in ``test_core_builder_once.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import io
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import IO, Any
 
@@ -30,11 +33,13 @@ from foundry_tune._core.retry import RetryPolicy
 from foundry_tune._core.upload import UploadOptions, upload_name
 from foundry_tune._sync._calls import reconciled_create
 from foundry_tune._sync._upload import upload_once
-from foundry_tune.errors import FoundryTuneError, RateLimitError, RetryBudgetExceededError
+from foundry_tune.errors import FoundryTuneError, RateLimitError, RetryBudgetExceededError, ServiceError
 
 CREATE_OUTCOMES = ("ok", "timeout_before", "lost_after", "500_before", "502_after", "429")
 """How one create call goes: ``*_after`` and ``lost_after`` took effect, then the answer was lost."""
 TOOK_EFFECT = frozenset({"ok", "lost_after", "502_after"})
+REFUSED = "400_before"
+"""A create the service refuses for good (e.g. an invalid file): not retried, nothing created."""
 LOOKUP_OUTCOMES = ("ok", "timeout", "503")
 """How one lookup goes: it answers truthfully, or fails transiently (a listing that lags a create
 is :class:`LaggingService`, a known limit: see its test)."""
@@ -51,6 +56,8 @@ def _failure(outcome: str) -> Exception:
                                json={"error": {"message": f"HTTP {status}", "code": None}})
     if status == 429:
         return openai.RateLimitError("throttled", response=response, body=None)
+    if status == 400:
+        return openai.BadRequestError(f"HTTP {status}", response=response, body=None)
     return openai.InternalServerError(f"HTTP {status}", response=response, body=None)
 
 
@@ -127,7 +134,7 @@ def test_create_once_creates_first_then_looks_up_before_every_other_create(
     found_each_time: tuple[bool, ...], expected: list[str]
 ) -> None:
     once = CreateOnce()
-    steps = [once.next_step()]
+    steps: list[str] = [once.next_step()]
     for found in found_each_time:
         steps.append(once.next_step())
         steps.append(once.after_lookup(found))
@@ -225,6 +232,29 @@ def test_the_async_flavour_makes_the_same_decisions() -> None:
     asyncio.run(every_script())
 
 
+def test_a_refused_create_raises_the_typed_error_at_once_and_leaves_nothing_created() -> None:
+    refused = 0
+    for n in (1, 2, 3):
+        for creates in itertools.product((*CREATE_OUTCOMES, REFUSED), repeat=n):
+            if REFUSED not in creates:
+                continue
+            for lookups in ((), ("503",), ("timeout", "503")):
+                service = FakeService(creates, lookups)
+                case = f"creates={creates} lookups={lookups}"
+                try:
+                    got = reconciled_create(SimpleNamespace(retry=_policy(FakeClock())), service.create,  # type: ignore[arg-type]
+                                            service.lookup, what="create thing")
+                except ServiceError as exc:
+                    # Only a create that found nothing before it can be refused: nothing exists.
+                    assert exc.status == 400 and not isinstance(exc, RetryBudgetExceededError), (case, exc)
+                    assert service.objects == [], case
+                    assert service.create_calls == creates.index(REFUSED) + 1, case  # not retried
+                    refused += 1
+                else:  # an earlier create took effect: the lookup finds it, the refusal never comes
+                    assert len(service.objects) == 1 and got is service.objects[0], case
+    assert refused > 100
+
+
 class LaggingService(FakeService):
     """A service whose listing lags its creates: a lookup right after a create does not see it yet."""
 
@@ -271,14 +301,23 @@ def _file_object(file_id: str, name: str, size: int, status: str = "processed") 
 
 
 class FakeFiles:
-    """``files.create`` / ``files.list`` / ``files.retrieve`` and the Uploads API, scripted."""
+    """``files.create`` / ``files.list`` / ``files.retrieve`` and the Uploads API, scripted.
 
-    def __init__(self, creates: tuple[str, ...], lists: tuple[str, ...],
-                 existing: list[FileObject] | None = None) -> None:
+    ``files.list`` answers from ``prescan`` until the first create (the content-hash scan that
+    decides whether to upload at all), then from ``lookups`` (the reconciliation after an
+    ambiguous create), so that a script can make exactly the lookups after a lost create fail."""
+
+    def __init__(self, creates: tuple[str, ...], lookups: tuple[str, ...] = (), *,
+                 prescan: tuple[str, ...] = (), existing: list[FileObject] | None = None) -> None:
         self.creates = list(creates)
-        self.lists = list(lists)
+        self.prescan = list(prescan)
+        self.lookups = list(lookups)
         self.store: list[FileObject] = list(existing or [])
         self.create_calls = 0
+        self.lost = 0
+        """Creates that took effect while their answer was lost."""
+        self.failed_lookups_after_lost = 0
+        """Lookups that failed while a lost create's file was there to find."""
         self.uploads = SimpleNamespace(create=self._upload_create, complete=self._upload_complete,
                                        cancel=lambda upload_id: None,
                                        parts=SimpleNamespace(create=self._part_create))
@@ -302,18 +341,24 @@ class FakeFiles:
         if outcome == "ok":
             assert created is not None
             return created
-        raise _failure(outcome)
+        raise self._lost(outcome)
+
+    def _lost(self, outcome: str) -> Exception:
+        self.lost += outcome in TOOK_EFFECT
+        return _failure(outcome)
 
     def list(self, **kwargs: Any) -> Any:
-        outcome = self.lists.pop(0) if self.lists else "ok"
+        script = self.prescan if self.create_calls == 0 else self.lookups
+        outcome = script.pop(0) if script else "ok"
         if outcome != "ok":
+            self.failed_lookups_after_lost += self.lost > 0
             raise _failure(outcome)
         return SimpleNamespace(data=list(reversed(self.store)), has_more=False)
 
     def retrieve(self, file_id: str) -> FileObject:
         for i, f in enumerate(self.store):
             if f.id == file_id:
-                if f.status == "pending":  # processing is quick here: no polling wait
+                if str(f.status) == "pending":  # processing is quick here: no polling wait
                     self.store[i] = _file_object(f.id, f.filename, f.bytes)
                 return self.store[i]
         raise AssertionError(f"no file {file_id}")
@@ -326,7 +371,7 @@ class FakeFiles:
         self._parts[data[0]] = data[1]
         return SimpleNamespace(id=f"part-id-{data[0]}")
 
-    def _upload_complete(self, upload_id: str, *, part_ids: list[str], md5: str) -> Any:
+    def _upload_complete(self, upload_id: str, *, part_ids: builtins.list[str], md5: str) -> Any:
         self.create_calls += 1
         data = b"".join(self._parts[p.removeprefix("part-id-")] for p in part_ids)
         assert hashlib.md5(data, usedforsecurity=False).hexdigest() == md5
@@ -334,7 +379,7 @@ class FakeFiles:
         created = self._add(self._upload_name, data) if outcome in TOOK_EFFECT else None
         if outcome == "ok":
             return SimpleNamespace(file=created)
-        raise _failure(outcome)
+        raise self._lost(outcome)
 
 
 def _upload(files: FakeFiles, source: Source, options: UploadOptions | None = None) -> FileObject:
@@ -346,19 +391,67 @@ def _upload(files: FakeFiles, source: Source, options: UploadOptions | None = No
 DATA = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
+UPLOAD_CREATES = (*CREATE_OUTCOMES, REFUSED)
+
+
+def _upload_scripts(
+    creates_upto: int, lookups: Iterable[tuple[str, ...]], prescans: tuple[tuple[str, ...], ...] = ((),)
+) -> Iterator[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """(prescan, creates, lookups) scripts: each given script for the content-hash scan, then every
+    sequence of create outcomes, each with every given script for the lookups after a create."""
+    lookups = list(lookups)
+    for n in range(1, creates_upto + 1):
+        for creates in itertools.product(UPLOAD_CREATES, repeat=n):
+            for prescan in prescans:
+                for after in lookups:
+                    yield prescan, creates, after
+
+
+def _check_upload(files: FakeFiles, upload: Callable[[FakeFiles], FileObject], case: str) -> str | None:
+    """What is wrong with one scripted upload (None when nothing is): one file, returned, or the
+    typed error of a refused create with no file left behind."""
+    try:
+        got = upload(files)
+    except ServiceError as exc:
+        if exc.status == 400 and not files.store:
+            return None
+        return f"{case}: {type(exc).__name__} {exc} with {len(files.store)} files"
+    if len(files.store) != 1:
+        return f"{case}: {len(files.store)} files uploaded"
+    if got.id != files.store[0].id or got.status != "processed":
+        return f"{case}: returned {got.id} ({got.status})"
+    return None
+
+
+def _options(via: str, source: Source) -> UploadOptions:
+    return UploadOptions(single_request_limit=100 if via == "uploads" else len(source.data),
+                         part_size=len(source.data) // 2 + 1, parallel_parts=2)  # two parts
+
+
+def _every_lookup_script(upto: int) -> Iterator[tuple[str, ...]]:
+    scripts = (itertools.product(LOOKUP_OUTCOMES, repeat=m) for m in range(upto + 1))
+    return itertools.chain.from_iterable(scripts)
+
+
 @pytest.mark.parametrize("via", ["files", "uploads"])
 def test_every_upload_interleaving_leaves_one_file_and_returns_it(via: str) -> None:
     source = Source(DATA * 50)
-    options = UploadOptions(single_request_limit=100 if via == "uploads" else len(source.data),
-                            part_size=1000, parallel_parts=2)
-    scripts = itertools.chain.from_iterable(itertools.product(CREATE_OUTCOMES, repeat=n) for n in (1, 2))
-    for creates in scripts:
-        for lists in itertools.chain([()], ((o,) for o in LOOKUP_OUTCOMES), [("503", "timeout")]):
-            files = FakeFiles(creates, lists)
-            got = _upload(files, source, options)
-            case = f"{via} creates={creates} lists={lists}"
-            assert len(files.store) == 1, case
-            assert got.id == files.store[0].id and got.status == "processed", case
+    options = _options(via, source)
+    bad: list[str] = []
+    cases = reached = refused = 0
+    # The multipart route differs only in what it creates (the Upload's completion): fewer scripts.
+    scripts = _upload_scripts(2, _every_lookup_script(2 if via == "files" else 1), prescans=((), ("503",)))
+    for prescan, creates, lookups in scripts:
+        files = FakeFiles(creates, lookups, prescan=prescan)
+        problem = _check_upload(files, lambda f: _upload(f, source, options),
+                                f"{via} prescan={prescan} creates={creates} lookups={lookups}")
+        bad += [problem] if problem else []
+        cases += 1
+        reached += files.failed_lookups_after_lost > 0
+        refused += not files.store
+    assert not bad, f"{len(bad)} of {cases} scripts went wrong, e.g. {bad[:3]}"
+    # The table really has lookups failing after a lost create, and refused creates.
+    assert reached > 50 and refused > 20, (reached, refused)
 
 
 def _awaitable(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -386,20 +479,24 @@ def _async_upload(files: FakeFiles, source: Source, options: UploadOptions) -> F
 @pytest.mark.parametrize("via", ["files", "uploads"])
 def test_the_async_upload_makes_the_same_decisions(via: str) -> None:
     source = Source(DATA * 50)
-    options = UploadOptions(single_request_limit=100 if via == "uploads" else len(source.data),
-                            part_size=1000, parallel_parts=2)
-    for creates in itertools.product(CREATE_OUTCOMES, repeat=2):
-        for lists in ((), ("503",), ("timeout",)):
-            files = FakeFiles(creates, lists)
-            got = _async_upload(files, source, options)
-            case = f"{via} creates={creates} lists={lists}"
-            assert len(files.store) == 1, case
-            assert got.id == files.store[0].id and got.status == "processed", case
+    options = _options(via, source)
+    bad: list[str] = []
+    cases = reached = 0
+    lookups = ((), ("503",), ("timeout",), ("503", "timeout"))
+    for prescan, creates, after in _upload_scripts(2, lookups):
+        cases += 1
+        files = FakeFiles(creates, after, prescan=prescan)
+        problem = _check_upload(files, lambda f: _async_upload(f, source, options),
+                                f"{via} prescan={prescan} creates={creates} lookups={after}")
+        bad += [problem] if problem else []
+        reached += files.failed_lookups_after_lost > 0
+    assert not bad, f"{len(bad)} of {cases} scripts went wrong, e.g. {bad[:3]}"
+    assert reached > 30, reached
 
 
 def test_the_uploaded_name_carries_the_content_hash() -> None:
     source = Source(DATA)
-    files = FakeFiles((), ())
+    files = FakeFiles(())
     got = _upload(files, source)
     assert got.filename == upload_name("train.jsonl", source.content_hash())
     assert source.content_hash()[:32] in got.filename
@@ -429,7 +526,7 @@ def _named(name: str, size_delta: int = 0, status: str = "processed", digest: st
         "other-hash", "no-hash-in-name"])
 def test_a_file_with_the_same_content_is_reused_instead_of_uploaded(existing: Existing, reused: bool) -> None:
     source = Source(DATA * 3)
-    files = FakeFiles((), (), existing=existing(source))
+    files = FakeFiles((), existing=existing(source))
     got = _upload(files, source)
     assert (got.id == "file-old") is reused
     assert files.create_calls == (0 if reused else 1)

@@ -94,3 +94,22 @@ def test_ctrl_c_stops_watching_but_not_the_job(ft: Foundry, capsys: pytest.Captu
     assert again.status is not JobStatus.CANCELLED
     again.wait(timeout=WAIT, progress=False, poll=0.2)
     assert again.status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.anyio
+async def test_start_awaits_an_async_on_progress(aft: AsyncFoundry) -> None:
+    """An ``async def`` progress callback of the async builder sees every step (it was never awaited)."""
+    lines: list[str] = []
+
+    async def on_progress(line: str) -> None:
+        await asyncio.sleep(0)
+        lines.append(line)
+
+    builder = (aft.fine_tune("gpt-4.1-mini").train_on(sft_data(12, seed=81, name="progress.jsonl"))
+               .method(Supervised(n_epochs=1)).training_type("GlobalStandard").suffix("on-progress"))
+    job = await builder.start(on_progress=on_progress)
+    assert any(line.startswith("uploading progress.jsonl") for line in lines), lines
+    assert lines[-1] == f"started job {job.id} on gpt-4.1-mini"
+    again = await builder.start(on_progress=on_progress)
+    assert again.id == job.id and "already has this fingerprint" in lines[-1]
+    await job.cancel()

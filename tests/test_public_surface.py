@@ -86,11 +86,19 @@ ANNOTATION_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
     ("FineTuneBuilder.ft", ""): ("Connection", "Foundry"),
     ("Job.attach", "ft"): ("Connection", "Foundry"),
     ("evaluate", "foundry"): ("object|None", "Foundry|None"),
+    # issue 11, parity: an async callback may be a plain or a coroutine function (widened, not narrowed)
+    ("AsyncFineTuneBuilder.start", "on_progress"): ("Callable[[str],None]|None",
+                                                    "Callable[[str],MaybeAwaitable[None]]|None"),
+    ("AsyncJob.wait", "on_event"): ("Callable[[JobEvent],None]|None",
+                                    "Callable[[JobEvent],MaybeAwaitable[None]]|None"),
 }
 APPROVED_CHANGES: dict[str, str] = {
     # issue 11: the async builder no longer wraps a connection-less sync builder (its old `spec`
     # field); `spec` is now the JobSpec description both flavours hold (named in CHANGELOG.md).
     "foundry_tune.aio:AsyncFineTuneBuilder.spec": "JobSpec, not a sync FineTuneBuilder",
+    # issue 11, parity: gains `completer=` (an addition, named in CHANGELOG.md) and its `progress`
+    # callback may also be a coroutine function (widened).
+    "foundry_tune.aio:evaluate": "completer= added; progress may be a coroutine function",
 }
 """(``Class.member`` or function name, parameter name or ``"return"``) -> (old, new) annotation."""
 

@@ -1,19 +1,16 @@
-"""Sweeps: grid expansion and checks (no network), and a 9-job sweep on the emulator."""
+"""Sweeps without a service: grid expansion, checks, ranking direction, the same plan in both
+flavours. End to end on the emulator: ``tests/_async/test_sweep.py`` (and its generated twin)."""
 
 from __future__ import annotations
 
-import io
-import itertools
-import json
 import sys
-import urllib.request
 from typing import Any
 
 import pytest
 
-from foundry_tune.errors import DatasetValidationError, InvalidParameterError
+from foundry_tune.errors import InvalidParameterError
 from foundry_tune.methods import DPO, Supervised
-from foundry_tune.sweep import Sweep, sweep
+from foundry_tune.sweep import Sweep
 from tests._eval_data import rows
 
 
@@ -67,99 +64,27 @@ def test_ranking_direction_follows_the_metric_name() -> None:
     assert by_accuracy.higher_is_better
 
 
-# -- on the emulator ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def base(ft: Any) -> Any:
+def test_the_async_sweep_plans_what_the_sync_one_plans() -> None:
+    pytest.importorskip("aiohttp")
+    from foundry_tune.aio import AsyncFineTuneBuilder, AsyncSweep
     from foundry_tune.dataset import Dataset
+    from foundry_tune.job import FineTuneBuilder
 
-    train, val = Dataset.from_records(rows(60, seed=3), name="tickets.jsonl").split(validation=0.2, seed=1)
-    return ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(val).training_type("GlobalStandard")
-
-
-def _stats(ft: Any) -> dict[str, Any]:
-    with urllib.request.urlopen(ft.emulator_instance.info.stats_url) as response:  # loopback only
-        data: dict[str, Any] = json.loads(response.read())
-    return data
-
-
-def _running_windows(jobs: list[Any]) -> list[tuple[int, int]]:
-    windows = []
-    for job in jobs:
-        started = [e.created_at for e in job.events() if "started" in e.message.lower()]
-        created = started[0]
-        stamp = int(created.timestamp()) if hasattr(created, "timestamp") else int(created)
-        windows.append((stamp, int(job.raw["finished_at"])))
-    return sorted(windows)
-
-
-@pytest.mark.emulator
-def test_nine_job_sweep_runs_one_at_a_time_ranks_and_deploys_the_best(ft: Any, base: Any) -> None:
-    jobs_before = _stats(ft)["jobs"]
-    running_per_poll: list[int] = []
-    s = ft.sweep(base.suffix("grid"), grid={"n_epochs": [1, 2, 3], "learning_rate_multiplier": [0.5, 1, 2]})
-    s.wait(timeout=240, progress=lambda sw: running_per_poll.append(
-        sum(1 for t in sw.trials if t.status == "running")))
-    assert s.done and all(t.succeeded for t in s.trials)
-    assert _stats(ft)["jobs"] - jobs_before == 9
-    assert max(running_per_poll) == 1
-
-    # The service's own record: no job started before the previous one finished.
-    windows = _running_windows([t.job for t in s.trials])
-    for (_, finished), (next_start, _) in itertools.pairwise(windows):
-        assert next_start >= finished
-
-    ranked = s.results()
-    scores = [s.score(t) for t in ranked]
-    assert all(v is not None for v in scores) and scores == sorted(scores)  # type: ignore[type-var]
-    best = s.best
-    assert best is ranked[0]
-    final = best.job.metrics().column("full_valid_loss")  # type: ignore[union-attr]
-    assert s.score(best) == [v for v in final if v is not None][-1]
-    table = str(s)
-    assert table.splitlines()[0].split(" | ")[:3] == ["rank", "n_epochs", "learning_rate_multiplier"]
-
-    deployment = s.deploy_best()
-    try:
-        assert deployment.model == best.job.fine_tuned_model  # type: ignore[union-attr]
-        assert deployment.chat("My parcel and the courier tracking number are wrong")
-    finally:
-        deployment.delete()
-
-    # Same builder, same grid: every job is found again, none is started twice.
-    again = sweep(base.suffix("grid"), grid={"n_epochs": [1, 2, 3], "learning_rate_multiplier": [0.5, 1, 2]})
-    assert [t.job.id for t in again.trials] == [t.job.id for t in s.trials]  # type: ignore[union-attr]
-    assert _stats(ft)["jobs"] - jobs_before == 9
-
-
-@pytest.mark.emulator
-def test_max_active_holds_trials_on_the_client(ft: Any, base: Any) -> None:
-    live_per_poll: list[int] = []
-    s = sweep(base.suffix("held"), grid={"n_epochs": [1, 2, 3]}, max_active=1)
-    assert [t.status for t in s.trials].count("waiting") == 2
-    s.wait(timeout=120, progress=lambda sw: live_per_poll.append(
-        sum(1 for t in sw.trials if t.job is not None and not t.done)))
-    assert all(t.succeeded for t in s.trials)
-    assert max(live_per_poll) == 1
-    shown = io.StringIO()
-    s.wait(stream=shown)  # already done: shows every trial, then the ranking
-    lines = shown.getvalue().splitlines()
-    assert sum(": " in line and "succeeded" in line for line in lines if line.startswith("sweep [")) == 3
-    headers = [[c.strip() for c in line.split(" | ")] for line in lines if line.startswith("rank")]
-    assert headers == [["rank", "n_epochs", "status", "valid_loss", "job"]]
-
-
-@pytest.mark.emulator
-def test_invalid_data_fails_once_and_uploads_nothing(ft: Any) -> None:
-    from foundry_tune.dataset import Dataset
-
-    files_before = _stats(ft)["files"]
-    bad = Dataset.from_records(rows(12)[:5], name="too-few.jsonl")
-    builder = ft.fine_tune("gpt-4.1-mini").train_on(bad).training_type("GlobalStandard")
-    with pytest.raises(DatasetValidationError):
-        sweep(builder, grid={"n_epochs": [1, 2]}, rank_by="train_loss")
-    assert _stats(ft)["files"] == files_before
+    data = Dataset.from_records(rows(60, seed=11), name="tickets.jsonl")
+    train, validation = data.split(validation=0.2, seed=2)
+    grid: dict[str, list[Any]] = {"n_epochs": [1, 2], "learning_rate_multiplier": [0.5, 1], "seed": [3]}
+    method = Supervised(batch_size=2)
+    async_builder = AsyncFineTuneBuilder(None, "gpt-4.1-mini")  # type: ignore[arg-type]
+    sync_builder = FineTuneBuilder(None, "gpt-4.1-mini")  # type: ignore[arg-type]
+    async_builder = async_builder.train_on(train).validate_on(validation).method(method)
+    sync_builder = sync_builder.train_on(train).validate_on(validation).method(method)
+    planned = AsyncSweep(async_builder, grid, start=False)
+    reference = Sweep(sync_builder, grid, start=False)
+    assert planned.id == reference.id
+    assert [t.params for t in planned.trials] == [t.params for t in reference.trials]
+    fingerprints = [t.builder.fingerprint() for t in reference.trials]
+    assert [t.builder.fingerprint() for t in planned.trials] == fingerprints
+    assert [t.status for t in planned.trials] == ["waiting"] * 4
 
 
 def test_wait_output_lists_every_trial(capsys: pytest.CaptureFixture[str]) -> None:

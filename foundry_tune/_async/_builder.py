@@ -31,6 +31,7 @@ from foundry_tune._core.upload import UploadOptions
 from foundry_tune.errors import ServiceError
 
 if TYPE_CHECKING:
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._foundry import AsyncFoundry
     from foundry_tune.catalog import TrainingType
     from foundry_tune.dataset import CostEstimate, Dataset
@@ -186,7 +187,7 @@ class AsyncFineTuneBuilder:
         return job
 
     async def start(self, force_new: bool = False, *,
-                    on_progress: Callable[[str], None] | None = None) -> AsyncJob:
+                    on_progress: Callable[[str], MaybeAwaitable[None]] | None = None) -> AsyncJob:
         """Validate locally, upload each file once, and create the job once.
 
         1. The data is validated first: invalid data raises
@@ -202,7 +203,8 @@ class AsyncFineTuneBuilder:
         5. The create call is never repeated blindly: after an ambiguous failure the job is looked
            up by fingerprint first.
 
-        ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger).
+        ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger); in
+        the async API it may be a coroutine function.
         """
         say = on_progress or log.info
         spec = self.spec
@@ -210,19 +212,19 @@ class AsyncFineTuneBuilder:
         if not force_new:
             existing = await self._find_reusable(fp)
             if existing is not None:
-                say(f"job {existing.id} ({existing.status}) already has this fingerprint: returning it "
-                    "(start(force_new=True) starts another)")
+                await _flavour.call(say, f"job {existing.id} ({existing.status}) already has this "
+                                    "fingerprint: returning it (start(force_new=True) starts another)")
                 return existing
         await self._check_grader_with_service(spec, method, say)
         assert spec.training is not None
         training_file = await self._provide(spec.training, say)
         validation_file = None if spec.validation is None else await self._provide(spec.validation, say)
         job = await self._create(spec, method, fp, training_file, validation_file)
-        say(f"started job {job.id} on {self.model}")
+        await _flavour.call(say, f"started job {job.id} on {self.model}")
         return job
 
     async def _check_grader_with_service(self, spec: JobSpec, method: TuningMethod,
-                                         say: Callable[[str], None]) -> None:
+                                         say: Callable[[str], MaybeAwaitable[None]]) -> None:
         grader = spec.grader_to_check(method)
         if grader is None:
             return
@@ -234,11 +236,12 @@ class AsyncFineTuneBuilder:
         try:
             await safe_call(self.ft, validate, what=GRADER_CHECK)
         except ServiceError as exc:
-            handle_failure(exc, say)
+            await _flavour.call(say, handle_failure(exc))
             return
-        say("the service accepted the grader")
+        await _flavour.call(say, "the service accepted the grader")
 
-    async def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
+    async def _provide(self, source: Dataset | _RemoteFile,
+                       say: Callable[[str], MaybeAwaitable[None]]) -> str:
         if isinstance(source, _RemoteFile):
             return (await given_file(self.ft, source.file_id, self.upload)).id
         return (await upload_once(self.ft, source, self.upload, on_progress=say)).id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 import tenacity
 
@@ -55,6 +55,11 @@ async def resolve(value: MaybeAwaitable[T]) -> T:
     return value
 
 
+async def call(fn: Callable[..., MaybeAwaitable[T]], /, *args: Any) -> T:
+    """Call a user's callback with ``args``, awaiting its result when it is a coroutine function."""
+    return await resolve(fn(*args))
+
+
 def awaited_chain(call: str, *then: str) -> str:
     """The code a user of this flavour writes to chain waiting calls, for messages:
     ``awaited_chain("AsyncJob.attach(ft, 'x')", "wait()")`` is
@@ -66,14 +71,46 @@ def awaited_chain(call: str, *then: str) -> str:
 
 
 async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit: int) -> list[T]:
-    """``fn`` over ``items`` with at most ``limit`` running at once; results in the items' order."""
+    """``fn`` over ``items`` with at most ``limit`` running at once; results in the items' order.
+
+    The first failure cancels the calls still running or waiting and is raised (the sync flavour
+    drops the items not started yet); cancelling the caller cancels them all too.
+    """
     gate = asyncio.Semaphore(max(1, limit))
+    stopped = False
 
     async def one(item: X) -> T:
+        nonlocal stopped
         async with gate:
-            return await fn(item)
+            if stopped:  # a waiting item woken by the failure that released the gate
+                raise asyncio.CancelledError
+            try:
+                return await fn(item)
+            except BaseException:
+                stopped = True
+                raise
 
-    return list(await asyncio.gather(*(one(item) for item in items)))
+    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    if not tasks:
+        return []
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
+    # asyncio.gather would let the siblings run on (a cancelled upload kept sending its parts).
+    failed = [task for task in tasks if task in done and not task.cancelled() and task.exception()]
+    if pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+        for task in pending:  # retrieved, so that asyncio does not log them as never retrieved
+            if not task.cancelled():
+                task.exception()
+    if failed:
+        raise cast(BaseException, failed[0].exception())
+    return [task.result() for task in tasks]
 
 
 class AsyncRetryPolicy:

@@ -23,14 +23,15 @@ from foundry_tune._async._flavour import (
 from foundry_tune._async._transport import openai_http_client
 from foundry_tune._core.arm import DEFAULT_ARM_API_VERSION
 from foundry_tune._core.connection import (
+    EMULATOR_ENTRY_POINTS,
     EMULATOR_TOKEN,
     ConnectionState,
     connection_options,
     loopback_emulator_token,
-    start_emulator,
 )
 from foundry_tune._core.settings import ArmSettings, check_endpoint, settings_from_env
 from foundry_tune._core.trust import Trust
+from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from foundry_tune._async._arm import AsyncArmClient
@@ -313,3 +314,20 @@ class AsyncFoundry(ConnectionState):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def start_emulator(options: dict[str, Any]) -> Emulator:
+    """Start an :class:`~foundry_tune.emulator.Emulator` with ``options`` through the entry point
+    the emulator package owns (the library never imports the emulator)."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=EMULATOR_ENTRY_POINTS, name="default")
+    try:
+        start = next(iter(found)).load()
+    except (StopIteration, ImportError) as exc:
+        raise ConfigurationError(
+            "the embedded emulator is not available: pip install 'foundry-tune[emulator]' "
+            f"(it registers the entry point group {EMULATOR_ENTRY_POINTS!r})"
+        ) from exc
+    emulator: Emulator = start(options)
+    return emulator

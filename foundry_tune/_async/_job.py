@@ -31,6 +31,7 @@ from foundry_tune.errors import (
 
 if TYPE_CHECKING:
     from foundry_tune._async._deployment import AsyncDeployment
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._foundry import AsyncFoundry
 
 __all__ = ["AsyncJob"]
@@ -68,7 +69,7 @@ class AsyncJob(JobState):
         timeout: float | None = None,
         *,
         poll: float | Literal["adaptive"] = "adaptive",
-        on_event: Callable[[JobEvent], None] | None = None,
+        on_event: Callable[[JobEvent], MaybeAwaitable[None]] | None = None,
         progress: bool | str | None = "auto",
         stream: TextIO | None = None,
         raise_on_failure: bool = True,
@@ -77,7 +78,8 @@ class AsyncJob(JobState):
 
         ``poll="adaptive"`` polls every second while events arrive and backs off to 30 s while
         nothing happens (a number: a fixed interval in seconds). Only new events are fetched;
-        each is passed to ``on_event`` once. ``progress``: ``"auto"`` (live line in a terminal,
+        each is passed to ``on_event`` once (a function, or a coroutine function where the job is
+        awaited). ``progress``: ``"auto"`` (live line in a terminal,
         HTML in a notebook, log lines otherwise), ``"terminal"``, ``"plain"``, ``"notebook"`` or
         ``False``. Step and loss come from structured ``metrics`` events or from Azure's
         ``Step N: training loss=X`` messages; the ETA from the step rate when the total is known,
@@ -112,7 +114,7 @@ class AsyncJob(JobState):
                 reporter.update(state, new)
                 if on_event is not None:
                     for event in new:
-                        on_event(event)
+                        await _flavour.resolve(on_event(event))
                 if job_state.wait_is_over(self.status):
                     reporter.close(state)
                     break

@@ -184,14 +184,15 @@ class AsyncSweep:
         timeout: float | None = None,
         *,
         poll: float | None = None,
-        progress: bool | Callable[[AsyncSweep], None] | None = None,
+        progress: bool | Callable[[AsyncSweep], MaybeAwaitable[None]] | None = None,
         stream: TextIO | None = None,
     ) -> AsyncSweep:
         """Wait for every job, submitting held trials as slots free up, and show them all.
 
         ``poll``: seconds between looks (default: every second while a trial changes, backing
         off to 15 s). ``progress``: ``None`` prints a line per status change (a live table in a
-        notebook), ``False`` is quiet, a callable is called with the sweep after every poll.
+        notebook), ``False`` is quiet, a callable is called with the sweep after every poll (a
+        function, or a coroutine function where the sweep is awaited).
         Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs
         keep running and running the same sweep again re-attaches to them.
         """
@@ -202,7 +203,7 @@ class AsyncSweep:
         try:
             while True:
                 changed = await self._poll_changes()
-                show(self)
+                await _flavour.resolve(show(self))
                 if self.done:
                     break
                 now = time.monotonic()
@@ -229,8 +230,8 @@ class AsyncSweep:
         return plan.count_text(t.status for t in self.trials)
 
     def _display(
-        self, progress: bool | Callable[[AsyncSweep], None] | None, stream: TextIO
-    ) -> Callable[[AsyncSweep], None]:
+        self, progress: bool | Callable[[AsyncSweep], MaybeAwaitable[None]] | None, stream: TextIO
+    ) -> Callable[[AsyncSweep], MaybeAwaitable[None]]:
         if callable(progress):
             return progress
         if progress is False:

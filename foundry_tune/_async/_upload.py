@@ -37,6 +37,7 @@ from foundry_tune._core.upload import (
 from foundry_tune.errors import NotFoundError, UploadError, WaitTimeoutError
 
 if TYPE_CHECKING:
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._foundry import AsyncFoundry
 
 __all__ = [
@@ -76,7 +77,7 @@ async def upload_once(
     source: UploadSource,
     options: UploadOptions,
     *,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], MaybeAwaitable[None]] | None = None,
 ) -> FileObject:
     """Upload ``source`` unless a file with the same content is already there; wait until processed."""
     digest = clean_hash(await _flavour.run_blocking(source.content_hash))
@@ -84,13 +85,14 @@ async def upload_once(
     existing = await find_uploaded(ft, digest, size)
     if existing is not None:
         if on_progress:
-            on_progress(f"reusing {existing.id} ({existing.filename}): same content already uploaded")
+            await _flavour.call(on_progress,
+                                f"reusing {existing.id} ({existing.filename}): same content already uploaded")
         return await wait_processed(ft, existing.id, options, display_name=source.name)
     name = upload_name(source.name, digest)
     route = upload_route(size, options)
     if on_progress:
         via = "Uploads API" if route == "uploads" else "Files API"
-        on_progress(f"uploading {source.name} ({size:,} bytes) via the {via}")
+        await _flavour.call(on_progress, f"uploading {source.name} ({size:,} bytes) via the {via}")
     if route == "uploads":
         created = await _upload_in_parts(ft, source, name, digest, size, options)
     else:

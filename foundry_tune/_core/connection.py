@@ -1,5 +1,5 @@
-"""What ``Foundry`` and ``AsyncFoundry`` share without I/O: starting the embedded emulator for
-``.emulator()``, and the connection's plain state."""
+"""What ``Foundry`` and ``AsyncFoundry`` share without I/O: how to reach the embedded emulator
+(its entry point, the token and options to connect with), and the connection's plain state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from foundry_tune._core.settings import is_loopback
-from foundry_tune.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from foundry_tune._core.settings import ArmSettings
@@ -22,7 +21,6 @@ __all__ = [
     "ConnectionState",
     "connection_options",
     "loopback_emulator_token",
-    "start_emulator",
 ]
 
 EMULATOR_TOKEN = "foundry-tune-emulator"  # noqa: S105 - the emulator accepts any token
@@ -44,23 +42,6 @@ def loopback_emulator_token(endpoint: str, env: Mapping[str, str] | None) -> str
 
 EMULATOR_ENTRY_POINTS = "foundry_tune.emulators"
 """The entry point group the emulator package declares its starter in (name ``default``)."""
-
-
-def start_emulator(options: dict[str, Any]) -> Emulator:
-    """Start an :class:`~foundry_tune.emulator.Emulator` with ``options`` through the entry point
-    the emulator package owns (this package never imports the emulator)."""
-    from importlib.metadata import entry_points
-
-    found = entry_points(group=EMULATOR_ENTRY_POINTS, name="default")
-    try:
-        start = next(iter(found)).load()
-    except (StopIteration, ImportError) as exc:
-        raise ConfigurationError(
-            "the embedded emulator is not available: pip install 'foundry-tune[emulator]' "
-            f"(it registers the entry point group {EMULATOR_ENTRY_POINTS!r})"
-        ) from exc
-    emulator: Emulator = start(options)
-    return emulator
 
 
 def connection_options(info: EmulatorInfo) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune.errors import GraderError, NotFoundError, ServiceError
@@ -32,8 +31,9 @@ def rejected(exc: ServiceError) -> GraderError | None:
 
 
 
-def handle_failure(exc: ServiceError, say: Callable[[str], None]) -> None:
-    """Raise what a failed validate call means; return when the service simply has no such endpoint.
+def handle_failure(exc: ServiceError) -> str:
+    """Raise what a failed validate call means; when the service simply has no such endpoint, return
+    the note to show instead.
 
     The grader API is an alpha API: a region or resource without it answers 404. The grader was
     already checked locally, so the job can still start; the service checks it again on create.
@@ -41,6 +41,5 @@ def handle_failure(exc: ServiceError, say: Callable[[str], None]) -> None:
     if isinstance(exc, NotFoundError) or exc.status == 404:
         note = "the service has no grader validate endpoint; the grader was checked locally only"
         _log.warning(note)
-        say(note)
-        return
+        return note
     raise (rejected(exc) or exc) from exc

@@ -15,6 +15,10 @@ preset                           floor    cap
 ``file_schedule()``              0.2 s    5 s
 ``deployment_schedule()``        1 s      10 s
 ===============================  =======  =====
+
+Deployments use ``deployment_schedule`` with their own floor and cap
+(:mod:`foundry_tune._core.deployment_state`): 0.5 s to 15 s while provisioning, 0.5 s to 10 s while
+waiting for readiness or deletion.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def file_schedule() -> PollSchedule:
 
 
 def deployment_schedule(floor: float = 1.0, cap: float = 10.0) -> PollSchedule:
-    """A deployment's waits (provisioning, deletion, readiness): 1 s growing to 10 s by default."""
+    """A deployment wait: 1 s growing to 10 s unless the wait gives its own (see the module docs)."""
     return PollSchedule(floor=floor, cap=cap)
 
 

@@ -203,7 +203,8 @@ class FineTuneBuilder:
         5. The create call is never repeated blindly: after an ambiguous failure the job is looked
            up by fingerprint first.
 
-        ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger).
+        ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger); in
+        the async API it may be a coroutine function.
         """
         say = on_progress or log.info
         spec = self.spec
@@ -211,15 +212,15 @@ class FineTuneBuilder:
         if not force_new:
             existing = self._find_reusable(fp)
             if existing is not None:
-                say(f"job {existing.id} ({existing.status}) already has this fingerprint: returning it "
-                    "(start(force_new=True) starts another)")
+                _flavour.call(say, f"job {existing.id} ({existing.status}) already has this "
+                                    "fingerprint: returning it (start(force_new=True) starts another)")
                 return existing
         self._check_grader_with_service(spec, method, say)
         assert spec.training is not None
         training_file = self._provide(spec.training, say)
         validation_file = None if spec.validation is None else self._provide(spec.validation, say)
         job = self._create(spec, method, fp, training_file, validation_file)
-        say(f"started job {job.id} on {self.model}")
+        _flavour.call(say, f"started job {job.id} on {self.model}")
         return job
 
     def _check_grader_with_service(self, spec: JobSpec, method: TuningMethod,
@@ -235,11 +236,12 @@ class FineTuneBuilder:
         try:
             safe_call(self.ft, validate, what=GRADER_CHECK)
         except ServiceError as exc:
-            handle_failure(exc, say)
+            _flavour.call(say, handle_failure(exc))
             return
-        say("the service accepted the grader")
+        _flavour.call(say, "the service accepted the grader")
 
-    def _provide(self, source: Dataset | _RemoteFile, say: Callable[[str], None]) -> str:
+    def _provide(self, source: Dataset | _RemoteFile,
+                       say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):
             return (given_file(self.ft, source.file_id, self.upload)).id
         return (upload_once(self.ft, source, self.upload, on_progress=say)).id

@@ -43,6 +43,11 @@ def resolve(value: T) -> T:
     return value
 
 
+def call(fn: Callable[..., T], /, *args: Any) -> T:
+    """Call a user's callback with ``args`` (the async flavour awaits a coroutine function's result)."""
+    return fn(*args)
+
+
 def awaited_chain(call: str, *then: str) -> str:
     """The code a user of this flavour writes to chain waiting calls, for messages:
     ``awaited_chain("Job.attach(ft, 'x')", "wait()")`` is ``"Job.attach(ft, 'x').wait()"``."""

@@ -78,7 +78,8 @@ class Job(JobState):
 
         ``poll="adaptive"`` polls every second while events arrive and backs off to 30 s while
         nothing happens (a number: a fixed interval in seconds). Only new events are fetched;
-        each is passed to ``on_event`` once. ``progress``: ``"auto"`` (live line in a terminal,
+        each is passed to ``on_event`` once (a function, or a coroutine function where the job is
+        awaited). ``progress``: ``"auto"`` (live line in a terminal,
         HTML in a notebook, log lines otherwise), ``"terminal"``, ``"plain"``, ``"notebook"`` or
         ``False``. Step and loss come from structured ``metrics`` events or from Azure's
         ``Step N: training loss=X`` messages; the ETA from the step rate when the total is known,
@@ -113,7 +114,7 @@ class Job(JobState):
                 reporter.update(state, new)
                 if on_event is not None:
                     for event in new:
-                        on_event(event)
+                        _flavour.resolve(on_event(event))
                 if job_state.wait_is_over(self.status):
                     reporter.close(state)
                     break

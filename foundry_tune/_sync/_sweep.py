@@ -191,7 +191,8 @@ class Sweep:
 
         ``poll``: seconds between looks (default: every second while a trial changes, backing
         off to 15 s). ``progress``: ``None`` prints a line per status change (a live table in a
-        notebook), ``False`` is quiet, a callable is called with the sweep after every poll.
+        notebook), ``False`` is quiet, a callable is called with the sweep after every poll (a
+        function, or a coroutine function where the sweep is awaited).
         Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs
         keep running and running the same sweep again re-attaches to them.
         """
@@ -202,7 +203,7 @@ class Sweep:
         try:
             while True:
                 changed = self._poll_changes()
-                show(self)
+                _flavour.resolve(show(self))
                 if self.done:
                     break
                 now = time.monotonic()

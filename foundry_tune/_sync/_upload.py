@@ -85,13 +85,14 @@ def upload_once(
     existing = find_uploaded(ft, digest, size)
     if existing is not None:
         if on_progress:
-            on_progress(f"reusing {existing.id} ({existing.filename}): same content already uploaded")
+            _flavour.call(on_progress,
+                                f"reusing {existing.id} ({existing.filename}): same content already uploaded")
         return wait_processed(ft, existing.id, options, display_name=source.name)
     name = upload_name(source.name, digest)
     route = upload_route(size, options)
     if on_progress:
         via = "Uploads API" if route == "uploads" else "Files API"
-        on_progress(f"uploading {source.name} ({size:,} bytes) via the {via}")
+        _flavour.call(on_progress, f"uploading {source.name} ({size:,} bytes) via the {via}")
     if route == "uploads":
         created = _upload_in_parts(ft, source, name, digest, size, options)
     else:

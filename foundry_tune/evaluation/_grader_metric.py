@@ -86,7 +86,7 @@ class GraderMetric:
         # The request is written once, in the evaluation runner; score() blocks, so it takes the
         # runner's blocking flavour, imported here so that async evaluations never load it (the
         # one exception of contract "evaluation-async-flavour", listed in pyproject.toml).
-        from foundry_tune.evaluation._sync import _grading
+        from foundry_tune._sync import _grading
 
         hint = ": bind it to a Foundry, or score it with foundry_tune.aio.evaluate()"
         return float(_grading.score_on_service(self, output, example, hint=hint))

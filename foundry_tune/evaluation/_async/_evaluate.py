@@ -9,12 +9,12 @@ the report is marked interrupted, so it still shows what was measured.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_tune._async import _flavour
+from foundry_tune._async._grading import score_on_service, service_connection
 from foundry_tune.errors import ConfigurationError
-from foundry_tune.evaluation._async._grading import score_on_service, service_connection
 from foundry_tune.evaluation._completion import Completion, completion_from_response
 from foundry_tune.evaluation._examples import Example, Message
 from foundry_tune.evaluation._grader_metric import GraderMetric
@@ -26,6 +26,7 @@ from foundry_tune.evaluation._targets import Target
 from foundry_tune.evaluation.metrics import Metric
 
 if TYPE_CHECKING:
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._foundry import AsyncFoundry
 
 __all__ = ["Completer", "FoundryCompleter", "evaluate", "run"]
@@ -34,9 +35,9 @@ __all__ = ["Completer", "FoundryCompleter", "evaluate", "run"]
 class Completer(Protocol):
     """Sends one request and returns its :class:`Completion`; :class:`FoundryCompleter` is the one
     ``evaluate()`` uses. Pass your own as ``completer=`` (a function or an object with this
-    ``__call__``; where ``evaluate()`` is awaited, it is a coroutine function)."""
+    ``__call__``; where ``evaluate()`` is awaited, it may also be a coroutine function)."""
 
-    def __call__(self, target: Target, messages: list[Message]) -> Awaitable[Completion]: ...
+    def __call__(self, target: Target, messages: list[Message]) -> MaybeAwaitable[Completion]: ...
 
 
 class FoundryCompleter:
@@ -69,7 +70,7 @@ async def _one(target: Target, example: Example, metrics: Sequence[Metric | Grad
                complete: Completer) -> Sample:
     sample = Sample(line=example.line)
     try:
-        completion = await complete(target, target.render(example))
+        completion = await _flavour.resolve(complete(target, target.render(example)))
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
@@ -104,8 +105,10 @@ async def run(
         sample = await _one(target, examples[index], metrics, complete)
         samples[target.name][index] = sample
         progress.advance(failed=sample.error is not None)
+        await _reported(progress)  # unasync: remove
 
     progress.start(len(work))
+    await _reported(progress)  # unasync: remove
     interrupted = False
     try:
         await _flavour.bounded_map(one, work, concurrency)
@@ -115,6 +118,35 @@ async def run(
         progress.close()
     # A copy: after an interruption, requests still in flight must not change the report.
     return RunOutcome({name: list(column) for name, column in samples.items()}, interrupted)
+
+
+# unasync: remove-begin
+class _CallbackProgress(Progress):
+    """Progress reported to a callback that may be a coroutine function: what it returned is
+    awaited by :func:`_reported` (the sync flavour gives the callback to ``Progress`` as it is)."""
+
+    def __init__(self, callback: Callable[[ProgressUpdate], MaybeAwaitable[None]]) -> None:
+        super().__init__(self._call)
+        self.callback = callback
+        self.returned: list[MaybeAwaitable[None]] = []
+
+    def _call(self, update: ProgressUpdate) -> None:
+        self.returned.append(self.callback(update))
+
+
+async def _reported(progress: Progress) -> None:
+    """Await what the progress callback returned since the last look (in the order it was called)."""
+    while isinstance(progress, _CallbackProgress) and progress.returned:
+        await _flavour.resolve(progress.returned.pop(0))
+# unasync: remove-end
+
+
+def _progress(progress: bool | Callable[[ProgressUpdate], MaybeAwaitable[None]] | None) -> Progress:
+    # unasync: remove-begin
+    if callable(progress):
+        return _CallbackProgress(progress)
+    # unasync: remove-end
+    return make_progress(progress)
 
 
 def _requesting_connection(connection: object | None) -> object:
@@ -137,7 +169,7 @@ async def evaluate(
     concurrency: int = 8,
     limit: int | None = None,
     reference_field: str | None = None,
-    progress: bool | Callable[[ProgressUpdate], None] | None = None,
+    progress: bool | Callable[[ProgressUpdate], MaybeAwaitable[None]] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
     completer: Completer | None = None,
@@ -150,7 +182,10 @@ async def evaluate(
     ``metrics``: metric objects, built-in names, graders or callables.
     ``foundry``: the connection (taken from the deployments when omitted). Requests run
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see :class:`Completer`). An interruption keeps what was measured.
+    when given (see :class:`Completer`). ``progress``: ``None`` (a live line in a terminal or a
+    notebook), ``True``, ``False`` or a callable given every :class:`ProgressUpdate`; callbacks
+    (``completer``, ``progress``) may also be coroutine functions where ``evaluate()`` is awaited.
+    An interruption keeps what was measured.
     """
     prepared = prepare(targets, dataset, metrics, foundry=foundry, concurrency=concurrency, limit=limit,
                        reference_field=reference_field, confidence=confidence)
@@ -160,5 +195,5 @@ async def evaluate(
         if isinstance(metric, GraderMetric) and not metric.local:
             service_connection(metric, hint=": pass foundry=AsyncFoundry(...)")
     outcome = await run(prepared.targets, prepared.examples, prepared.metrics, completer,
-                        concurrency=concurrency, progress=make_progress(progress))
+                        concurrency=concurrency, progress=_progress(progress))
     return summarize(prepared, outcome, confidence=confidence, seed=seed)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_tune._sync import _flavour
+from foundry_tune._sync._grading import score_on_service, service_connection
 from foundry_tune.errors import ConfigurationError
 from foundry_tune.evaluation._completion import Completion, completion_from_response
 from foundry_tune.evaluation._examples import Example, Message
@@ -22,7 +23,6 @@ from foundry_tune.evaluation._prepare import DEFAULT_METRICS, prepare, summarize
 from foundry_tune.evaluation._progress import Progress, ProgressUpdate, make_progress
 from foundry_tune.evaluation._report import EvaluationReport
 from foundry_tune.evaluation._samples import RunOutcome, Sample, describe
-from foundry_tune.evaluation._sync._grading import score_on_service, service_connection
 from foundry_tune.evaluation._targets import Target
 from foundry_tune.evaluation.metrics import Metric
 
@@ -35,7 +35,7 @@ __all__ = ["Completer", "FoundryCompleter", "evaluate", "run"]
 class Completer(Protocol):
     """Sends one request and returns its :class:`Completion`; :class:`FoundryCompleter` is the one
     ``evaluate()`` uses. Pass your own as ``completer=`` (a function or an object with this
-    ``__call__``; where ``evaluate()`` is awaited, it is a coroutine function)."""
+    ``__call__``; where ``evaluate()`` is awaited, it may also be a coroutine function)."""
 
     def __call__(self, target: Target, messages: list[Message]) -> Completion: ...
 
@@ -70,7 +70,7 @@ def _one(target: Target, example: Example, metrics: Sequence[Metric | GraderMetr
                complete: Completer) -> Sample:
     sample = Sample(line=example.line)
     try:
-        completion = complete(target, target.render(example))
+        completion = _flavour.resolve(complete(target, target.render(example)))
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
@@ -118,6 +118,12 @@ def run(
     return RunOutcome({name: list(column) for name, column in samples.items()}, interrupted)
 
 
+
+
+def _progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
+    return make_progress(progress)
+
+
 def _requesting_connection(connection: object | None) -> object:
     """The connection the requests go to: one of this flavour (its retry policy runs them)."""
     if connection is None:
@@ -151,7 +157,10 @@ def evaluate(
     ``metrics``: metric objects, built-in names, graders or callables.
     ``foundry``: the connection (taken from the deployments when omitted). Requests run
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see :class:`Completer`). An interruption keeps what was measured.
+    when given (see :class:`Completer`). ``progress``: ``None`` (a live line in a terminal or a
+    notebook), ``True``, ``False`` or a callable given every :class:`ProgressUpdate`; callbacks
+    (``completer``, ``progress``) may also be coroutine functions where ``evaluate()`` is awaited.
+    An interruption keeps what was measured.
     """
     prepared = prepare(targets, dataset, metrics, foundry=foundry, concurrency=concurrency, limit=limit,
                        reference_field=reference_field, confidence=confidence)
@@ -161,5 +170,5 @@ def evaluate(
         if isinstance(metric, GraderMetric) and not metric.local:
             service_connection(metric, hint=": pass foundry=Foundry(...)")
     outcome = run(prepared.targets, prepared.examples, prepared.metrics, completer,
-                        concurrency=concurrency, progress=make_progress(progress))
+                        concurrency=concurrency, progress=_progress(progress))
     return summarize(prepared, outcome, confidence=confidence, seed=seed)
