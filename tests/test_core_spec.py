@@ -104,3 +104,17 @@ def test_with_hint_keeps_the_error_type_and_adds_a_known_remedy(error: ServiceEr
     assert type(out) is type(error) and out.status == error.status and out.code == error.code
     assert ("hint:" in str(out)) is hinted
     assert (out is error) is not hinted
+
+
+def test_both_builders_hold_exactly_the_fields_of_the_job_description() -> None:
+    """The builders repeat JobSpec's fields (their public dataclass fields): the lists must not drift."""
+    import dataclasses
+
+    from foundry_tune._async._builder import AsyncFineTuneBuilder
+    from foundry_tune._core.spec import JobSpec
+    from foundry_tune._sync._builder import FineTuneBuilder
+
+    def fields(cls: type) -> list[tuple[str, object, object]]:
+        return [(f.name, f.default, f.default_factory) for f in dataclasses.fields(cls) if f.name != "ft"]
+
+    assert fields(FineTuneBuilder) == fields(AsyncFineTuneBuilder) == fields(JobSpec)
