@@ -17,44 +17,16 @@ public-surface test uses.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _scripts import load_script
 
 pytest.importorskip("aiohttp")
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def _surface_script() -> ModuleType:
-    name = "_public_surface_script"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "public_surface.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-surface = _surface_script()
-
-def _unasync_script() -> ModuleType:
-    name = "_unasync_script"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "unasync.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
+surface = load_script("public_surface.py")
 
 SYNC_MODULES = (
     "foundry_tune",
@@ -72,7 +44,7 @@ GENERATED_PREFIXES = ("foundry_tune._sync.", "foundry_tune.evaluation._sync.")
 ASYNC_MODULE = "foundry_tune.aio"
 
 ASYNC_NAME: dict[str, str] = {
-    sync: aio for aio, sync in _unasync_script().SUBS if aio.isidentifier() and sync.isidentifier()
+    sync: aio for aio, sync in load_script("unasync.py").SUBS if aio.isidentifier() and sync.isidentifier()
 }
 """The unasync table in reverse (``Foundry`` -> ``AsyncFoundry``, ``Trial`` -> ``AsyncTrial``);
 names it does not list (functions, ``Completer``) keep their name."""

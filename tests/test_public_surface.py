@@ -52,31 +52,18 @@ import importlib
 import importlib.util
 import json
 import re
-import sys
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "tests" / "data" / "public_surface_baseline.json"
 
 
-def _surface_script() -> ModuleType:
-    name = "_public_surface_script"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "public_surface.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-surface = _surface_script()
+surface = load_script("public_surface.py")
 
 ANNOTATION_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
     # issue 11: "errors names no dataset type"; a ValidationReport is a ReportLike.

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _scripts import SCRIPTS, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "unasync.py"
+SCRIPT = SCRIPTS / "unasync.py"
 
 
-def _load_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("unasync_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-unasync = _load_script()
+unasync = load_script("unasync.py")
 
 
 @pytest.mark.parametrize(
