@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import openai
 
 from foundry_tune._core.once import CreateOnce
-from foundry_tune._core.translate import translate_error
+from foundry_tune._core.translate import translate
 from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ async def safe_call(ft: AsyncFoundry, fn: Callable[[], Awaitable[T]], *, what: s
     except FoundryTuneError:
         raise
     except (openai.APIError, OSError) as exc:
-        raise translate_error(exc) from exc
+        raise translate(exc) from exc
 
 
 async def reconciled_create(

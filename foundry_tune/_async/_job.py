@@ -114,7 +114,7 @@ class AsyncJob(JobState):
                 reporter.update(state, new)
                 if on_event is not None:
                     for event in new:
-                        await _flavour.resolve(on_event(event))
+                        await _flavour.call(on_event, event)
                 if job_state.wait_is_over(self.status):
                     reporter.close(state)
                     break

@@ -203,7 +203,7 @@ class AsyncSweep:
         try:
             while True:
                 changed = await self._poll_changes()
-                await _flavour.resolve(show(self))
+                await _flavour.call(show, self)
                 if self.done:
                     break
                 now = time.monotonic()
@@ -264,7 +264,7 @@ class AsyncSweep:
         if trial._scored:
             return trial._score
         if callable(self.rank_by):
-            value = await _flavour.resolve(self.rank_by(trial))
+            value = await _flavour.call(self.rank_by, trial)
         else:
             assert trial.job is not None
             value = plan.final_value(await trial.job.metrics(), self.rank_by)

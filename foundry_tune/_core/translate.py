@@ -263,10 +263,3 @@ def translate(exc: BaseException, *, what: str | None = None) -> FoundryTuneErro
         return AuthenticationError(f"{what} failed: {message}" if what else message)
     text = scrub(f"{type(exc).__name__}: {exc}")
     return FoundryTuneError(f"{what} failed: {text}" if what else text)
-
-
-def translate_error(exc: BaseException) -> FoundryTuneError:
-    """Map an openai/httpx exception to foundry-tune's hierarchy (a foundry-tune error passes through)."""
-    if isinstance(exc, FoundryTuneError):
-        return exc
-    return translate(exc)

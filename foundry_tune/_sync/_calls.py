@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import openai
 
 from foundry_tune._core.once import CreateOnce
-from foundry_tune._core.translate import translate_error
+from foundry_tune._core.translate import translate
 from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def safe_call(ft: Foundry, fn: Callable[[], T], *, what: str) -> T:
     except FoundryTuneError:
         raise
     except (openai.APIError, OSError) as exc:
-        raise translate_error(exc) from exc
+        raise translate(exc) from exc
 
 
 def reconciled_create(

@@ -114,7 +114,7 @@ class Job(JobState):
                 reporter.update(state, new)
                 if on_event is not None:
                     for event in new:
-                        _flavour.resolve(on_event(event))
+                        _flavour.call(on_event, event)
                 if job_state.wait_is_over(self.status):
                     reporter.close(state)
                     break

@@ -203,7 +203,7 @@ class Sweep:
         try:
             while True:
                 changed = self._poll_changes()
-                _flavour.resolve(show(self))
+                _flavour.call(show, self)
                 if self.done:
                     break
                 now = time.monotonic()
@@ -264,7 +264,7 @@ class Sweep:
         if trial._scored:
             return trial._score
         if callable(self.rank_by):
-            value = _flavour.resolve(self.rank_by(trial))
+            value = _flavour.call(self.rank_by, trial)
         else:
             assert trial.job is not None
             value = plan.final_value(trial.job.metrics(), self.rank_by)

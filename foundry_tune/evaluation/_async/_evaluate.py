@@ -70,7 +70,7 @@ async def _one(target: Target, example: Example, metrics: Sequence[Metric | Grad
                complete: Completer) -> Sample:
     sample = Sample(line=example.line)
     try:
-        completion = await _flavour.resolve(complete(target, target.render(example)))
+        completion = await _flavour.call(complete, target, target.render(example))
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample

@@ -70,7 +70,7 @@ def _one(target: Target, example: Example, metrics: Sequence[Metric | GraderMetr
                complete: Completer) -> Sample:
     sample = Sample(line=example.line)
     try:
-        completion = _flavour.resolve(complete(target, target.render(example)))
+        completion = _flavour.call(complete, target, target.render(example))
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
