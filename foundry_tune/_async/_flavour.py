@@ -60,11 +60,11 @@ async def call(fn: Callable[..., MaybeAwaitable[T]], /, *args: Any) -> T:
     return await resolve(fn(*args))
 
 
-def awaited_chain(call: str, *then: str) -> str:
+def awaited_chain(first: str, *then: str) -> str:
     """The code a user of this flavour writes to chain waiting calls, for messages:
     ``awaited_chain("AsyncJob.attach(ft, 'x')", "wait()")`` is
     ``"await (await AsyncJob.attach(ft, 'x')).wait()"`` (``"Job.attach(ft, 'x').wait()"`` in sync)."""
-    code = f"await {call}"
+    code = f"await {first}"
     for step in then:
         code = f"await ({code}).{step}"
     return code

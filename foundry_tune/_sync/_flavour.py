@@ -48,10 +48,10 @@ def call(fn: Callable[..., T], /, *args: Any) -> T:
     return fn(*args)
 
 
-def awaited_chain(call: str, *then: str) -> str:
+def awaited_chain(first: str, *then: str) -> str:
     """The code a user of this flavour writes to chain waiting calls, for messages:
     ``awaited_chain("Job.attach(ft, 'x')", "wait()")`` is ``"Job.attach(ft, 'x').wait()"``."""
-    return ".".join((call, *then))
+    return ".".join((first, *then))
 
 
 def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]:
