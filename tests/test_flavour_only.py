@@ -11,15 +11,14 @@ import time
 from typing import Any
 
 import pytest
+from _dataset_helpers import sft_dataset
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 pytest.importorskip("aiohttp")
 
 from foundry_tune import AsyncFoundry, Foundry
-from foundry_tune._demo_data import demo_records
 from foundry_tune.aio import AsyncJob
-from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator
 from foundry_tune.job import Job, JobStatus
 from foundry_tune.methods import Supervised
@@ -31,13 +30,9 @@ pytestmark = [pytest.mark.own_emulator(job_duration=0.3), pytest.mark.emulator, 
 WAIT = 120.0
 
 
-def sft_data(n: int, seed: int, name: str = "support.jsonl") -> Dataset:
-    return Dataset.from_records(demo_records(n, seed=seed), name=name)
-
-
 @pytest.mark.anyio
 async def test_watch_twenty_jobs_concurrently_in_one_loop(aft: AsyncFoundry, emulator: Emulator) -> None:
-    data = sft_data(20, seed=77, name="many.jsonl")
+    data = sft_dataset(20, seed=77, name="many.jsonl")
     before = emulator.stats()
     threads: set[int] = set()
     seen: dict[str, list[str]] = {}
@@ -80,7 +75,7 @@ async def test_watch_twenty_jobs_concurrently_in_one_loop(aft: AsyncFoundry, emu
 
 
 def test_ctrl_c_stops_watching_but_not_the_job(ft: Foundry, capsys: pytest.CaptureFixture[str]) -> None:
-    job = (ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=91)).suffix("ctrlc")
+    job = (ft.fine_tune("gpt-4.1-mini").train_on(sft_dataset(20, seed=91)).suffix("ctrlc")
            .training_type("GlobalStandard").start())
 
     def interrupt(_: Any) -> None:
@@ -105,7 +100,7 @@ async def test_start_awaits_an_async_on_progress(aft: AsyncFoundry) -> None:
         await asyncio.sleep(0)
         lines.append(line)
 
-    builder = (aft.fine_tune("gpt-4.1-mini").train_on(sft_data(12, seed=81, name="progress.jsonl"))
+    builder = (aft.fine_tune("gpt-4.1-mini").train_on(sft_dataset(12, seed=81, name="progress.jsonl"))
                .method(Supervised(n_epochs=1)).training_type("GlobalStandard").suffix("on-progress"))
     job = await builder.start(on_progress=on_progress)
     assert any(line.startswith("uploading progress.jsonl") for line in lines), lines
