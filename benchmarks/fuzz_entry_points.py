@@ -11,6 +11,10 @@ endpoint parsing of ``Foundry``. A target may succeed or raise ``FoundryTuneErro
 non-empty message; any other exception is a finding and stops the run with the crashing input
 saved (libFuzzer's ``crash-*`` file). The hypothesis tests in ``tests/test_fuzz_*.py`` cover the
 same targets in CI; this harness is for longer runs, outside CI.
+
+Without a corpus directory on the command line, the run starts from :data:`SEEDS` (the inputs
+issue 12 found: 100,000 nested brackets, long unary chains, a 400-digit integer, names ending in a
+newline), written to a temporary corpus.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class _NoService:
 def _json(data: bytes) -> Any:
     try:
         return json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # the harness's own parse: deep input is the library's to refuse
         return data.decode("utf-8", "replace")
 
 
@@ -55,6 +59,9 @@ def _validator(data: bytes) -> None:
 
 
 def _grader(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    if text.lstrip().startswith(("{", "[")):
+        graders.load(text)  # the library's own bounded JSON reading
     value = _json(data)
     if isinstance(value, dict):
         grader = graders.load(value)
@@ -86,6 +93,28 @@ def _endpoint(data: bytes) -> None:
 _TARGETS = (_validator, _grader, _methods, _builder, _endpoint)
 
 
+def _seed(target: Any, payload: bytes) -> bytes:
+    return bytes([_TARGETS.index(target)]) + payload
+
+
+SEEDS = (
+    _seed(_grader, b"[" * 100_000 + b"]" * 100_000),
+    _seed(_grader, b'{"type": "multi", "name": "m", "graders": {"a": {"type": "string_check", "name": "a", '
+                   b'"input": "x", "reference": "y", "operation": "eq"}}, "calculate_output": "'
+                   + b"-" * 1990 + b'a"}'),
+    _seed(_grader, b'{"type": "python", "name": "p", "source": "def grade(s, i):\\n return '
+                   + b"-" * 100_000 + b'1"}'),
+    _seed(_grader, b'{"type": "endpoint", "name": "e", "url": "https://x", "rate_limit": '
+                   + b"9" * 400 + b"}"),
+    _seed(_methods, b'{"n_epochs": 1' + b"0" * 400 + b', "learning_rate_multiplier": NaN}'),
+    _seed(_builder, b"support\n"),
+    _seed(_validator, b'{"input": {"messages": [{"role": "user", "content": "q"}]}, '
+                      b'"preferred_output": [{"role": "assistant", "content": "a"}], '
+                      b'"non_preferred_output": [{"role": "assistant", "content": "b"}]}\n'),
+)
+"""Starting inputs: the first byte picks the target (see :func:`test_one_input`)."""
+
+
 def test_one_input(data: bytes) -> None:
     """The libFuzzer entry point: the first byte picks the target, the rest is its input."""
     if not data:
@@ -99,8 +128,14 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    """Run the fuzzer with libFuzzer's command-line options."""
-    atheris.Setup(sys.argv, test_one_input)
+    """Run the fuzzer with libFuzzer's command-line options (and :data:`SEEDS` when no corpus is given)."""
+    argv = list(sys.argv)
+    if not any(not arg.startswith("-") for arg in argv[1:]):
+        corpus = Path(tempfile.mkdtemp(prefix="foundry-tune-fuzz-seeds-"))
+        for index, seed in enumerate(SEEDS):
+            (corpus / f"seed-{index}").write_bytes(seed)
+        argv.append(str(corpus))
+    atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 

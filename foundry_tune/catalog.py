@@ -106,8 +106,10 @@ def parse_training_type(value: str | TrainingType) -> TrainingType:
         found = _TRAINING_TYPE_SPELLINGS.get(re.sub(r"[\s_-]+", "", value).lower())
         if found is not None:
             return found
+    # A huge int has no printable repr (past 4,300 digits repr() itself raises ValueError).
+    shown = "<a huge integer>" if isinstance(value, int) and value.bit_length() > 64 else repr(value)[:40]
     raise InvalidParameterError(
-        f"training type {value!r} is not one Azure knows; use {ACCEPTED_TRAINING_TYPES} (any casing)"
+        f"training type {shown} is not one Azure knows; use {ACCEPTED_TRAINING_TYPES} (any casing)"
     )
 
 
@@ -219,7 +221,7 @@ _BY_KEY: dict[str, ModelInfo] = {name.lower(): info for name, info in _MODELS.it
 
 _price_overrides: dict[str, Price] = {}
 
-_DATED = re.compile(r"^(?P<base>.+?)-(?P<date>\d{4}-\d{2}-\d{2}|\d{4})$")
+_DATED = re.compile(r"(?P<base>.+?)-(?P<date>\d{4}-\d{2}-\d{2}|\d{4})")  # used with fullmatch
 _ALIASES = {"gpt-3.5-turbo": "gpt-35-turbo", "qwen3-32b": "qwen-32b"}
 
 
@@ -231,12 +233,14 @@ def known_models() -> Mapping[str, ModelInfo]:
 def lookup_model(name: str) -> ModelInfo | None:
     """Find a base model by name, tolerating a dated suffix (``gpt-4.1-mini-2025-04-14``),
     the ``gpt-3.5-turbo`` spelling, a fine-tuned model id (``gpt-4.1-mini.ft-abc``) and case."""
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"a model name must be a string, not {type(name).__name__}")
     key = name.strip().lower()
     key = key.split(".ft-", 1)[0].split(":ft-", 1)[0]
     key = _ALIASES.get(key, key)
     if key in _BY_KEY:
         return _BY_KEY[key]
-    dated = _DATED.match(key)
+    dated = _DATED.fullmatch(key)
     if dated:
         base = _ALIASES.get(dated.group("base"), dated.group("base"))
         if base in _BY_KEY:

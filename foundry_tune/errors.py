@@ -12,6 +12,7 @@ from typing import Any, Protocol
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "DataChangedError",
     "DatasetError",
     "DatasetValidationError",
     "DeploymentError",
@@ -23,6 +24,7 @@ __all__ = [
     "JobCancelledError",
     "JobError",
     "JobFailedError",
+    "LocalLockTimeoutError",
     "NameInUseError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -31,6 +33,7 @@ __all__ = [
     "RetryBudgetExceededError",
     "ScanIncompleteError",
     "ServiceError",
+    "ServiceUnreachableError",
     "UploadError",
     "WaitTimeoutError",
 ]
@@ -114,11 +117,15 @@ class ReportLike(Protocol):
 
 
 class DatasetValidationError(DatasetError):
-    """The data would not train. ``report`` lists every problem with its line and code."""
+    """The data would not train. ``report`` lists every problem with its line and code; the
+    message names the file, the first errors (line and code), how many more there are and, when
+    the data is clearly another method's, the method to use."""
 
     def __init__(self, report: ReportLike) -> None:
         self.report = report
-        super().__init__(report.summary())
+        # The dataset package's report writes the full message; any other ReportLike, its summary.
+        describe = getattr(report, "_failure_text", None)
+        super().__init__(describe() if callable(describe) else report.summary())
 
 
 class GraderError(FoundryTuneError, ValueError):
@@ -279,3 +286,45 @@ class NameInUseError(DeploymentError):
 
 class DeploymentNotFoundError(DeploymentError, NotFoundError):
     """The deployment does not exist."""
+
+
+class LocalLockTimeoutError(WaitTimeoutError):
+    """Another start of the same job (or upload of the same file) on this machine, in this process
+    or another, held its local lock longer than the retry budget (``RetryPolicy.total_timeout``).
+
+    ``lock_file`` is the lock file waited for (``None`` when the wait was inside this process).
+    Nothing was started; try again once the other start has finished (it then returns its job).
+    """
+
+    def __init__(self, message: str, *, lock_file: str | None = None) -> None:
+        super().__init__(message)
+        self.lock_file = lock_file
+
+
+class DataChangedError(UploadError, DatasetError):
+    """A local data file changed after it was validated (or while it was being uploaded): the bytes
+    read for the upload do not have the SHA-256 of the validated ones. Nothing was kept under the
+    validated hash; ``source`` names the file. Run the start again: it validates the file as it is
+    now and uploads that."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class ServiceUnreachableError(RetryBudgetExceededError):
+    """No connection could be opened: the port refused it (nothing listening: the emulator or
+    service is stopped, or the endpoint is wrong) or the host name does not resolve. Retried only
+    briefly (a service restarting), then raised. ``target`` is the ``host:port`` tried; ``code`` is
+    ``connection_refused`` or ``name_not_resolved``."""
+
+    def __init__(self, message: str, *, target: str | None = None, **kwargs: Any) -> None:
+        self.target = target
+        super().__init__(message, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_unreachable, (self.message, self.code, self.target))
+
+
+def _rebuild_unreachable(message: str, code: str | None, target: str | None) -> ServiceUnreachableError:
+    return ServiceUnreachableError(message, code=code, target=target)

@@ -24,6 +24,7 @@ from foundry_tune import graders
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import ModelInfo, known_models, lookup_model
 from foundry_tune.errors import GraderError, InvalidParameterError
+from foundry_tune.graders._bounds import json_problem, parse_json
 from foundry_tune.graders._errors import describe_validation_error
 
 __all__ = ["DPO", "Auto", "ReasoningEffort", "Reinforcement", "Supervised", "TuningMethod"]
@@ -75,6 +76,11 @@ def _fmt(number: float) -> str:
     return f"{number:.5f}".rstrip("0")
 
 
+# Azure's API declares whole-number hyperparameters `int32` and the others `float` (32-bit): a
+# value past these is refused by the service even where the docs give no upper bound.
+_MAX_INT32 = 2**31 - 1
+_MAX_FLOAT32 = 3.4028234663852886e38
+
 _LIMITS: dict[str, _Limit] = {
     "n_epochs": _Limit(integer=True, low=1, high=50),
     "batch_size": _Limit(integer=True, low=1, high=256),
@@ -87,22 +93,53 @@ _LIMITS: dict[str, _Limit] = {
 }
 
 
+def show_value(value: Any, width: int = 40) -> str:
+    """``repr(value)`` for a message, shortened: a huge integer is described by its size (its
+    digits are not even printable past 4,300 of them) and a long repr is cut to ``width``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        sign = "a negative" if value < 0 else "an"
+        return f"<{sign} integer of about {digits:,} digits>"
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails must not hide the real problem
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _check_number(owner: str, name: str, value: Any) -> int | float | str:
     """``value`` if it is "auto" or inside the documented range, else InvalidParameterError."""
-    if value == "auto" and isinstance(value, str):
+    if isinstance(value, str) and value == "auto":
         return "auto"
     limit = _LIMITS[name]
-    problem = f"{owner}: {name}={value!r} is not allowed; use {limit.describe()}"
+    shown = show_value(value)
+    problem = f"{owner}: {name}={shown} is not allowed; use {limit.describe()}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParameterError(problem)
-    number: int | float = value
     if limit.integer:
-        if isinstance(value, float) and not value.is_integer():
+        if isinstance(value, float) and not value.is_integer():  # also nan and inf
             raise InvalidParameterError(problem)
-        number = int(value)
-    if not limit.accepts(float(number)):
-        raise InvalidParameterError(f"{owner}: {name}={number!r} is out of range; use {limit.describe()}")
-    return number
+        whole = int(value)
+        if whole > _MAX_INT32 and limit.high is None:
+            raise InvalidParameterError(
+                f"{owner}: {name}={shown} is out of range: the service reads it as a 32-bit integer "
+                f"(at most {_MAX_INT32:,}); use {limit.describe()}"
+            )
+        if not limit.accepts(whole if abs(whole) <= _MAX_INT32 else math.inf if whole > 0 else -math.inf):
+            raise InvalidParameterError(f"{owner}: {name}={shown} is out of range; use {limit.describe()}")
+        return whole
+    try:
+        number = float(value)
+    except OverflowError:  # an int past any float
+        number = math.inf if value > 0 else -math.inf
+    if number > _MAX_FLOAT32 and limit.high is None:
+        raise InvalidParameterError(
+            f"{owner}: {name}={shown} is out of range: the service reads it as a 32-bit float "
+            f"(at most {_MAX_FLOAT32:.4g}); use {limit.describe()}"
+        )
+    if not limit.accepts(number):
+        raise InvalidParameterError(f"{owner}: {name}={shown} is out of range; use {limit.describe()}")
+    return value
 
 
 def _check_reasoning_effort(owner: str, value: Any) -> str:
@@ -111,7 +148,7 @@ def _check_reasoning_effort(owner: str, value: Any) -> str:
     if not isinstance(value, str) or value not in _REASONING_EFFORTS:
         allowed = ", ".join(repr(v) for v in _REASONING_EFFORTS)
         raise InvalidParameterError(
-            f"{owner}: reasoning_effort={value!r} is not allowed; use one of {allowed}"
+            f"{owner}: reasoning_effort={show_value(value)} is not allowed; use one of {allowed}"
         )
     return value
 
@@ -310,12 +347,18 @@ def _load_json_argument(owner: str, name: str, value: str | os.PathLike[str]) ->
             text = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise InvalidParameterError(f"{owner}: {where} cannot be read ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidParameterError(f"{owner}: {where} is not UTF-8 text (byte {exc.start})") from None
+        except ValueError:  # a NUL character in the path
+            raise InvalidParameterError(f"{owner}: {name} is neither JSON nor a usable path") from None
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(
             f"{owner}: {where} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except ValueError as exc:  # nested too deeply, NaN, an integer past 64 bits
+        raise InvalidParameterError(f"{owner}: {where}: {exc}") from None
 
 
 def _normalize_response_format(owner: str, value: Any) -> dict[str, Any] | None:
@@ -329,6 +372,9 @@ def _normalize_response_format(owner: str, value: Any) -> dict[str, Any] | None:
     )
     if not isinstance(value, Mapping):
         raise InvalidParameterError(f"{owner}: response_format must be a JSON object; {shape}")
+    problem = json_problem(value)
+    if problem is not None:
+        raise InvalidParameterError(f"{owner}: response_format: {problem}")
     if value.get("type") == "json_schema":
         wrapped = dict(value)
     elif "schema" in value and "type" not in value:
@@ -390,14 +436,14 @@ class Reinforcement(TuningMethod):
         if prepared.get("grader") is None:
             raise InvalidParameterError(f"{owner}: a grader is required (see foundry_tune.graders)")
         grader = prepared["grader"]
-        if not isinstance(grader, graders.Grader):
-            if not isinstance(grader, (Mapping, str, os.PathLike)):
-                raise GraderError(
-                    f"{owner}: grader must be a grader, a dict, a JSON string or a path, "
-                    f"not {type(grader).__name__}"
-                )
-            grader = graders.load(grader)
-        graders.reject_top_level_label_model(grader, f"{owner}: grader")
+        if not isinstance(grader, (graders.Grader, Mapping, str, os.PathLike)):
+            raise GraderError(
+                f"{owner}: grader must be a grader, a dict, a JSON string or a path, "
+                f"not {type(grader).__name__}"
+            )
+        if isinstance(grader, graders.Grader):
+            graders.reject_top_level_label_model(grader, f"{owner}: grader")
+        grader = graders.load(grader)  # a grader object is checked too (nesting, numbers)
         prepared["grader"] = grader
         prepared["response_format"] = _normalize_response_format(owner, prepared.get("response_format"))
         return prepared

@@ -99,6 +99,23 @@ RECYCLE_AFTER_JOBS = 50
 """Jobs on the session emulator after which the next module gets a fresh one."""
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The local state of what runs outside a test (module fixtures): a session folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FOUNDRY_TUNE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(_session_state_dir: None, tmp_path_factory: pytest.TempPathFactory,
+               monkeypatch: pytest.MonkeyPatch) -> None:
+    """foundry-tune's local state (start locks and ledger) in a folder of each test's own, never the
+    user's cache: a test never finds what another one made (the fake services reuse ids and ports).
+    Subprocesses a test starts inherit it."""
+    monkeypatch.setenv("FOUNDRY_TUNE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture(scope="session")
 def _shared_emulator() -> Iterator[_SharedEmulator]:
     shared = _SharedEmulator()

@@ -91,7 +91,7 @@ def test_connection_failure_is_a_service_error():
         client.models.list()
     err = translate(info.value)
     assert isinstance(err, ServiceError)
-    assert err.code == "connection_error" and err.status is None
+    assert err.code == "connection_refused" and err.status is None  # port 9: nothing listens
     assert API_KEY not in str(err)
 
 

@@ -510,3 +510,14 @@ def test_readiness_check_refused_for_lack_of_rights_raises_at_once(fake_ft, serv
     with pytest.raises(PermissionDeniedError, match="readiness check of deployment 'denied'"):
         fake_ft.deployments.create(FT_MODEL, "denied")
     assert server.hits(CHAT) == 1
+
+
+@pytest.mark.parametrize("bad", [{"capacity": 10**400}, {"capacity": 0}, {"model": "gpt-4.1-mini\n"},
+                                 {"tags": {"k": 1}}, {"tags": {f"t{i}": "v" for i in range(60)}},
+                                 {"tags": {"k": "v" * 300}}])
+def test_bad_deployment_arguments_are_refused_before_any_request(fake_ft, arm, bad):
+    args: dict[str, object] = {"model": FT_MODEL, "name": "my-ft", "capacity": 10}
+    args.update(bad)
+    with pytest.raises(InvalidParameterError):
+        fake_ft.deployments.create(**args)
+    assert arm.requests == []

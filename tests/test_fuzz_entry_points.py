@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from foundry_tune import graders
 from foundry_tune._core.settings import check_endpoint
+from foundry_tune._redact import mask_url
 from foundry_tune._sync._credentials import StaticTokenCredential
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
@@ -30,7 +31,8 @@ FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30))
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+                    st.sampled_from([10**400, -(10**400)]))  # past any float (issue 12)
 JSONISH = st.recursive(
     SCALARS,
     lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -80,6 +82,8 @@ def test_grader_load_from_dicts(data: dict[str, Any]) -> None:
 
 @FUZZ
 @given(st.binary(max_size=300))
+@example(content=b"[" * 100_000 + b"]" * 100_000)  # issue 12: a RecursionError in json.loads
+@example(content=b'{"type": "python", "name": "p", "pass_threshold": NaN, "source": "x"}')
 def test_grader_load_from_files(tmp_path_factory: pytest.TempPathFactory, content: bytes) -> None:
     path = tmp_path_factory.mktemp("graders") / "grader.json"
     path.write_bytes(content)
@@ -89,6 +93,9 @@ def test_grader_load_from_files(tmp_path_factory: pytest.TempPathFactory, conten
 
 @FUZZ
 @given(st.text(max_size=200))
+@example("(" * 100_000)  # issue 12: SyntaxError "too many nested parentheses"
+@example("def grade(sample, item):\n    return " + "-" * 100_000 + "1")  # a MemoryError in ast.parse
+@example("def grade(sample, item):\n    return sample" + ".a" * 80_000)  # a RecursionError in ast.parse
 def test_python_grader_sources(source: str) -> None:
     attempt(graders.load, {"type": "python", "name": "p", "source": source})
 
@@ -98,6 +105,8 @@ HYPER = st.one_of(SCALARS, st.just("auto"), st.integers(-5, 300), st.floats(-1, 
 
 @FUZZ
 @given(n_epochs=HYPER, batch_size=HYPER, lr=HYPER, beta=HYPER)
+@example(n_epochs=10**400, batch_size=1, lr=1.0, beta=0.1)  # issue 12: an OverflowError before
+@example(n_epochs=1, batch_size=1, lr=-(10**400), beta=1e39)
 def test_method_constructors(n_epochs: Any, batch_size: Any, lr: Any, beta: Any) -> None:
     for build in (
         lambda: Supervised(n_epochs=n_epochs, batch_size=batch_size, learning_rate_multiplier=lr),
@@ -137,11 +146,15 @@ class NoService:
        metadata=st.one_of(SCALARS, st.dictionaries(st.one_of(st.text(max_size=70), st.integers()),
                                                    st.one_of(st.text(max_size=600), st.integers()),
                                                    max_size=18)))
+@example(suffix="support\n", seed=10**400, training_type=10**400, method=10**400, model="gpt-4.1-mini",
+         metadata={"key\n": "v"})  # issue 12
 def test_builder_setters(suffix: Any, seed: Any, training_type: Any, method: Any, model: Any,
                          metadata: Any) -> None:
     builder = attempt(FineTuneBuilder, NoService(), model)
     if not isinstance(builder, FineTuneBuilder):
         return
+    if isinstance(suffix, str) and suffix.endswith("\n"):
+        assert isinstance(attempt(builder.suffix, suffix), FoundryTuneError)  # fullmatch, not "$"
     setters = ((builder.suffix, suffix), (builder.seed, seed), (builder.training_type, training_type),
                (builder.method, method), (builder.metadata, metadata))
     for setter, value in setters:
@@ -181,6 +194,7 @@ TAILS = st.sampled_from(["", "/", ":99999", ":-1", ":abc", "/api/projects/p", "?
 @given(st.one_of(st.text(max_size=60), st.tuples(URL_PARTS, HOSTS, TAILS).map("".join)))
 @example("HTTP://127.0.0.0::")  # found by this test: a port that is no number
 @example("A://[")  # found by this test: an unclosed IPv6 bracket
+@example("HTTPS://@0")  # found by this test: empty user info, masked in the repr
 def test_endpoint_parsing(url: str) -> None:
     result = attempt(check_endpoint, url, what="project endpoint")
     if isinstance(result, FoundryTuneError):
@@ -189,7 +203,8 @@ def test_endpoint_parsing(url: str) -> None:
     ft = attempt(Foundry, url, StaticTokenCredential("t"), subscription_id="s", resource_group="g",
                  arm_endpoint=url)
     if isinstance(ft, Foundry):
-        assert url.strip().rstrip("/") in repr(ft) or ft.endpoint in repr(ft)
+        # the endpoint as given, with any user info or secret-looking query value masked
+        assert mask_url(ft.endpoint) in repr(ft)
         ft.close()
 
 

@@ -282,6 +282,13 @@ def test_python_grader_from_file(tmp_path: Path) -> None:
         graders.Python.from_file(source, name="broken")
 
 
+@pytest.mark.parametrize("where", ["missing.py", ".", "latin1.py"])
+def test_a_python_grader_file_that_cannot_be_read_is_a_grader_error(tmp_path: Path, where: str) -> None:
+    (tmp_path / "latin1.py").write_bytes("# caf\xe9\ndef grade(s, i):\n    return 1.0\n".encode("latin-1"))
+    with pytest.raises(GraderError, match="cannot read the Python grader source"):
+        graders.Python.from_file(tmp_path / where, name="p")
+
+
 # --- endpoint graders: secrets stay out of reprs and files ----------------------------------------
 
 

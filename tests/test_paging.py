@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import itertools
 import re
 from collections.abc import Iterator
@@ -62,6 +63,7 @@ class AzureLike:
         self.created_job = {**_load("spec-examples/post_finetuning_job.json")["body"], "id": JOB_ID}
         self.seen: list[httpx.Request] = []
         self.uploaded: dict[str, Any] = {}
+        self.content = b'{"messages": []}\n'
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.seen if r.method == method and self._path(r) == path)
@@ -87,6 +89,8 @@ class AzureLike:
                    "status": "pending"}
             self.uploaded[doc["id"]] = doc
             return httpx.Response(200, json=doc)
+        if method == "GET" and path.startswith("/files/") and path.endswith("/content"):
+            return httpx.Response(200, content=self.content)  # what every listed file holds
         if method == "GET" and path.startswith("/files/"):
             doc = {**self.uploaded[path.rsplit("/", 1)[-1]], "status": "processed"}
             return httpx.Response(200, json=doc)
@@ -201,17 +205,20 @@ def test_start_upload_lookup_ends_on_azures_files_page(fake_ft: Foundry, azure: 
     assert "has_more" not in azure.files_page
     job = fake_ft.fine_tune("gpt-4.1-mini").train_on(_data()).training_type("Standard").start()
     assert job.id == JOB_ID
-    assert azure.count("GET", "/files") == 1
+    assert azure.count("GET", "/files") == 2  # the lookup before the upload, the twin check after it
     assert azure.count("POST", "/files") == 1
-    assert azure.count("GET", "/fine_tuning/jobs") <= 2  # the fingerprint lookup: same page again ends it
+    # Azure echoes no job metadata, so three job lookups: by fingerprint, by inputs, and the check for
+    # a twin started elsewhere right after the create; each ends when the same page comes back.
+    assert azure.count("GET", "/fine_tuning/jobs") <= 6
 
 
 def test_find_uploaded_is_bounded_sync_and_async(fake_ft: Foundry, azure: AzureLike) -> None:
     assert find_uploaded(fake_ft, "0" * 64, None) is None
     assert azure.count("GET", "/files") == 1
     listed = azure.files_page["data"][0]
-    azure.files_page["data"][0] = {**listed, "filename": "train.sha256-" + "c" * 32 + ".jsonl"}
-    found = asyncio.run(afind_uploaded(_aft(azure), "c" * 64, None))
+    digest = hashlib.sha256(azure.content).hexdigest()  # a reused file's content is read back
+    azure.files_page["data"][0] = {**listed, "filename": f"train.sha256-{digest[:32]}.jsonl"}
+    found = asyncio.run(afind_uploaded(_aft(azure), digest, None))
     assert found is not None and found.id == listed["id"]
     assert asyncio.run(afind_uploaded(_aft(azure), "0" * 64, None)) is None
     assert azure.count("GET", "/files") == 3
@@ -224,8 +231,8 @@ def test_async_start_upload_lookup_ends_on_azures_files_page(azure: AzureLike) -
         return job.id
 
     assert asyncio.run(go()) == JOB_ID
-    assert azure.count("GET", "/files") == 1
-    assert azure.count("GET", "/fine_tuning/jobs") <= 2
+    assert azure.count("GET", "/files") == 2  # the lookup before the upload, the twin check after it
+    assert azure.count("GET", "/fine_tuning/jobs") <= 6  # as in the sync test above
 
 
 def _endless_files(azure: AzureLike) -> None:

@@ -29,7 +29,8 @@ Rules:
   * members of a new class come with it; constructors of ``HANDED_OUT`` classes are exempt;
   * a new parameter ``p`` of ``f`` (a function or ``C.m``): a line that documents ``f`` as above
     and has a span starting with ``p=`` or exactly ``p``, or one span naming ``f`` followed by
-    ``p=`` (``evaluate(..., completer=...)``).
+    ``p=`` (``evaluate(..., completer=...)``);
+    a new constructor parameter ``p`` of class ``C``: also a span ``C(..., p=...)``.
 
 - The root ``foundry_tune/__init__.py`` keeps three lists by hand: the ``TYPE_CHECKING`` imports,
   the ``_LAZY`` table and ``__all__``. They agree exactly, and each lazy name resolves to what the
@@ -321,6 +322,10 @@ def addition_is_documented(addition: str, section: str) -> bool:
         target = f"{owner}.{member}" if owner else member
         if any(_names(s, target) and re.search(rf"(?<!\w){re.escape(param)}=", s) for s in spans):
             return True
+        if member == "__init__" and any(  # a constructor parameter: ``RetryPolicy(create_settle=...)``
+            re.search(rf"(?<![\w.]){re.escape(owner)}\((?:.*[\s,(])?{re.escape(param)}=", s) for s in spans
+        ):
+            return True
         if _line_documents(line, owner_or_none, member) and any(
             s.strip() == param or s.strip().startswith(param + "=") for s in spans
         ):
@@ -367,6 +372,11 @@ def test_every_addition_is_in_the_changelog() -> None:
         ("foundry_tune.aio:evaluate(completer)", "- `foundry_tune.aio.evaluate(..., completer=...)`.", True),
         ("foundry_tune.aio:evaluate(completer)", "- async `evaluate()` takes `completer=`.", True),
         ("foundry_tune.aio:evaluate(completer)", "- async `evaluate()` takes a completer.", False),
+        ("foundry_tune:RetryPolicy.__init__(create_settle)", "- `RetryPolicy(create_settle=30.0)`.", True),
+        ("foundry_tune:RetryPolicy.__init__(create_settle)", "- `RetryPolicy(jitter=0, create_settle=1)`.",
+         True),
+        ("foundry_tune:RetryPolicy.__init__(create_settle)", "- `AsyncRetryPolicy(create_settle=1)`.", False),
+        ("foundry_tune:RetryPolicy.__init__(create_settle)", "- `RetryPolicy(settle=1)`.", False),
     ],
 )
 def test_the_changelog_rule(addition: str, line: str, documented: bool) -> None:

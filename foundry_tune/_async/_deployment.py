@@ -29,8 +29,9 @@ from foundry_tune._core.deployment_state import (
     retry_hint,
 )
 from foundry_tune._core.polling import Deadline, PollSchedule
+from foundry_tune._core.retry import time_bound
 from foundry_tune._core.translate import translate
-from foundry_tune.errors import FoundryTuneError, WaitTimeoutError
+from foundry_tune.errors import FoundryTuneError, RetryBudgetExceededError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from foundry_tune._async._deployments import AsyncDeploymentsAPI
@@ -53,7 +54,14 @@ async def wait_until(
     clock and sleep) in between; :class:`WaitTimeoutError` once ``timeout`` seconds passed."""
     clock = ft.retry.clock
     deadline = Deadline.after(timeout, clock())
-    while not await check():
+    while True:
+        try:
+            with time_bound(deadline.at, clock):  # a look that hangs or trickles ends with the wait
+                if await check():
+                    return
+        except RetryBudgetExceededError:
+            if not deadline.passed(clock()):
+                raise
         remaining = deadline.remaining(clock())
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError(

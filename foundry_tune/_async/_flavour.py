@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
@@ -31,6 +33,36 @@ Lock = asyncio.Lock
 
 INTERRUPTS: tuple[type[BaseException], ...] = (asyncio.CancelledError, KeyboardInterrupt)
 """What stops a wait from outside: a cancelled task or Ctrl-C."""
+
+
+_named_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_named_locks_guard = threading.Lock()
+
+
+def named_lock(name: str) -> threading.Lock:
+    """The process-wide lock registered under ``name``: every thread, event loop and task that
+    asks for the same name while it is in use gets the same lock (a ``threading.Lock``, so that it
+    also holds across event loops in several threads)."""
+    with _named_locks_guard:
+        lock = _named_locks.get(name)
+        if lock is None:
+            lock = threading.Lock()
+            _named_locks[name] = lock
+        return lock
+
+
+async def acquire_within(lock: threading.Lock, timeout: float) -> bool:
+    """Acquire ``lock`` (from :func:`named_lock`), waiting at most ``timeout`` seconds without
+    blocking the event loop (it polls); whether it was acquired. Release it with ``lock.release()``."""
+    deadline = asyncio.get_running_loop().time() + max(0.0, timeout)
+    pause = 0.005
+    while not lock.acquire(blocking=False):
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.1)
+    return True
 
 
 async def sleep(seconds: float) -> None:
@@ -132,6 +164,11 @@ class AsyncRetryPolicy:
         """The policy's monotonic clock."""
         return self.policy.clock
 
+    @property
+    def total_timeout(self) -> float:
+        """The policy's bound on one call, sleeps included, in seconds."""
+        return self.policy.total_timeout
+
     async def call(self, fn: Callable[[], Awaitable[T]], *, what: str) -> T:
         """Await ``fn()`` under the policy: same retries, bound and errors as ``RetryPolicy.call``."""
         attempts = RetryAttempts(self.policy, what)
@@ -145,6 +182,13 @@ class AsyncRetryPolicy:
 
     def __repr__(self) -> str:
         return f"AsyncRetryPolicy({self.policy!r})"
+
+
+def httpcore_classes(core: Any) -> tuple[Any, Any, Any]:
+    """This flavour's connection pool class, HTTP proxy class and a network backend of ``core``
+    (``httpcore`` or ``httpcore2``): ``AsyncConnectionPool``, ``AsyncHTTPProxy`` and an
+    ``AnyIOBackend`` here (the sync ones and a ``SyncBackend`` in the sync flavour)."""
+    return core.AsyncConnectionPool, core.AsyncHTTPProxy, core.AnyIOBackend()
 
 
 def retry_runner(policy: RetryPolicy | None) -> AsyncRetryPolicy:

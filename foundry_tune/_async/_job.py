@@ -19,6 +19,7 @@ from foundry_tune._core.job_state import JobState, as_dict
 from foundry_tune._core.metrics import Metrics, metrics_from_csv, metrics_from_events
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, job_schedule
 from foundry_tune._core.progress import ProgressState, make_reporter
+from foundry_tune._core.retry import time_bound
 from foundry_tune._core.status import JobStatus
 from foundry_tune.errors import (
     InvalidParameterError,
@@ -88,7 +89,8 @@ class AsyncJob(JobState):
         Stopping the wait (Ctrl-C, or cancelling the task that waits) stops watching only: the job
         keeps running, and how to re-attach is shown. Raises :class:`JobFailedError` (with the
         service's code, message and a hint), :class:`JobCancelledError`, or
-        :class:`WaitTimeoutError` after ``timeout`` seconds.
+        :class:`WaitTimeoutError` after ``timeout`` seconds: that bound also cuts short a look
+        at the service that hangs or trickles, and any retry inside it.
         """
         schedule = adaptive_or_fixed(poll, job_schedule)
         clock = self._ft.retry.clock
@@ -102,12 +104,14 @@ class AsyncJob(JobState):
         try:
             while True:
                 try:
-                    await self.refresh()
-                    new = await poll_events(tail, fetch, job_id=self.id, clock=clock)
+                    with time_bound(deadline.at, clock):
+                        await self.refresh()
+                        new = await poll_events(tail, fetch, job_id=self.id, clock=clock)
                 except (RetryBudgetExceededError, RateLimitError) as exc:
                     # The service or the network is down for longer than one call's retry budget
                     # (a laptop asleep, an outage): the job is unaffected, so keep waiting.
-                    reporter.note(f"{self.id}: cannot reach the service ({exc}); still waiting")
+                    if not deadline.passed(clock()):  # else the timeout below says it all
+                        reporter.note(f"{self.id}: cannot reach the service ({exc}); still waiting")
                     new = []
                     schedule.back_off()
                 state.apply(self.status, new, estimated_finish=self._raw.get("estimated_finish"))

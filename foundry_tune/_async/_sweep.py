@@ -25,11 +25,17 @@ from typing import TYPE_CHECKING, Any, TextIO
 from foundry_tune._async import _flavour
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
+from foundry_tune._core.retry import time_bound
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
 from foundry_tune._notebook import live_html
 from foundry_tune._table import html_table, text_table
-from foundry_tune.errors import FoundryTuneError, InvalidParameterError, WaitTimeoutError
+from foundry_tune.errors import (
+    FoundryTuneError,
+    InvalidParameterError,
+    RetryBudgetExceededError,
+    WaitTimeoutError,
+)
 
 if TYPE_CHECKING:
     from foundry_tune._async._builder import AsyncFineTuneBuilder
@@ -202,7 +208,13 @@ class AsyncSweep:
         show = self._display(progress, out)
         try:
             while True:
-                changed = await self._poll_changes()
+                try:
+                    with time_bound(deadline.at, time.monotonic):  # a hanging look ends with the wait
+                        changed = await self._poll_changes()
+                except RetryBudgetExceededError:
+                    if not deadline.passed(time.monotonic()):
+                        raise
+                    changed = False
                 await _flavour.call(show, self)
                 if self.done:
                     break

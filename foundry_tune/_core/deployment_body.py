@@ -19,6 +19,7 @@ __all__ = [
     "default_name",
     "infer_format",
     "normalize_sku",
+    "validate_model",
     "validate_name",
 ]
 
@@ -27,18 +28,34 @@ TAG_CREATED_BY_VALUE = "foundry-tune"
 TAG_JOB_ID = "foundry-tune-job-id"
 TAG_CREATED_AT = "foundry-tune-created-at"
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" would let a final "\n" in
 _MAX_NAME = 64
+_MAX_CAPACITY = 2**31 - 1  # ARM's sku.capacity is a 32-bit integer
 
 
 def validate_name(name: str) -> str:
     """Check a deployment name: 1-64 characters, letters, digits, ``_``, ``.`` and ``-``."""
-    if not _NAME.match(name):
+    if not isinstance(name, str):
+        raise InvalidParameterError(f"deployment name must be a string, not {type(name).__name__}")
+    if not _NAME.fullmatch(name):
+        shown = repr(name) if len(name) <= 80 else f"{name[:60]!r}... ({len(name):,} characters)"
         raise InvalidParameterError(
-            f"deployment name {name!r} is invalid: use 1-64 characters (letters, digits, '_', '.', '-'), "
-            "starting with a letter or digit"
+            f"deployment name {shown} is invalid: use 1-64 characters (letters, digits, '_', '.', '-'), "
+            "starting with a letter or digit, with no whitespace or newline"
         )
     return name
+
+
+def validate_model(model: str) -> str:
+    """Check the model to deploy: a non-empty name with no surrounding whitespace or control character."""
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidParameterError(f"model must be a non-empty model id, got {type(model).__name__}")
+    if model != model.strip() or not model.isprintable():
+        raise InvalidParameterError(
+            f"model {model[:80]!r} has whitespace around it or a control character (a trailing newline?): "
+            f"use {model.strip()[:80]!r}"
+        )
+    return model
 
 
 def default_name(model: str) -> str:
@@ -47,6 +64,7 @@ def default_name(model: str) -> str:
     ``gpt-4.1-mini-2025-04-14.ft-0a1b2c`` becomes ``gpt-4.1-mini-2025-04-14-ft-0a1b2c``; names
     longer than 64 characters keep a hash of the full model id.
     """
+    validate_model(model)
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", model.replace(".ft-", "-ft-").replace(":", "-")).strip("-._")
     base = base or "model"
     if len(base) <= _MAX_NAME:
@@ -99,8 +117,12 @@ def build_body(
     """The PUT body of ``Microsoft.CognitiveServices/accounts/deployments``. ``sku`` is normalized
     (``Developer`` is sent as ``DeveloperTier``, see :func:`normalize_sku`) and ``model.format``
     defaults to the catalog's format of the model's family (:func:`infer_format`)."""
-    if capacity < 1:
-        raise InvalidParameterError(f"capacity must be >= 1, got {capacity}")
+    validate_model(model)
+    if isinstance(capacity, bool) or not isinstance(capacity, int):
+        raise InvalidParameterError(f"capacity must be a whole number >= 1, got {type(capacity).__name__}")
+    if not 1 <= capacity <= _MAX_CAPACITY:
+        shown = capacity if capacity.bit_length() <= 64 else "<a huge integer>"
+        raise InvalidParameterError(f"capacity must be from 1 to {_MAX_CAPACITY:,}, got {shown}")
     return {
         "sku": {"name": normalize_sku(sku), "capacity": capacity},
         "properties": {

@@ -18,7 +18,7 @@ from foundry_tune._core.deployment_body import (
 from foundry_tune._core.deployment_info import FAILED_STATES, DeploymentInfo
 from foundry_tune._core.polling import PollSchedule, deployment_schedule
 from foundry_tune._core.translate import is_quota_code
-from foundry_tune.errors import DeploymentError, DeploymentQuotaError, NameInUseError
+from foundry_tune.errors import DeploymentError, DeploymentQuotaError, InvalidParameterError, NameInUseError
 
 __all__ = [
     "CREATE_TIMEOUT",
@@ -105,17 +105,33 @@ def check_name_free(existing: DeploymentInfo | None, name: str, model: str) -> N
         )
 
 
+_MAX_TAGS, _MAX_TAG_NAME, _MAX_TAG_VALUE = 50, 512, 256
+
+
 def creation_tags(job_id: str | None, tags: Mapping[str, str] | None, *,
                   now: dt.datetime | None = None) -> dict[str, str]:
     """The tags a new deployment gets: created by foundry-tune, when (``now``, default the current
-    UTC time), from which job, plus ``tags`` (which may override them)."""
+    UTC time), from which job, plus ``tags`` (which may override them). ARM's limits hold for the
+    result: at most 50 tags, names up to 512 characters and values up to 256, all strings."""
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidParameterError(f"tags must be a mapping of names to strings, got {type(tags).__name__}")
+    for key, value in (tags or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidParameterError(f"tags[{str(key)[:64]!r}]: tag names and values must be strings")
+        if not 1 <= len(key) <= _MAX_TAG_NAME or len(value) > _MAX_TAG_VALUE:
+            raise InvalidParameterError(f"tags[{key[:64]!r}]: names are 1-{_MAX_TAG_NAME} characters and "
+                                        f"values at most {_MAX_TAG_VALUE} (ARM's limits)")
     created = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    return {
+    result = {
         TAG_CREATED_BY: TAG_CREATED_BY_VALUE,
         TAG_CREATED_AT: created.strftime("%Y-%m-%dT%H:%M:%SZ"),
         **({TAG_JOB_ID: job_id} if job_id else {}),
         **dict(tags or {}),
     }
+    if len(result) > _MAX_TAGS:
+        raise InvalidParameterError(f"tags: at most {_MAX_TAGS} tags in all on a deployment (ARM's limit), "
+                                    f"{len(result)} with foundry-tune's own")
+    return result
 
 
 # -- create ---------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from foundry_tune._core.redact import redact_grader_json
+
 __all__ = ["ATTEMPT_KEY", "FINGERPRINT_KEY", "RESERVED_PREFIX", "fingerprint"]
 
 FINGERPRINT_KEY = "foundry_tune_fingerprint"
@@ -34,14 +36,16 @@ def fingerprint(
 
     ``training`` / ``validation`` are content hashes (``sha256:<hex>``) or remote file ids
     (``file:<id>``). Key order in ``method`` does not matter; the digest is versioned so that a
-    future change of the recipe never matches an old job by accident.
+    future change of the recipe never matches an old job by accident. An endpoint grader's
+    secrets (header values, URL password and query values) are hashed as a fixed mask: rotating
+    a key finds the same job, while header names, the host and the path still count.
     """
     payload = {
         "v": _VERSION,
         "model": model,
         "training": training,
         "validation": validation,
-        "method": method,
+        "method": redact_grader_json(dict(method)),
         "suffix": suffix,
         "seed": seed,
         "training_type": training_type,

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
+from foundry_tune._core.redact import redact_json
 from foundry_tune.catalog import TrainingType
 
 if TYPE_CHECKING:
@@ -31,7 +32,11 @@ class PlannedFile:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """What ``start()`` would upload and create. Nothing was changed to compute it."""
+    """What ``start()`` would upload and create. Nothing was changed to compute it.
+
+    ``method`` is the wire object that would be sent (secrets included); ``str()`` and ``repr()``
+    mask an endpoint grader's header values and URL keys.
+    """
 
     model: str
     method: dict[str, Any]
@@ -58,6 +63,13 @@ class Plan:
         """Whether ``start()`` would create a new job (``False``: it returns ``existing_job_id``)."""
         return self.existing_job_id is None
 
+    def __repr__(self) -> str:
+        fields = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            fields.append(f"{field.name}={redact_json(value) if field.name == 'method' else value!r}")
+        return f"{type(self).__name__}({', '.join(fields)})"
+
     def __str__(self) -> str:
         lines = [f"plan for {self.model} ({self.method.get('type', '?')}), fingerprint {self.fingerprint}"]
         for report in self.reports:
@@ -79,7 +91,8 @@ class Plan:
         else:
             extra = (f", trainingType {self.training_type.wire}" if self.training_type is not None
                      else ", no trainingType (the service's default)")
-            lines.append(f"  job: create (method {json.dumps(self.method, sort_keys=True)}{extra})")
+            method = json.dumps(redact_json(self.method), sort_keys=True)
+            lines.append(f"  job: create (method {method}{extra})")
         if self.estimate is not None:
             lines.extend("  estimate: " + line for line in self.estimate.to_text().splitlines())
         return "\n".join(lines)

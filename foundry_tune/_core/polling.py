@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from foundry_tune._core.retry import check_seconds
 from foundry_tune.errors import InvalidParameterError
 
 __all__ = [
@@ -55,7 +56,9 @@ class PollSchedule:
     _last: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not (self.floor > 0 and self.cap >= self.floor and self.factor >= 1):
+        for name in ("floor", "cap", "factor"):
+            check_seconds(getattr(self, name), f"poll schedule: {name}", zero=False)
+        if not (self.floor <= self.cap and self.factor >= 1):
             raise InvalidParameterError(
                 "a poll schedule needs 0 < floor <= cap and factor >= 1: "
                 f"{self.floor}, {self.cap}, {self.factor}"
@@ -114,9 +117,12 @@ def adaptive_or_fixed(poll: object, adaptive: Callable[[], PollSchedule]) -> Pol
     a positive number of seconds a fixed interval; anything else is an InvalidParameterError."""
     if poll is None or poll == "adaptive":
         return adaptive()
-    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not poll > 0:
-        raise InvalidParameterError(f"poll must be 'adaptive' or a positive number of seconds: {poll!r}")
-    return PollSchedule.fixed(float(poll))
+    try:
+        every = check_seconds(poll, "poll", zero=False)
+    except InvalidParameterError:
+        raise InvalidParameterError(
+            f"poll must be 'adaptive' or a positive, finite number of seconds: {poll!r}") from None
+    return PollSchedule.fixed(every)
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,10 @@ class Deadline:
 
     @classmethod
     def after(cls, timeout: float | None, now: float) -> Deadline:
-        """The deadline ``timeout`` seconds after ``now`` (None: no deadline)."""
-        return cls(None if timeout is None else now + timeout)
+        """The deadline ``timeout`` seconds after ``now`` (None: no deadline). A ``timeout`` that
+        is no finite number of seconds >= 0 (``nan``, ``inf``, negative, a bool or a string) is an
+        :class:`~foundry_tune.errors.InvalidParameterError` naming it."""
+        return cls(None if timeout is None else now + check_seconds(timeout, "timeout"))
 
     def remaining(self, now: float) -> float | None:
         """Seconds left (may be negative once passed), or None without a deadline."""

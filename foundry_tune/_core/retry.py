@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -23,11 +24,13 @@ from typing import Any, TypeVar
 import tenacity
 
 from foundry_tune._core.translate import (
+    UNREACHABLE_CODES,
     ServiceFailure,
     is_quota_code,
     parse_retry_after,
     service_failure,
     translate,
+    unreachable_error,
 )
 from foundry_tune.errors import (
     FoundryTuneError,
@@ -36,7 +39,16 @@ from foundry_tune.errors import (
     ServiceError,
 )
 
-__all__ = ["RETRYABLE_STATUSES", "RetryAttempts", "RetryPolicy", "clamp_timeouts", "remaining_budget"]
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "UNREACHABLE_WINDOW",
+    "RetryAttempts",
+    "RetryPolicy",
+    "check_seconds",
+    "clamp_timeouts",
+    "remaining_budget",
+    "time_bound",
+]
 
 T = TypeVar("T")
 
@@ -46,21 +58,42 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 # A 409 that says the name is taken will not change by waiting.
 _PERMANENT_CONFLICT_HINTS = ("inuse", "alreadyexists", "exists")
 
-_deadline: contextvars.ContextVar[tuple[float, Callable[[], float]] | None] = contextvars.ContextVar(
-    "foundry_tune_retry_deadline", default=None
+UNREACHABLE_WINDOW = 3.0
+"""Seconds a refused connection or an unresolvable host is retried (a service restarting) before
+the call gives up with :class:`~foundry_tune.errors.ServiceUnreachableError`."""
+_UNREACHABLE_BACKOFF = (0.25, 1.0)  # first wait, longest wait: look again soon, it may be back
+
+# The deadlines the running code is bound by, each on its own clock: a retried call's budget and
+# the bound of a wait around it (innermost last). The tightest one wins.
+_deadlines: contextvars.ContextVar[tuple[tuple[float, Callable[[], float]], ...]] = contextvars.ContextVar(
+    "foundry_tune_retry_deadline", default=()
 )
 
 
 def remaining_budget() -> float | None:
-    """Seconds left in the retry budget of the :meth:`RetryPolicy.call` currently running, if any.
+    """Seconds left before the tightest time bound of the code running now: the retry budget of the
+    :meth:`RetryPolicy.call` and the bound of a wait around it (:func:`time_bound`); None if none.
 
-    HTTP helpers use it to cap a single attempt's timeout so that no attempt outlives the bound.
+    The HTTP transports cap each connect, read and write at it, so that no request outlives the bound.
     """
-    current = _deadline.get()
-    if current is None:
+    bounds = _deadlines.get()
+    if not bounds:
         return None
-    deadline, clock = current
-    return max(0.0, deadline - clock())
+    return max(0.0, min(deadline - clock() for deadline, clock in bounds))
+
+
+@contextlib.contextmanager
+def time_bound(deadline: float | None, clock: Callable[[], float]) -> Iterator[None]:
+    """Bound every retried call, request and retry wait in the block by ``deadline`` (on ``clock``,
+    monotonic); None adds no bound. A wait with a timeout runs its looks inside one."""
+    if deadline is None:
+        yield
+        return
+    token = _deadlines.set((*_deadlines.get(), (deadline, clock)))
+    try:
+        yield
+    finally:
+        _deadlines.reset(token)
 
 
 _MIN_TIMEOUT = 0.001
@@ -80,11 +113,30 @@ def clamp_timeouts(extensions: dict[str, Any]) -> None:
     extensions["timeout"] = current
 
 
+def check_seconds(value: object, name: str, *, zero: bool = True) -> float:
+    """``value`` as seconds if it is a finite number (``> 0``, or ``>= 0`` with ``zero``); anything
+    else (a bool, a string, ``nan``, ``inf``, a negative number) is an
+    :class:`~foundry_tune.errors.InvalidParameterError` that names ``name``."""
+    from foundry_tune.errors import InvalidParameterError
+
+    number = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            number = math.inf
+    if not (math.isfinite(number) and (number >= 0 if zero else number > 0)):
+        bound = ">= 0" if zero else "> 0"
+        raise InvalidParameterError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
+    return number
+
+
 @dataclasses.dataclass(frozen=True)
 class _Verdict:
     retryable: bool
     failure: ServiceFailure | None
     retry_after: float | None
+    unreachable: bool = False  # connection refused, or the host name does not resolve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,18 +161,27 @@ class RetryPolicy:
     clock: Callable[[], float] = dataclasses.field(default=time.monotonic, repr=False, compare=False)
     wall_clock: Callable[[], float] = dataclasses.field(default=time.time, repr=False, compare=False)
     rng: Callable[[], float] = dataclasses.field(default=random.random, repr=False, compare=False)
+    create_settle: float = dataclasses.field(default=30.0, kw_only=True)
+    """Seconds a create that got no answer (timeout, dropped connection, gateway 502/504) is looked
+    up, without creating again, before it is sent again: a gateway may still forward it late."""
 
     def __post_init__(self) -> None:
         from foundry_tune.errors import InvalidParameterError
 
-        if self.max_attempts < 1:
-            raise InvalidParameterError(f"max_attempts must be >= 1, got {self.max_attempts}")
-        if self.total_timeout <= 0:
-            raise InvalidParameterError(f"total_timeout must be > 0, got {self.total_timeout}")
-        if self.initial_backoff < 0 or self.max_backoff < self.initial_backoff:
-            raise InvalidParameterError("backoff must satisfy 0 <= initial_backoff <= max_backoff")
-        if not 0.0 <= self.jitter <= 1.0:
-            raise InvalidParameterError(f"jitter must be within [0, 1], got {self.jitter}")
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise InvalidParameterError(
+                f"RetryPolicy: max_attempts must be an integer >= 1, got {attempts!r}")
+        check_seconds(self.total_timeout, "RetryPolicy: total_timeout", zero=False)
+        check_seconds(self.initial_backoff, "RetryPolicy: initial_backoff")
+        check_seconds(self.max_backoff, "RetryPolicy: max_backoff")
+        if self.max_backoff < self.initial_backoff:
+            raise InvalidParameterError(
+                "RetryPolicy: backoff must satisfy 0 <= initial_backoff <= max_backoff")
+        jitter = self.jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0.0 <= jitter <= 1.0:
+            raise InvalidParameterError(f"RetryPolicy: jitter must be a number within [0, 1], got {jitter!r}")
+        check_seconds(self.create_settle, "RetryPolicy: create_settle")
 
     @classmethod
     def none(cls) -> RetryPolicy:
@@ -145,8 +206,8 @@ class RetryPolicy:
         failure = service_failure(exc)
         if failure is None:
             return _Verdict(False, None, None)
-        if failure.status is None:  # connection dropped or timed out
-            return _Verdict(True, failure, None)
+        if failure.status is None:  # connection dropped, refused or timed out
+            return _Verdict(True, failure, None, unreachable=failure.code in UNREACHABLE_CODES)
         retryable = failure.status in RETRYABLE_STATUSES and not _permanent(failure.status, failure.code)
         return _Verdict(retryable, failure, parse_retry_after(failure.headers, now=self.wall_clock()))
 
@@ -164,7 +225,9 @@ class RetryPolicy:
             return retrying(fn)
 
     def _gave_up(self, cause: BaseException, what: str, reason: str, attempts: int,
-                 verdict: _Verdict, remaining: float) -> FoundryTuneError:
+                 verdict: _Verdict, remaining: float, bound: str | None = None) -> FoundryTuneError:
+        if verdict.unreachable and verdict.failure is not None:
+            return unreachable_error(verdict.failure, what=what, attempts=attempts)
         last = translate(cause)
         status = last.status if isinstance(last, ServiceError) else None
         code = last.code if isinstance(last, ServiceError) else None
@@ -182,7 +245,7 @@ class RetryPolicy:
                 retry_after=verdict.retry_after, status=status, code=code, request_id=request_id,
             )
         why = f"after {attempts} attempts" if reason == "attempts" else (
-            f"after {attempts} attempts: the retry budget of {self.total_timeout:g}s ran out")
+            f"after {attempts} attempts: {bound or f'the retry budget of {self.total_timeout:g}s'} ran out")
         return RetryBudgetExceededError(f"{what}: gave up {why} ({detail})", status=status, code=code,
                                         request_id=request_id)
 
@@ -216,18 +279,23 @@ class RetryAttempts:
     def __init__(self, policy: RetryPolicy, what: str) -> None:
         self.policy = policy
         self.what = what
-        self.deadline = policy.clock() + policy.total_timeout
+        now = policy.clock()
+        self.deadline = now + policy.total_timeout
+        outer = remaining_budget()
+        self.bound: str | None = None
+        """Names the caller's bound when it is tighter than the policy's budget."""
+        if outer is not None and outer < policy.total_timeout:
+            self.deadline = now + outer
+            self.bound = f"the caller's time bound ({outer:.3g}s left when the call started)"
+        self.unreachable_since: float | None = None
         self.give_up: list[str] = []
         self.verdicts: dict[int, _Verdict] = {}
 
     @contextlib.contextmanager
     def budget(self) -> Iterator[None]:
         """Make :func:`remaining_budget` report this call's budget while the block runs."""
-        token = _deadline.set((self.deadline, self.policy.clock))
-        try:
+        with time_bound(self.deadline, self.policy.clock):
             yield
-        finally:
-            _deadline.reset(token)
 
     @contextlib.contextmanager
     def typed_errors(self) -> Iterator[None]:
@@ -257,21 +325,32 @@ class RetryAttempts:
             return False
         verdict = self.policy.classify(exc)
         self.verdicts[state.attempt_number] = verdict
+        if not verdict.unreachable:
+            self.unreachable_since = None
+        elif self.unreachable_since is None:
+            self.unreachable_since = self.policy.clock()
         return verdict.retryable
 
     def wait(self, state: tenacity.RetryCallState) -> float:
         verdict = self.verdicts[state.attempt_number]
         if verdict.retry_after is not None:
             return verdict.retry_after
+        if verdict.unreachable:
+            first, longest = _UNREACHABLE_BACKOFF
+            return float(min(longest, first * 2 ** (state.attempt_number - 1)))
         return self.policy.backoff(state.attempt_number)
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= self.policy.max_attempts:
             self.give_up.append("attempts")
             return True
-        remaining = self.deadline - self.policy.clock()
-        if state.upcoming_sleep > remaining:
-            verdict = self.verdicts[state.attempt_number]
+        now = self.policy.clock()
+        verdict = self.verdicts[state.attempt_number]
+        if self.unreachable_since is not None and (
+                now + state.upcoming_sleep - self.unreachable_since > UNREACHABLE_WINDOW):
+            self.give_up.append("unreachable")
+            return True
+        if state.upcoming_sleep > self.deadline - now:
             self.give_up.append("retry_after" if verdict.retry_after is not None else "time")
             return True
         return False
@@ -289,7 +368,7 @@ class RetryAttempts:
         assert cause is not None
         return self.policy._gave_up(cause, self.what, self.give_up[-1] if self.give_up else "attempts",
                                     last.attempt_number, self.verdicts[last.attempt_number],
-                                    self.deadline - self.policy.clock())
+                                    self.deadline - self.policy.clock(), self.bound)
 
     def translated(self, exc: Exception) -> Exception:
         """A non-retryable failure as foundry-tune's error (other exceptions pass through as they are)."""

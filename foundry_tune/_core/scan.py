@@ -2,18 +2,24 @@
 
 The network layer (``scan_jobs`` in ``foundry_tune._async._jobs``) reads the pages and feeds them to
 a :class:`JobScan`; ``ft.jobs.list`` filters with :func:`job_filter`, and a create whose answer was
-lost finds its job with :func:`created_by_request` where the service keeps no metadata.
+lost finds its job with :func:`created_by_request` where the service keeps no metadata. There,
+``start()`` also recognises a job to reuse with :func:`same_inputs`, and right after its create it
+keeps the oldest of the jobs it raced with (:func:`older_rivals`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from foundry_tune._core.fingerprint import FINGERPRINT_KEY
 from foundry_tune._core.paging import PageGuard
 from foundry_tune._core.status import JobStatus
+from foundry_tune.catalog import TrainingType, parse_training_type
+from foundry_tune.errors import InvalidParameterError
 
 __all__ = [
     "SCAN_LIMIT",
@@ -21,6 +27,10 @@ __all__ = [
     "Keep",
     "created_by_request",
     "job_filter",
+    "live_or_succeeded",
+    "older_rivals",
+    "oldest_rival",
+    "same_inputs",
     "wanted_metadata",
 ]
 
@@ -106,6 +116,129 @@ def created_by_request(kwargs: Mapping[str, Any], since: float) -> Keep:
         )
 
     return keep
+
+
+def live_or_succeeded(raw: Mapping[str, Any]) -> bool:
+    """Whether a listed job is one ``start()`` returns instead of starting another: live (unknown
+    statuses count as live) but not being cancelled, or succeeded."""
+    status = JobStatus(str(raw.get("status") or "unknown"))
+    return (status.is_live and status != JobStatus.CANCELLING) or status == JobStatus.SUCCEEDED
+
+
+_UNSET = (None, "auto", "default", -1)
+"""How a request leaves a hyperparameter to the service (and how Azure shows it before training)."""
+
+
+def same_inputs(kwargs: Mapping[str, Any], *, files: bool = True) -> Keep:
+    """A ``keep`` predicate that recognises a live or succeeded job made of the same inputs as the
+    create request ``kwargs`` (what :meth:`JobSpec.create_kwargs
+    <foundry_tune._core.spec.JobSpec.create_kwargs>` gives), on a service that does not echo job
+    metadata, so that the fingerprint is not there to look up. There is no time window.
+
+    Compared, as the job body shows them: the base model (a body may carry the dated name,
+    ``gpt-4.1-2025-04-14``), the training and validation file ids (files are reused by content: the
+    same data gives the same id), the suffix, the method type and its settings other than
+    hyperparameters (grader, response format) as sent, and every hyperparameter and the seed the
+    request *sets*. Whatever the request leaves to the service matches any value, because a body
+    cannot tell "left to the service" from "set to what the service would pick": a hyperparameter
+    not sent (or ``"auto"``) shows as ``-1`` until training starts and as the resolved number after
+    (Azure recordings ``pause_job.json`` then ``resume_job.json``), and a seed not sent shows the one
+    the service drew. The consequence: a start that leaves ``n_epochs`` (or the seed) to the service
+    reuses a job with the same data, model, method and suffix whatever its ``n_epochs`` (or seed),
+    even one another start set explicitly. A training type not sent must show as none or Standard
+    (the service's default). Not compared because the fingerprint leaves them out: the user's
+    metadata and integrations. A job that carries any metadata never matches: where the service
+    keeps metadata, the fingerprint lookup is the exact one.
+
+    ``files=False`` compares everything but the file ids (only whether there is a validation
+    file): the candidates whose files are worth looking at, for the caller to check that they hold
+    our data (another machine may have uploaded the same data again, as another file).
+    """
+    model = str(kwargs.get("model") or "")
+    model_re = re.compile(re.escape(model) + r"(-\d{4}-\d{2}-\d{2})?", re.IGNORECASE)
+    method = dict(kwargs.get("method") or {"type": "supervised", "supervised": {}})
+    kind = str(method.get("type") or "supervised")
+    section = dict(method.get(kind) or {})
+    sent_hp = {k: v for k, v in dict(section.pop("hyperparameters", None) or {}).items() if v not in _UNSET}
+    extra = dict(kwargs.get("extra_body") or {})
+    sent_type = extra.get("trainingType")
+    wanted_type = TrainingType.STANDARD if sent_type is None else parse_training_type(str(sent_type))
+    seed = kwargs.get("seed")
+
+    def keep(raw: dict[str, Any]) -> bool:
+        if not live_or_succeeded(raw) or raw.get("metadata"):
+            return False
+        suffix = raw.get("suffix") or raw.get("user_provided_suffix") or None
+        if files and (raw.get("training_file") != kwargs.get("training_file")
+                      or raw.get("validation_file") != kwargs.get("validation_file")):
+            return False
+        if ((raw.get("validation_file") is None) != (kwargs.get("validation_file") is None)
+                or suffix != kwargs.get("suffix")
+                or not model_re.fullmatch(str(raw.get("model") or ""))):
+            return False
+        if seed is not None and raw.get("seed") != seed:
+            return False
+        return (_same_type(raw, wanted_type, sent=sent_type is not None)
+                and _same_method(raw, kind, section, sent_hp))
+
+    return keep
+
+
+def _same_type(raw: Mapping[str, Any], wanted: TrainingType, *, sent: bool) -> bool:
+    echoed = raw.get("trainingType") or raw.get("training_type")
+    if echoed is None:
+        return not sent  # a body without it: the service's default, if the request left it too
+    try:
+        return parse_training_type(str(echoed)) == wanted
+    except InvalidParameterError:  # a spelling we do not know: not provably the same
+        return False
+
+
+def _same_method(raw: Mapping[str, Any], kind: str, section: Mapping[str, Any],
+                 sent_hp: Mapping[str, Any]) -> bool:
+    method = raw.get("method")
+    if isinstance(method, Mapping) and method.get("type"):
+        if str(method.get("type")) != kind:
+            return False
+        echoed = dict(method.get(kind) or {})
+    elif kind == "supervised":  # Azure leaves ``method`` out of some bodies: top-level hyperparameters
+        echoed = {"hyperparameters": raw.get("hyperparameters")}
+    else:
+        return False
+    echoed_hp = dict(echoed.pop("hyperparameters", None) or {})
+    if any(echoed.get(key) != value for key, value in section.items()):
+        return False
+    return all(key in echoed_hp and echoed_hp[key] == value for key, value in sent_hp.items())
+
+
+def older_rivals(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Of the jobs ``found`` with our fingerprint (or our inputs), listed newest first as the service
+    lists them, the live or succeeded ones older than ``ours`` (the job just created), oldest first.
+
+    Older means an earlier ``created_at``; within the same second (the service counts whole
+    seconds), listed later: the listing is in creation order, so every racing start that sees the
+    same jobs picks the same oldest one, and a job created after a check can never come out older
+    than what that check kept. A job without ``created_at`` counts as the newest. If the listing
+    does not show ours yet, no job of its second counts as older: two racers that each miss their
+    own job may then both keep it, but never both cancel theirs for the other's."""
+
+    def age(raw: Mapping[str, Any], position: float) -> tuple[float, float]:
+        created = raw.get("created_at")
+        return (float(created) if isinstance(created, (int, float)) else math.inf, -position)
+
+    ours_id = ours.get("id")
+    listed = {raw.get("id"): i for i, raw in enumerate(found)}
+    ours_age = age(ours, listed.get(ours_id, math.inf))
+    rivals = [(age(raw, i), dict(raw)) for i, raw in enumerate(found)
+              if raw.get("id") != ours_id and live_or_succeeded(raw)]
+    return [raw for raw_age, raw in sorted(rivals, key=lambda pair: pair[0]) if raw_age < ours_age]
+
+
+def oldest_rival(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The job to keep instead of ``ours``: the oldest of :func:`older_rivals`; None when ours is
+    the oldest (so every racing start agrees on one)."""
+    older = older_rivals(ours, found)
+    return older[0] if older else None
 
 
 def wanted_metadata(metadata: Mapping[str, str] | None, fingerprint: str | None) -> dict[str, str]:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from foundry_tune._core.redact import redact_text
+from foundry_tune._redact import mask_url
 from foundry_tune.errors import ConfigurationError
 
 __all__ = [
@@ -102,18 +104,19 @@ def check_endpoint(url: str, *, what: str) -> str:
     if not isinstance(url, str):
         raise ConfigurationError(f"{what} must be an http(s) URL string, got {type(url).__name__}")
     url = url.strip()
+    shown = mask_url(url)  # a password or a ?sig= key in the URL never reaches the message
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
         _ = parts.port
         httpx.URL(url)  # what the HTTP clients will be given must parse there too
     except (ValueError, httpx.InvalidURL) as exc:  # e.g. an unclosed "[" or a port that is no number
-        raise ConfigurationError(f"{what} is not a valid URL ({exc}): {url!r}") from None
+        raise ConfigurationError(f"{what} is not a valid URL ({redact_text(str(exc))}): {shown!r}") from None
     if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigurationError(f"{what} must be an http(s) URL, got {url!r}")
+        raise ConfigurationError(f"{what} must be an http(s) URL, got {shown!r}")
     if parts.scheme == "http" and not is_loopback(hostname):
         raise ConfigurationError(
-            f"{what} {url!r} uses plain http to a remote host; credentials would travel unencrypted. "
+            f"{what} {shown!r} uses plain http to a remote host; credentials would travel unencrypted. "
             "Use https (plain http is only accepted for localhost / 127.0.0.1)."
         )
     return url.rstrip("/")

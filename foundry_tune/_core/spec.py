@@ -21,10 +21,17 @@ from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVE
 from foundry_tune._core.grader_check import grader_to_check
 from foundry_tune._core.hints import failure_hint
 from foundry_tune._core.plan import Plan, PlannedFile
-from foundry_tune._core.upload import UploadOptions, clean_hash, upload_name, upload_route
+from foundry_tune._core.upload import (
+    UploadOptions,
+    clean_hash,
+    upload_name,
+    upload_route,
+    with_upload_options,
+)
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import TrainingType, lookup_model, parse_training_type
 from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidParameterError, ServiceError
+from foundry_tune.methods import show_value
 
 if TYPE_CHECKING:
     from foundry_tune.dataset import CostEstimate, Dataset, ValidationReport
@@ -46,10 +53,12 @@ TRAINING_TYPES = tuple(t.value for t in TrainingType)
 accepted and sent)."""
 MAX_METADATA_PAIRS = 16
 _RESERVED_PAIRS = 2  # fingerprint + attempt id
-_FILE_ID = re.compile(r"^file[-_][A-Za-z0-9_-]+$")
+_FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]+")  # always fullmatch: "$" also matches before a final "\n"
 MAX_UPLOAD_BYTES = 8 * 1024**3
 """The largest training file the service accepts (through the Uploads API)."""
-_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SUFFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAX_INTEGRATIONS = 5
+_WANDB_TEXT_FIELDS = ("project", "name", "entity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +75,13 @@ def as_source(data: object, role: str) -> Dataset | _RemoteFile:
 
     if isinstance(data, Dataset):
         return data
-    if isinstance(data, str) and _FILE_ID.match(data) and not os.path.exists(data):
+    if isinstance(data, str) and _FILE_ID.fullmatch(data) and not os.path.exists(data):
         return _RemoteFile(data)
+    if isinstance(data, str) and _FILE_ID.fullmatch(data.strip()) and not os.path.exists(data):
+        raise InvalidParameterError(
+            f"{role} file id {show_value(data)} has surrounding whitespace (a trailing newline?): "
+            f"use {data.strip()!r}"
+        )
     if isinstance(data, (str, os.PathLike)):
         return Dataset.from_jsonl(Path(data))
     file_id = getattr(data, "id", None)
@@ -104,6 +118,11 @@ class JobSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
             raise InvalidParameterError("model must be a non-empty base model name, e.g. 'gpt-4.1-mini'")
+        if self.model != self.model.strip() or not self.model.isprintable():
+            raise InvalidParameterError(
+                f"model {show_value(self.model)} has whitespace around it or a control character "
+                f"(a trailing newline?): use {self.model.strip()!r}"
+            )
 
     def fields(self) -> dict[str, Any]:
         """The spec's fields by name (what a builder holds beside its connection)."""
@@ -140,17 +159,21 @@ class JobSpec:
     def suffix(self, suffix: str) -> JobSpec:
         """A suffix for the tuned model's name: 1-64 letters, digits, ``-`` or ``_`` (no dots)."""
         if not isinstance(suffix, str) or not 1 <= len(suffix) <= 64:
-            raise InvalidParameterError(f"suffix must be 1-64 characters, got {suffix!r}")
+            raise InvalidParameterError(f"suffix must be 1-64 characters, got {show_value(suffix)}")
         if "." in suffix:
             raise InvalidParameterError(f"suffix must not contain dots, got {suffix!r}")
-        if not _SUFFIX.match(suffix):
-            raise InvalidParameterError(f"suffix may hold only letters, digits, '-' and '_': {suffix!r}")
+        if not _SUFFIX.fullmatch(suffix):
+            raise InvalidParameterError(
+                f"suffix may hold only letters, digits, '-' and '_' (no spaces or newlines): {suffix!r}"
+            )
         return dataclasses.replace(self, suffix_value=suffix)
 
     def seed(self, seed: int) -> JobSpec:
         """A seed for reproducible training (0 to 2**31 - 1)."""
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**31 - 1:
-            raise InvalidParameterError(f"seed must be an integer between 0 and 2147483647, got {seed!r}")
+            raise InvalidParameterError(
+                f"seed must be an integer between 0 and 2147483647, got {show_value(seed)}"
+            )
         return dataclasses.replace(self, seed_value=seed)
 
     def metadata(self, pairs: Mapping[str, str] | None = None, /, **more: str) -> JobSpec:
@@ -162,7 +185,12 @@ class JobSpec:
         merged = dict(self.metadata_items)
         for key, value in {**dict(pairs or {}), **more}.items():
             if not isinstance(key, str) or not 1 <= len(key) <= 64:
-                raise InvalidParameterError(f"metadata key must be 1-64 characters, got {key!r}")
+                raise InvalidParameterError(f"metadata key must be 1-64 characters, got {show_value(key)}")
+            if key != key.strip() or not key.isprintable():
+                raise InvalidParameterError(
+                    f"metadata key {key!r} has whitespace around it or a control character "
+                    "(a trailing newline?)"
+                )
             if key.startswith(RESERVED_PREFIX):
                 raise InvalidParameterError(f"metadata key {key!r} is reserved: keys starting with "
                                             f"{RESERVED_PREFIX!r} belong to foundry-tune")
@@ -181,22 +209,33 @@ class JobSpec:
         return dataclasses.replace(self, training_type_value=parse_training_type(training_type))
 
     def integrations(self, integrations: Sequence[Mapping[str, Any]]) -> JobSpec:
-        """Integrations to pass through (e.g. Weights & Biases), at most 5."""
-        items = tuple(dict(i) for i in integrations)
-        if len(items) > 5:
-            raise InvalidParameterError("at most 5 integrations are allowed")
+        """Integrations to pass through, at most 5; the service knows one type, Weights & Biases:
+        ``{"type": "wandb", "wandb": {"project": str, "name"?: str, "entity"?: str, "tags"?: [str]}}``."""
+        if isinstance(integrations, (str, bytes, Mapping)) or not isinstance(integrations, Sequence):
+            raise InvalidParameterError(
+                f"integrations must be a list of integration objects, got {type(integrations).__name__}"
+            )
+        if len(integrations) > _MAX_INTEGRATIONS:
+            raise InvalidParameterError(
+                f"at most {_MAX_INTEGRATIONS} integrations are allowed, got {len(integrations)}"
+            )
+        items = tuple(_check_integration(index, item) for index, item in enumerate(integrations))
         return dataclasses.replace(self, integrations_value=items)
 
     def upload_options(self, **options: Any) -> JobSpec:
         """Change how files are uploaded (the fields of :class:`~foundry_tune.job.UploadOptions`)."""
-        return dataclasses.replace(self, upload=dataclasses.replace(self.upload, **options))
+        return dataclasses.replace(self, upload=with_upload_options(self.upload, options))
 
     def strict_validation(self, strict: bool = True) -> JobSpec:
         """Treat validation warnings as errors before anything is uploaded."""
+        if not isinstance(strict, bool):
+            raise InvalidParameterError(f"strict must be True or False, got {show_value(strict)}")
         return dataclasses.replace(self, strict=strict)
 
     def check_grader(self, check: bool = True) -> JobSpec:
         """Whether the service's grader ``validate`` endpoint is asked before any upload."""
+        if not isinstance(check, bool):
+            raise InvalidParameterError(f"check must be True or False, got {show_value(check)}")
         return dataclasses.replace(self, grader_check=check)
 
     # --- local checks ------------------------------------------------------------------------
@@ -382,6 +421,45 @@ class JobSpec:
         if self.training_type_value is not None:  # unset: no trainingType, the service's default
             kwargs["extra_body"] = {"trainingType": self.training_type_value.wire}
         return kwargs
+
+
+def _check_integration(index: int, item: object) -> dict[str, Any]:
+    """One integration, checked as the service's schema describes it (every problem names its field)."""
+    where = f"integrations[{index}]"
+    shape = '{"type": "wandb", "wandb": {"project": "..."}}'
+    if not isinstance(item, Mapping):
+        raise InvalidParameterError(f"{where} must be an object such as {shape}, got {type(item).__name__}")
+    if item.get("type") != "wandb":
+        raise InvalidParameterError(
+            f"{where}.type must be 'wandb' (the only integration the service knows), "
+            f"got {show_value(item.get('type'))}"
+        )
+    unknown = sorted(key if isinstance(key, str) else show_value(key)
+                     for key in item if key not in ("type", "wandb"))
+    if unknown:
+        raise InvalidParameterError(f"{where} has unknown key(s) {', '.join(unknown)}: use {shape}")
+    wandb = item.get("wandb")
+    if not isinstance(wandb, Mapping):
+        raise InvalidParameterError(f"{where}.wandb must be an object with a 'project', got "
+                                    f"{type(wandb).__name__}")
+    project = wandb.get("project")
+    if not isinstance(project, str) or not project.strip():
+        raise InvalidParameterError(f"{where}.wandb.project must be a non-empty string, got "
+                                    f"{show_value(project)}")
+    for key, value in wandb.items():
+        field = f"{where}.wandb.{key}"
+        if key in _WANDB_TEXT_FIELDS:
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameterError(f"{field} must be a string, got {type(value).__name__}")
+        elif key == "tags":
+            if not isinstance(value, (list, tuple)) or not all(isinstance(tag, str) for tag in value):
+                raise InvalidParameterError(f"{field} must be a list of strings")
+        else:
+            raise InvalidParameterError(
+                f"{where}.wandb has an unknown key {show_value(key)}: it takes project, name, entity, tags"
+            )
+    checked = {**dict(wandb), **({"tags": list(wandb["tags"])} if "tags" in wandb else {})}
+    return {"type": "wandb", "wandb": checked}
 
 
 def _data_key(source: Dataset | _RemoteFile | None) -> str:

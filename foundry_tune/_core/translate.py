@@ -2,16 +2,17 @@
 
 What crosses over: HTTP status, the service's error code and message, the parameter it names and
 the request id. What never does: headers, tokens, keys or request bodies. Messages are also
-scrubbed of anything that looks like a bearer token, an ``api-key`` value or a JWT, in case a
-service echoes one back.
+scrubbed (:mod:`foundry_tune._core.redact`) of anything that looks like a bearer token, an
+``api-key`` value, a JWT, a URL password or key, or an endpoint grader's headers, in case a service
+echoes one back.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from foundry_tune._core.redact import redact_text
 from foundry_tune.errors import (
     AuthenticationError,
     FoundryTuneError,
@@ -20,6 +21,7 @@ from foundry_tune.errors import (
     QuotaExceededError,
     RateLimitError,
     ServiceError,
+    ServiceUnreachableError,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     import httpx2
 
 __all__ = [
+    "UNREACHABLE_CODES",
     "ServiceFailure",
     "is_quota_code",
     "parse_retry_after",
@@ -34,25 +37,20 @@ __all__ = [
     "scrub",
     "service_failure",
     "translate",
+    "unreachable_error",
 ]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
 _MAX_MESSAGE = 1000
-
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
-    re.compile(r"(?i)((?:api[-_]?key|authorization|access[-_]?token)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
-    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-]
 
 Headers = Mapping[str, str]
 """Response headers: a plain mapping, or the httpx / httpx2 ``Headers`` (both are mappings)."""
 
 
 def scrub(text: str) -> str:
-    """Remove anything that looks like a credential from ``text`` and bound its length."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1<redacted>" if pattern.groups else "<redacted>", text)
+    """Mask anything that looks like a credential in ``text`` (see
+    :func:`~foundry_tune._core.redact.redact_text`) and bound its length."""
+    text = redact_text(text)
     if len(text) > _MAX_MESSAGE:
         text = text[: _MAX_MESSAGE - 3] + "..."
     return text
@@ -110,10 +108,20 @@ def is_quota_code(code: str | None) -> bool:
     return "limitexceeded" in lowered and "rate" not in lowered and "request" not in lowered
 
 
-class ServiceFailure:
-    """The facts of one failed HTTP exchange, extracted safely from any client library's error."""
+REFUSED = "connection_refused"
+UNRESOLVED = "name_not_resolved"
+UNREACHABLE_CODES = frozenset({REFUSED, UNRESOLVED})
+"""The codes of a connection that could not even be opened: refused (nothing listens on the port)
+or a host name that does not resolve. Worth a short retry only (a service restarting)."""
 
-    __slots__ = ("code", "headers", "message", "param", "status")
+
+class ServiceFailure:
+    """The facts of one failed HTTP exchange, extracted safely from any client library's error.
+
+    ``target`` is the ``host:port`` the request went to (connection failures only; never a path,
+    query or credential)."""
+
+    __slots__ = ("code", "headers", "message", "param", "status", "target")
 
     def __init__(
         self,
@@ -123,12 +131,14 @@ class ServiceFailure:
         message: str,
         param: str | None,
         headers: Headers | None,
+        target: str | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.param = param
         self.headers = headers
+        self.target = target
 
     @property
     def request_id(self) -> str | None:
@@ -193,13 +203,57 @@ def service_failure(exc: BaseException) -> ServiceFailure | None:
         return ServiceFailure(status=None, code="timeout", message="the request timed out",
                               param=None, headers=None)
     if isinstance(exc, openai.APIConnectionError):
-        return ServiceFailure(status=None, code="connection_error",
-                              message=f"connection failed: {_cause_text(exc)}", param=None, headers=None)
+        return ServiceFailure(status=None, code=_connection_code(exc),
+                              message=f"connection failed: {_cause_text(exc)}", param=None, headers=None,
+                              target=_target_of(exc))
     if isinstance(exc, (httpx.TransportError, httpx2.TransportError)):
-        return ServiceFailure(status=None, code="connection_error",
+        return ServiceFailure(status=None, code=_connection_code(exc),
                               message=f"connection failed: {type(exc).__name__}: {exc}",
-                              param=None, headers=None)
+                              param=None, headers=None, target=_target_of(exc))
     return None
+
+
+def _connection_code(exc: BaseException) -> str:
+    """``connection_refused`` / ``name_not_resolved`` when the chain of causes says so."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(current, OSError) and type(current).__name__ == "gaierror":  # socket.gaierror
+            return UNRESOLVED
+        current = current.__cause__ or current.__context__
+    return "connection_error"
+
+
+def _target_of(exc: BaseException) -> str | None:
+    """``host:port`` of the request that failed (scheme default port when none is given)."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]  # httpx raises RuntimeError when unset
+        port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+        host = url.host
+    except Exception:
+        return None
+    if not isinstance(host, str) or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def unreachable_error(failure: ServiceFailure, *, what: str, attempts: int) -> ServiceUnreachableError:
+    """The error for a connection refused or a host that does not resolve, once retrying stopped."""
+    where = failure.target or "the service"
+    if failure.code == UNRESOLVED:
+        host = where.rsplit(":", 1)[0] if failure.target else "the service's host"
+        reason = (f"the host name {host} does not resolve (DNS): is the endpoint right? "
+                  "Is the network (or VPN) up?")
+    else:
+        reason = (f"connection refused by {where}: nothing is listening there. Is the emulator (or "
+                  "service) running? Is the endpoint right?")
+    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+    return ServiceUnreachableError(f"{what}: cannot connect ({tries}): {reason}", code=failure.code,
+                                   target=failure.target)
 
 
 def _cause_text(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from foundry_tune._redact import mask_url
 from foundry_tune.errors import ConfigurationError
 
 __all__ = ["CA_BUNDLE_VARS", "MAX_CONNECTIONS", "MAX_KEEPALIVE_CONNECTIONS", "Trust"]
@@ -39,6 +40,10 @@ class Trust:
     verify: bool | str = True
     proxy: str | None = None
     env: Mapping[str, str] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        proxy = None if self.proxy is None else mask_url(self.proxy)
+        return f"Trust(verify={self.verify!r}, proxy={proxy!r})"
 
     def ca_bundle(self) -> str | None:
         """The CA bundle path in force, if any."""

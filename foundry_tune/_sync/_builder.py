@@ -20,15 +20,16 @@ from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
 from foundry_tune._core.grader_check import WHAT as GRADER_CHECK
 from foundry_tune._core.grader_check import handle_failure
 from foundry_tune._core.plan import Plan
-from foundry_tune._core.scan import created_by_request
+from foundry_tune._core.scan import created_by_request, live_or_succeeded
 from foundry_tune._core.spec import JobSpec, _RemoteFile, with_hint
-from foundry_tune._core.status import JobStatus
 from foundry_tune._core.upload import UploadOptions
 from foundry_tune._sync import _flavour
 from foundry_tune._sync._calls import reconciled_create, safe_call
+from foundry_tune._sync._exclusive import exclusive, recorded_file, recorded_job
 from foundry_tune._sync._job import Job
 from foundry_tune._sync._jobs import scan_jobs
-from foundry_tune._sync._upload import find_uploaded, given_file, upload_once
+from foundry_tune._sync._twins import find_same_inputs, keep_oldest, note_metadata_echo
+from foundry_tune._sync._upload import checked_digest, find_uploaded, given_file, upload_once
 from foundry_tune.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -68,6 +69,19 @@ class FineTuneBuilder:
 
     def __post_init__(self) -> None:
         self.spec  # noqa: B018 - checks the model name now, not at the first call
+
+    def __repr__(self) -> str:
+        # Written by hand, not by the dataclass: the method's grader and the integrations may hold
+        # keys (an endpoint grader's headers and ``?code=``), which are masked here.
+        from foundry_tune._core.redact import redact_json, redact_text
+
+        parts = []
+        for field in dataclasses.fields(self):
+            if field.repr:
+                value = getattr(self, field.name)
+                shown = redact_json(value) if isinstance(value, (dict, tuple, list)) else value
+                parts.append(f"{field.name}={shown!r}")
+        return redact_text(f"{type(self).__name__}({', '.join(parts)})")
 
     @classmethod
     def create(cls, ft: Foundry, model: str) -> FineTuneBuilder:
@@ -166,20 +180,23 @@ class FineTuneBuilder:
             if planned.action == "upload" and planned.content_hash is not None:
                 existing = find_uploaded(self.ft, planned.content_hash, planned.size_bytes)
             files.append(planned if existing is None else self.spec.reusing(planned, existing.id))
-        existing_job = self._find_reusable(plan.fingerprint)
+        # The file lookups just made tell the metadata-free job lookup which ids a job would carry.
+        ids = [f.file_id for f in files]
+        existing_job = self._find_reusable(plan.fingerprint, files=None if None in ids else ids)
         return dataclasses.replace(plan, files=files,
                                    existing_job_id=existing_job.id if existing_job else None)
 
-    def _find_reusable(self, fp: str) -> Job | None:
-        def live_or_succeeded(raw: dict[str, Any]) -> bool:
-            status = JobStatus(str(raw.get("status") or "unknown"))
-            return status.is_live or status == JobStatus.SUCCEEDED
-
+    def _find_reusable(self, fp: str, *, files: Sequence[str | None] | None = None) -> Job | None:
+        """A live or succeeded job with fingerprint ``fp``; where the service does not echo job
+        metadata, one made of the same inputs (:func:`~foundry_tune._core.scan.same_inputs`).
+        ``files``: the ids of the uploaded training (and validation) files when already looked up."""
         found = safe_call(
             self.ft,
             lambda: scan_jobs(self.ft, {FINGERPRINT_KEY: fp}, keep=live_or_succeeded, want=1),
             what="look up jobs by fingerprint",
         )
+        if not found:  # a service that drops job metadata: recognise the job by what it was made of
+            found = find_same_inputs(self.ft, self.spec, fp, files)
         if not found:
             return None
         job = Job(self.ft, found[0])
@@ -202,6 +219,12 @@ class FineTuneBuilder:
            (``.check_grader(False)`` skips it).
         5. The create call is never repeated blindly: after an ambiguous failure the job is looked
            up by fingerprint first.
+        6. Identical starts on this machine (threads, tasks, processes, notebook kernels) take
+           turns: the first makes the job, the others return it (``reused``). Each waits at most
+           ``RetryPolicy.total_timeout`` for its turn, then raises
+           :class:`~foundry_tune.errors.LocalLockTimeoutError`. The lock files and the small
+           ledger of what was made live in ``$FOUNDRY_TUNE_STATE_DIR`` (default
+           ``~/.cache/foundry-tune``).
 
         ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger); in
         the async API it may be a coroutine function.
@@ -209,17 +232,22 @@ class FineTuneBuilder:
         say = on_progress or log.info
         spec = self.spec
         method, fp = _flavour.run_blocking(spec.checked)
-        if not force_new:
-            existing = self._find_reusable(fp)
-            if existing is not None:
-                _flavour.call(say, f"job {existing.id} ({existing.status}) already has this "
-                                    "fingerprint: returning it (start(force_new=True) starts another)")
-                return existing
-        self._check_grader_with_service(spec, method, say)
-        assert spec.training is not None
-        training_file = self._provide(spec.training, say)
-        validation_file = None if spec.validation is None else self._provide(spec.validation, say)
-        job = self._create(spec, method, fp, training_file, validation_file)
+        # One start of this job at a time on this machine (threads, tasks, processes): the next one
+        # finds what the previous one made in the ledger (or the service's listing) and returns it.
+        with exclusive(self.ft, "job:" + fp, what="start of the same job") as ledger:
+            if not force_new:
+                existing = recorded_job(self.ft, ledger, fp) or self._find_reusable(fp)
+                if existing is not None:
+                    ledger.write(existing.id)
+                    _flavour.call(say, f"job {existing.id} ({existing.status}) already has this "
+                                        "fingerprint: returning it (start(force_new=True) starts another)")
+                    return existing
+            self._check_grader_with_service(spec, method, say)
+            assert spec.training is not None
+            training_file = self._provide(spec.training, say)
+            validation_file = None if spec.validation is None else self._provide(spec.validation, say)
+            job = self._create(spec, method, fp, training_file, validation_file, force_new=force_new)
+            ledger.write(job.id)
         _flavour.call(say, f"started job {job.id} on {self.model}")
         return job
 
@@ -244,17 +272,32 @@ class FineTuneBuilder:
                        say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):
             return (given_file(self.ft, source.file_id, self.upload)).id
-        return (upload_once(self.ft, source, self.upload, on_progress=say)).id
+        digest = checked_digest(source)  # the bytes validated, or DataChangedError
+        size = source.size_bytes
+        # One upload of this content at a time on this machine; the ledger names the file it made.
+        what = f"upload of the same data as {source.name}"
+        with exclusive(self.ft, "file:" + digest, what=what) as ledger:
+            recorded = recorded_file(self.ft, ledger, size, self.upload, label=source.name,
+                                           on_progress=say)
+            if recorded is not None:
+                return recorded.id
+            uploaded = upload_once(self.ft, source, self.upload, on_progress=say)
+            ledger.write(uploaded.id, size=size)
+            return uploaded.id
 
     def _create(self, spec: JobSpec, method: TuningMethod, fp: str, training_file: str,
-                      validation_file: str | None) -> Job:
+                      validation_file: str | None, *, force_new: bool = False) -> Job:
         attempt_id = uuid.uuid4().hex
         kwargs = spec.create_kwargs(method, fp, attempt_id, training_file, validation_file)
         jobs = self.ft.openai.fine_tuning.jobs
         since = time.time()
+        sent: list[bool] = []  # one entry per create sent: whether it was answered
 
         def create() -> Any:
-            return jobs.create(**kwargs)
+            sent.append(False)
+            made = jobs.create(**kwargs)
+            sent[-1] = True
+            return made
 
         def lookup() -> Any:
             found = scan_jobs(self.ft, {FINGERPRINT_KEY: fp, ATTEMPT_KEY: attempt_id}, want=1)
@@ -269,7 +312,12 @@ class FineTuneBuilder:
         except ServiceError as exc:
             raise with_hint(exc) from exc
         job = Job(self.ft, raw)
+        note_metadata_echo(getattr(self.ft, "endpoint", None), echoed=job.fingerprint == fp)
         if job.fingerprint is None:
-            log.warning("the service did not keep the metadata of job %s: start() will not find it again by "
-                        "fingerprint (it may start a new job for the same data)", job.id)
-        return job
+            log.warning("the service did not keep the metadata of job %s: start() will look it up by what it "
+                        "was made of instead of by fingerprint", job.id)
+        if force_new:
+            return job
+        # Unless the one create sent was answered, where the service drops metadata the job found
+        # may be another machine's, and ours another one made since: see keep_oldest.
+        return keep_oldest(self.ft, spec, job, kwargs, lost_since=None if sent == [True] else since)

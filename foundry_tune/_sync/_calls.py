@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import openai
 
 from foundry_tune._core.once import CreateOnce
-from foundry_tune._core.translate import translate
-from foundry_tune.errors import FoundryTuneError
+from foundry_tune._core.retry import RetryPolicy, remaining_budget
+from foundry_tune._core.translate import service_failure, translate
+from foundry_tune.errors import FoundryTuneError, ServiceError
 
 if TYPE_CHECKING:
     from foundry_tune._sync._foundry import Foundry
 
-__all__ = ["omit_none", "reconciled_create", "safe_call"]
+__all__ = ["answer_status", "create_settle", "omit_none", "reconciled_create", "safe_call"]
 
 T = TypeVar("T")
 
@@ -39,18 +40,48 @@ def reconciled_create(
     what: str,
 ) -> T:
     """Create something at most once (see :class:`foundry_tune._core.once.CreateOnce`): every attempt
-    after the first looks it up (e.g. "is there a job with my fingerprint?") before creating."""
-    once = CreateOnce()
+    after the first looks it up (e.g. "is there a job with my fingerprint?") before creating, and
+    after a create that got no answer it keeps looking up, without creating, for the policy's
+    ``create_settle`` seconds (a gateway may still forward that create)."""
+    clock = ft.retry.clock
+    once = CreateOnce(settle=create_settle(ft.retry))
 
     def attempt() -> T:
         if once.next_step() == "lookup":
-            found = lookup()
-            if once.after_lookup(found is not None) == "return":
-                assert found is not None
-                return found
-        return create()
+            while True:
+                found = lookup()
+                decision = once.after_lookup(found is not None, clock())
+                if decision == "return":
+                    assert found is not None
+                    return found
+                if decision == "create":
+                    break
+                ft.retry.sleep(once.settle_wait(clock()))
+        try:
+            return create()
+        except Exception as exc:
+            once.create_failed(clock(), status=answer_status(exc), budget=remaining_budget())
+            raise
 
     return safe_call(ft, attempt, what=what)
+
+
+def create_settle(runner: object) -> float:
+    """The ``create_settle`` of the connection's retry runner (a policy, or a runner holding one as
+    ``policy``); 0 (no settle window) for a runner without one."""
+    policy = getattr(runner, "policy", runner)
+    return float(policy.create_settle) if isinstance(policy, RetryPolicy) else 0.0
+
+
+def answer_status(exc: BaseException) -> int | None:
+    """The HTTP status a failed call was answered with; None when no answer came (a timeout or a
+    dropped connection); 0 for a failure that is not about the exchange at all."""
+    if isinstance(exc, ServiceError):
+        return exc.status
+    failure = service_failure(exc)
+    if failure is None:
+        return None if isinstance(exc, OSError) else 0
+    return failure.status
 
 
 def omit_none(**kwargs: Any) -> dict[str, Any]:

@@ -29,9 +29,10 @@ from foundry_tune._core.deployment_state import (
     retry_hint,
 )
 from foundry_tune._core.polling import Deadline, PollSchedule
+from foundry_tune._core.retry import time_bound
 from foundry_tune._core.translate import translate
 from foundry_tune._sync._calls import safe_call
-from foundry_tune.errors import FoundryTuneError, WaitTimeoutError
+from foundry_tune.errors import FoundryTuneError, RetryBudgetExceededError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from foundry_tune._sync._deployments import DeploymentsAPI
@@ -54,7 +55,14 @@ def wait_until(
     clock and sleep) in between; :class:`WaitTimeoutError` once ``timeout`` seconds passed."""
     clock = ft.retry.clock
     deadline = Deadline.after(timeout, clock())
-    while not check():
+    while True:
+        try:
+            with time_bound(deadline.at, clock):  # a look that hangs or trickles ends with the wait
+                if check():
+                    return
+        except RetryBudgetExceededError:
+            if not deadline.passed(clock()):
+                raise
         remaining = deadline.remaining(clock())
         if remaining is not None and remaining <= 0:
             raise WaitTimeoutError(

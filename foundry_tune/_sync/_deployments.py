@@ -7,7 +7,7 @@ import builtins
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.billing import warn_hosting_cost_once
 from foundry_tune._core.deployment_body import build_body, default_name, validate_name
@@ -109,19 +109,19 @@ class DeploymentsAPI:
         ``created-by: foundry-tune`` (plus the job id) so :meth:`cleanup` can find it.
         """
         name = validate_name(name or default_name(model))
+        # Every argument is checked before the first request (nothing is read or created for a bad one).
+        body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
+                          model_version=model_version, model_format=model_format)
         # One look-then-PUT per name at a time: concurrent creates of one name on this connection
         # see each other's deployment and reuse it instead of sending a second PUT.
         with self._locks.setdefault(name, Lock()):
-            deployment = self._create_once(
-                model, name, sku=sku, capacity=capacity, timeout=timeout, job_id=job_id, tags=tags,
-                model_version=model_version, model_format=model_format)
+            deployment = self._create_once(model, name, body, sku=sku, timeout=timeout)
         if wait:
             deployment.wait(timeout=timeout, ready_check=ready_check)
         return deployment
 
-    def _create_once(self, model: str, name: str, *, sku: str, capacity: int, timeout: float,
-                           job_id: str | None, tags: Mapping[str, str] | None, model_version: str,
-                           model_format: str | None) -> Deployment:
+    def _create_once(self, model: str, name: str, body: dict[str, Any], *, sku: str,
+                           timeout: float) -> Deployment:
         existing = self.find_info(name)
         step = create_step(existing, name=name, model=model)
         if step == "wait_gone":
@@ -135,8 +135,6 @@ class DeploymentsAPI:
             return Deployment(self, existing)
         if not self.ft.is_emulator:
             warn_hosting_cost_once(sku)
-        body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
-                          model_version=model_version, model_format=model_format)
         try:
             # PUT is idempotent by name, so the retry policy may repeat it safely.
             answer = self.ft.arm.begin("PUT", deployment_path(name), json=body,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +27,27 @@ Lock = threading.Lock
 
 INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
 """What stops a wait from outside: Ctrl-C."""
+
+
+_named_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_named_locks_guard = threading.Lock()
+
+
+def named_lock(name: str) -> threading.Lock:
+    """The process-wide lock registered under ``name``: every thread that asks for the same name
+    while it is in use gets the same lock."""
+    with _named_locks_guard:
+        lock = _named_locks.get(name)
+        if lock is None:
+            lock = threading.Lock()
+            _named_locks[name] = lock
+        return lock
+
+
+def acquire_within(lock: threading.Lock, timeout: float) -> bool:
+    """Acquire ``lock`` (from :func:`named_lock`), waiting at most ``timeout`` seconds; whether it
+    was acquired. Release it with ``lock.release()``."""
+    return lock.acquire(timeout=min(max(0.0, timeout), threading.TIMEOUT_MAX))
 
 
 def sleep(seconds: float) -> None:
@@ -70,6 +92,13 @@ def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]
         raise
     pool.shutdown()
     return results
+
+
+def httpcore_classes(core: Any) -> tuple[Any, Any, Any]:
+    """This flavour's connection pool class, HTTP proxy class and a network backend of ``core``
+    (``httpcore`` or ``httpcore2``): ``ConnectionPool``, ``HTTPProxy`` and a ``SyncBackend`` here
+    (the async ones and an ``AnyIOBackend`` in the async flavour)."""
+    return core.ConnectionPool, core.HTTPProxy, core.SyncBackend()
 
 
 def retry_runner(policy: RetryPolicy | None) -> RetryPolicy:

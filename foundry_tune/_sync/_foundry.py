@@ -21,6 +21,8 @@ from foundry_tune._core.connection import (
     connection_options,
     loopback_emulator_token,
 )
+from foundry_tune._core.redact import install_log_redaction
+from foundry_tune._core.retry import check_seconds
 from foundry_tune._core.settings import ArmSettings, check_endpoint, settings_from_env
 from foundry_tune._core.trust import Trust
 from foundry_tune._sync._credentials import StaticTokenCredential
@@ -89,9 +91,9 @@ class Foundry(ConnectionState):
             verify=verify,
             arm_transport=arm_transport,
         )
-        http_client = openai_http_client(endpoint=self.endpoint, timeout=timeout, trust=self._trust)
+        http_client = openai_http_client(endpoint=self.endpoint, timeout=self._timeout, trust=self._trust)
         self._project, self._openai = project_openai_client(
-            self.endpoint, credential, http_client=http_client, timeout=timeout)
+            self.endpoint, credential, http_client=http_client, timeout=self._timeout)
 
     def _setup(
         self,
@@ -104,11 +106,12 @@ class Foundry(ConnectionState):
         verify: bool | str,
         arm_transport: httpx.BaseTransport | None = None,
     ) -> None:
+        install_log_redaction()  # also on the HTTP clients' loggers created since the last connection
         self._credential = credential
         self._arm_transport = arm_transport
         self._arm_settings = arm
         self._retry = retry_runner(retry)
-        self._timeout = timeout
+        self._timeout = check_seconds(timeout, "timeout", zero=False)
         self._arm_api_version = arm_api_version
         self._trust = Trust(verify)
         self._arm: ArmClient | None = None
@@ -277,6 +280,12 @@ class Foundry(ConnectionState):
         from foundry_tune._sync._sweep import sweep
 
         return sweep(builder, grid, **options)
+
+    def __repr__(self) -> str:
+        # The endpoint may carry a password (https://user:pass@host) or a key in its query.
+        from foundry_tune._core.redact import redact_text
+
+        return redact_text(super().__repr__())
 
     # -- lifetime ----------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import weakref
@@ -11,8 +10,10 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from foundry_tune._method_kind import parse_method_kind
+from foundry_tune._redact import mask_url
 from foundry_tune.dataset._cost import CostEstimate, estimate_cost
 from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
+from foundry_tune.dataset._hashing import Stamp, open_hashing, stamp_of
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._split import split_file
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
@@ -38,7 +39,8 @@ class Dataset:
         self._file = file
         self._name = name
         self._owned = owned
-        self._hash: tuple[tuple[int, int], str] | None = None
+        self._hash: tuple[Stamp, str] | None = None
+        self._validated_hash: str | None = None
         if owned:
             weakref.finalize(self, remove_quietly, file)
 
@@ -53,11 +55,11 @@ class Dataset:
         try:
             exists, is_file = file.exists(), file.is_file()
         except (OSError, ValueError) as exc:  # e.g. an embedded NUL byte or a name too long
-            raise DatasetError(f"cannot use {str(path)!r} as a file path: {exc}") from None
-        if not exists:
-            raise DatasetError(f"no such file: {file}")
+            raise DatasetError(f"cannot use {mask_url(str(path))!r} as a file path: {exc}") from None
+        if not exists:  # the name as given: a URL mistaken for a path may carry a SAS key
+            raise DatasetError(f"no such file: {mask_url(str(path))}")
         if not is_file:
-            raise DatasetError(f"not a file: {file}")
+            raise DatasetError(f"not a file: {mask_url(str(path))}")
         return cls(file, name=name or file.name, owned=False)
 
     @classmethod
@@ -117,17 +119,44 @@ class Dataset:
             raise DatasetError(f"cannot read {self._file}: {exc.strerror or exc}") from None
 
     def content_hash(self) -> str:
-        """SHA-256 (hex) of exactly the upload bytes: equal hashes, equal files."""
-        stat = self._stat()
-        stamp = (stat.st_size, stat.st_mtime_ns)
-        if self._hash is not None and self._hash[0] == stamp:
-            return self._hash[1]
-        digest = hashlib.sha256()
-        with self.open_upload() as stream:
-            while block := stream.read(_HASH_BLOCK):
-                digest.update(block)
-        self._hash = (stamp, digest.hexdigest())
-        return self._hash[1]
+        """SHA-256 (hex) of exactly the upload bytes: equal hashes, equal files.
+
+        A validation pass hashes the bytes it checks, so after :meth:`validate` this reads nothing
+        unless the file changed on disk since (its size, modification or change time, or inode)."""
+        stamp = stamp_of(self._stat())
+        cached = self._hash
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        found: list[str] = []
+        with self._open_hashing(validated=False, found=found) as stream:
+            while stream.read(_HASH_BLOCK):
+                pass
+        return found[0]
+
+    @property
+    def validated_hash(self) -> str | None:
+        """SHA-256 (hex) of the bytes the last complete :meth:`validate` pass read (None before
+        one): an upload refuses bytes with another hash
+        (:class:`~foundry_tune.errors.DataChangedError`)."""
+        return self._validated_hash
+
+    def _open_hashing(self, *, validated: bool, found: list[str] | None = None) -> IO[bytes]:
+        """The upload bytes, hashed as they are read: a read to the end records the hash (for
+        :meth:`content_hash` while the file is unchanged, and as :attr:`validated_hash` when
+        ``validated``)."""
+
+        def done(digest: str, stamp: Stamp | None) -> None:
+            if stamp is not None:
+                self._hash = (stamp, digest)
+            if validated:
+                self._validated_hash = digest
+            if found is not None:
+                found.append(digest)
+
+        try:
+            return open_hashing(self._file, done)
+        except OSError as exc:
+            raise DatasetError(f"cannot read {self._file}: {exc.strerror or exc}") from None
 
     def to_jsonl(self, path: PathLike) -> Path:
         """Write the upload bytes to ``path``; return it."""
@@ -184,7 +213,9 @@ class Dataset:
             overlap=overlap,
             n_epochs=n_epochs if isinstance(n_epochs, int) and not isinstance(n_epochs, bool) else "auto",
         )
-        return run_validation(self.open_upload, str(self.path) if self.path else self._name, check)
+        # The pass hashes what it reads: the hash of the upload is that of the bytes checked.
+        return run_validation(lambda: self._open_hashing(validated=True),
+                              str(self.path) if self.path else self._name, check)
 
     def estimate(
         self, method: object, model: str, n_epochs: int | Literal["auto"] = "auto", *, grader: object = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset._issues import Severity
 
-__all__ = ["Findings", "describe_type", "method_name"]
+__all__ = ["Findings", "describe_type", "method_from_name", "method_name"]
 
 
 class Findings:
@@ -51,3 +51,11 @@ def describe_type(value: object) -> str:
 def method_name(method: MethodKind) -> str:
     """How messages name a method: ``supervised``, ``DPO``, ``reinforcement``."""
     return "DPO" if method is MethodKind.DPO else method.value
+
+
+def method_from_name(name: str) -> MethodKind | None:
+    """The method :func:`method_name` calls ``name`` (``"DPO"`` -> DPO), or None."""
+    for method in MethodKind:
+        if method_name(method) == name:
+            return method
+    return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import lookup_model
-from foundry_tune.dataset._findings import method_name
+from foundry_tune.dataset._findings import method_from_name, method_name
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.errors import DatasetValidationError
 
@@ -20,6 +21,19 @@ if TYPE_CHECKING:
 __all__ = ["ValidationReport"]
 
 _TEXT_LIMIT_PER_CODE = 20
+_ERRORS_IN_EXCEPTION = 5
+_MESSAGE_CHARS = 200
+_LOOKS_LIKE = re.compile(r"looks like an? (\w+) example")
+_DATA_SHAPE = {
+    MethodKind.SUPERVISED: "supervised chat examples",
+    MethodKind.DPO: "DPO preference pairs",
+    MethodKind.REINFORCEMENT: "reinforcement prompts (ending with the user's turn)",
+}
+_METHOD_CALL = {
+    MethodKind.SUPERVISED: "Supervised(...)",
+    MethodKind.DPO: "DPO(...)",
+    MethodKind.REINFORCEMENT: "Reinforcement(grader=...)",
+}
 
 
 def _plain(value: object) -> Any:
@@ -119,6 +133,39 @@ class ValidationReport:
     def to_json(self, indent: int | None = None) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def _method_hint(self) -> str | None:
+        """What to do when the data is clearly another method's (a DPO file validated as
+        supervised, ...): the method to use, or ``None``."""
+        for issue in self.errors:
+            if issue.code != "file.method_mismatch":
+                continue
+            found = _LOOKS_LIKE.search(issue.message)
+            looks = method_from_name(found.group(1)) if found else None
+            if looks is None or looks is self.method:
+                return None
+            return (f"the data looks like {_DATA_SHAPE[looks]} (line {issue.line}), not "
+                    f"{method_name(self.method)} data: use .method({_METHOD_CALL[looks]}) "
+                    f"(CLI: --method {looks.short})")
+        return None
+
+    def _failure_text(self) -> str:
+        """The message of :class:`DatasetValidationError`: the summary, the first errors with their
+        line and code, how many more there are, and the method to use when the data is another's."""
+        lines = [self.summary()]
+        for issue in self.errors[:_ERRORS_IN_EXCEPTION]:
+            where = f"line {issue.line}" if issue.line is not None else "file"
+            message = issue.message
+            if len(message) > _MESSAGE_CHARS:
+                message = message[: _MESSAGE_CHARS - 3] + "..."
+            lines.append(f"  {where} [{issue.code}]: {message}")
+        more = len(self.errors) - _ERRORS_IN_EXCEPTION
+        if more > 0:
+            lines.append(f"  ... and {_count(more, 'more error')} (all: .report.errors, .report.to_text())")
+        hint = self._method_hint()
+        if hint is not None:
+            lines.append(f"hint: {hint}")
+        return "\n".join(lines)
 
     def raise_for_errors(self) -> ValidationReport:
         """Raise :class:`~foundry_tune.errors.DatasetValidationError` when the data would not

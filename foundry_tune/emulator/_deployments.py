@@ -37,6 +37,7 @@ ARM_PREFIX = (
     "/accounts/{account}/deployments"
 )
 _DELETE_SHARE = 0.5
+_INT32_MAX = 2_147_483_647
 FAIL_TAG = ("foundry-tune-emulator", "fail-provisioning")
 """A deployment tagged with this key and value fails to provision (an emulator-only switch to try
 the ``Failed`` path of a client)."""
@@ -185,15 +186,37 @@ def _not_found(name: str) -> ApiError:
     return arm_error(404, "DeploymentNotFound", f"The deployment '{name}' could not be found.")
 
 
+_MAX_TAGS = 50
+
+
+def _check_tags(tags: object) -> None:
+    """ARM's tag rules: an object of at most 50 string pairs, names up to 512 and values up to 256
+    characters."""
+    if tags is None:
+        return
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise arm_error(400, "InvalidRequestContent", "'tags' must be an object of string values.")
+    if len(tags) > _MAX_TAGS:
+        raise arm_error(400, "InvalidRequestContent", f"A resource can hold at most {_MAX_TAGS} tags.")
+    if any(len(k) > 512 or len(v) > 256 for k, v in tags.items()):
+        raise arm_error(
+            400, "InvalidRequestContent", "Tag names can be at most 512 and values 256 characters long."
+        )
+
+
 def _check_body(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    _check_tags(body.get("tags"))
     sku = body.get("sku")
     props = body.get("properties")
     model = props.get("model") if isinstance(props, dict) else None
     if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
         raise arm_error(400, "InvalidRequestContent", "The deployment needs 'sku' with a 'name'.")
     capacity = sku.get("capacity", 1)
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
-        raise arm_error(400, "InvalidCapacity", "'sku.capacity' must be a positive integer.")
+    # ARM's Sku.capacity is an int32 (the Microsoft.CognitiveServices REST spec).
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= _INT32_MAX:
+        raise arm_error(
+            400, "InvalidCapacity", f"'sku.capacity' must be a positive integer (at most {_INT32_MAX})."
+        )
     if not isinstance(model, dict) or not isinstance(model.get("name"), str):
         raise arm_error(
             400, "InvalidRequestContent", "The deployment needs 'properties.model' with a 'name'."
@@ -323,6 +346,7 @@ async def patch_deployment(request: Request) -> Response:
         raise _not_found(name)
     if "_deleting_at" in doc:
         raise arm_error(409, "RequestConflict", f"Another operation is being performed on '{name}'.")
+    _check_tags(body.get("tags"))
     sku = body.get("sku")
     if isinstance(sku, dict):
         merged, _ = _check_body({"sku": {**doc["sku"], **sku}, "properties": {"model": doc["model"]}})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+import math
+import re
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -54,17 +56,119 @@ async def _capped_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body (400 in the official shape otherwise; 413 above
-    :data:`MAX_JSON_BYTES`)."""
-    raw = await _capped_body(request, MAX_JSON_BYTES)
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted in a JSON body (400 deeper): the default
+``MaxDepth`` of the .NET JSON readers behind Azure's APIs."""
+
+INT64_RANGE = (-(2**63), 2**63 - 1)
+"""Integers a JSON body may hold anywhere (400 outside): a 64-bit integer, the widest the service
+reads."""
+
+
+def _no_constant(name: str) -> float:
+    raise invalid(f"The request body is not valid JSON: {name} is not a JSON number.")
+
+
+_INLINE_PARSE_BYTES = 64 * 1024
+_Where = tuple["_Where | None", object]  # (parent, key) links, made a path only for an error
+
+
+def _path(where: _Where | None, limit: int = 200) -> str:
+    keys: list[object] = []
+    while where is not None:
+        parent, key = where
+        keys.append(key)
+        where = parent
+    text = ""
+    for key in reversed(keys):
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
+        if len(text) > limit:
+            return text[: limit - 3] + "..."
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _bad_text(where: _Where | None, what: str = "") -> ApiError:
+    path = _path(where)
+    place = f"'{path}'" if path else "the body"
+    message = f"{what}{place} holds a lone UTF-16 surrogate: not valid Unicode text."
+    return invalid(message, param=path or None)
+
+
+def check_json_value(value: object, limit: int = MAX_JSON_DEPTH, *, surrogates: bool = True) -> None:
+    """Refuse (400, naming the place) a parsed JSON value nested deeper than ``limit``, or holding
+    an integer outside :data:`INT64_RANGE`, a number that is not finite (``1e999`` parses as
+    infinity) or, when ``surrogates``, a string with a lone surrogate (``"\\ud800"`` parses, but
+    cannot be stored or answered as UTF-8).
+
+    Iterative, so it cannot itself run out of stack, and it allocates only for containers: a
+    16 MB array of numbers is checked in about a second."""
+    low, high = INT64_RANGE
+    stack: list[tuple[object, _Where | None, int]] = [(value, None, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if type(item) is dict:
+            if surrogates and any(_SURROGATE.search(key) for key in item):
+                raise _bad_text(where, "A key of ")
+            pairs: Iterable[tuple[object, object]] = item.items()
+        elif type(item) is list:
+            pairs = enumerate(item)
+        else:
+            pairs = ((None, item),)  # a bare scalar: checked below as its own child
+        for key, child in pairs:
+            if type(child) is dict or type(child) is list:
+                if depth + 1 >= limit:
+                    path = _path((where, key))
+                    raise invalid(
+                        f"The request body is nested more than {limit} levels deep (at '{path}').",
+                        param=path or None,
+                    )
+                stack.append((child, (where, key), depth + 1))
+            elif type(child) is str:
+                if surrogates and _SURROGATE.search(child):
+                    raise _bad_text(_at(where, key))
+            elif type(child) is int:
+                if not low <= child <= high:
+                    path = _path(_at(where, key))
+                    raise invalid(
+                        f"'{path}' is out of range: numbers must fit in a 64-bit integer.", param=path
+                    )
+            elif type(child) is float and not math.isfinite(child):
+                path = _path(_at(where, key))
+                raise invalid(f"'{path}' must be a finite number.", param=path)
+
+
+def _at(where: _Where | None, key: object) -> _Where | None:
+    return where if key is None else (where, key)
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw or b"{}")
+        body = json.loads(raw or b"{}", parse_constant=_no_constant)
+    except RecursionError:  # the parser's own stack ran out long before the memory cap
+        raise invalid(f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.") from None
     except ValueError as exc:
         raise invalid(f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
+    check_json_value(body, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
     return body
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body (400 in the official shape otherwise; 413 above
+    :data:`MAX_JSON_BYTES`).
+
+    Client mistakes that would otherwise surface later as a 500 are refused here, once for every
+    route: nesting deeper than :data:`MAX_JSON_DEPTH`, integers outside :data:`INT64_RANGE`,
+    ``NaN`` / ``Infinity`` and numbers too large for a float."""
+    raw = await _capped_body(request, MAX_JSON_BYTES)
+    if len(raw) < _INLINE_PARSE_BYTES:
+        return _parse(raw)
+    return await asyncio.to_thread(_parse, raw)  # megabytes take a while: keep the loop answering
 
 
 def int_param(request: Request, name: str, default: int, *, low: int = 1, high: int = 10_000) -> int:

@@ -46,6 +46,27 @@ def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
     return model, generic_answer(doc.get("_base") or model, prompt)
 
 
+_INT32_MAX = 2_147_483_647
+_RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
+
+
+def check_sampling(body: dict[str, Any], token_keys: tuple[str, ...]) -> None:
+    """Refuse (400 naming the parameter) token limits that are not whole numbers from 1 to
+    2147483647, and a ``temperature`` outside [0, 2] or ``top_p`` outside [0, 1], as the service does."""
+    for key in token_keys:
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT32_MAX:
+            raise invalid(f"'{key}' must be an integer from 1 to {_INT32_MAX}.", param=key)
+    for key, (low, high) in _RANGES.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise invalid(f"'{key}' must be a number from {low:g} to {high:g}.", param=key)
+
+
 def _limit(text: str, max_tokens: object) -> tuple[str, str]:
     if isinstance(max_tokens, int) and max_tokens > 0:
         parts = text.split()
@@ -67,6 +88,7 @@ async def chat_completions(request: Request) -> Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty list.", param="messages")
+    check_sampling(body, ("max_tokens", "max_completion_tokens"))
     users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = users[-1] if users else ""
     model, answer = _answer(ctx, deployment, prompt)
@@ -137,6 +159,7 @@ async def responses(request: Request) -> Response:
         raise invalid("'model' is a required property.", param="model")
     if body.get("stream"):
         raise invalid("The emulator does not stream; call without stream=True.", param="stream")
+    check_sampling(body, ("max_output_tokens",))
     prompt = _response_prompt(body.get("input", ""))
     model, answer = _answer(ctx, deployment, prompt)
     answer, finish = _limit(answer, body.get("max_output_tokens"))

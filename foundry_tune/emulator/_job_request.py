@@ -13,7 +13,7 @@ from foundry_tune.emulator._grading import load_grader
 from foundry_tune.errors import InvalidParameterError
 from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
 
-_SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SUFFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would let a final newline through
 _METHODS: dict[MethodKind, type[TuningMethod]] = {
     MethodKind.SUPERVISED: Supervised,
     MethodKind.DPO: DPO,
@@ -41,6 +41,8 @@ def check_hyperparameters(
         method = _METHODS[kind](**hp, **extra)
     except InvalidParameterError as exc:
         raise invalid(f"Invalid hyperparameters: {exc}.", param=param) from None
+    except (ArithmeticError, ValueError, TypeError):  # e.g. a number no float holds
+        raise invalid("Invalid hyperparameters: a value is out of range.", param=param) from None
     out = method.hyperparameters()
     if l2 is not None:  # Azure's DPO regularization (recordings/list_jobs_page1_head.json)
         out["l2_multiplier"] = l2
@@ -129,7 +131,7 @@ def check_suffix(suffix: object) -> str | None:
     """1-64 characters of letters, digits, ``-`` and ``_`` (no dots)."""
     if suffix is None:
         return None
-    if not isinstance(suffix, str) or not _SUFFIX.match(suffix):
+    if not isinstance(suffix, str) or not _SUFFIX.fullmatch(suffix):
         raise invalid(
             "'suffix' must be 1 to 64 characters of letters, digits, '-' and '_' (no dots or spaces).",
             "suffix",

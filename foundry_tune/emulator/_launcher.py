@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from foundry_tune.emulator._options import PARENT_PID_ENV
+from foundry_tune.emulator._store import private_dir, private_file
 from foundry_tune.errors import InvalidParameterError
 
 __all__ = ["Emulator", "EmulatorInfo"]
@@ -153,8 +154,8 @@ class Emulator:
             self._temp_dir = Path(tempfile.mkdtemp(prefix="foundry-tune-emulator-"))
         data_dir = self.data_dir
         assert data_dir is not None
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._log = (data_dir / "emulator.log").open("ab")
+        private_dir(data_dir)
+        self._log = private_file(data_dir / "emulator.log").open("ab")
         self._process = subprocess.Popen(
             self._command(data_dir),
             stdout=subprocess.PIPE,

@@ -3,6 +3,12 @@
 Starlette's own form parser needs the optional ``python-multipart`` package and keeps a spooled
 copy; this one writes each file part to its destination as the bytes arrive, so a 64 MB part never
 sits in memory and the size limit is enforced while reading.
+
+What a client can make the reader hold is bounded: at most :data:`MAX_PARTS` parts, text fields of
+:data:`MAX_FIELD_BYTES` each and :data:`MAX_FIELDS_BYTES` together, the file parts together within
+the caller's limit, and each part name once (a repeated name is refused: which copy a server keeps
+differs between servers, so no client may rely on it). Whenever a request is refused, the files it
+had already written are deleted.
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ from typing import BinaryIO
 
 from foundry_tune.emulator._errors import ApiError, invalid
 
-_MAX_FIELD = 64 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+"""Largest text field (400 above)."""
+MAX_FIELDS_BYTES = 256 * 1024
+"""Largest total of a request's text fields (413 above)."""
+MAX_PARTS = 16
+"""Most parts, text and file, in one request (400 above); the Files API needs two (``purpose`` and
+``file``), a part upload one (``data``)."""
 _MAX_HEADERS = 16 * 1024
 
 
@@ -81,8 +93,13 @@ class _Parser:
         self._field = bytearray()
         self._sink: BinaryIO | None = None
         self._part: FilePart | None = None
+        self._parts = 0
+        self._field_bytes = 0
+        self._file_bytes = 0
 
     def feed(self, chunk: bytes) -> None:
+        if self.state == "done":  # the epilogue after the closing delimiter is ignored, not kept
+            return
         self.buf += chunk
         progressed = True
         while progressed and self.state != "done":
@@ -90,7 +107,8 @@ class _Parser:
 
     def _preamble(self) -> bool:
         at = self.buf.find(self.first)
-        if at < 0:
+        if at < 0:  # keep only what may be the start of the delimiter, not the whole preamble
+            del self.buf[: max(0, len(self.buf) - len(self.first) + 1)]
             return False
         del self.buf[: at + len(self.first)]
         self.state = "after_delim"
@@ -120,6 +138,14 @@ class _Parser:
             headers[key.strip().lower()] = value.strip()
         del self.buf[: end + 4]
         self._name, filename = _disposition(headers)
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise invalid(f"The form has more than {MAX_PARTS} parts.", code="too_many_parts")
+        if self._name in self.fields or self._name in self.files:
+            raise invalid(
+                f"The form has more than one '{self._name[:100]}' part: send each field once.",
+                param=self._name[:100],
+            )
         if filename is not None:
             path = self.tmp_dir / f"incoming-{uuid.uuid4().hex}"
             self._sink = path.open("wb")
@@ -130,20 +156,39 @@ class _Parser:
         return True
 
     def _emit(self, data: bytes | bytearray) -> None:
+        name = self._name[:100]
         if self._sink is not None and self._part is not None:
             self._part.size += len(data)
+            self._file_bytes += len(data)
             if self._part.size > self.max_file_bytes:
                 raise ApiError(
                     413,
-                    f"The file part '{self._name}' exceeds the limit of {self.max_file_bytes} bytes.",
+                    f"The file part '{name}' exceeds the limit of {self.max_file_bytes} bytes.",
                     code="file_too_large",
-                    param=self._name,
+                    param=name,
+                )
+            if self._file_bytes > self.max_file_bytes:
+                raise ApiError(
+                    413,
+                    f"The file parts together exceed the limit of {self.max_file_bytes} bytes.",
+                    code="file_too_large",
+                    param=name,
                 )
             self._sink.write(data)
         else:
             self._field += data
-            if len(self._field) > _MAX_FIELD:
-                raise invalid(f"The form field '{self._name}' is too large.", param=self._name)
+            self._field_bytes += len(data)
+            if len(self._field) > MAX_FIELD_BYTES:
+                raise invalid(
+                    f"The form field '{name}' exceeds the limit of {MAX_FIELD_BYTES} bytes.", param=name
+                )
+            if self._field_bytes > MAX_FIELDS_BYTES:
+                raise ApiError(
+                    413,
+                    f"The form's text fields together exceed the limit of {MAX_FIELDS_BYTES} bytes.",
+                    code="request_too_large",
+                    param=name,
+                )
 
     def _body(self) -> bool:
         at = self.buf.find(self.delim)
@@ -166,12 +211,16 @@ class _Parser:
         return True
 
     def abort(self) -> None:
+        """Delete every file this request wrote (it is being refused)."""
         if self._sink is not None:
             self._sink.close()
+            self._sink = None
         if self._part is not None:
             self._part.path.unlink(missing_ok=True)
+            self._part = None
         for part in self.files.values():
             part.path.unlink(missing_ok=True)
+        self.files.clear()
 
 
 async def read_form(

@@ -19,6 +19,7 @@ import uvicorn
 from foundry_tune.emulator._app import build_app
 from foundry_tune.emulator._options import PARENT_PID_ENV
 from foundry_tune.emulator._state import Config, Context
+from foundry_tune.emulator._store import private_dir
 
 
 def config_from_args(args: argparse.Namespace, data_dir: Path) -> Config:
@@ -82,6 +83,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 async def _serve(config: Config) -> None:
+    from foundry_tune._core.redact import install_log_redaction
+
+    install_log_redaction()  # the emulator's log (uvicorn's and its own) masks keys too
     sock = listening_socket(config.host, config.port)
     port = int(sock.getsockname()[1])
     ca_cert: Path | None = None
@@ -134,9 +138,11 @@ def _stop_quietly(signum: int, frame: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until stopped (Ctrl-C or SIGTERM); the process exit code."""
     signal.signal(signal.SIGTERM, _stop_quietly)
+    # Everything this process writes (blobs, the database, TLS keys) is private to its user.
+    os.umask(0o077)
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="foundry-tune-emulator-")) if temporary else Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     try:
         asyncio.run(_serve(config_from_args(args, data_dir.resolve())))
     except OSError as exc:

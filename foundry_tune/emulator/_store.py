@@ -4,11 +4,16 @@ Every object (file, upload, part, job, event, checkpoint, deployment) is a JSON 
 ``(kind, id)``; ``parent`` links events, checkpoints and parts to their owner and ``seq`` keeps the
 insertion order that listing and pagination rely on. WAL journaling makes each write durable
 against ``kill -9`` of the process.
+
+The data folder is private: its folders are created 0700 and its files 0600 (it holds uploaded
+training data, job requests with their grader keys, and TLS keys). The server process also runs
+with umask 077 (see ``_server.run``), so every file the emulator writes is private.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +21,25 @@ from pathlib import Path
 from typing import Any
 
 Doc = dict[str, Any]
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and its parents) if needed; a folder created here is 0700."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        if os.name == "posix":
+            path.chmod(PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if it does not exist (an existing file keeps its mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    os.close(fd)
+    return path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -36,10 +60,12 @@ class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.blob_dir = data_dir / "blobs"
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
+        private_dir(self.blob_dir)
         self._lock = threading.RLock()
+        # SQLite gives its -wal and -shm files the database file's mode: create that one private.
         self._db = sqlite3.connect(
-            data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None
+            private_file(data_dir / "emulator.sqlite3"), check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

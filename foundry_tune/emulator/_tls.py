@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from foundry_tune.emulator._store import PRIVATE_FILE, private_dir
 
 
 def _name(common: str) -> x509.Name:
@@ -21,7 +24,7 @@ def make_certificates(folder: Path, host: str) -> tuple[Path, Path, Path]:
 
     Clients trust ``ca.pem``; the server certificate names ``localhost``, ``127.0.0.1`` and ``host``.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("foundry-tune emulator CA")
@@ -80,10 +83,11 @@ def make_certificates(folder: Path, host: str) -> tuple[Path, Path, Path]:
     ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server-key.pem"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
+    key_path.unlink(missing_ok=True)
+    # Created 0600, never readable by others even for a moment.
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_path.chmod(0o600)
+        ))
     return ca_path, cert_path, key_path

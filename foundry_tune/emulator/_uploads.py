@@ -61,7 +61,7 @@ async def create_upload(request: Request) -> Response:
         raise invalid("'bytes' must be a positive integer.", param="bytes")
     if size > MAX_UPLOAD_BYTES:
         raise invalid(f"'bytes' exceeds the upload limit of {MAX_UPLOAD_BYTES} bytes (8 GB).", param="bytes")
-    if body["purpose"] not in PURPOSES:
+    if not isinstance(body["purpose"], str) or body["purpose"] not in PURPOSES:
         raise invalid(f"Invalid purpose '{body['purpose']}'.", param="purpose")
     check_filename(str(body["filename"]), param="filename")
     now = int(ctx.now())

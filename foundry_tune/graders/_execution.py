@@ -16,7 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from foundry_tune.errors import GraderError
+from foundry_tune.errors import GraderError, InvalidParameterError
+from foundry_tune.graders._bounds import MAX_JSON_DEPTH, json_problem
 from foundry_tune.graders._formula import FormulaError, evaluate_formula
 from foundry_tune.graders._loading import GraderSource, load
 from foundry_tune.graders._metrics import similarity
@@ -100,12 +101,16 @@ class GraderResult:
 def make_sample(sample: Mapping[str, Any] | str) -> dict[str, Any]:
     """The grader ``sample`` namespace: a model answer string becomes ``output_text``, and
     ``output_json`` is filled in when the text is a JSON object or array (as the service does)."""
+    if not isinstance(sample, (str, Mapping)):
+        raise InvalidParameterError(
+            f"sample must be the model's answer as a string or a mapping, not {type(sample).__name__}"
+        )
     data: dict[str, Any] = {"output_text": sample} if isinstance(sample, str) else dict(sample)
     text = data.get("output_text")
     if "output_json" not in data and isinstance(text, str):
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or JSON nested past what Python reads
             parsed = None
         if isinstance(parsed, (dict, list)):
             data["output_json"] = parsed
@@ -122,8 +127,15 @@ def run_locally(
     Deterministic: the same grader and inputs always give the same result.
     """
     resolved = _resolve_grader(grader)
+    if item is not None and not isinstance(item, Mapping):
+        raise InvalidParameterError(f"item must be a mapping (one dataset row), not {type(item).__name__}")
+    prepared = make_sample(sample)
+    for name, value in (("sample", prepared), ("item", item)):
+        problem = json_problem(value, MAX_JSON_DEPTH, numbers=False)
+        if problem is not None:
+            raise InvalidParameterError(f"{name}: {problem}")
     started = time.perf_counter()
-    result = _run(resolved, make_sample(sample), dict(item or {}))
+    result = _run(resolved, prepared, dict(item or {}))
     result.details.setdefault("elapsed_s", time.perf_counter() - started)
     return result
 

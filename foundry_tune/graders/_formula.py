@@ -14,7 +14,11 @@ from collections.abc import Callable, Collection, Mapping
 __all__ = ["FormulaError", "check_formula", "evaluate_formula", "formula_names"]
 
 _MAX_FORMULA_CHARS = 2_000
+_MAX_FORMULA_DEPTH = 100
+"""How deeply a formula may nest (operators, parentheses, unary signs): far more than any real
+grader needs, and well inside what the recursive checker and evaluator can walk."""
 _MAX_EXPONENT = 64.0
+_SHOWN_CHARS = 60
 
 _FUNCTIONS: dict[str, Callable[..., float]] = {
     "min": min,
@@ -42,31 +46,68 @@ class FormulaError(ValueError):
     """``calculate_output`` is not a formula the evaluator accepts, or could not be computed."""
 
 
+def _show(formula: str) -> str:
+    """The formula for a message: quoted, and cut short when long."""
+    if len(formula) <= _SHOWN_CHARS:
+        return repr(formula)
+    return repr(formula[: _SHOWN_CHARS - 3]) + f"... ({len(formula):,} characters)"
+
+
 def _parse(formula: str) -> ast.expr:
+    if not isinstance(formula, str):
+        raise FormulaError(f"calculate_output must be a string, not {type(formula).__name__}")
     if not formula.strip():
         raise FormulaError("calculate_output is empty")
     if len(formula) > _MAX_FORMULA_CHARS:
-        raise FormulaError(f"calculate_output is longer than {_MAX_FORMULA_CHARS} characters")
+        raise FormulaError(
+            f"calculate_output is {len(formula):,} characters long; "
+            f"at most {_MAX_FORMULA_CHARS:,} are allowed"
+        )
+    too_deep = FormulaError(
+        f"calculate_output {_show(formula)} nests deeper than {_MAX_FORMULA_DEPTH} levels (the limit)"
+    )
     try:
         # "^" is power in the service's formulas; as "**" it also gets power's precedence.
         tree = ast.parse(formula.strip().replace("^", "**"), mode="eval")
     except SyntaxError as exc:
-        raise FormulaError(f"calculate_output {formula!r} is not a valid formula: {exc.msg}") from None
+        if "too many nested" in (exc.msg or ""):
+            raise too_deep from None
+        raise FormulaError(f"calculate_output {_show(formula)} is not a valid formula: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise too_deep from None
+    if _depth(tree.body) > _MAX_FORMULA_DEPTH:
+        raise too_deep
     _check_node(tree.body, formula)
     return tree.body
 
 
+def _depth(root: ast.AST) -> int:
+    """How deeply ``root`` nests, walked without recursion."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= _MAX_FORMULA_DEPTH:
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _check_node(node: ast.expr, formula: str) -> None:
     if isinstance(node, ast.Constant):
+        shown = _show(formula)
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise FormulaError(f"calculate_output {formula!r}: only numbers are allowed, not {node.value!r}")
+            raise FormulaError(f"calculate_output {shown}: only numbers are allowed, not {node.value!r}")
+        value = node.value
+        if (value.bit_length() > 996) if isinstance(value, int) else not math.isfinite(value):
+            raise FormulaError(f"calculate_output {shown}: a number is too large (at most about 1e300)")
         return
     if isinstance(node, ast.Name):
         return
     if isinstance(node, ast.BinOp):
         if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
             raise FormulaError(
-                f"calculate_output {formula!r}: operator {type(node.op).__name__} is not allowed "
+                f"calculate_output {_show(formula)}: operator {type(node.op).__name__} is not allowed "
                 "(use + - * / ^)"
             )
         _check_node(node.left, formula)
@@ -74,23 +115,27 @@ def _check_node(node: ast.expr, formula: str) -> None:
         return
     if isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise FormulaError(f"calculate_output {formula!r}: only unary + and - are allowed")
+            raise FormulaError(f"calculate_output {_show(formula)}: only unary + and - are allowed")
         _check_node(node.operand, formula)
         return
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in _FUNCTIONS or node.keywords:
             allowed = ", ".join(_FUNCTIONS)
-            raise FormulaError(f"calculate_output {formula!r}: only the functions {allowed} may be called")
+            raise FormulaError(
+                f"calculate_output {_show(formula)}: only the functions {allowed} may be called"
+            )
         low, high = _ARITY[name]
         if len(node.args) < low or (high is not None and len(node.args) > high):
-            raise FormulaError(f"calculate_output {formula!r}: {name}() got {len(node.args)} arguments")
+            raise FormulaError(f"calculate_output {_show(formula)}: {name}() got {len(node.args)} arguments")
         for arg in node.args:
             if isinstance(arg, ast.Starred):
-                raise FormulaError(f"calculate_output {formula!r}: *arguments are not allowed")
+                raise FormulaError(f"calculate_output {_show(formula)}: *arguments are not allowed")
             _check_node(arg, formula)
         return
-    raise FormulaError(f"calculate_output {formula!r}: {type(node).__name__} is not allowed in a formula")
+    raise FormulaError(
+        f"calculate_output {_show(formula)}: {type(node).__name__} is not allowed in a formula"
+    )
 
 
 def formula_names(formula: str) -> set[str]:
@@ -106,7 +151,7 @@ def check_formula(formula: str, variables: Collection[str]) -> None:
     if unknown:
         known = ", ".join(sorted(variables)) or "(none)"
         raise FormulaError(
-            f"calculate_output {formula!r} uses {', '.join(unknown)}, which is not the name of a "
+            f"calculate_output {_show(formula)} uses {', '.join(unknown)}, which is not the name of a "
             f"sub-grader (names: {known})"
         )
 
@@ -121,7 +166,7 @@ def _evaluate(node: ast.expr, values: Mapping[str, float], formula: str) -> floa
         return float(node.value)
     if isinstance(node, ast.Name):
         if node.id not in values:
-            raise FormulaError(f"calculate_output {formula!r}: no value for {node.id!r}")
+            raise FormulaError(f"calculate_output {_show(formula)}: no value for {node.id!r}")
         return float(values[node.id])
     if isinstance(node, ast.UnaryOp):
         operand = _evaluate(node.operand, values, formula)
@@ -135,8 +180,8 @@ def _evaluate(node: ast.expr, values: Mapping[str, float], formula: str) -> floa
         try:
             return float(_FUNCTIONS[node.func.id](*args))
         except (ValueError, OverflowError, TypeError) as exc:
-            raise FormulaError(f"calculate_output {formula!r}: {node.func.id}() failed: {exc}") from None
-    raise FormulaError(f"calculate_output {formula!r}: cannot evaluate {type(node).__name__}")
+            raise FormulaError(f"calculate_output {_show(formula)}: {node.func.id}() failed: {exc}") from None
+    raise FormulaError(f"calculate_output {_show(formula)}: cannot evaluate {type(node).__name__}")
 
 
 def _binary(op: ast.operator, left: float, right: float, formula: str) -> float:
@@ -148,11 +193,11 @@ def _binary(op: ast.operator, left: float, right: float, formula: str) -> float:
         return left * right
     if isinstance(op, ast.Div):
         if right == 0:
-            raise FormulaError(f"calculate_output {formula!r}: division by zero")
+            raise FormulaError(f"calculate_output {_show(formula)}: division by zero")
         return left / right
     if abs(right) > _MAX_EXPONENT:
-        raise FormulaError(f"calculate_output {formula!r}: exponent {right} is too large")
+        raise FormulaError(f"calculate_output {_show(formula)}: exponent {right} is too large")
     try:
         return float(left**right)
     except (OverflowError, ZeroDivisionError, TypeError) as exc:
-        raise FormulaError(f"calculate_output {formula!r}: {exc}") from None
+        raise FormulaError(f"calculate_output {_show(formula)}: {exc}") from None

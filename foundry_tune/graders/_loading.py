@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from foundry_tune.errors import GraderError
+from foundry_tune.graders._bounds import json_problem, parse_json
 from foundry_tune.graders._errors import GRADER_TYPES
 from foundry_tune.graders._models import (
     Endpoint,
@@ -59,6 +60,9 @@ def load(source: GraderSource, *, strict: bool = True) -> Grader:
     """
     if isinstance(source, Grader):
         reject_top_level_label_model(source)
+        problem = json_problem(source)
+        if problem is not None:
+            raise GraderError(f"grader: {problem}")
         return source
     where, data = _read(source)
     grader = _from_mapping(data, where)
@@ -71,12 +75,7 @@ def _read(source: Mapping[str, Any] | str | os.PathLike[str]) -> tuple[str, Any]
     if isinstance(source, Mapping):
         return "grader", source
     if isinstance(source, str) and source.lstrip().startswith(("{", "[")):
-        try:
-            return "grader JSON", json.loads(source)
-        except json.JSONDecodeError as exc:
-            raise GraderError(
-                f"grader JSON is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from None
+        return "grader JSON", _parse(source, "grader JSON")
     if not isinstance(source, (str, os.PathLike)):
         raise GraderError(
             f"cannot read a grader from {type(source).__name__}: "
@@ -94,17 +93,28 @@ def _read(source: Mapping[str, Any] | str | os.PathLike[str]) -> tuple[str, Any]
         raise GraderError(f"{where}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise GraderError(f"{where}: cannot be read ({exc.strerror})") from None
+    except ValueError:  # a NUL character in the path
+        raise GraderError(f"grader file {str(path)[:80]!r}: not a usable path (a NUL character)") from None
+    return where, _parse(text, where)
+
+
+def _parse(text: str, where: str) -> Any:
     try:
-        return where, json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise GraderError(
             f"{where}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except ValueError as exc:  # _JSONProblem, and the interpreter's limit on integer digits
+        raise GraderError(f"{where}: {exc}") from None
 
 
 def _from_mapping(data: Any, where: str) -> Grader:
     if not isinstance(data, Mapping):
         raise GraderError(f"{where}: a grader must be a JSON object, got {_json_kind(data)}")
+    problem = json_problem(data)
+    if problem is not None:
+        raise GraderError(f"{where}: {problem}")
     grader_type = data.get("type")
     if grader_type is None:
         raise GraderError(f"{where}: missing 'type' (one of: {', '.join(sorted(GRADER_TYPES))})")

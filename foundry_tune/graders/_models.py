@@ -24,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from foundry_tune._redact import MASK, is_secret_name, mask_url, redact_grader_json
 from foundry_tune.errors import GraderError
+from foundry_tune.graders._bounds import json_problem
 from foundry_tune.graders._errors import describe_validation_error
 from foundry_tune.graders._formula import FormulaError, check_formula
 from foundry_tune.graders._python_source import check_python_source
@@ -48,7 +50,6 @@ __all__ = [
 _log = logging.getLogger("foundry_tune.graders")
 
 Number = StrictInt | StrictFloat
-_MASK = "********"
 
 
 class Grader(BaseModel):
@@ -64,11 +65,21 @@ class Grader(BaseModel):
     if not TYPE_CHECKING:
 
         def __init__(self, /, **data: Any) -> None:
+            problem = json_problem(data)  # too deep or unsendable numbers: refused before pydantic recurses
+            if problem is not None:
+                raise GraderError(f"invalid {self.wire_type or 'grader'} grader: {problem}")
             try:
                 super().__init__(**data)
             except ValidationError as exc:
                 what = f"invalid {self.wire_type or 'grader'} grader"
                 raise GraderError(describe_validation_error(exc, what)) from None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():
+            if key is not None and isinstance(value, str) and is_secret_name(key):
+                yield key, MASK  # an unknown extra field named like a key or a password
+            else:
+                yield key, value
 
     def to_dict(self) -> dict[str, Any]:
         """The wire JSON object, exactly as the service (and the user's grader file) spells it."""
@@ -103,26 +114,13 @@ class Grader(BaseModel):
 
 
 def mask_url_query(url: str) -> str:
-    """``url`` with its query string masked: function keys travel there (``?code=...``)."""
-    return url.split("?", 1)[0] + "?" + _MASK if "?" in url else url
+    """``url`` with its password and every query value masked: function keys travel there (``?code=...``)."""
+    return mask_url(url, every_value=True)
 
 
 def redact_secrets(data: Any) -> Any:
-    """A copy of grader JSON with every endpoint grader's header values and URL query masked."""
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        endpoint = data.get("type") == "endpoint"
-        for key, value in data.items():
-            if key == "headers" and endpoint and isinstance(value, dict):
-                out[key] = dict.fromkeys(value, _MASK)
-            elif key == "url" and endpoint and isinstance(value, str):
-                out[key] = mask_url_query(value)
-            else:
-                out[key] = redact_secrets(value)
-        return out
-    if isinstance(data, list):
-        return [redact_secrets(v) for v in data]
-    return data
+    """A copy of grader JSON with every endpoint grader's header values and URL secrets masked."""
+    return redact_grader_json(data)
 
 
 class StringCheck(Grader):
@@ -251,7 +249,10 @@ class Python(Grader):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **fields: Any) -> Python:
         """Build a Python grader from a ``.py`` file (read as text; nothing is imported)."""
-        source = Path(path).read_text(encoding="utf-8")
+        try:
+            source = Path(path).read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:  # missing, a folder, unreadable, not UTF-8, a NUL in the name
+            raise GraderError(f"cannot read the Python grader source {str(path)!r}: {exc}") from None
         try:
             return cls(source=source, **fields)
         except GraderError as exc:
@@ -260,8 +261,9 @@ class Python(Grader):
 
 class Endpoint(Grader):
     """The agentic-RFT preview's endpoint grader: Foundry POSTs ``{"sample", "item", "trace_id"}`` to
-    ``url`` and expects ``{"score": float}`` back. Header values and the URL's query string (where
-    function keys travel) are masked in reprs and saved files."""
+    ``url`` and expects ``{"score": float}`` back. Header values, the URL's password and its query
+    values (where function keys travel) are masked in reprs, saved files, logs and the job
+    fingerprint (rotating a key finds the same job); the wire keeps them."""
 
     wire_type: ClassVar[str] = "endpoint"
     type: Literal["endpoint"] = "endpoint"
@@ -280,7 +282,7 @@ class Endpoint(Grader):
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for key, value in super().__repr_args__():
             if key == "headers" and isinstance(value, dict):
-                yield key, dict.fromkeys(value, _MASK)
+                yield key, dict.fromkeys(value, MASK)
             elif key == "url" and isinstance(value, str):
                 yield key, mask_url_query(value)
             else:
