@@ -54,25 +54,14 @@ def test_three_workflows_under_faults_complete_once_each() -> None:
     assert report.passed
 
 
-def _before_fix(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=False, reason=f"issue 12: {what}")
-
-
 @pytest.mark.parametrize(
     ("mode", "drop_metadata"),
     [
-        pytest.param("threads", False, id="threads",
-                     marks=_before_fix("3 threads sharing one Foundry make 3 jobs (no in-process lock)")),
-        pytest.param("coroutines", False, id="coroutines",
-                     marks=_before_fix("3 coroutines of one AsyncFoundry make 3 jobs (no in-process lock)")),
-        pytest.param("processes", False, id="processes",
-                     marks=_before_fix("3 processes on one machine make 2-3 jobs (no cross-process lock)")),
-        pytest.param("machines", False, id="machines",
-                     marks=_before_fix("no post-create cancel of an own duplicate across machines")),
-        pytest.param("machines", True, id="machines-drop-metadata",
-                     marks=_before_fix("idempotency depends on the service echoing job metadata; after "
-                                       "a lost create a start may adopt a rival machine's job and leave "
-                                       "its own live")),
+        pytest.param("threads", False, id="threads"),
+        pytest.param("coroutines", False, id="coroutines"),
+        pytest.param("processes", False, id="processes"),
+        pytest.param("machines", False, id="machines"),
+        pytest.param("machines", True, id="machines-drop-metadata"),
     ],
 )
 def test_identical_starts_at_the_same_instant_make_one_job(mode: str, drop_metadata: bool) -> None:
@@ -88,6 +77,13 @@ def test_identical_starts_at_the_same_instant_make_one_job(mode: str, drop_metad
         if mode != "machines":  # a local lock: no second job is even created
             assert r.jobs_created == 1, r
         assert len(r.job_ids) == 1 and r.same_job == 3, r  # every caller got that one job
-        assert sorted(c.reused for c in r.callers) == [False, True, True], r
+        told = sorted(c.reused for c in r.callers)
+        if drop_metadata:
+            # Without metadata, a start whose create got no answer cannot tell its job from the
+            # identical one another machine made in the same seconds (docs/reliability.md, Known
+            # limits): the job count holds, but it may call the other machine's job its own.
+            assert told[0] is False and told[1:] in ([True, True], [False, True]), r
+        else:
+            assert told == [False, True, True], r
         assert r.slowest < START_BOUND_SECONDS, r
     assert report.passed

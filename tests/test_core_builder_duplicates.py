@@ -78,3 +78,28 @@ def test_a_late_duplicate_of_the_own_create_is_cancelled(mode: str, late_first: 
     assert job.id == oldest
     if mode == "keeps metadata":
         assert job.fingerprint == FP and FINGERPRINT_KEY in (job.raw.get("metadata") or {})
+
+
+def test_a_lost_create_that_found_a_cancelled_twin_keeps_the_oldest_live_job() -> None:
+    """Metadata dropped, the create's answer lost: the lookup found a job of our inputs that its own
+    start elsewhere had already cancelled (the younger of twins). The check keeps the oldest live
+    job, the one every racing start keeps, and never cancels it (before: it kept the cancelled job
+    and cancelled the live one, leaving none)."""
+    from foundry_tune._core.fingerprint import ATTEMPT_KEY
+    from foundry_tune._sync._job import Job
+    from foundry_tune._sync._twins import keep_oldest
+
+    jobs = HeldCreateJobs("drops metadata", late_first=False)
+    now = int(time.time())
+    cancelled = jobs._job("ftjob-x", now - 5, "file-train", "support", None, status="cancelled")
+    survivor = jobs._job("ftjob-s", now - 2, "file-train", "support", None)
+    younger = jobs._job("ftjob-y", now - 1, "file-train", "support", None)
+    jobs.jobs = [cancelled, survivor, younger]
+    ft = SimpleNamespace(openai=SimpleNamespace(fine_tuning=SimpleNamespace(jobs=jobs)),
+                         retry=_policy(FakeClock()), endpoint="https://fake.test/cancelled-twin")
+    builder = FineTuneBuilder(ft, "gpt-4.1-mini").train_on("file-train").suffix("support")  # type: ignore[arg-type]
+    kwargs = builder.spec.create_kwargs(Supervised(), FP, "attempt", "file-train", None)
+    assert kwargs["metadata"][ATTEMPT_KEY] == "attempt"
+    kept = keep_oldest(ft, builder.spec, Job(ft, dict(cancelled)), kwargs, lost_since=now - 10)  # type: ignore[arg-type]
+    assert kept.id == "ftjob-s" and kept.reused
+    assert jobs.cancelled == ["ftjob-y"]  # the younger twin made since the lost create; never the survivor

@@ -15,6 +15,7 @@ from foundry_tune._core.scan import (
     created_by_request,
     job_filter,
     live_or_succeeded,
+    oldest_live,
     oldest_rival,
     same_inputs,
     wanted_metadata,
@@ -310,3 +311,15 @@ def test_every_racing_start_keeps_the_same_rival(listing: list[str]) -> None:
     # check is listed before it, so it never comes out older.
     first = jobs[-1]
     assert oldest_rival(first, [first]) is None and oldest_rival(first, jobs) is None
+
+
+@pytest.mark.parametrize(("found", "kept"), [
+    ([], None),
+    ([_rival("a", 9, "cancelled")], None),
+    ([_rival("c", 11), _rival("b", 10), _rival("a", 9, "cancelled")], "b"),
+    ([_rival("b", 10), _rival("a", 10)], "a"),  # the same second: listed later is older
+    ([_rival("a", None), _rival("b", 12)], "b"),  # no creation time: never the oldest
+])
+def test_oldest_live(found: list[dict[str, Any]], kept: str | None) -> None:
+    got = oldest_live(found)
+    assert (got["id"] if got else None) == kept

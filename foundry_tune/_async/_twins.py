@@ -16,7 +16,7 @@ from foundry_tune._async._job import AsyncJob
 from foundry_tune._async._jobs import scan_jobs
 from foundry_tune._async._upload import read_back_hash
 from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
-from foundry_tune._core.scan import live_or_succeeded, older_rivals, same_inputs
+from foundry_tune._core.scan import live_or_succeeded, older_rivals, oldest_live, same_inputs
 from foundry_tune._core.spec import JobSpec, _RemoteFile
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.upload import clean_hash, upload_name
@@ -74,8 +74,16 @@ async def keep_oldest(ft: AsyncFoundry, spec: JobSpec, ours: AsyncJob, kwargs: M
         log.warning("could not check for the same job started elsewhere at the same time (%s): keeping "
                     "job %s", exc, ours.id)
         return ours
-    older = older_rivals(ours.raw, found)
-    keeper = AsyncJob(ft, older[0]) if older else ours
+    if live_or_succeeded(ours.raw):
+        older = older_rivals(ours.raw, found)
+        keeper = AsyncJob(ft, older[0]) if older else ours
+    else:
+        # The job a lookup found for our create was cancelled already (it was the younger of twins
+        # elsewhere): keep what every racing start keeps, the oldest live one, never cancel it.
+        oldest = oldest_live(found)
+        if oldest is None:
+            return ours
+        keeper = AsyncJob(ft, oldest)
 
     def own_duplicate(raw: Mapping[str, Any]) -> bool:
         live = live_or_succeeded(raw) and raw.get("status") != JobStatus.SUCCEEDED.value
@@ -97,6 +105,9 @@ async def keep_oldest(ft: AsyncFoundry, spec: JobSpec, ours: AsyncJob, kwargs: M
                         raw.get("id"), keeper.id)
     if keeper is ours:
         return ours
+    if not live_or_succeeded(ours.raw):
+        keeper.reused = True
+        return keeper
     try:
         await ours.cancel()
     except FoundryTuneError as exc:
@@ -108,6 +119,7 @@ async def keep_oldest(ft: AsyncFoundry, spec: JobSpec, ours: AsyncJob, kwargs: M
                 "and returning %s", keeper.id, ours.id, keeper.id)
     keeper.reused = True
     return keeper
+
 
 async def find_same_inputs(ft: AsyncFoundry, spec: JobSpec, fp: str,
                            files: Sequence[str | None] | None) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ __all__ = [
     "job_filter",
     "live_or_succeeded",
     "older_rivals",
+    "oldest_live",
     "oldest_rival",
     "same_inputs",
     "wanted_metadata",
@@ -232,6 +233,13 @@ def older_rivals(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) ->
     rivals = [(age(raw, i), dict(raw)) for i, raw in enumerate(found)
               if raw.get("id") != ours_id and live_or_succeeded(raw)]
     return [raw for raw_age, raw in sorted(rivals, key=lambda pair: pair[0]) if raw_age < ours_age]
+
+
+def oldest_live(found: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Of the jobs ``found`` (listed newest first), the oldest live or succeeded one by the rule of
+    :func:`older_rivals` (what every racing start keeps), or None."""
+    older = older_rivals({"id": None, "created_at": math.inf}, found)
+    return older[0] if older else None
 
 
 def oldest_rival(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
-from foundry_tune._core.scan import live_or_succeeded, older_rivals, same_inputs
+from foundry_tune._core.scan import live_or_succeeded, older_rivals, oldest_live, same_inputs
 from foundry_tune._core.spec import JobSpec, _RemoteFile
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.upload import clean_hash, upload_name
@@ -75,8 +75,16 @@ def keep_oldest(ft: Foundry, spec: JobSpec, ours: Job, kwargs: Mapping[str, Any]
         log.warning("could not check for the same job started elsewhere at the same time (%s): keeping "
                     "job %s", exc, ours.id)
         return ours
-    older = older_rivals(ours.raw, found)
-    keeper = Job(ft, older[0]) if older else ours
+    if live_or_succeeded(ours.raw):
+        older = older_rivals(ours.raw, found)
+        keeper = Job(ft, older[0]) if older else ours
+    else:
+        # The job a lookup found for our create was cancelled already (it was the younger of twins
+        # elsewhere): keep what every racing start keeps, the oldest live one, never cancel it.
+        oldest = oldest_live(found)
+        if oldest is None:
+            return ours
+        keeper = Job(ft, oldest)
 
     def own_duplicate(raw: Mapping[str, Any]) -> bool:
         live = live_or_succeeded(raw) and raw.get("status") != JobStatus.SUCCEEDED.value
@@ -98,6 +106,9 @@ def keep_oldest(ft: Foundry, spec: JobSpec, ours: Job, kwargs: Mapping[str, Any]
                         raw.get("id"), keeper.id)
     if keeper is ours:
         return ours
+    if not live_or_succeeded(ours.raw):
+        keeper.reused = True
+        return keeper
     try:
         ours.cancel()
     except FoundryTuneError as exc:
@@ -109,6 +120,7 @@ def keep_oldest(ft: Foundry, spec: JobSpec, ours: Job, kwargs: Mapping[str, Any]
                 "and returning %s", keeper.id, ours.id, keeper.id)
     keeper.reused = True
     return keeper
+
 
 def find_same_inputs(ft: Foundry, spec: JobSpec, fp: str,
                            files: Sequence[str | None] | None) -> list[dict[str, Any]]:
