@@ -377,3 +377,34 @@ def test_bad_data_through_start_uploads_nothing_and_creates_no_job(ft: Any) -> N
     after = emulator.stats()
     keys = ("files", "uploads", "jobs")
     assert [after[key] for key in keys] == [before[key] for key in keys]
+
+
+# --- more public entry points (found by the review of issue 12) ------------------------------------
+
+
+@pytest.mark.parametrize("seed", [10**400, -1, 1.5, math.nan, "x", True, 2**63])
+def test_a_split_seed_that_is_no_whole_number_in_range_is_refused(seed: Any) -> None:
+    from foundry_tune.dataset import Dataset
+
+    data = Dataset.from_records([{"messages": [{"role": "user", "content": f"q{i}"},
+                                               {"role": "assistant", "content": "a"}]} for i in range(20)])
+    with pytest.raises(InvalidParameterError, match="seed"):
+        data.split(validation=0.2, seed=seed)
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini\n", " gpt-4.1-mini", "", "gpt\x00", 3])
+def test_validate_refuses_a_model_name_with_whitespace_or_control_characters(model: Any) -> None:
+    from foundry_tune.dataset import Dataset
+
+    data = Dataset.from_records([{"messages": [{"role": "user", "content": "q"},
+                                               {"role": "assistant", "content": "a"}]}])
+    with pytest.raises(InvalidParameterError, match="model"):
+        data.validate("sft", model=model)
+
+
+@pytest.mark.parametrize("attempts", [10**400, 10_001, 0, True, 2.0])
+def test_retry_policy_max_attempts_must_be_in_range(attempts: Any) -> None:
+    from foundry_tune import RetryPolicy
+
+    with pytest.raises(InvalidParameterError, match="max_attempts"):
+        RetryPolicy(max_attempts=attempts)

@@ -39,10 +39,12 @@ def uploads_of(ft: Foundry, *datasets: Dataset) -> int:
 def thread_race(ft: Foundry, emulator: Emulator, tag: str) -> None:
     """``CALLERS`` threads start the identical job at the same instant; one job, one upload per file."""
     train, validation = race_data(tag)
-    builder = ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(validation).suffix(tag)
     barrier = threading.Barrier(CALLERS)
 
     def start(_: int) -> tuple[str, bool]:
+        # Each thread describes the job itself, from its own datasets of the same content.
+        own_train, own_validation = race_data(tag)
+        builder = ft.fine_tune("gpt-4.1-mini").train_on(own_train).validate_on(own_validation).suffix(tag)
         barrier.wait(timeout=30)
         job = builder.start(on_progress=lambda line: None)
         return job.id, job.reused

@@ -26,6 +26,7 @@ from foundry_tune._core.deployment_state import (
     operation_done,
     select_for_cleanup,
 )
+from foundry_tune._core.retry import check_seconds
 from foundry_tune.errors import DeploymentNotFoundError, FoundryTuneError
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class AsyncDeploymentsAPI:
 
     async def find_info(self, name: str) -> DeploymentInfo | None:
         """ARM's view of deployment ``name``, or None if it does not exist."""
+        name = validate_name(name)
         try:
             body = await self.ft.arm.request("GET", deployment_path(name),
                                                   what=f"get deployment {name!r}", ok_missing=True)
@@ -109,6 +111,7 @@ class AsyncDeploymentsAPI:
         """
         name = validate_name(name or default_name(model))
         # Every argument is checked before the first request (nothing is read or created for a bad one).
+        check_seconds(timeout, "timeout", zero=False)
         body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
                           model_version=model_version, model_format=model_format)
         # One look-then-PUT per name at a time: concurrent creates of one name on this connection
@@ -154,6 +157,8 @@ class AsyncDeploymentsAPI:
         404, all within ``timeout`` seconds (:class:`WaitTimeoutError` after that; a failed
         deletion raises :class:`DeploymentError`).
         """
+        name = validate_name(name)
+        check_seconds(timeout, "timeout", zero=False)
         try:
             answer = await self.ft.arm.begin("DELETE", deployment_path(name),
                                                   what=f"delete deployment {name!r}", ok_missing=True)

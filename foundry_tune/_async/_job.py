@@ -52,6 +52,7 @@ class AsyncJob(JobState):
     @classmethod
     async def attach(cls, ft: AsyncFoundry, job_id: str) -> AsyncJob:
         """Re-attach to a job by id (after a restart, from another process, in a new notebook)."""
+        job_id = job_state.check_job_id(job_id)
         jobs = ft.openai.fine_tuning.jobs
         raw = await safe_call(ft, lambda: jobs.retrieve(job_id), what=f"get job {job_id}")
         return cls(ft, raw)

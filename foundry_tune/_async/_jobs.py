@@ -12,6 +12,7 @@ from foundry_tune._async._job import AsyncJob
 from foundry_tune._core.paging import PageGuard
 from foundry_tune._core.scan import SCAN_LIMIT, JobScan, Keep, job_filter, wanted_metadata
 from foundry_tune._core.status import JobStatus
+from foundry_tune.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from foundry_tune._async._foundry import AsyncFoundry
@@ -69,7 +70,12 @@ class AsyncJobsAPI:
         suffix: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> builtins.list[AsyncJob]:
-        """Jobs newest first, optionally filtered by status, fingerprint, suffix or metadata."""
+        """Jobs newest first (at most ``limit``, 1 to 1,000), optionally filtered by status,
+        fingerprint, suffix or metadata."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SCAN_LIMIT:
+            huge = isinstance(limit, int) and limit.bit_length() > 64
+            shown = "a huge integer" if huge else repr(limit)
+            raise InvalidParameterError(f"limit must be a whole number from 1 to {SCAN_LIMIT:,}, got {shown}")
         wanted = wanted_metadata(metadata, fingerprint)
         keep = job_filter(status, suffix)
 

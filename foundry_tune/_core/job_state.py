@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.checkpoints import Checkpoint
@@ -23,6 +24,7 @@ __all__ = [
     "RESUME_REACHED",
     "JobState",
     "as_dict",
+    "check_job_id",
     "control_already_applied",
     "deploy_kwargs",
     "model_to_deploy",
@@ -31,6 +33,18 @@ __all__ = [
     "wait_is_over",
     "wait_timeout_message",
 ]
+
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # fullmatch: "$" also matches before "\n"
+
+
+def check_job_id(job_id: object) -> str:
+    """``job_id`` if it looks like a job id (``ftjob-...``: letters, digits, ``_ . : -``, at most
+    128 characters); else :class:`~foundry_tune.errors.InvalidParameterError` naming it."""
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        shown = repr(job_id)[:80] if isinstance(job_id, str) else type(job_id).__name__
+        raise InvalidParameterError(f"job_id must be a job id such as 'ftjob-abc123' (letters, digits, "
+                                    f"'_', '.', ':' or '-'), got {shown}")
+    return job_id
 
 CANCEL_REACHED = frozenset({JobStatus.CANCELLING, JobStatus.CANCELLED})
 """Statuses that show a cancel request took effect."""

@@ -113,6 +113,9 @@ def clamp_timeouts(extensions: dict[str, Any]) -> None:
     extensions["timeout"] = current
 
 
+_MAX_ATTEMPTS = 10_000  # far beyond any useful retry count; total_timeout bounds the call anyway
+
+
 def check_seconds(value: object, name: str, *, zero: bool = True) -> float:
     """``value`` as seconds if it is a finite number (``> 0``, or ``>= 0`` with ``zero``); anything
     else (a bool, a string, ``nan``, ``inf``, a negative number) is an
@@ -169,9 +172,11 @@ class RetryPolicy:
         from foundry_tune.errors import InvalidParameterError
 
         attempts = self.max_attempts
-        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= _MAX_ATTEMPTS:
+            huge = isinstance(attempts, int) and attempts.bit_length() > 64
+            shown = "a huge integer" if huge else repr(attempts)
             raise InvalidParameterError(
-                f"RetryPolicy: max_attempts must be an integer >= 1, got {attempts!r}")
+                f"RetryPolicy: max_attempts must be an integer from 1 to {_MAX_ATTEMPTS:,}, got {shown}")
         check_seconds(self.total_timeout, "RetryPolicy: total_timeout", zero=False)
         check_seconds(self.initial_backoff, "RetryPolicy: initial_backoff")
         check_seconds(self.max_backoff, "RetryPolicy: max_backoff")

@@ -52,6 +52,7 @@ class Job(JobState):
     @classmethod
     def attach(cls, ft: Foundry, job_id: str) -> Job:
         """Re-attach to a job by id (after a restart, from another process, in a new notebook)."""
+        job_id = job_state.check_job_id(job_id)
         jobs = ft.openai.fine_tuning.jobs
         raw = safe_call(ft, lambda: jobs.retrieve(job_id), what=f"get job {job_id}")
         return cls(ft, raw)

@@ -13,6 +13,7 @@ from foundry_tune._core.scan import SCAN_LIMIT, JobScan, Keep, job_filter, wante
 from foundry_tune._core.status import JobStatus
 from foundry_tune._sync._calls import safe_call
 from foundry_tune._sync._job import Job
+from foundry_tune.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from foundry_tune._sync._foundry import Foundry
@@ -70,7 +71,12 @@ class JobsAPI:
         suffix: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> builtins.list[Job]:
-        """Jobs newest first, optionally filtered by status, fingerprint, suffix or metadata."""
+        """Jobs newest first (at most ``limit``, 1 to 1,000), optionally filtered by status,
+        fingerprint, suffix or metadata."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= SCAN_LIMIT:
+            huge = isinstance(limit, int) and limit.bit_length() > 64
+            shown = "a huge integer" if huge else repr(limit)
+            raise InvalidParameterError(f"limit must be a whole number from 1 to {SCAN_LIMIT:,}, got {shown}")
         wanted = wanted_metadata(metadata, fingerprint)
         keep = job_filter(status, suffix)
 

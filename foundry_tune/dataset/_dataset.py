@@ -18,7 +18,7 @@ from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._split import split_file
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
 from foundry_tune.dataset._validator import Check, iter_records, line_keys, run_validation
-from foundry_tune.errors import DatasetError, DatasetValidationError
+from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidParameterError
 
 __all__ = ["Dataset", "validate_file"]
 
@@ -195,6 +195,10 @@ class Dataset:
         ``Reinforcement`` method brings its own); ``strict`` turns over-long examples into errors;
         ``validation`` (another dataset or path) is checked for examples shared with this one.
         """
+        if model is not None and (not isinstance(model, str) or not model.strip() or model != model.strip()
+                                  or not model.isprintable()):
+            raise InvalidParameterError(f"model must be a base model name such as 'gpt-4.1-mini' (no "
+                                        f"whitespace around it, no control character), got {model!r:.80}")
         kind = None if method is None else parse_method_kind(method)
         grader = grader if grader is not None else getattr(method, "grader", None)
         if response_format is None:

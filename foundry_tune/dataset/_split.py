@@ -45,7 +45,10 @@ def split_file(
     """Write the (train, validation) parts of a JSONL source to two new temporary files."""
     if isinstance(validation, bool) or not isinstance(validation, (int, float)) or not 0 < validation < 1:
         raise InvalidParameterError(f"validation must be a fraction between 0 and 1, got {validation!r}")
-    seed_bytes = str(int(seed)).encode()
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        shown = repr(seed) if not isinstance(seed, int) or seed.bit_length() <= 64 else "<a huge integer>"
+        raise InvalidParameterError(f"seed must be a whole number from 0 to 2**63 - 1, got {shown}")
+    seed_bytes = str(seed).encode()
     keys: array[int] = array("Q")
     with open_stream() as stream:
         for chunk in iter_chunks(stream):

@@ -73,7 +73,7 @@ async def test_an_arm_call_keeps_its_total_timeout(serve: Callable[..., SlowServ
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["trickle", "stall"])
+@pytest.mark.parametrize("mode", ["trickle", "stall", "hang"])
 async def test_wait_keeps_its_timeout_with_the_default_policy(serve: Callable[..., SlowServer],
                                                              mode: Mode) -> None:
     # The first answer is the job (to attach); every later one trickles or stalls.

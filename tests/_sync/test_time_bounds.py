@@ -71,7 +71,7 @@ def test_an_arm_call_keeps_its_total_timeout(serve: Callable[..., SlowServer]) -
     assert 1.5 <= took <= 2 + SLACK_CALL, f"{took:.1f}s"
 
 
-@pytest.mark.parametrize("mode", ["trickle", "stall"])
+@pytest.mark.parametrize("mode", ["trickle", "stall", "hang"])
 def test_wait_keeps_its_timeout_with_the_default_policy(serve: Callable[..., SlowServer],
                                                              mode: Mode) -> None:
     # The first answer is the job (to attach); every later one trickles or stalls.
