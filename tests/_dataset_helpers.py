@@ -58,3 +58,15 @@ def sft_dataset(n: int, seed: int, name: str = "support.jsonl") -> Any:
     from foundry_tune.dataset import Dataset
 
     return Dataset.from_records(demo_records(n, seed=seed), name=name)
+
+
+def race_data(tag: str, rows: int = 10) -> tuple[Any, Any]:
+    """Training and validation data of one race only (tagged, so nothing earlier can be reused), as
+    two :class:`~foundry_tune.Dataset`."""
+    from foundry_tune.dataset import Dataset
+
+    records = [sft(i) for i in range(2 * rows)]
+    for record in records:
+        record["messages"][0]["content"] = f"You answer briefly. [{tag}]"
+    return (Dataset.from_records(records[:rows], name="train.jsonl"),
+            Dataset.from_records(records[rows:], name="val.jsonl"))

@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from _dataset_helpers import sft
+from _dataset_helpers import race_data
 
 from foundry_tune import Foundry
 from foundry_tune.dataset import Dataset
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.own_emulator()
 
 ROUNDS = 5
 CALLERS = 3
-
-
-def race_data(tag: str, rows: int = 10) -> tuple[Dataset, Dataset]:
-    """Training and validation data of this round only (nothing earlier can be reused)."""
-    records = [sft(i) for i in range(2 * rows)]
-    for record in records:
-        record["messages"][0]["content"] = f"You answer briefly. [{tag}]"
-    return (Dataset.from_records(records[:rows], name="train.jsonl"),
-            Dataset.from_records(records[rows:], name="val.jsonl"))
 
 
 def uploads_of(ft: Foundry, *datasets: Dataset) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _client_fakes import FakeClock
 
 from foundry_tune._core.polling import Deadline, PollSchedule, adaptive_or_fixed, job_schedule
 from foundry_tune._core.retry import UNREACHABLE_WINDOW, check_seconds, remaining_budget, time_bound
@@ -115,21 +116,8 @@ def _unresolved() -> httpx.ConnectError:
         return exc
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def test_refusals_are_retried_briefly_then_named() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=0.0)
     policy = RetryPolicy(max_attempts=50, total_timeout=300, sleep=clock.sleep, clock=clock)
     error = _refused()
 
@@ -148,7 +136,7 @@ def test_refusals_are_retried_briefly_then_named() -> None:
 
 
 def test_a_service_back_after_a_refusal_answers_the_call() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=0.0)
     policy = RetryPolicy(sleep=clock.sleep, clock=clock)
     error, answers = _refused(), iter([None, None, "ok"])
 

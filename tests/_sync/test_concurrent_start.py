@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from _dataset_helpers import sft
+from _dataset_helpers import race_data
 
 from foundry_tune._sync._foundry import Foundry
 from foundry_tune.dataset import Dataset
@@ -21,15 +21,6 @@ pytestmark = pytest.mark.own_emulator()
 
 ROUNDS = 5
 CALLERS = 3
-
-
-def race_data(tag: str, rows: int = 10) -> tuple[Dataset, Dataset]:
-    """Training and validation data of this test only (nothing earlier can be reused)."""
-    records = [sft(i) for i in range(2 * rows)]
-    for record in records:
-        record["messages"][0]["content"] = f"You answer briefly. [{tag}]"
-    return (Dataset.from_records(records[:rows], name="train.jsonl"),
-            Dataset.from_records(records[rows:], name="val.jsonl"))
 
 
 def uploads_of(ft: Foundry, *datasets: Dataset) -> int:
