@@ -29,7 +29,9 @@ from foundry_tune.methods import Supervised
 
 from ._helpers import DropAfterCreate, flaky_connection, sft_data
 
-pytestmark = [pytest.mark.emulator]
+# An emulator of its own whose jobs never finish while the module runs: the tests count the files on
+# the service, and a finished job (this module's or another's on the shared emulator) adds one.
+pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=600.0)]
 
 ROUTES = {
     "files": {},
