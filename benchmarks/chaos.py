@@ -144,14 +144,17 @@ class ChaosReport:
 
 
 class _RetryCounter(logging.Handler):
+    """Counts the client's retry records (logged at INFO, as the openai SDK logs its retries)."""
+
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.count = 0
         self._lock2 = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        with self._lock2:
-            self.count += 1
+        if record.getMessage().startswith("Retrying"):
+            with self._lock2:
+                self.count += 1
 
 
 def _rft_rows(n: int, offset: int) -> Iterator[dict[str, Any]]:
@@ -267,7 +270,7 @@ def run_chaos(
     retry_log = logging.getLogger("foundry_tune.retry")
     retry_log.addHandler(counter)
     level = retry_log.level
-    retry_log.setLevel(logging.WARNING)  # count retries even when the root logger is quieter
+    retry_log.setLevel(logging.INFO)  # count retries even when the root logger is quieter
     policy = _policy(retry)
     started = time.monotonic()
     try:

@@ -12,8 +12,9 @@ examples, base model and tuned deployment:
 * ``foundry-tune``: ``evaluate(..., concurrency=8)`` with exact match, ROUGE-L and BLEU, the
   confidence intervals and the paired tests.
 
-It also times the statistics alone (3 continuous metrics, 2 targets, 3 paired tests) on 500
-examples, the largest sample that is bootstrapped, and on 10,000 (normal approximation).
+It also times the statistics alone (3 continuous metrics, 2 targets, 3 paired sign-flip tests) on
+500 examples, the largest sample whose interval is bootstrapped, and on 10,000 (normal interval,
+Monte-Carlo sign-flip test).
 The run fails (exit 1) if a target is missed: ``evaluate`` at least 4x faster than the loop, the
 same exact-match scores as the loop, and the statistics in under 5 s.
 """

@@ -172,7 +172,8 @@ def demo_records(n: int = 120, *, seed: int = 7) -> Iterator[dict[str, Any]]:
 
 DEMO_QUESTIONS = (
     "How much does the Ridgeline 2 tent weigh, roughly?",
-    "What warranty do I get on the Nimbus rain jacket if I buy it today?",
+    "How long is the warranty on a new Nimbus rain jacket?",
     "How long does shipping to Spain take these days?",
 )
-"""Questions the demo asks the base and the tuned model (close to, but not copies of, training rows)."""
+"""Questions the demo asks the base and the tuned model (close to, but not copies of, training rows;
+at most 12 words, so that the emulator's base model quotes each one whole)."""

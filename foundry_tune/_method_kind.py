@@ -32,7 +32,7 @@ _ALIASES = {
 
 
 def parse_method_kind(value: object) -> MethodKind:
-    """Accept a :class:`MethodKind`, a name (``"sft"``, ``"dpo"``, ``"rft"``, or the wire names),
+    """Accept a [`MethodKind`][MethodKind], a name (``"sft"``, ``"dpo"``, ``"rft"``, or the wire names),
     or any object with a ``kind`` attribute (the ``TuningMethod`` classes)."""
     if isinstance(value, MethodKind):
         return value

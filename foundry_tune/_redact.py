@@ -1,7 +1,7 @@
 """The masking rules for secrets in URLs and in grader JSON.
 
 They sit at the bottom of the package, below the graders and the datasets, because those mask
-their own reprs, saved files and errors with them; :mod:`foundry_tune._core.redact` builds the
+their own reprs, saved files and errors with them; [`foundry_tune._core.redact`][_core.redact] builds the
 text and log masking of the rest of the library on the same rules.
 """
 
@@ -30,7 +30,8 @@ def is_secret_name(name: str) -> bool:
 
 def is_secret_param(name: str) -> bool:
     """Whether a URL query parameter named ``name`` may carry a secret: a secret-looking name
-    (:func:`is_secret_name`) or one of ``code``, ``sig``, ``pwd``, ``pass``, ``sas``, ``session``."""
+    ([`is_secret_name()`][is_secret_name]) or one of ``code``, ``sig``, ``pwd``, ``pass``, ``sas``,
+    ``session``."""
     return name.strip().lower() in _SECRET_PARAMS or is_secret_name(name)
 
 
@@ -58,7 +59,8 @@ def _mask_netloc(parts: SplitResult) -> str:
 def mask_url(url: str, *, every_value: bool = False) -> str:
     """``url`` with its password (``https://user:pass@host``) and secret query values masked.
 
-    A query value is secret when its name looks like one (see :func:`is_secret_param`), or always
+    A query value is secret when its name looks like one (see [`is_secret_param()`][is_secret_param]), or
+    always
     with ``every_value`` (an endpoint grader's URL, where function keys travel as ``?code=``).
     Parameter names, the host and the path stay readable. A URL that cannot be parsed keeps only
     what precedes its query and any ``@``.

@@ -1,19 +1,61 @@
-"""Plain-text and HTML renderings of a small table (header row first), for reports and sweeps."""
+"""Plain-text and HTML renderings of a small table (header row first), for reports, sweeps and the CLI.
+
+Columns are padded to the widest cell as a terminal shows it: ids are never cut (Azure job ids are
+38 characters, file ids 37, deployment names up to 64), wide characters (CJK, most emoji) count
+two columns and combining marks none, and a cell's line breaks and tabs become spaces, so every
+row stays on one line and the columns line up.
+"""
 
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["html_table", "text_table"]
+__all__ = ["columns", "display_width", "html_table", "text_table"]
+
+_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+
+
+def display_width(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and fullwidth characters count 2,
+    combining marks and zero-width characters 0, everything else 1."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _cell(value: str) -> str:
+    return _BREAKS.sub(" ", value)
+
+
+def _pad(cell: str, width: int) -> str:
+    return cell + " " * (width - display_width(cell))
+
+
+def _aligned(rows: Sequence[Sequence[str]], separator: str) -> tuple[list[str], list[int]]:
+    cells = [[_cell(c) for c in row] for row in rows]
+    widths = [max(display_width(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = [separator.join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return lines, widths
 
 
 def text_table(rows: Sequence[Sequence[str]]) -> str:
     """Columns padded to their widest cell, separated by `` | ``, a rule under the header."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines, widths = _aligned(rows, " | ")
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as columns separated by two spaces, each as wide as its widest cell (the CLI's tables:
+    a header row of names in capitals, then one row per item), one line per row, ending in a newline."""
+    lines, _ = _aligned(rows, "  ")
+    return "".join(line + "\n" for line in lines)
 
 
 def html_table(rows: Sequence[Sequence[str]], caption: str | None = None) -> str:

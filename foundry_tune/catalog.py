@@ -3,7 +3,7 @@
 One table serves the validator (token limit per example, tokenizer encoding), the method
 checks (which methods a model supports), the cost estimate (prices) and the emulator
 (its model allow-list). Prices are list prices in USD, dated and sourced below; they change,
-so :func:`set_price` lets you override any of them.
+so [`set_price()`][set_price] lets you override any of them.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ __all__ = [
 class TrainingType(str, enum.Enum):
     """Azure's training tier (the ``trainingType`` of a fine-tuning job).
 
-    The value is the documented name. :attr:`wire` is the spelling foundry-tune sends,
-    :attr:`echo` the spelling Azure writes back in job bodies (they differ: the service
+    The value is the documented name. [`wire`][wire] is the spelling foundry-tune sends,
+    [`echo`][echo] the spelling Azure writes back in job bodies (they differ: the service
     accepted ``"Standard"`` and echoed ``"standard"``, see ``docs/jobs.md``).
     """
 
@@ -99,7 +99,7 @@ def parse_training_type(value: str | TrainingType) -> TrainingType:
     """Read a training type in any casing: ``Standard``, ``GlobalStandard`` / ``Global``,
     ``DataZone`` / ``DataZoneStandard``, ``Developer`` / ``developerTier`` (spaces, ``-`` and
     ``_`` are ignored, so ``global_standard`` works too). Raises
-    :class:`~foundry_tune.errors.InvalidParameterError` for anything else."""
+    [`InvalidParameterError`][InvalidParameterError] for anything else."""
     if isinstance(value, TrainingType):
         return value
     if isinstance(value, str):
@@ -145,18 +145,19 @@ class ModelInfo:
     name: str
     version: str
     encoding: str
-    """The tiktoken encoding token counts use (an approximation when :attr:`exact_tokens` is false)."""
+    """The tiktoken encoding token counts use (an approximation when [`exact_tokens`][exact_tokens] is
+    false)."""
     max_example_tokens: int
     methods: frozenset[MethodKind]
     vision: bool
     price: Price | None
     """List prices, or ``None`` where no public price is known (estimates then show no cost)."""
     training_types: frozenset[TrainingType] = frozenset({TrainingType.STANDARD, TrainingType.GLOBAL_STANDARD})
-    """The training types Foundry accepts for this model (see :class:`TrainingType`)."""
+    """The training types Foundry accepts for this model (see [`TrainingType`][TrainingType])."""
     deployment_format: str = "OpenAI"
     """The ARM ``properties.model.format`` a deployment of this model (or its fine-tunes) needs."""
     exact_tokens: bool = True
-    """Whether :attr:`encoding` is the model's own tokenizer; ``False`` for open models, whose
+    """Whether [`encoding`][encoding] is the model's own tokenizer; ``False`` for open models, whose
     token counts foundry-tune can only approximate offline."""
 
     def supports(self, method: MethodKind) -> bool:
@@ -249,7 +250,7 @@ def lookup_model(name: str) -> ModelInfo | None:
 
 
 def price_for(name: str) -> Price | None:
-    """The price in force for a model: a :func:`set_price` override, else the table's."""
+    """The price in force for a model: a [`set_price()`][set_price] override, else the table's."""
     info = lookup_model(name)
     if info is None:
         return _price_overrides.get(name)

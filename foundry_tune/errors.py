@@ -1,4 +1,5 @@
-"""The exception hierarchy: every error foundry-tune raises derives from :class:`FoundryTuneError`.
+"""The exception hierarchy: every error foundry-tune raises derives from
+[`FoundryTuneError`][FoundryTuneError].
 
 Errors that come from the service carry its HTTP status, error code, message and request id.
 No error message or repr ever includes a credential.
@@ -56,7 +57,7 @@ class DatasetError(FoundryTuneError):
 
 
 class IssueLike(Protocol):
-    """One problem in a report, as :class:`DatasetValidationError` exposes it."""
+    """One problem in a report, as [`DatasetValidationError`][DatasetValidationError] exposes it."""
 
     @property
     def line(self) -> int | None:
@@ -75,7 +76,7 @@ class IssueLike(Protocol):
 
 
 class ReportLike(Protocol):
-    """What :class:`DatasetValidationError` needs from a validation report (the dataset
+    """What [`DatasetValidationError`][DatasetValidationError] needs from a validation report (the dataset
     validator's report has this shape); errors depend on the shape, not on the dataset package."""
 
     @property

@@ -2,7 +2,8 @@
 
 Each is a frozen, typed model. Every hyperparameter defaults to ``"auto"`` (the service picks),
 is checked locally against the documented limits, and serializes to the wire ``method`` object
-that ``fine_tuning.jobs.create`` takes. :meth:`TuningMethod.from_wire` reads it back from a job,
+that ``fine_tuning.jobs.create`` takes. [`TuningMethod.from_wire()`][TuningMethod.from_wire] reads it back
+from a job,
 tolerating Azure's ``-1`` for "auto", missing keys and keys it does not know.
 """
 
@@ -210,7 +211,8 @@ class TuningMethod(BaseModel):
         return {"type": self.kind.value, self.kind.value: self._wire_body()}
 
     def check_model(self, model: str) -> ModelInfo | None:
-        """Raise :class:`InvalidParameterError` when ``model`` is known not to support this method.
+        """Raise [`InvalidParameterError`][InvalidParameterError] when ``model`` is known not to support this
+        method.
 
         Returns the catalog entry, or ``None`` for a model the catalog does not know (not checked).
         """

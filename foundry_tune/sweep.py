@@ -1,9 +1,9 @@
 """Hyperparameter sweeps: ``ft.sweep(builder, grid={...})`` starts one idempotent job per grid
 point within Foundry's per-resource limits, ``wait()`` shows them all, ``results()`` ranks them and
-``deploy_best()`` deploys the winner (see :class:`Sweep`).
+``deploy_best()`` deploys the winner (see [`Sweep`][Sweep]).
 
 The implementation is ``foundry_tune._sync._sweep``, generated from the async source whose
-:class:`~foundry_tune.aio.AsyncSweep` is the async twin (``await ft.sweep(...)``).
+[`AsyncSweep`][aio.AsyncSweep] is the async twin (``await ft.sweep(...)``).
 """
 
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT  # noqa: F401 (importable helpers)

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -140,6 +141,7 @@ def test_arbitrary_json_records(records: list[dict[str, Any]], method: str | Non
     fraction=st.floats(0.05, 0.95),
     seed=st.integers(0, 2**31),
 )
+@pytest.mark.filterwarnings("ignore:.*the service needs at least 10 examples:UserWarning")
 def test_split_never_shares_an_example(records: list[dict[str, Any]], fraction: float, seed: int) -> None:
     data = Dataset.from_records(records)
     try:

@@ -232,7 +232,8 @@ def test_split_needs_two_distinct_examples() -> None:
 
 
 def test_split_of_a_small_file_leaves_at_least_one_on_each_side() -> None:
-    train, valid = Dataset.from_records(sft(i) for i in range(3)).split(validation=0.01)
+    with pytest.warns(UserWarning, match="the training part has 2 and the validation part 1 examples"):
+        train, valid = Dataset.from_records(sft(i) for i in range(3)).split(validation=0.01)
     assert len(_lines(train)) == 2 and len(_lines(valid)) == 1
 
 

@@ -31,12 +31,14 @@ def test_json_shape(tmp_path: Path) -> None:
     report = validate_file(_broken(tmp_path), "sft", model="gpt-4.1-mini")
     data = json.loads(report.to_json())
     assert set(data) == {"valid", "path", "method", "examples", "errors", "warnings", "tokens", "estimate",
-                         "tokens_approximate"}
+                         "tokens_approximate", "groups"}
     assert data["tokens_approximate"] is None  # gpt-4.1-mini counts are exact (o200k_base)
     assert data["valid"] is False and data["method"] == "sft" and data["examples"] == 12
     assert data["path"].endswith("broken.jsonl")
     assert data["errors"] == [{"line": 2, "code": "sft.weight_invalid", "message": report.errors[0].message}]
     assert data["warnings"] == [{"line": 6, "code": "data.duplicate", "message": report.warnings[0].message}]
+    assert [(g["code"], g["severity"], g["count"], g["lines"]) for g in data["groups"]] == [
+        ("sft.weight_invalid", "error", 1, [2]), ("data.duplicate", "warning", 1, [6])]
     # Statistics cover the examples that passed the rules.
     assert data["tokens"]["examples"] == 11 and data["tokens"]["total_tokens"] > 0
     assert data["estimate"]["n_epochs"] >= 1
@@ -55,7 +57,7 @@ def test_text_report(tmp_path: Path) -> None:
 def test_text_report_limits_each_code(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "x.jsonl", ["{"] * 30)
     report = validate_file(path, "sft")
-    text = report.to_text(limit_per_code=5)
+    text = report.to_text(limit_per_code=5, grouped=False)
     assert text.count("[file.invalid_json]") == 6  # 5 issues + the "not shown" line
     assert "25 more [file.invalid_json] not shown" in text
     assert report.to_text(limit_per_code=None).count("[file.invalid_json]") == 30

@@ -274,7 +274,9 @@ def test_chat_and_responses_use_the_deployment_name_as_model(fake_ft, server):
 
 
 def test_names_and_bodies_are_checked():
-    assert default_name(FT_MODEL) == "gpt-4.1-mini-2025-04-14-ft-0123456789abcdef"
+    assert default_name("gpt-4.1-mini-2025-04-14.ft-0123456789abcdef0123456789abcdef-support") == (
+        "gpt-4.1-mini-support-01234567")
+    assert validate_name(default_name(FT_MODEL)) == default_name(FT_MODEL)
     long_model = "gpt-4.1-mini-2025-04-14.ft-" + "a" * 80
     name = default_name(long_model)
     assert len(name) <= 64 and validate_name(name) == name

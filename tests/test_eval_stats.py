@@ -59,19 +59,20 @@ def test_paired_difference_binary_is_mcnemar() -> None:
     assert d.test == "mcnemar-exact"
     assert d.difference == pytest.approx(8 / 15)
     assert d.p_value == pytest.approx(22 / 1024)
-    # Wald: (9 - 1)/15 ± 1.96 * sqrt(1 + 9 - 8²/15) / 15
-    half = 1.959964 * math.sqrt(10 - 64 / 15) / 15
-    assert (d.low, d.high) == pytest.approx((8 / 15 - half, 8 / 15 + half), abs=1e-5)
+    # One pseudo-pair added to each discordant cell: (10 - 2)/17 ± 1.96 * sqrt((12/17 - (8/17)²) / 17)
+    half = 1.959964 * math.sqrt((12 / 17 - (8 / 17) ** 2) / 17)
+    assert (d.low, d.high) == pytest.approx((8 / 17 - half, 8 / 17 + half), abs=1e-5)
     assert d.significant() and d.low > 0
 
 
-def test_paired_difference_continuous_bootstrap() -> None:
+def test_paired_difference_continuous_sign_flip() -> None:
     base = [0.2, 0.3, 0.25, 0.4, 0.1, 0.35, 0.3, 0.2, 0.15, 0.3] * 3
     better = [b + 0.3 + 0.01 * (i % 3) for i, b in enumerate(base)]
     d = paired_difference(base, better)
-    assert d.test == "paired-bootstrap"
+    assert d.test == "sign-flip-monte-carlo"
     assert d.difference == pytest.approx(0.31, abs=0.001)
-    assert d.p_value < 0.01 and d.low > 0.3
+    # Every difference is positive: no sampled sign pattern beats the observed one.
+    assert d.p_value == pytest.approx(2 / 10_000) and 0.3 < d.low < d.difference < d.high < 0.32
     noise = [b + (0.05 if i % 2 else -0.05) for i, b in enumerate(base)]
     same = paired_difference(base, noise)
     assert same.p_value > 0.5 and same.low < 0 < same.high
@@ -79,7 +80,7 @@ def test_paired_difference_continuous_bootstrap() -> None:
         paired_difference([0.1], [0.1, 0.2])
 
 
-def test_large_samples_use_the_normal_approximation() -> None:
+def test_large_samples_use_the_normal_interval() -> None:
     values = [(i * 7919 % 1000) / 1000 for i in range(2000)]  # a spread of values in [0, 1)
     e = estimate(values, binary=False)
     mean = sum(values) / len(values)
@@ -91,4 +92,6 @@ def test_large_samples_use_the_normal_approximation() -> None:
     assert boot == pytest.approx((e.low, e.high), abs=0.005)
     shifted = [v + 0.01 + (0.02 if i % 2 else -0.02) for i, v in enumerate(values)]
     d = paired_difference(values, shifted, binary=False)
-    assert d.test == "paired-z" and d.difference == pytest.approx(0.01) and d.p_value < 1e-6
+    # The paired test samples sign patterns at every size; none comes near the observed sum here.
+    assert d.test == "sign-flip-monte-carlo" and d.difference == pytest.approx(0.01)
+    assert d.p_value == pytest.approx(2 / 10_000) and d.low > 0

@@ -288,7 +288,8 @@ def test_terminal_progress_redraws_one_line() -> None:
         event = _metrics_event(i, i * 10, 40, 0.5)
         state.apply(JobStatus.RUNNING, [event])
         reporter.update(state, [event])
-    assert out.getvalue().count("\r\x1b[2K") == 2
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.count("\x1b[K") == 3 and "\n" not in text  # redrawn in place
     assert "step 30/40 (75%)" in out.getvalue()
     assert "train_loss 0.5000" in out.getvalue()
 

@@ -92,3 +92,16 @@ def test_wait_output_lists_every_trial(capsys: pytest.CaptureFixture[str]) -> No
     s._display(None, sys.stderr)(s)
     err = capsys.readouterr().err
     assert "sweep [1/2] n_epochs=1: waiting" in err and "sweep [2/2] n_epochs=2: waiting" in err
+
+
+def test_the_progress_variable_turns_the_sweep_lines_off(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOUNDRY_TUNE_PROGRESS", "off")
+    s = Sweep(_builder(), {"n_epochs": [1, 2]}, start=False)
+    s._display(None, sys.stderr)(s)
+    assert capsys.readouterr().err == ""
+    # an explicit callable still wins over the variable
+    seen: list[object] = []
+    s._display(seen.append, sys.stderr)(s)
+    assert seen == [s]

@@ -62,8 +62,8 @@ class _BearerAuth(httpx.Auth):
 class AsyncArmClient:
     """Calls ARM for one Cognitive Services (Foundry) account.
 
-    Paths given to :meth:`request` are relative to the account, e.g. ``/deployments/x``. Errors
-    come out translated (:mod:`foundry_tune._core.translate`); transient ones are retried.
+    Paths given to [`request()`][request] are relative to the account, e.g. ``/deployments/x``. Errors
+    come out translated (`foundry_tune._core.translate`); transient ones are retried.
     ``verify`` (a CA bundle path, or ``SSL_CERT_FILE`` and the like with ``True``) and the proxy
     from ``HTTPS_PROXY`` / ``NO_PROXY`` are trusted as by the connection's OpenAI client;
     ``transport`` replaces the HTTP transport (tests, custom proxies).
@@ -123,7 +123,7 @@ class AsyncArmClient:
         """Send a write that may start a long-running operation (PUT, DELETE) under the retry
         policy: its body, status and the ``Azure-AsyncOperation`` URL to follow, if any.
 
-        With ``ok_missing`` a 404 answers an :class:`ArmAnswer` with no body instead of raising.
+        With ``ok_missing`` a 404 answers an `ArmAnswer` with no body instead of raising.
         """
         url = self.account_path + path
         params = {"api-version": self.api_version}
@@ -138,7 +138,7 @@ class AsyncArmClient:
         return await self.retry.call(send, what=what)
 
     async def operation(self, url: str, *, what: str) -> dict[str, Any] | None:
-        """The status body of the long-running operation at ``url`` (from :meth:`begin`); None
+        """The status body of the long-running operation at ``url`` (from [`begin()`][begin]); None
         if the service no longer knows it (404) or ``url`` is not on the ARM endpoint."""
         if not same_host(url, self.endpoint):
             return None
@@ -150,8 +150,8 @@ class AsyncArmClient:
 
     async def list(self, path: str, *, what: str) -> AsyncIterator[dict[str, Any]]:
         """Every item of a paged ARM list (``value`` + ``nextLink``), at most
-        :data:`~foundry_tune._core.arm.ARM_LIST_MAX_PAGES` pages and
-        :data:`~foundry_tune._core.arm.ARM_LIST_MAX_SECONDS` seconds; a page that repeats an
+        `ARM_LIST_MAX_PAGES` pages and
+        `ARM_LIST_MAX_SECONDS` seconds; a page that repeats an
         earlier one ends the scan."""
         page = await self.request("GET", path, what=what) or {}
         guard = arm_page_guard(what, self.retry.clock)
@@ -176,7 +176,7 @@ class AsyncArmClient:
 
     # unasync: remove-begin
     async def aclose(self) -> None:
-        """The same as :meth:`close` (the spelling of httpx and other async clients)."""
+        """The same as [`close()`][close] (the spelling of httpx and other async clients)."""
         await self.close()
 
     # unasync: remove-end

@@ -1,8 +1,8 @@
 """``ft.fine_tune(model)``: the immutable builder that validates, uploads once and starts once.
 
-The builder is a connection plus a :class:`~foundry_tune._core.spec.JobSpec` (the job description,
+The builder is a connection plus a [`JobSpec`][JobSpec] (the job description,
 its checks, validation, fingerprint and create arguments, all without I/O); this module adds the
-network steps of :meth:`~AsyncFineTuneBuilder.plan` and :meth:`~AsyncFineTuneBuilder.start`.
+network steps of [`plan()`][AsyncFineTuneBuilder.plan] and [`start()`][AsyncFineTuneBuilder.start].
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ log = logging.getLogger("foundry_tune.job")
 @dataclasses.dataclass(frozen=True)
 class AsyncFineTuneBuilder:
     """Describes a fine-tuning job. Every method returns a new builder; nothing touches the
-    service until :meth:`start` (or the read-only lookups of :meth:`plan`).
+    service until [`start()`][start] (or the read-only lookups of [`plan()`][plan]).
 
+    ```pycon
     >>> job = (ft.fine_tune("gpt-4.1-mini").train_on("train.jsonl").validate_on("val.jsonl")
     ...          .method(Supervised(n_epochs=3)).suffix("support").training_type("GlobalStandard")
     ...          .start())
+    ```
     """
 
     ft: AsyncFoundry = dataclasses.field(repr=False, compare=False)
@@ -99,7 +101,7 @@ class AsyncFineTuneBuilder:
     # --- describing the job ------------------------------------------------------------------
 
     def train_on(self, data: Dataset | str | os.PathLike[str] | Any) -> AsyncFineTuneBuilder:
-        """Training data: a :class:`~foundry_tune.Dataset`, a JSONL path, or an uploaded file id."""
+        """Training data: a [`Dataset`][Dataset], a JSONL path, or an uploaded file id."""
         return self._with(self.spec.train_on(data))
 
     def validate_on(self, data: Dataset | str | os.PathLike[str] | Any) -> AsyncFineTuneBuilder:
@@ -127,7 +129,7 @@ class AsyncFineTuneBuilder:
     def training_type(self, training_type: str | TrainingType | None) -> AsyncFineTuneBuilder:
         """Azure's training tier, in any casing: ``"Standard"``, ``"GlobalStandard"`` (``"Global"``),
         ``"DataZone"`` (``"DataZoneStandard"``) or ``"Developer"`` (``"developerTier"``), or a
-        :class:`~foundry_tune.TrainingType`. ``None`` (the default) sends no training type: the
+        [`TrainingType`][TrainingType]. ``None`` (the default) sends no training type: the
         service then picks its default for the model. A type the catalog knows the model cannot
         be trained with is refused when the job is checked (``plan()``, ``start()``)."""
         return self._with(self.spec.training_type(training_type))
@@ -137,7 +139,7 @@ class AsyncFineTuneBuilder:
         return self._with(self.spec.integrations(integrations))
 
     def upload_options(self, **options: Any) -> AsyncFineTuneBuilder:
-        """Change how files are uploaded (see :class:`~foundry_tune.job.UploadOptions`):
+        """Change how files are uploaded (see [`UploadOptions`][UploadOptions]):
         ``single_request_limit``, ``part_size``, ``parallel_parts``, ``processing_timeout``."""
         return self._with(self.spec.upload_options(**options))
 
@@ -146,14 +148,14 @@ class AsyncFineTuneBuilder:
         return self._with(self.spec.strict_validation(strict))
 
     def check_grader(self, check: bool = True) -> AsyncFineTuneBuilder:
-        """Whether :meth:`start` asks the service's grader ``validate`` endpoint about a
+        """Whether [`start()`][start] asks the service's grader ``validate`` endpoint about a
         Reinforcement grader before anything is uploaded (on by default)."""
         return self._with(self.spec.check_grader(check))
 
     # --- local answers -----------------------------------------------------------------------
 
     def fingerprint(self) -> str:
-        """The fingerprint :meth:`start` tags the job with (hashes the data; no network)."""
+        """The fingerprint [`start()`][start] tags the job with (hashes the data; no network)."""
         return self.spec.fingerprint()
 
     def estimate(self) -> CostEstimate:
@@ -168,7 +170,7 @@ class AsyncFineTuneBuilder:
     # --- plan and start ----------------------------------------------------------------------
 
     async def plan(self, *, check_service: bool = True) -> Plan:
-        """What :meth:`start` would do, without doing it: validation results, which files it would
+        """What [`start()`][start] would do, without doing it: validation results, which files it would
         upload or reuse (and how), and whether it would create a job or return an existing one.
         With ``check_service`` it looks (read-only) for reusable files and jobs."""
         plan = await _flavour.run_blocking(self.spec.offline_plan)
@@ -188,7 +190,7 @@ class AsyncFineTuneBuilder:
 
     async def _find_reusable(self, fp: str, *, files: Sequence[str | None] | None = None) -> AsyncJob | None:
         """A live or succeeded job with fingerprint ``fp``; where the service does not echo job
-        metadata, one made of the same inputs (:func:`~foundry_tune._core.scan.same_inputs`).
+        metadata, one made of the same inputs ([`same_inputs()`][_core.scan.same_inputs]).
         ``files``: the ids of the uploaded training (and validation) files when already looked up."""
         found = await safe_call(
             self.ft,
@@ -208,21 +210,21 @@ class AsyncFineTuneBuilder:
         """Validate locally, upload each file once, and create the job once.
 
         1. The data is validated first: invalid data raises
-           :class:`~foundry_tune.errors.DatasetValidationError` and nothing is uploaded.
+           [`DatasetValidationError`][DatasetValidationError] and nothing is uploaded.
         2. Unless ``force_new``, a live or succeeded job with the same fingerprint (model, data
            hashes, method, suffix, seed, training type) is returned instead of a new one.
         3. Files already uploaded with the same content are reused; large ones go through the
-           Uploads API. A file the service rejects raises :class:`~foundry_tune.errors.UploadError`,
+           Uploads API. A file the service rejects raises [`UploadError`][UploadError],
            and so does a given file id uploaded for another purpose than fine-tuning.
         4. For Reinforcement, the service's grader ``validate`` endpoint is asked first: a rejection
-           raises :class:`~foundry_tune.errors.GraderError` before any upload
+           raises [`GraderError`][GraderError] before any upload
            (``.check_grader(False)`` skips it).
         5. The create call is never repeated blindly: after an ambiguous failure the job is looked
            up by fingerprint first.
         6. Identical starts on this machine (threads, tasks, processes, notebook kernels) take
            turns: the first makes the job, the others return it (``reused``). Each waits at most
            ``RetryPolicy.total_timeout`` for its turn, then raises
-           :class:`~foundry_tune.errors.LocalLockTimeoutError`. The lock files and the small
+           [`LocalLockTimeoutError`][LocalLockTimeoutError]. The lock files and the small
            ledger of what was made live in ``$FOUNDRY_TUNE_STATE_DIR`` (default
            ``~/.cache/foundry-tune``).
 

@@ -1,5 +1,5 @@
 """How the network layer talks to the service: safe calls go through the connection's retry policy;
-creates go through :func:`reconciled_create`, which never repeats a create blindly."""
+creates go through [`reconciled_create()`][reconciled_create], which never repeats a create blindly."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def reconciled_create(
     *,
     what: str,
 ) -> T:
-    """Create something at most once (see :class:`foundry_tune._core.once.CreateOnce`): every attempt
+    """Create something at most once (see [`foundry_tune._core.once.CreateOnce`][CreateOnce]): every attempt
     after the first looks it up (e.g. "is there a job with my fingerprint?") before creating, and
     after a create that got no answer it keeps looking up, without creating, for the policy's
     ``create_settle`` seconds (a gateway may still forward that create)."""

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import openai
+from openai.types.chat import ChatCompletionMessage
 
 from foundry_tune._async._calls import safe_call
 from foundry_tune._core.deployment_errors import deployment_error
@@ -51,7 +52,7 @@ async def wait_until(
     schedule: PollSchedule,
 ) -> None:
     """Call ``check`` until it returns True, sleeping on ``schedule`` (with the connection's retry
-    clock and sleep) in between; :class:`WaitTimeoutError` once ``timeout`` seconds passed."""
+    clock and sleep) in between; [`WaitTimeoutError`][WaitTimeoutError] once ``timeout`` seconds passed."""
     clock = ft.retry.clock
     deadline = Deadline.after(timeout, clock())
     while True:
@@ -100,8 +101,8 @@ class AsyncDeployment(DeploymentState):
 
         Right after ``ft.deployments.create`` it follows the ``Azure-AsyncOperation`` that ARM
         answered the PUT with (as azure-mgmt-core does), then reads the deployment once more;
-        otherwise it polls the deployment's ``provisioningState``. Raises :class:`DeploymentError`
-        with Azure's code and message if provisioning fails, and :class:`WaitTimeoutError` after
+        otherwise it polls the deployment's ``provisioningState``. Raises [`DeploymentError`][DeploymentError]
+        with Azure's code and message if provisioning fails, and [`WaitTimeoutError`][WaitTimeoutError] after
         ``timeout`` seconds (the deployment is left as it is).
         """
         clock = self._ft.retry.clock
@@ -134,7 +135,8 @@ class AsyncDeployment(DeploymentState):
         return provisioned(self._info)
 
     async def _probe(self) -> Readiness:
-        """One readiness check: a tiny chat call (see :func:`readiness_of` for what answers mean)."""
+        """One readiness check: a tiny chat call (see [`readiness_of()`][readiness_of] for what answers
+        mean)."""
         try:
             await self._ft.openai.chat.completions.create(
                 model=self.name,
@@ -160,16 +162,43 @@ class AsyncDeployment(DeploymentState):
 
         Takes a prompt string or a list of messages; ``system`` prepends a system message; other
         keyword arguments go to ``openai.chat.completions.create`` (``temperature``, ``max_tokens``...).
+        An answer that calls tools has no text (``""``): `chat_message()` returns its `tool_calls`.
+        """
+        message = await self.chat_message(prompt_or_messages, system=system, **kwargs)
+        return message.content or ""
+
+    async def chat_message(
+        self,
+        prompt_or_messages: str | Iterable[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        tools: Iterable[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatCompletionMessage:
+        """Chat completion with this deployment; returns the whole assistant message.
+
+        As `chat()`, plus the function `tools` the model may call (chat-completions definitions,
+        `{"type": "function", "function": {"name", "description", "parameters"}}`) and
+        `tool_choice` (`"auto"`, `"none"`, `"required"` or
+        `{"type": "function", "function": {"name": ...}}`). The result is openai's
+        `ChatCompletionMessage`: `content` (`None` when the model only calls tools) and
+        `tool_calls`, each with `function.name` and `function.arguments` (a JSON string as the
+        model wrote it: `json.loads()` it and check it before calling anything).
         """
         messages = as_messages(prompt_or_messages, system)
+        if tools is not None:
+            kwargs["tools"] = [dict(t) for t in tools]
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
         completion = await safe_call(
             self._ft,
             lambda: self._ft.openai.chat.completions.create(model=self.name, messages=messages, **kwargs),  # type: ignore[arg-type]
             what=f"chat with deployment {self.name!r}",
         )
         if not completion.choices:
-            return ""
-        return completion.choices[0].message.content or ""
+            return ChatCompletionMessage(role="assistant", content="")
+        return completion.choices[0].message
 
     async def responses(self, input: str | list[Any], **kwargs: Any) -> str:
         """Responses API call with this deployment; returns ``output_text``."""

@@ -1,8 +1,8 @@
 """One start at a time per job, and one upload at a time per content, on this machine.
 
-:func:`exclusive` serialises every holder of the same key on the same endpoint: tasks and threads
+[`exclusive()`][exclusive] serialises every holder of the same key on the same endpoint: tasks and threads
 of this process through a process-wide lock, other processes (notebook kernels, scripts) through a
-lock file in foundry-tune's state folder (:func:`foundry_tune._core.local_state.state_dir`). The
+lock file in foundry-tune's state folder ([`foundry_tune._core.local_state.state_dir()`][state_dir]). The
 holder reads and writes a small ledger entry next to the lock: the job (or file) the previous holder
 made, so that the next one returns it instead of making another, whatever the service's listing says.
 
@@ -59,7 +59,7 @@ _LEDGER_MAX_BYTES = 4096
 
 @dataclasses.dataclass(frozen=True)
 class Ledger:
-    """The ledger entry of a key, for its holder in :func:`exclusive` (``path`` is ``None`` when the
+    """The ledger entry of a key, for its holder in [`exclusive()`][exclusive] (``path`` is ``None`` when the
     state folder cannot be used: then it reads nothing and writes nothing)."""
 
     path: Path | None
@@ -85,10 +85,10 @@ class Ledger:
 @contextlib.asynccontextmanager
 async def exclusive(ft: AsyncFoundry, key: str, *, what: str) -> AsyncIterator[Ledger]:
     """Hold ``key`` on ``ft``'s endpoint alone on this machine (across tasks, threads and processes);
-    yields the key's :class:`Ledger`.
+    yields the key's [`Ledger`][Ledger].
 
     Waits at most the connection's retry budget (``RetryPolicy.total_timeout``), then raises
-    :class:`~foundry_tune.errors.LocalLockTimeoutError` naming ``what`` (e.g. "start of this job")
+    [`LocalLockTimeoutError`][LocalLockTimeoutError] naming ``what`` (e.g. "start of this job")
     and the lock file. When the state folder cannot be created or written, only this process is
     serialised (a warning says so).
     """

@@ -52,7 +52,7 @@ def named_lock(name: str) -> threading.Lock:
 
 
 async def acquire_within(lock: threading.Lock, timeout: float) -> bool:
-    """Acquire ``lock`` (from :func:`named_lock`), waiting at most ``timeout`` seconds without
+    """Acquire ``lock`` (from [`named_lock()`][named_lock]), waiting at most ``timeout`` seconds without
     blocking the event loop (it polls); whether it was acquired. Release it with ``lock.release()``."""
     deadline = asyncio.get_running_loop().time() + max(0.0, timeout)
     pause = 0.005
@@ -146,7 +146,7 @@ async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit
 
 
 class AsyncRetryPolicy:
-    """Runs async safe calls under a :class:`~foundry_tune.RetryPolicy` (``policy``, default
+    """Runs async safe calls under a [`RetryPolicy`][RetryPolicy] (``policy``, default
     ``RetryPolicy()``): the same retries, time bound and typed errors; it awaits its attempts and
     sleeps with ``sleep`` (``asyncio.sleep`` unless a test injects one)."""
 

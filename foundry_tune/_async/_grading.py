@@ -1,7 +1,7 @@
 """A service-side grader's score for one answer: the grader ``run`` request, written once.
 
-``evaluate()`` scores with it, and so does :meth:`GraderMetric.score
-<foundry_tune.evaluation.metrics.GraderMetric.score>` (with the blocking flavour). A grader runs
+``evaluate()`` scores with it, and so does `GraderMetric.score
+<foundry_tune.evaluation.metrics.GraderMetric.score>()` (with the blocking flavour). A grader runs
 on the connection it is bound to, which must send requests the way this flavour does.
 """
 

@@ -1,6 +1,6 @@
 """A fine-tuning job: status, waiting with progress, events, metrics, checkpoints, control, deploy.
 
-The fields (status, tuned model, error, ...) are :class:`~foundry_tune._core.job_state.JobState`'s;
+The fields (status, tuned model, error, ...) are [`JobState`][JobState]'s;
 this module adds what calls the service.
 """
 
@@ -16,11 +16,12 @@ from foundry_tune._core import job_state
 from foundry_tune._core.checkpoints import Checkpoint
 from foundry_tune._core.events import EventTail, JobEvent
 from foundry_tune._core.job_state import JobState, as_dict
-from foundry_tune._core.metrics import Metrics, metrics_from_csv, metrics_from_events
+from foundry_tune._core.metrics import Metrics, metrics_from_csv, metrics_from_events, with_rewards_from
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, job_schedule
-from foundry_tune._core.progress import ProgressState, make_reporter
+from foundry_tune._core.progress import ProgressState, make_reporter, retries_shown
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.status import JobStatus
+from foundry_tune._method_kind import MethodKind
 from foundry_tune.errors import (
     InvalidParameterError,
     NotFoundError,
@@ -40,7 +41,7 @@ __all__ = ["AsyncJob"]
 
 class AsyncJob(JobState):
     """A fine-tuning job on the service. Get one from ``builder.start()``, ``ft.jobs.get(id)`` or
-    :meth:`attach`; it holds the last state seen (call :meth:`refresh` for a new one)."""
+    [`attach()`][attach]; it holds the last state seen (call [`refresh()`][refresh] for a new one)."""
 
     def __init__(self, ft: AsyncFoundry, raw: Any) -> None:
         self._ft = ft
@@ -81,16 +82,19 @@ class AsyncJob(JobState):
         ``poll="adaptive"`` polls every second while events arrive and backs off to 30 s while
         nothing happens (a number: a fixed interval in seconds). Only new events are fetched;
         each is passed to ``on_event`` once (a function, or a coroutine function where the job is
-        awaited). ``progress``: ``"auto"`` (live line in a terminal,
-        HTML in a notebook, log lines otherwise), ``"terminal"``, ``"plain"``, ``"notebook"`` or
-        ``False``. Step and loss come from structured ``metrics`` events or from Azure's
+        awaited). ``progress``: ``"auto"`` (live line in a terminal, never wider than it;
+        HTML in a notebook; log lines stamped with each event's time otherwise; the environment
+        variable ``FOUNDRY_TUNE_PROGRESS`` may turn it ``off`` or force a display), ``True`` (the
+        same choice, ignoring the variable), ``"terminal"``, ``"plain"``, ``"notebook"`` or
+        ``False`` (nothing). A retry of a look at the service shows in the progress
+        (``retrying in 2 s (429)``). Step and loss come from structured ``metrics`` events or from Azure's
         ``Step N: training loss=X`` messages; the ETA from the step rate when the total is known,
         else from the job's ``estimated_finish``.
 
         Stopping the wait (Ctrl-C, or cancelling the task that waits) stops watching only: the job
-        keeps running, and how to re-attach is shown. Raises :class:`JobFailedError` (with the
-        service's code, message and a hint), :class:`JobCancelledError`, or
-        :class:`WaitTimeoutError` after ``timeout`` seconds: that bound also cuts short a look
+        keeps running, and how to re-attach is shown. Raises [`JobFailedError`][JobFailedError] (with the
+        service's code, message and a hint), [`JobCancelledError`][JobCancelledError], or
+        [`WaitTimeoutError`][WaitTimeoutError] after ``timeout`` seconds: that bound also cuts short a look
         at the service that hangs or trickles, and any retry inside it.
         """
         schedule = adaptive_or_fixed(poll, job_schedule)
@@ -105,7 +109,7 @@ class AsyncJob(JobState):
         try:
             while True:
                 try:
-                    with time_bound(deadline.at, clock):
+                    with time_bound(deadline.at, clock), retries_shown(state, reporter):
                         await self.refresh()
                         new = await poll_events(tail, fetch, job_id=self.id, clock=clock)
                 except (RetryBudgetExceededError, RateLimitError) as exc:
@@ -152,16 +156,27 @@ class AsyncJob(JobState):
         ``"results"`` reads the result CSV a finished job leaves; ``"events"`` reads the job's
         events while it runs: structured ``metrics`` events, or the step lines Azure sends as
         messages (``Step 10: training loss=0.53``); ``"auto"`` prefers the CSV when there is one.
+        For a reinforcement job ``"auto"`` always includes the reward columns
+        (`train_reward_mean`, `valid_reward_mean`, ...): when the CSV has none they are added
+        from the events, by step.
         """
         if source in ("auto", "results") and self.result_files:
             try:
-                return await self._results_csv(self.result_files[0])
+                results = await self._results_csv(self.result_files[0])
             except NotFoundError:
                 if source == "results":
                     raise
+            else:
+                if source == "auto" and self._is_reinforcement() and not results.has_rewards:
+                    return with_rewards_from(results, metrics_from_events(await self.events()))
+                return results
         elif source == "results":
             raise InvalidParameterError(f"job {self.id} has no result file yet (status {self.status})")
         return metrics_from_events(await self.events())
+
+    def _is_reinforcement(self) -> bool:
+        method = self.method
+        return method is not None and method.kind is MethodKind.REINFORCEMENT
 
     async def _results_csv(self, file_id: str) -> Metrics:
         files = self._ft.openai.files
@@ -184,7 +199,7 @@ class AsyncJob(JobState):
         return await self._control("cancel", lambda: jobs.cancel(self.id), job_state.CANCEL_REACHED)
 
     async def pause(self) -> AsyncJob:
-        """Pause a running job (Azure); :meth:`resume` continues it. Azure answers ``pausing``
+        """Pause a running job (Azure); [`resume()`][resume] continues it. Azure answers ``pausing``
         at once and the job becomes ``paused`` a little later."""
         jobs = self._ft.openai.fine_tuning.jobs
         return await self._control("pause", lambda: jobs.pause(self.id), job_state.PAUSE_REACHED)

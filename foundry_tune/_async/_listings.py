@@ -68,7 +68,7 @@ async def list_all_events(
 
 async def list_checkpoints(ft: AsyncFoundry, job_id: str) -> list[Checkpoint]:
     """All checkpoints of ``job_id`` in step order: every page, one at a time under
-    :func:`~foundry_tune._core.checkpoints.checkpoints_guard` (a fresh one for every attempt of
+    [`checkpoints_guard()`][checkpoints_guard] (a fresh one for every attempt of
     the retry policy)."""
 
     async def fetch() -> list[Checkpoint]:

@@ -1,15 +1,18 @@
 """Hyperparameter sweeps: one job per grid point, paced to the service's per-resource limits.
 
+```pycon
 >>> sweep = ft.sweep(builder, grid={"n_epochs": [1, 2, 3], "learning_rate_multiplier": [0.5, 1, 2]})
 >>> sweep.wait()                      # one live table for every job
 >>> sweep.best.deploy("support-best") # ranked by validation loss unless rank_by says otherwise
+```
 
 Foundry runs one fine-tuning job at a time per resource and queues up to 20 more; the sweep
 submits at most that many (counting the resource's other live jobs) and holds the rest on the
 client side until slots free up. Every job is started with ``builder.start()``, so each grid
 point is idempotent: running the same sweep again re-attaches to its jobs instead of paying twice.
 
-The decisions (grid, pacing, statuses, ranking) are :mod:`foundry_tune._core.sweep_plan`'s; this
+The decisions (grid, pacing, statuses, ranking) are [`foundry_tune._core.sweep_plan`][_core.sweep_plan]'s;
+this
 module does the talking: starting, refreshing and reading the jobs' metrics.
 """
 
@@ -26,6 +29,7 @@ from foundry_tune._async import _flavour
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
 from foundry_tune._core.retry import time_bound
+from foundry_tune._core.settings import progress_from_env
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
 from foundry_tune._notebook import live_html
@@ -74,7 +78,7 @@ class AsyncTrial:
         return self.job is not None and self.job.status is JobStatus.SUCCEEDED
 
     async def deploy(self, name: str | None = None, **options: Any) -> AsyncDeployment:
-        """Deploy this trial's fine-tuned model (see :meth:`foundry_tune.job.Job.deploy`)."""
+        """Deploy this trial's fine-tuned model (see [`foundry_tune.job.Job.deploy()`][Job.deploy])."""
         if self.job is None or not self.succeeded:
             raise InvalidParameterError(
                 f"trial {plan.label(self.params)} has no fine-tuned model ({self.status})")
@@ -122,6 +126,7 @@ class AsyncSweep:
             self.trials.append(AsyncTrial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
         self._live_cell = False
+        self._env_mode = "auto"
         # Submitting talks to the service, which a constructor does not: with ``start`` the first
         # submit(), refresh(), wait(), results() or deploy_best() does it (sweep() and ft.sweep()
         # before they return).
@@ -197,8 +202,9 @@ class AsyncSweep:
 
         ``poll``: seconds between looks (default: every second while a trial changes, backing
         off to 15 s). ``progress``: ``None`` prints a line per status change (a live table in a
-        notebook), ``False`` is quiet, a callable is called with the sweep after every poll (a
-        function, or a coroutine function where the sweep is awaited).
+        notebook; `FOUNDRY_TUNE_PROGRESS` can turn it off or force plain lines), ``False`` is
+        quiet, a callable is called with the sweep after every poll (a function, or a coroutine
+        function where the sweep is awaited).
         Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs
         keep running and running the same sweep again re-attaches to them.
         """
@@ -228,7 +234,7 @@ class AsyncSweep:
                 f"\nStopped watching sweep {self.id}; its jobs keep running. Run the same sweep again to "
                 "re-attach (every job is found by its fingerprint), then call wait().\n")
             raise
-        if progress is None and not self._live_cell:
+        if progress is None and not self._live_cell and self._env_mode != "off":
             out.write(f"\n{self}\n")
             out.flush()
         return self
@@ -246,9 +252,10 @@ class AsyncSweep:
     ) -> Callable[[AsyncSweep], MaybeAwaitable[None]]:
         if callable(progress):
             return progress
-        if progress is False:
+        self._env_mode = progress_from_env() if progress is None else "auto"
+        if progress is False or self._env_mode == "off":
             return lambda _: None
-        cell = live_html(self._repr_html_())
+        cell = live_html(self._repr_html_()) if self._env_mode in ("auto", "notebook") else None
         self._live_cell = cell is not None
         if cell is not None:
             return lambda s: cell.update(s._repr_html_())
@@ -366,7 +373,7 @@ async def sweep(
     """One job per combination of ``grid`` values over the builder's method hyperparameters
     (``"seed"`` varies the builder's seed). ``rank_by`` is a metrics column (default validation
     loss, lower is better; accuracy and reward columns rank higher-is-better) or a function of a
-    :class:`AsyncTrial`. ``max_active`` caps the sweep's live jobs (default: 1 running + 20 queued).
+    `AsyncTrial`. ``max_active`` caps the sweep's live jobs (default: 1 running + 20 queued).
     ``start=False`` submits nothing until ``submit()``, ``refresh()`` or ``wait()``."""
     swept = AsyncSweep(builder, grid, rank_by=rank_by, higher_is_better=higher_is_better,
                        max_active=max_active, start=start)

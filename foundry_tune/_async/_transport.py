@@ -1,8 +1,8 @@
 """The HTTP clients of a connection: one design for the OpenAI data plane (``httpx2``, which the
-openai SDK requires) and ARM (``httpx``), built from one :class:`~foundry_tune._core.trust.Trust`.
+openai SDK requires) and ARM (``httpx``), built from one [`Trust`][Trust].
 
 Every request runs under the time bound of the code that sends it (a retry policy's budget, a
-wait's timeout: :func:`~foundry_tune._core.retry.remaining_budget`), over the whole exchange. The
+wait's timeout: [`remaining_budget()`][remaining_budget]), over the whole exchange. The
 connection pool of each stack (``httpcore`` under ``httpx``, ``httpcore2`` under ``httpx2``) is
 built here on a *deadline-aware network backend*: every connect, TLS handshake, write and read
 gets at most the seconds left, and fails with the stack's timeout error once none are left. So a
@@ -224,7 +224,7 @@ class AsyncBudgetTransport(httpx.AsyncBaseTransport, httpx2.AsyncBaseTransport):
 
 
 def _deadline_transport(http: ModuleType, core: ModuleType, *, endpoint: str, trust: Trust) -> Any:
-    """A :class:`DeadlineTransport`, or (a SOCKS proxy, which it does not build) the stack's own
+    """A [`DeadlineTransport`][DeadlineTransport], or (a SOCKS proxy, which it does not build) the stack's own
     transport with its timeouts capped up front."""
     try:
         return DeadlineTransport(http, core, endpoint=endpoint, trust=trust)

@@ -50,7 +50,7 @@ CHECKPOINTS_PAGE_SIZE = 100
 
 def checkpoints_guard(job_id: str, clock: Callable[[], float] = time.monotonic) -> PageGuard:
     """The bounds of a checkpoint listing. A cursor that does not advance ends it with what was
-    read; the page cap or the time bound raises :class:`~foundry_tune.errors.ScanIncompleteError`,
+    read; the page cap or the time bound raises [`ScanIncompleteError`][ScanIncompleteError],
     since a partial list could make the caller pick (and deploy) the wrong checkpoint."""
     return PageGuard(f"list checkpoints of {job_id}", missing_has_more="more", strict=True, clock=clock)
 

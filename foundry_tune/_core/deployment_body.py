@@ -18,6 +18,7 @@ __all__ = [
     "build_body",
     "default_name",
     "infer_format",
+    "legacy_default_name",
     "normalize_sku",
     "validate_model",
     "validate_name",
@@ -58,15 +59,65 @@ def validate_model(model: str) -> str:
     return model
 
 
-def default_name(model: str) -> str:
-    """A deterministic deployment name for ``model``, so a repeated deploy reuses the same deployment.
+# A fine-tuned model id on Azure: ``<base>-<date>.ft-<job hex>[-<suffix>][:ckpt-step-<n>]``; on
+# OpenAI: ``ft:<base>-<date>:<org>:<suffix>:<id>[:ckpt-step-<n>]``.
+_AZURE_TUNED = re.compile(
+    r"(?P<base>[^:]+?)\.ft-(?P<id>[0-9a-f]{32}|[A-Za-z0-9]+?)(?:-(?P<suffix>[^:]+))?(?::ckpt-step-(?P<step>\d+))?"
+)
+_OPENAI_TUNED = re.compile(
+    r"ft:(?P<base>[^:]+):[^:]*:(?P<suffix>[^:]*):(?P<id>[^:]+?)(?::ckpt-step-(?P<step>\d+))?"
+)
+_JOB_HEX = re.compile(r"[0-9a-f]{32}")
+_DATE = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+_SHORT_ID = 8
 
-    ``gpt-4.1-mini-2025-04-14.ft-0a1b2c`` becomes ``gpt-4.1-mini-2025-04-14-ft-0a1b2c``; names
-    longer than 64 characters keep a hash of the full model id.
+
+def _name_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._")
+
+
+def default_name(model: str) -> str:
+    """A deterministic, readable deployment name for ``model``, so a repeated deploy reuses the
+    same deployment.
+
+    For a fine-tuned model it is the base model without its date, the job's suffix, the first 8
+    characters of the job's id and, for a checkpoint, its step:
+    ``gpt-4.1-mini-2025-04-14.ft-0a1b2c3d4e5f...-support`` becomes ``gpt-4.1-mini-support-0a1b2c3d``
+    (``gpt-4.1-mini-ft-0a1b2c3d`` without a suffix, ``...-0a1b2c3d-step80`` for ``:ckpt-step-80``).
+    Names stay within Azure's 64 characters (letters, digits, ``_``, ``.``, ``-``): a long suffix is
+    shortened, never the id part. Other model ids are used as they are, made safe, with a hash of
+    the full id when they must be shortened.
     """
     validate_model(model)
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", model.replace(".ft-", "-ft-").replace(":", "-")).strip("-._")
-    base = base or "model"
+    tuned = _AZURE_TUNED.fullmatch(model) or _OPENAI_TUNED.fullmatch(model)
+    if tuned is not None:
+        base = _name_safe(_DATE.sub("", tuned["base"])) or "model"
+        suffix = _name_safe(tuned["suffix"] or "") or "ft"
+        job_hex = tuned["id"]
+        # Azure's 32 random hex digits: their first 8 name the job readably (ftjob-<hex>); any other
+        # id longer than that is replaced by a hash of the whole model id, which stays unique.
+        if len(job_hex) > _SHORT_ID and not _JOB_HEX.fullmatch(job_hex):
+            job_hex = hashlib.sha256(model.encode()).hexdigest()
+        short = _name_safe(job_hex[:_SHORT_ID]) or hashlib.sha256(model.encode()).hexdigest()[:_SHORT_ID]
+        tail = f"-{short}" + (f"-step{tuned['step']}" if tuned["step"] else "")
+        room = _MAX_NAME - len(tail)
+        head = f"{base}-{suffix}"
+        if len(head) > room:
+            head = head[:room].rstrip("-._")
+        return f"{head}{tail}"
+    return _safe_name(model.replace(":", "-"), model)
+
+
+def legacy_default_name(model: str) -> str:
+    """The name foundry-tune 0.x derived for ``model`` before names kept the job's suffix
+    (``gpt-4.1-mini-2025-04-14.ft-0a1b2c`` -> ``gpt-4.1-mini-2025-04-14-ft-0a1b2c``): a deployment
+    made under it is reused rather than created again under the new name."""
+    validate_model(model)
+    return _safe_name(model.replace(".ft-", "-ft-").replace(":", "-"), model)
+
+
+def _safe_name(text: str, model: str) -> str:
+    base = _name_safe(text) or "model"
     if len(base) <= _MAX_NAME:
         return base
     digest = hashlib.sha256(model.encode()).hexdigest()[:10]
@@ -115,8 +166,8 @@ def build_body(
     model_format: str | None = None,
 ) -> dict[str, Any]:
     """The PUT body of ``Microsoft.CognitiveServices/accounts/deployments``. ``sku`` is normalized
-    (``Developer`` is sent as ``DeveloperTier``, see :func:`normalize_sku`) and ``model.format``
-    defaults to the catalog's format of the model's family (:func:`infer_format`)."""
+    (``Developer`` is sent as ``DeveloperTier``, see [`normalize_sku()`][normalize_sku]) and ``model.format``
+    defaults to the catalog's format of the model's family ([`infer_format()`][infer_format])."""
     validate_model(model)
     if isinstance(capacity, bool) or not isinstance(capacity, int):
         raise InvalidParameterError(f"capacity must be a whole number >= 1, got {type(capacity).__name__}")

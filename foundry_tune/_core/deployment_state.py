@@ -96,7 +96,7 @@ def retry_hint(name: str) -> str:
 
 
 def check_name_free(existing: DeploymentInfo | None, name: str, model: str) -> None:
-    """Raise :class:`NameInUseError` if deployment ``name`` exists with another model."""
+    """Raise [`NameInUseError`][NameInUseError] if deployment ``name`` exists with another model."""
     if existing is not None and existing.model and existing.model != model:
         raise NameInUseError(
             f"deployment name {name!r} is already used by model {existing.model!r}; pick another name "
@@ -147,7 +147,7 @@ def create_step(existing: DeploymentInfo | None, *, name: str, model: str) -> Cr
     Nothing there, or a failed deployment of the same model: ``"put"``. A deployment being deleted:
     ``"wait_gone"``. Any other state of the same model (Accepted, Creating, Succeeded, ...):
     ``"reuse"``, so a repeated create never makes a second billable deployment. Another model
-    under that name raises :class:`NameInUseError`.
+    under that name raises [`NameInUseError`][NameInUseError].
     """
     check_name_free(existing, name, model)
     if existing is None:
@@ -167,8 +167,9 @@ def operation_done(body: Mapping[str, Any] | None, *, name: str, action: str, hi
     """What an ARM long-running operation's status body (``Azure-AsyncOperation``) says.
 
     False while it runs; True once it succeeded, or when the service no longer knows it (``body``
-    None: the caller then reads the resource itself). Raises :class:`DeploymentError` (or
-    :class:`DeploymentQuotaError`) with the operation's code and message when it ended ``Failed``
+    None: the caller then reads the resource itself). Raises [`DeploymentError`][DeploymentError] (or
+    [`DeploymentQuotaError`][DeploymentQuotaError]) with the operation's code and message when it ended
+    ``Failed``
     or ``Canceled``; ``action`` is ``"provisioning"`` or ``"deletion"``.
     """
     if body is None:
@@ -188,7 +189,7 @@ def operation_done(body: Mapping[str, Any] | None, *, name: str, action: str, hi
 
 def provisioned(info: DeploymentInfo) -> bool:
     """Whether provisioning is over: True once it succeeded, False while it runs; raises
-    :class:`DeploymentError` with Azure's code and message once it failed or was canceled."""
+    [`DeploymentError`][DeploymentError] with Azure's code and message once it failed or was canceled."""
     if info.failed:
         raise DeploymentError(
             f"deployment {info.name!r} failed to provision: {info.error_message or 'Azure gave no reason'}"
@@ -262,7 +263,7 @@ def as_messages(prompt_or_messages: str | Iterable[Mapping[str, Any]], system: s
 
 class DeploymentState:
     """What ARM said about a deployment the last time it was read: the read-only fields of
-    :class:`~foundry_tune.deployment.Deployment` and :class:`~foundry_tune.aio.AsyncDeployment`."""
+    [`Deployment`][Deployment] and [`AsyncDeployment`][aio.AsyncDeployment]."""
 
     _info: DeploymentInfo
 

@@ -12,8 +12,8 @@ DPO cookbook job reads like that). OpenAI's ``metrics`` events carry the same li
 - ``Step 10/20 , train mean reward=0.42, full validation mean reward=0.68, full validation mean
   parse error=0.00`` (OpenAI's reinforcement fine-tuning guide, "Training metrics")
 
-:func:`parse_step_message` reads all of them into the field names of a ``results.csv`` row
-(:class:`foundry_tune.job.MetricRow`). Pure: no I/O, never raises.
+[`parse_step_message()`][parse_step_message] reads all of them into the field names of a ``results.csv`` row
+([`foundry_tune.job.MetricRow`][job.MetricRow]). Pure: no I/O, never raises.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def parse_step_message(text: object) -> dict[str, float | int] | None:
     "total_steps": 1000, "train_loss": 0.53, "valid_loss": 0.61}``. Pairs are separated by commas
     and written ``name=value``, ``name: value`` or ``name = value`` in any case; values may be
     integers, decimals or scientific notation (``3.81E-06``), ``inf``; ``nan`` is left out. Known
-    names become the :class:`~foundry_tune.job.MetricRow` fields (``training loss`` ->
+    names become the [`MetricRow`][job.MetricRow] fields (``training loss`` ->
     ``train_loss``, ``validation token accuracy`` -> ``valid_mean_token_accuracy``, ``train mean
     reward`` -> ``train_reward_mean``); any other name is kept in snake_case. A line with no
     ``name=number`` pair after the step (``Step 2: uploading``) is not a step line.

@@ -2,7 +2,7 @@
 
 The events endpoint lists newest first; ``after=<event id>`` continues with the events older than
 that one. To fetch only what is new since the last poll, a poll reads from the top and stops at the
-first event already seen, paging further down only while a whole page is new. :class:`EventTail`
+first event already seen, paging further down only while a whole page is new. [`EventTail`][EventTail]
 makes those decisions; the network layer (``foundry_tune._async._listings``) fetches the pages.
 """
 
@@ -32,7 +32,7 @@ ALL_EVENTS_PAGE_SIZE = 100
 class JobEvent:
     """One job event: a message (``type == "message"``) or a metrics row (``type == "metrics"``).
 
-    Azure reports training steps as messages (``Step 10: training loss=0.53``); :attr:`metrics`
+    Azure reports training steps as messages (``Step 10: training loss=0.53``); [`metrics`][metrics]
     reads both forms."""
 
     id: str
@@ -54,7 +54,7 @@ class JobEvent:
         A ``metrics`` event's structured ``data`` (OpenAI) when it has one; otherwise the row read
         from a step line in ``message`` (``Step 8250: training loss=3.81E-06``, how Azure reports
         training progress, as ``message`` events without ``data``). Keys are those of
-        :class:`~foundry_tune.job.MetricRow` (``step``, ``total_steps``, ``train_loss``, ...).
+        [`MetricRow`][job.MetricRow] (``step``, ``total_steps``, ``train_loss``, ...).
         """
         data = self.data
         if self.type == "metrics" and isinstance(data, dict) and data:

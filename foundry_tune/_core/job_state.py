@@ -39,7 +39,7 @@ _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # fullmatch: "$" als
 
 def check_job_id(job_id: object) -> str:
     """``job_id`` if it looks like a job id (``ftjob-...``: letters, digits, ``_ . : -``, at most
-    128 characters); else :class:`~foundry_tune.errors.InvalidParameterError` naming it."""
+    128 characters); else [`InvalidParameterError`][InvalidParameterError] naming it."""
     if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         shown = repr(job_id)[:80] if isinstance(job_id, str) else type(job_id).__name__
         raise InvalidParameterError(f"job_id must be a job id such as 'ftjob-abc123' (letters, digits, "
@@ -66,7 +66,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 class JobState:
     """What a job looked like the last time it was fetched: the read-only fields of
-    :class:`~foundry_tune.job.Job` and :class:`~foundry_tune.aio.AsyncJob` (no network calls here)."""
+    [`Job`][Job] and [`AsyncJob`][aio.AsyncJob] (no network calls here)."""
 
     _raw: dict[str, Any]
 
@@ -192,7 +192,8 @@ class JobState:
         return dict(self._raw)
 
     def raise_for_status(self) -> None:
-        """Raise :class:`JobFailedError` / :class:`JobCancelledError` if the job ended that way."""
+        """Raise [`JobFailedError`][JobFailedError] / [`JobCancelledError`][JobCancelledError] if the job
+        ended that way."""
         if self.status == JobStatus.FAILED:
             code, message = self.error
             raise JobFailedError(

@@ -7,7 +7,7 @@ object up and creates only when nothing is found: a create is never repeated aft
 
 A create that got *no answer* may still be on its way: a gateway can forward it after the client
 gave up (a timeout, a dropped connection, a gateway's 502 or 504). After such a failure the lookups
-go on, without creating, for a *settle window* (:attr:`RetryPolicy.create_settle
+go on, without creating, for a *settle window* (`RetryPolicy.create_settle
 <foundry_tune.RetryPolicy.create_settle>`, at most half the retry budget left when the create
 failed), so that a create the gateway forwards late is found instead of made twice. A failure the
 service itself answered (a 500, 503 or 429 with its error body) is not in flight any more: one

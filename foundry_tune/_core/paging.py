@@ -3,18 +3,19 @@
 A cursor-paged list (``after=<last id>``) loops forever when a service ignores ``after`` or keeps
 answering ``has_more: true`` with the same page, and Azure's own ``GET /files`` example carries no
 ``has_more`` at all (the openai SDK's auto-pagination then keeps asking). Every scan in
-foundry-tune therefore fetches one page at a time and asks a :class:`PageGuard` for the next
+foundry-tune therefore fetches one page at a time and asks a [`PageGuard`][PageGuard] for the next
 cursor. The guard ends the scan (with a DEBUG log line) when:
 
 - the page says ``has_more: false``, is empty, or (where the endpoint is declared to do so) has
   no ``has_more`` key;
 - the next cursor would not advance: the page ends on an id that was already used as a cursor,
   or holds only ids this scan has already seen (the same page again);
-- ``max_pages`` pages were read (default :data:`DEFAULT_MAX_PAGES`);
-- ``max_seconds`` passed since the scan began (default :data:`DEFAULT_MAX_SECONDS`, monotonic).
+- ``max_pages`` pages were read (default [`DEFAULT_MAX_PAGES`][DEFAULT_MAX_PAGES]);
+- ``max_seconds`` passed since the scan began (default [`DEFAULT_MAX_SECONDS`][DEFAULT_MAX_SECONDS],
+monotonic).
 
 The last two leave the answer possibly incomplete: a guard built with ``strict=True`` raises
-:class:`~foundry_tune.errors.ScanIncompleteError` then, for listings whose caller needs the
+[`ScanIncompleteError`][ScanIncompleteError] then, for listings whose caller needs the
 whole answer. The first two are how a service says "that is all": never an error.
 
 This module is pure (no network): the sync and async scans share it.
@@ -52,8 +53,8 @@ whole list in one answer) or ``"more"`` (keep paging with ``after``, still under
 
 
 class PageGuard:
-    """The bounds of one paged scan. Feed every fetched page to :meth:`take` (or
-    :meth:`next_after`); it returns the ``after`` cursor of the next page, or None when the scan
+    """The bounds of one paged scan. Feed every fetched page to [`take()`][take] (or
+    [`next_after()`][next_after]); it returns the ``after`` cursor of the next page, or None when the scan
     should end (``reason`` says why). A guard serves one scan: make a new one for every attempt.
 
     ```python
@@ -94,7 +95,7 @@ class PageGuard:
         self._cursors: set[str] = set()
         self._seen: set[str] = set()
         self.pages = 0
-        """Pages fed to :meth:`next_after` so far."""
+        """Pages fed to [`next_after()`][next_after] so far."""
         self.reason: str | None = None
         """Why the scan ended (None while it goes on)."""
         self._cut_short = False
@@ -113,7 +114,7 @@ class PageGuard:
         """Account for one fetched page of ``items`` (``id_of`` reads an item's id; by default its
         ``id`` attribute or key). Returns the items no earlier page of this scan held (a repeated
         page yields none; repeats inside one page are kept) and the next cursor, as
-        :meth:`next_after` does."""
+        [`next_after()`][next_after] does."""
         read = id_of or _item_id
         ids = [read(item) for item in items]
         fresh = [item for item, i in zip(items, ids, strict=True) if not (i and i in self._seen)]
@@ -122,7 +123,7 @@ class PageGuard:
     def next_after(self, ids: Iterable[str | None], has_more: bool | None) -> str | None:
         """Account for one fetched page: its item ids in order and its ``has_more`` (None when the
         key is absent). Returns the cursor for the next page, or None to end the scan (raises
-        :class:`~foundry_tune.errors.ScanIncompleteError` instead when ``strict`` and a bound cut
+        [`ScanIncompleteError`][ScanIncompleteError] instead when ``strict`` and a bound cut
         the scan short)."""
         self.pages += 1
         page_ids = [i for i in ids if i]

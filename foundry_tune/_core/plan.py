@@ -10,7 +10,7 @@ from foundry_tune._core.redact import redact_json
 from foundry_tune.catalog import TrainingType
 
 if TYPE_CHECKING:
-    from foundry_tune.dataset import CostEstimate, ValidationReport
+    from foundry_tune.dataset import CostEstimate, Issue, IssueGroup, ValidationReport
 
 __all__ = ["Plan", "PlannedFile"]
 
@@ -74,7 +74,8 @@ class Plan:
         lines = [f"plan for {self.model} ({self.method.get('type', '?')}), fingerprint {self.fingerprint}"]
         for report in self.reports:
             lines.append(f"  validation: {report.summary()}")
-            lines.extend(f"    {issue}" for issue in report.errors[:3])
+            for finding in _first_findings(report):
+                lines.extend(f"    {line}" for line in str(finding).splitlines())
         if self.checks_grader:
             lines.append("  grader: ask the service's grader validate endpoint before any upload")
         for f in self.files:
@@ -96,3 +97,18 @@ class Plan:
         if self.estimate is not None:
             lines.extend("  estimate: " + line for line in self.estimate.to_text().splitlines())
         return "\n".join(lines)
+
+
+_FINDINGS_SHOWN = 3
+_FILE_TOO_SMALL = ("file.empty", "file.too_few_examples")
+
+
+def _first_findings(report: ValidationReport) -> list[IssueGroup | Issue]:
+    """The first errors of a report, grouped by cause (``report.groups``; one line for a rule broken
+    on many lines), a file under the service's minimum number of examples first."""
+    errors = sorted((g for g in report.groups if g.severity == "error"),
+                    key=lambda g: g.code not in _FILE_TOO_SMALL)
+    shown: list[IssueGroup | Issue] = []
+    for group in errors:
+        shown.extend([group] if group.shown_as_one else group.issues)
+    return shown[:_FINDINGS_SHOWN]

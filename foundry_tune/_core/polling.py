@@ -1,6 +1,6 @@
 """One polling schedule for every wait: jobs, file processing, deployments and sweeps.
 
-A :class:`PollSchedule` answers one question, "how long until the next look?", and does no I/O:
+A [`PollSchedule`][PollSchedule] answers one question, "how long until the next look?", and does no I/O:
 the first interval is ``floor``; after a look that saw something change it is ``floor`` again;
 after each look that saw nothing new it grows by ``factor`` up to ``cap``; and it never sleeps past
 the time left before a deadline. A fixed interval is ``floor == cap``.
@@ -17,7 +17,8 @@ preset                           floor    cap
 ===============================  =======  =====
 
 Deployments use ``deployment_schedule`` with their own floor and cap
-(:mod:`foundry_tune._core.deployment_state`): 0.5 s to 15 s while provisioning, 0.5 s to 10 s while
+([`foundry_tune._core.deployment_state`][deployment_state]): 0.5 s to 15 s while provisioning, 0.5 s to 10 s
+while
 waiting for readiness or deletion.
 """
 
@@ -135,7 +136,7 @@ class Deadline:
     def after(cls, timeout: float | None, now: float) -> Deadline:
         """The deadline ``timeout`` seconds after ``now`` (None: no deadline). A ``timeout`` that
         is no finite number of seconds >= 0 (``nan``, ``inf``, negative, a bool or a string) is an
-        :class:`~foundry_tune.errors.InvalidParameterError` naming it."""
+        [`InvalidParameterError`][InvalidParameterError] naming it."""
         return cls(None if timeout is None else now + check_seconds(timeout, "timeout"))
 
     def remaining(self, now: float) -> float | None:

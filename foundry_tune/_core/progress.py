@@ -1,26 +1,54 @@
 """Showing a running job: a live line in a terminal, updating HTML in a notebook, plain log lines
-when output is not a terminal (CI logs, files)."""
+when output is not a terminal (CI logs, files).
+
+The live line never gets wider than the terminal (one column spare, counted in display cells: a
+CJK character or an emoji takes two), so that redrawing it with ``\r`` never leaves a wrapped,
+stale copy behind. Plain lines carry the time of the event they report, not the time of printing.
+``FOUNDRY_TUNE_PROGRESS`` (see `foundry_tune._core.settings.progress_from_env`) turns every display
+off or forces one, unless a call's ``progress=`` says otherwise.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import html
 import math
+import os
+import shutil
 import sys
 import time
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TextIO
 
 from foundry_tune._core.events import JobEvent
 from foundry_tune._core.metrics import loss_text
+from foundry_tune._core.retry import RetryNotice, observe_retries
+from foundry_tune._core.settings import ProgressMode, progress_from_env
 from foundry_tune._core.status import JobStatus
+from foundry_tune._notebook import in_notebook
+from foundry_tune.errors import InvalidParameterError
 
-__all__ = ["ProgressState", "Reporter", "make_reporter"]
+__all__ = [
+    "LiveLine",
+    "ProgressState",
+    "Reporter",
+    "display_width",
+    "fit_width",
+    "make_reporter",
+    "progress_mode",
+    "retries_shown",
+    "terminal_width",
+]
+
+ELLIPSIS = "\u2026"
 
 
 class ProgressState:
     """What the display shows: status, step, total steps, latest losses and an ETA.
 
-    Steps and losses come from each event's :attr:`~foundry_tune.job.JobEvent.metrics`: the
+    Steps and losses come from each event's [`metrics`][JobEvent.metrics]: the
     structured ``data`` of a ``metrics`` event, or a step line such as ``Step 8250: training
     loss=3.81E-06`` (Azure sends progress only as such messages). The ETA is extrapolated from the
     step rate when the total number of steps is known, else taken from the job's
@@ -38,6 +66,10 @@ class ProgressState:
         self.last_message: str | None = None
         self.estimated_finish: float | None = None
         """The job's ``estimated_finish`` as last seen (unix seconds), or ``None``."""
+        self.step_created_at: int | None = None
+        """``created_at`` (unix seconds) of the event that gave the current step, when it had one."""
+        self.retry: RetryNotice | None = None
+        """The retry under way while the service is looked at, cleared by the next `apply`."""
         self._wall_clock = wall_clock
         self._first_step: tuple[float, int] | None = None
         self._last_step_time: float | None = None
@@ -46,16 +78,18 @@ class ProgressState:
     def apply(self, status: JobStatus, events: list[JobEvent], *, estimated_finish: Any = None) -> None:
         """Fold a poll's status, new events and the job's ``estimated_finish`` into the state."""
         self.status = status
+        self.retry = None
         self.estimated_finish = _unix_seconds(estimated_finish)
         now = time.monotonic()
         for event in events:
             row = event.metrics
             if row is not None:
-                self._apply_row(row, structured=event.is_structured_metrics, now=now)
+                self._apply_row(row, structured=event.is_structured_metrics, now=now,
+                                created_at=event.created_at)
             elif event.message:
                 self.last_message = event.message
 
-    def _apply_row(self, data: dict[str, Any], *, structured: bool, now: float) -> None:
+    def _apply_row(self, data: dict[str, Any], *, structured: bool, now: float, created_at: int = 0) -> None:
         step = data.get("step")
         if isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step):
             if not structured and int(step) == self._structured_step:
@@ -63,6 +97,7 @@ class ProgressState:
             if structured:
                 self._structured_step = int(step)
             self.step = int(step)
+            self.step_created_at = created_at or None
             if self._first_step is None:
                 self._first_step = (now, self.step)
             self._last_step_time = now
@@ -105,24 +140,48 @@ class ProgressState:
         remaining = self.estimated_finish - self._wall_clock()
         return remaining if remaining > 0 else None
 
-    def line(self) -> str:
-        """A one-line summary: ``ftjob-x running step 12/40 (30%) train_loss 0.53 ETA 0:45``."""
-        parts = [self.job_id, str(self.status or "?")]
+    def _parts(self) -> list[tuple[str, str]]:
+        parts = [("id", self.job_id), ("status", str(self.status or "?"))]
+        if self.retry is not None:
+            parts.append(("retry", self.retry.short()))
         if self.step is not None:
             step = f"step {self.step}"
             if self.total_steps:
                 step += f"/{self.total_steps} ({(self.fraction or 0.0):.0%})"
-            parts.append(step)
+            parts.append(("step", step))
         if self.train_loss is not None:
-            parts.append(f"train_loss {loss_text(self.train_loss)}")
+            parts.append(("train_loss", f"train_loss {loss_text(self.train_loss)}"))
         if self.valid_loss is not None:
-            parts.append(f"valid_loss {loss_text(self.valid_loss)}")
+            parts.append(("valid_loss", f"valid_loss {loss_text(self.valid_loss)}"))
         if self.reward is not None:
-            parts.append(f"reward {self.reward:.3f}")
+            parts.append(("reward", f"reward {self.reward:.3f}"))
         eta = self.eta_seconds()
         if eta is not None and self.status is not None and not self.status.is_terminal:
-            parts.append(f"ETA {_clock(eta)}")
-        return "  ".join(parts)
+            parts.append(("eta", f"ETA {_clock(eta)}"))
+        return parts
+
+    def line(self) -> str:
+        """A one-line summary: ``ftjob-x running step 12/40 (30%) train_loss 0.53 ETA 0:45``."""
+        return "  ".join(text for _, text in self._parts())
+
+    def fitted_line(self, width: int, *, bar: bool = True) -> str:
+        """The summary in at most ``width`` display cells: with a progress bar when there is room,
+        else dropping the least useful parts first (the bar, the job id, validation loss and
+        reward), cut with an ellipsis as a last resort."""
+        parts = self._parts()
+
+        def joined(keep: Callable[[str], bool]) -> str:
+            return "  ".join(text for key, text in parts if keep(key))
+
+        bar_text = _bar(self) if bar else ""
+        candidates: list[str] = []
+        for text in (joined(lambda _: True), joined(lambda key: key != "id"),
+                     joined(lambda key: key not in ("id", "valid_loss", "reward"))):
+            candidates += [bar_text + text, text] if bar_text else [text]
+        for candidate in candidates:
+            if display_width(candidate) <= width:
+                return candidate
+        return fit_width(candidates[-1], width)
 
 
 def _float(value: Any, default: float | None) -> float | None:
@@ -149,6 +208,95 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+# --- terminal text -------------------------------------------------------------------------------
+
+
+def _cell_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: two for wide (CJK, most emoji), none for combining marks."""
+    return sum(_cell_width(char) for char in text)
+
+
+def fit_width(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` display cells, ending with an ellipsis when cut."""
+    if display_width(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        cells = _cell_width(char)
+        if used + cells > width - 1:
+            break
+        kept.append(char)
+        used += cells
+    return "".join(kept) + ELLIPSIS
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters (a newline or an escape sequence sent by the service
+    would break the line accounting, or drive the terminal)."""
+    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+
+
+def terminal_width(stream: TextIO) -> int:
+    """Columns of the terminal ``stream`` writes to: ``$COLUMNS`` when set, else the size of the
+    stream's own terminal, else `shutil.get_terminal_size()` (80 when nothing tells)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        size = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # no file descriptor (io.UnsupportedOperation), closed
+        size = 0
+    return size if size > 0 else shutil.get_terminal_size().columns
+
+
+class LiveLine:
+    """One line redrawn in place at the bottom of a terminal, with lines printed above it.
+
+    The line is drawn as ``\r`` + text + ``\x1b[K`` (erase the rest of the old one), cut to the
+    terminal's width minus one column, so that it never wraps: a wrapped line would leave its first
+    rows behind at every redraw. Lines printed above it are shown in full (they scroll away).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._drawn = False
+
+    @property
+    def width(self) -> int:
+        """Cells the live line may take now (read again at every draw: terminals get resized)."""
+        return max(1, terminal_width(self.stream) - 1)
+
+    def draw(self, text: str) -> None:
+        """Show ``text`` (cut to `width`) as the live line."""
+        self.stream.write("\r" + fit_width(_printable(text), self.width) + "\x1b[K")
+        self.stream.flush()
+        self._drawn = True
+
+    def clear(self) -> None:
+        """Erase the live line (the cursor stays at its start)."""
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self._drawn = False
+
+    def print(self, text: str) -> None:
+        """Print ``text`` (one line or more) above the live line (which the next `draw` redraws)."""
+        self.clear()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+# --- reporters ------------------------------------------------------------------------------------
+
+
 class Reporter(Protocol):
     """Receives every poll of a wait: the current status and the events new since the last poll."""
 
@@ -157,6 +305,8 @@ class Reporter(Protocol):
     def close(self, state: ProgressState) -> None: ...
 
     def note(self, text: str) -> None: ...
+
+    def retrying(self, state: ProgressState, notice: RetryNotice) -> None: ...
 
 
 class _Silent:
@@ -169,38 +319,34 @@ class _Silent:
     def note(self, text: str) -> None:
         return None
 
+    def retrying(self, state: ProgressState, notice: RetryNotice) -> None:
+        return None
+
 
 class _TerminalLine:
     """Messages scroll by as lines; the status line below them is redrawn in place."""
 
     def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._drawn = False
+        self._line = LiveLine(stream)
 
-    def _clear(self) -> None:
-        if self._drawn:
-            self._stream.write("\r\x1b[2K")
-            self._drawn = False
+    def _draw(self, state: ProgressState) -> None:
+        line = self._line
+        line.draw(state.fitted_line(line.width))
 
     def update(self, state: ProgressState, new_events: list[JobEvent]) -> None:
         for event in new_events:
             if not event.is_metrics and event.message:
-                self._clear()
-                self._stream.write(f"  {event.time:%H:%M:%S}  {event.message}\n")
-        self._clear()
-        self._stream.write(_bar(state) + state.line())
-        self._stream.flush()
-        self._drawn = True
+                self._line.print(f"  {event.time:%H:%M:%S}  {_printable(event.message)}")
+        self._draw(state)
 
     def close(self, state: ProgressState) -> None:
-        self._clear()
-        self._stream.write(state.line() + "\n")
-        self._stream.flush()
+        self._line.print(state.line())
 
     def note(self, text: str) -> None:
-        self._clear()
-        self._stream.write(text + "\n")
-        self._stream.flush()
+        self._line.print(text)
+
+    def retrying(self, state: ProgressState, notice: RetryNotice) -> None:
+        self._draw(state)
 
 
 def _bar(state: ProgressState, width: int = 20) -> str:
@@ -211,24 +357,33 @@ def _bar(state: ProgressState, width: int = 20) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "] "
 
 
-class _PlainLog:
-    """One line per message event and status change, and a metrics line every ~10% of the steps."""
+def _stamp(unix_seconds: float) -> str:
+    return dt.datetime.fromtimestamp(unix_seconds, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def __init__(self, stream: TextIO) -> None:
+
+class _PlainLog:
+    """One line per message event and status change, and a metrics line every ~10% of the steps.
+
+    Each line starts with a UTC time: the event's own for events and steps (a CI log that prints
+    late, or a poll that brings many events at once, still tells when things happened), the time of
+    printing for what has no event (status changes, notes, retries)."""
+
+    def __init__(self, stream: TextIO, *, wall_clock: Callable[[], float] | None = None) -> None:
         self._stream = stream
+        self._wall_clock = wall_clock or time.time
         self._last_status: JobStatus | None = None
         self._last_logged_step: int | None = None
         self._last_text = ""
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, at: float | None = None) -> None:
         self._last_text = text
-        self._stream.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+        self._stream.write(f"{_stamp(at or self._wall_clock())} {text}\n")
         self._stream.flush()
 
     def update(self, state: ProgressState, new_events: list[JobEvent]) -> None:
         for event in new_events:
             if not event.is_metrics and event.message:
-                self._write(f"{state.job_id}: {event.message}")
+                self._write(f"{state.job_id}: {_printable(event.message)}", event.created_at)
         if state.status != self._last_status:
             self._last_status = state.status
             self._write(f"{state.job_id}: status {state.status}")
@@ -237,7 +392,7 @@ class _PlainLog:
             last = self._last_logged_step
             if last is None or state.step - last >= every or state.step == state.total_steps:
                 self._last_logged_step = state.step
-                self._write(state.line())
+                self._write(state.line(), state.step_created_at)
 
     def close(self, state: ProgressState) -> None:
         if state.line() != self._last_text:
@@ -245,6 +400,10 @@ class _PlainLog:
 
     def note(self, text: str) -> None:
         self._write(text)
+
+    def retrying(self, state: ProgressState, notice: RetryNotice) -> None:
+        self._write(f"{state.job_id}: {notice.what} failed ({notice.reason}, attempt "
+                    f"{notice.attempt}/{notice.max_attempts}); {notice.short()}")
 
 
 class _NotebookHTML:
@@ -279,29 +438,46 @@ class _NotebookHTML:
     def note(self, text: str) -> None:
         self._messages.append(text)
 
+    def retrying(self, state: ProgressState, notice: RetryNotice) -> None:
+        self._handle.update(self._render(state))
 
-def _in_notebook() -> bool:
-    ipython_module = sys.modules.get("IPython")
-    if ipython_module is None:
-        return False
-    try:
-        shell = ipython_module.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+_MODES: dict[object, ProgressMode] = {
+    "terminal": "terminal", "plain": "plain", "notebook": "notebook", "none": "off", "off": "off",
+}
+
+
+def progress_mode(progress: bool | str | None) -> ProgressMode:
+    """The display a ``progress=`` value asks for. ``"auto"`` (the default) defers to
+    ``FOUNDRY_TUNE_PROGRESS``; every other value wins over it: ``True`` picks a display by
+    environment, ``False``/``None``/``"off"`` show nothing, ``"terminal"``, ``"plain"`` and
+    ``"notebook"`` force one. Anything else is an `InvalidParameterError` naming ``progress``."""
+    if progress is True:
+        return "auto"
+    if progress is False or progress is None:
+        return "off"
+    if progress == "auto":
+        return progress_from_env()
+    mode = _MODES.get(progress) if isinstance(progress, str) else None
+    if mode is None:
+        raise InvalidParameterError(
+            f"progress must be True, False, None, 'auto', 'terminal', 'plain', 'notebook' or 'off', "
+            f"got {progress!r}")
+    return mode
 
 
 def make_reporter(progress: bool | str | None, stream: TextIO | None = None) -> Reporter:
-    """Pick the display: ``"auto"``/``True`` (notebook, terminal or plain by environment),
-    ``"terminal"``, ``"plain"``, ``"notebook"``, or ``False``/``None`` for none."""
+    """Pick the display (see `progress_mode`): ``"auto"``/``True`` choose a notebook panel, a
+    live terminal line or plain lines by environment; a ``stream`` given is never a notebook."""
+    mode = progress_mode(progress)
     out = stream if stream is not None else sys.stderr
-    if progress is False or progress is None or progress == "none":
+    if mode == "off":
         return _Silent()
-    if progress == "plain":
+    if mode == "plain":
         return _PlainLog(out)
-    if progress == "terminal":
+    if mode == "terminal":
         return _TerminalLine(out)
-    if progress == "notebook" or (stream is None and _in_notebook()):
+    if mode == "notebook" or (stream is None and in_notebook()):
         try:
             return _NotebookHTML()
         except ImportError:
@@ -310,3 +486,16 @@ def make_reporter(progress: bool | str | None, stream: TextIO | None = None) -> 
     if callable(isatty) and isatty():
         return _TerminalLine(out)
     return _PlainLog(out)
+
+
+@contextlib.contextmanager
+def retries_shown(state: ProgressState, reporter: Reporter) -> Iterator[None]:
+    """Show every retry of the calls made in the block on ``reporter`` (``retrying in 2 s (429)``
+    in the live line); the next `ProgressState.apply` clears it."""
+
+    def show(notice: RetryNotice) -> None:
+        state.retry = notice
+        reporter.retrying(state, notice)
+
+    with observe_retries(show):
+        yield

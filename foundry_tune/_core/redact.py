@@ -1,6 +1,6 @@
 """Masking secrets in everything foundry-tune prints: reprs, error messages and log lines.
 
-One set of rules (the URL and grader rules come from :mod:`foundry_tune._redact`, where
+One set of rules (the URL and grader rules come from [`foundry_tune._redact`][_redact], where
 the graders use them for their own reprs and saved files):
 
 - an endpoint grader's header values and every value of its URL's query (``?code=`` function keys);
@@ -11,7 +11,8 @@ the graders use them for their own reprs and saved files):
   key in JSON or Python-repr text.
 
 What goes on the wire is never masked: these functions make copies for people and logs.
-:func:`install_log_redaction` puts a :class:`RedactingFilter` on foundry-tune's loggers and on the
+[`install_log_redaction()`][install_log_redaction] puts a [`RedactingFilter`][RedactingFilter] on
+foundry-tune's loggers and on the
 HTTP clients' (``httpx``, ``httpx2``, ``httpcore``, ``openai``, ``azure``), which print request URLs
 and, at DEBUG, request options.
 """
@@ -41,7 +42,8 @@ __all__ = [
 
 LOGGERS = ("foundry_tune", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "azure", "urllib3",
            "uvicorn")
-"""Logger name prefixes whose records are masked once :func:`install_log_redaction` ran."""
+"""Logger name prefixes whose records are masked once [`install_log_redaction()`][install_log_redaction]
+ran."""
 
 _REDACTED = "<redacted>"
 _TOKEN_PATTERNS = [
@@ -101,7 +103,7 @@ def _mask_named_values(text: str) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with every secret the rules above recognize masked (any length; see also
-    :func:`foundry_tune._core.translate.scrub`, which also bounds the length)."""
+    [`foundry_tune._core.translate.scrub()`][translate.scrub], which also bounds the length)."""
     if not text:
         return text
     text = _URL.sub(_mask_url_match, text)
@@ -115,7 +117,8 @@ def redact_text(text: str) -> str:
 
 def redact_json(data: Any) -> Any:
     """A masked copy of a JSON-like value (dicts, lists, strings) for printing or logging: endpoint
-    graders as in :func:`redact_grader_json`, every ``headers`` mapping's secret-looking entries,
+    graders as in [`redact_grader_json()`][redact_grader_json], every ``headers`` mapping's secret-looking
+    entries,
     string values under secret-looking keys, and secrets inside any other string."""
     if isinstance(data, Mapping):
         data = redact_grader_json(dict(data))
@@ -214,7 +217,7 @@ def install_log_redaction() -> None:
     """Put the masking filter on foundry-tune's and the HTTP clients' loggers (idempotent).
 
     A logger filter sees only the records logged on that very logger, so the filter goes on every
-    known emitting logger and on every existing logger under :data:`LOGGERS`; calling this again
+    known emitting logger and on every existing logger under [`LOGGERS`][LOGGERS]; calling this again
     (each connection does) covers loggers created since.
     """
     names = set(_KNOWN_LOGGERS)

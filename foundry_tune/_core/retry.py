@@ -43,9 +43,11 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "UNREACHABLE_WINDOW",
     "RetryAttempts",
+    "RetryNotice",
     "RetryPolicy",
     "check_seconds",
     "clamp_timeouts",
+    "observe_retries",
     "remaining_budget",
     "time_bound",
 ]
@@ -60,7 +62,7 @@ _PERMANENT_CONFLICT_HINTS = ("inuse", "alreadyexists", "exists")
 
 UNREACHABLE_WINDOW = 3.0
 """Seconds a refused connection or an unresolvable host is retried (a service restarting) before
-the call gives up with :class:`~foundry_tune.errors.ServiceUnreachableError`."""
+the call gives up with [`ServiceUnreachableError`][ServiceUnreachableError]."""
 _UNREACHABLE_BACKOFF = (0.25, 1.0)  # first wait, longest wait: look again soon, it may be back
 
 # The deadlines the running code is bound by, each on its own clock: a retried call's budget and
@@ -72,7 +74,8 @@ _deadlines: contextvars.ContextVar[tuple[tuple[float, Callable[[], float]], ...]
 
 def remaining_budget() -> float | None:
     """Seconds left before the tightest time bound of the code running now: the retry budget of the
-    :meth:`RetryPolicy.call` and the bound of a wait around it (:func:`time_bound`); None if none.
+    [`RetryPolicy.call()`][RetryPolicy.call] and the bound of a wait around it
+    ([`time_bound()`][time_bound]); None if none.
 
     The HTTP transports cap each connect, read and write at it, so that no request outlives the bound.
     """
@@ -96,12 +99,57 @@ def time_bound(deadline: float | None, clock: Callable[[], float]) -> Iterator[N
         _deadlines.reset(token)
 
 
+@dataclasses.dataclass(frozen=True)
+class RetryNotice:
+    """A failed attempt of a safe call that will be retried after ``delay`` seconds."""
+
+    what: str
+    """The operation, e.g. ``get job ftjob-...``."""
+    attempt: int
+    """The attempt that failed (1-based)."""
+    max_attempts: int
+    delay: float
+    """Seconds until the next attempt."""
+    reason: str
+    """Why, in a word: the HTTP status (``429``, ``503``) or the failure's code (``timeout``)."""
+
+    def short(self) -> str:
+        """``retrying in 2 s (429)``: what a progress line shows."""
+        delay = f"{self.delay:.0f}" if self.delay >= 1 else f"{self.delay:.1f}"
+        return f"retrying in {delay} s ({self.reason})"
+
+
+# Who wants to hear about retries in the code running now (a progress display); innermost last.
+_retry_observers: contextvars.ContextVar[tuple[Callable[[RetryNotice], None], ...]] = contextvars.ContextVar(
+    "foundry_tune_retry_observers", default=()
+)
+
+
+@contextlib.contextmanager
+def observe_retries(observer: Callable[[RetryNotice], None]) -> Iterator[None]:
+    """Call ``observer`` with a `RetryNotice` before every retry wait of the calls made in the block
+    (in this thread or task). An observer that raises is logged at DEBUG and otherwise ignored."""
+    token = _retry_observers.set((*_retry_observers.get(), observer))
+    try:
+        yield
+    finally:
+        _retry_observers.reset(token)
+
+
+def _notify(notice: RetryNotice) -> None:
+    for observer in _retry_observers.get():
+        try:
+            observer(notice)
+        except Exception:  # a display must never break the call it shows
+            log.debug("a retry observer failed", exc_info=True)
+
+
 _MIN_TIMEOUT = 0.001
 
 
 def clamp_timeouts(extensions: dict[str, Any]) -> None:
     """Cap the ``timeout`` extension of an httpx/httpx2 request at the remaining retry budget, if
-    a :meth:`RetryPolicy.call` is running."""
+    a [`RetryPolicy.call()`][RetryPolicy.call] is running."""
     budget = remaining_budget()
     if budget is None:
         return
@@ -119,7 +167,7 @@ _MAX_ATTEMPTS = 10_000  # far beyond any useful retry count; total_timeout bound
 def check_seconds(value: object, name: str, *, zero: bool = True) -> float:
     """``value`` as seconds if it is a finite number (``> 0``, or ``>= 0`` with ``zero``); anything
     else (a bool, a string, ``nan``, ``inf``, a negative number) is an
-    :class:`~foundry_tune.errors.InvalidParameterError` that names ``name``."""
+    [`InvalidParameterError`][InvalidParameterError] that names ``name``."""
     from foundry_tune.errors import InvalidParameterError
 
     number = math.nan
@@ -219,9 +267,10 @@ class RetryPolicy:
     def call(self, fn: Callable[[], T], *, what: str) -> T:
         """Run ``fn`` under this policy; ``what`` names the operation in logs and errors.
 
-        Raises the translated error for a failure that is not retryable, :class:`RateLimitError`
+        Raises the translated error for a failure that is not retryable, [`RateLimitError`][RateLimitError]
         when the service asks for a wait beyond the remaining budget (or throttles to the last
-        attempt), and :class:`RetryBudgetExceededError` when attempts or time run out. The last
+        attempt), and [`RetryBudgetExceededError`][RetryBudgetExceededError] when attempts or time run out.
+        The last
         underlying error is attached as ``__cause__``.
         """
         attempts = RetryAttempts(self, what)
@@ -277,9 +326,11 @@ def _is_auth_error(exc: BaseException) -> bool:
 
 
 class RetryAttempts:
-    """The bookkeeping of one :meth:`RetryPolicy.call`: which failures to retry, how long to wait,
+    """The bookkeeping of one [`RetryPolicy.call()`][RetryPolicy.call]: which failures to retry, how long to
+    wait,
     when to stop, and the error to raise when giving up. Shared by the sync policy and
-    :class:`foundry_tune.aio.AsyncRetryPolicy` so that both classify and give up identically."""
+    [`foundry_tune.aio.AsyncRetryPolicy`][aio.AsyncRetryPolicy] so that both classify and give up
+    identically."""
 
     def __init__(self, policy: RetryPolicy, what: str) -> None:
         self.policy = policy
@@ -298,7 +349,7 @@ class RetryAttempts:
 
     @contextlib.contextmanager
     def budget(self) -> Iterator[None]:
-        """Make :func:`remaining_budget` report this call's budget while the block runs."""
+        """Make [`remaining_budget()`][remaining_budget] report this call's budget while the block runs."""
         with time_bound(self.deadline, self.policy.clock):
             yield
 
@@ -363,8 +414,15 @@ class RetryAttempts:
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None
         error = translate(state.outcome.exception() or RuntimeError("unknown"))
-        log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.what, state.attempt_number,
-                    self.policy.max_attempts, error, state.upcoming_sleep)
+        # INFO, as the openai SDK logs its retries: a retry that works is no news, and a WARNING
+        # would print between the redraws of a progress line (which shows the retry instead).
+        log.info("Retrying %s in %.2f seconds (attempt %d/%d failed: %s)", self.what, state.upcoming_sleep,
+                 state.attempt_number, self.policy.max_attempts, error)
+        status = error.status if isinstance(error, ServiceError) else None
+        code = error.code if isinstance(error, ServiceError) else None
+        reason = str(status) if status is not None else code or type(error).__name__
+        _notify(RetryNotice(self.what, state.attempt_number, self.policy.max_attempts,
+                            float(state.upcoming_sleep), reason))
 
     def gave_up(self, exc: tenacity.RetryError) -> FoundryTuneError:
         """The typed error for a call whose attempts or time ran out."""

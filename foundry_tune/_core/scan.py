@@ -1,10 +1,12 @@
 """Job scans without I/O: the listing arguments, which listed jobs match, when a scan is complete.
 
 The network layer (``scan_jobs`` in ``foundry_tune._async._jobs``) reads the pages and feeds them to
-a :class:`JobScan`; ``ft.jobs.list`` filters with :func:`job_filter`, and a create whose answer was
-lost finds its job with :func:`created_by_request` where the service keeps no metadata. There,
-``start()`` also recognises a job to reuse with :func:`same_inputs`, and right after its create it
-keeps the oldest of the jobs it raced with (:func:`older_rivals`).
+a [`JobScan`][JobScan]; ``ft.jobs.list`` filters with [`job_filter()`][job_filter], and a create whose answer
+was
+lost finds its job with [`created_by_request()`][created_by_request] where the service keeps no metadata.
+There,
+``start()`` also recognises a job to reuse with [`same_inputs()`][same_inputs], and right after its create it
+keeps the oldest of the jobs it raced with ([`older_rivals()`][older_rivals]).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ Keep = Callable[[dict[str, Any]], bool]
 
 class JobScan:
     """The listing arguments and the matching of a job scan: feed each listed page to
-    :meth:`offer_page` until it returns None, then read :meth:`found`."""
+    [`offer_page()`][offer_page] until it returns None, then read [`found()`][found]."""
 
     def __init__(self, metadata: Mapping[str, str], *, keep: Keep | None = None,
                  want: int | None = None, limit: int = SCAN_LIMIT) -> None:
@@ -132,8 +134,8 @@ _UNSET = (None, "auto", "default", -1)
 
 def same_inputs(kwargs: Mapping[str, Any], *, files: bool = True) -> Keep:
     """A ``keep`` predicate that recognises a live or succeeded job made of the same inputs as the
-    create request ``kwargs`` (what :meth:`JobSpec.create_kwargs
-    <foundry_tune._core.spec.JobSpec.create_kwargs>` gives), on a service that does not echo job
+    create request ``kwargs`` (what `JobSpec.create_kwargs
+    <foundry_tune._core.spec.JobSpec.create_kwargs>()` gives), on a service that does not echo job
     metadata, so that the fingerprint is not there to look up. There is no time window.
 
     Compared, as the job body shows them: the base model (a body may carry the dated name,
@@ -237,13 +239,13 @@ def older_rivals(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) ->
 
 def oldest_live(found: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """Of the jobs ``found`` (listed newest first), the oldest live or succeeded one by the rule of
-    :func:`older_rivals` (what every racing start keeps), or None."""
+    [`older_rivals()`][older_rivals] (what every racing start keeps), or None."""
     older = older_rivals({"id": None, "created_at": math.inf}, found)
     return older[0] if older else None
 
 
 def oldest_rival(ours: Mapping[str, Any], found: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The job to keep instead of ``ours``: the oldest of :func:`older_rivals`; None when ours is
+    """The job to keep instead of ``ours``: the oldest of [`older_rivals()`][older_rivals]; None when ours is
     the oldest (so every racing start agrees on one)."""
     older = older_rivals(ours, found)
     return older[0] if older else None

@@ -9,6 +9,7 @@ import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,12 +21,15 @@ from foundry_tune.errors import ConfigurationError
 __all__ = [
     "DEFAULT_ARM_ENDPOINT",
     "ENDPOINT_VARS",
+    "PROGRESS_VAR",
     "ArmSettings",
+    "ProgressMode",
     "account_from_host",
     "arm_settings_from_env",
     "check_endpoint",
     "endpoint_from_env",
     "is_loopback",
+    "progress_from_env",
     "settings_from_env",
     "ssl_verify",
 ]
@@ -81,7 +85,7 @@ class ArmSettings:
         return names
 
     def require(self) -> None:
-        """Raise one :class:`ConfigurationError` naming every missing setting."""
+        """Raise one [`ConfigurationError`][ConfigurationError] naming every missing setting."""
         missing = self.missing()
         if missing:
             raise ConfigurationError(
@@ -168,7 +172,8 @@ def settings_from_env(
     env: Mapping[str, str] | None = None, *, require_deployments: bool = False
 ) -> tuple[str, ArmSettings]:
     """The project endpoint and ARM settings from the environment (``Foundry.from_env`` and
-    ``AsyncFoundry.from_env``). A missing endpoint raises one :class:`ConfigurationError` that also
+    ``AsyncFoundry.from_env``). A missing endpoint raises one [`ConfigurationError`][ConfigurationError] that
+    also
     lists the missing deployment settings; with ``require_deployments`` those are required too."""
     env = os.environ if env is None else env
     endpoint = endpoint_from_env(env)
@@ -183,3 +188,34 @@ def settings_from_env(
                   for name in missing_arm]
         raise ConfigurationError("missing settings:\n  - " + "\n  - ".join(lines))
     return endpoint, arm
+
+
+PROGRESS_VAR = "FOUNDRY_TUNE_PROGRESS"
+"""The environment variable that turns progress output off or forces one display."""
+
+ProgressMode = Literal["auto", "off", "plain", "terminal", "notebook"]
+
+_PROGRESS_WORDS: dict[str, ProgressMode] = {
+    "": "auto", "auto": "auto", "on": "auto", "1": "auto", "true": "auto", "yes": "auto",
+    "off": "off", "0": "off", "false": "off", "none": "off", "no": "off",
+    "plain": "plain", "terminal": "terminal", "live": "terminal", "notebook": "notebook",
+}
+
+
+def progress_from_env(env: Mapping[str, str] | None = None) -> ProgressMode:
+    """The progress display ``FOUNDRY_TUNE_PROGRESS`` asks for (case-insensitive).
+
+    ``off`` (or ``0``, ``false``, ``no``, ``none``) shows no progress; ``plain`` (log lines),
+    ``terminal`` (or ``live``: a line redrawn in place) and ``notebook`` force that display;
+    ``auto`` (or unset, empty, ``1``, ``true``, ``yes``, ``on``) picks one by environment. Any
+    other value raises a `ConfigurationError` naming the variable.
+    """
+    env = os.environ if env is None else env
+    raw = env.get(PROGRESS_VAR, "")
+    mode = _PROGRESS_WORDS.get(raw.strip().lower())
+    if mode is None:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ConfigurationError(
+            f"{PROGRESS_VAR}={shown!r} is not a progress setting: use off (or 0, false, no, none), "
+            "auto (or 1, true, yes, on), plain, terminal (or live) or notebook")
+    return mode

@@ -1,4 +1,4 @@
-"""The job description a builder holds without a connection: :class:`JobSpec`.
+"""The job description a builder holds without a connection: [`JobSpec`][JobSpec].
 
 Everything ``ft.fine_tune(model)...`` knows before it talks to the service lives here: the model,
 the data sources, the method, suffix, seed, metadata, training type, integrations, upload options
@@ -49,7 +49,7 @@ __all__ = [
 log = logging.getLogger("foundry_tune.job")
 
 TRAINING_TYPES = tuple(t.value for t in TrainingType)
-"""The documented training type names (see :class:`~foundry_tune.TrainingType` for the spellings
+"""The documented training type names (see [`TrainingType`][TrainingType] for the spellings
 accepted and sent)."""
 MAX_METADATA_PAIRS = 16
 _RESERVED_PAIRS = 2  # fingerprint + attempt id
@@ -223,7 +223,7 @@ class JobSpec:
         return dataclasses.replace(self, integrations_value=items)
 
     def upload_options(self, **options: Any) -> JobSpec:
-        """Change how files are uploaded (the fields of :class:`~foundry_tune.job.UploadOptions`)."""
+        """Change how files are uploaded (the fields of [`UploadOptions`][UploadOptions])."""
         return dataclasses.replace(self, upload=with_upload_options(self.upload, options))
 
     def strict_validation(self, strict: bool = True) -> JobSpec:
@@ -327,7 +327,7 @@ class JobSpec:
 
     def checked(self) -> tuple[TuningMethod, str]:
         """What ``start()`` does before any network call: the static checks, local validation
-        (invalid data raises :class:`~foundry_tune.errors.DatasetValidationError`) and the
+        (invalid data raises [`DatasetValidationError`][DatasetValidationError]) and the
         fingerprint. Returns the method and the fingerprint."""
         method = self.method_or_default()
         self.check_static(method)

@@ -1,5 +1,5 @@
 """The job status enum, tolerant of statuses the service adds later, and the status sets that job
-decisions share (every job-state decision compares :class:`JobStatus` members, never strings)."""
+decisions share (every job-state decision compares [`JobStatus`][JobStatus] members, never strings)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """What a sweep decides without I/O: the grid, the pacing, the trial statuses and the ranking.
 
-Both flavours of :class:`~foundry_tune.sweep.Sweep` (``foundry_tune/_async/_sweep.py`` and its
+Both flavours of [`Sweep`][Sweep] (``foundry_tune/_async/_sweep.py`` and its
 generated sync twin) ask these functions and do the talking themselves. Job statuses are
-:class:`~foundry_tune._core.status.JobStatus` values: a status the service adds later counts as
+[`JobStatus`][JobStatus] values: a status the service adds later counts as
 live (it holds a slot until the job ends) and, being of unknown kind, as holding a queue slot too.
 """
 
@@ -81,7 +81,7 @@ _FULL_VARIANTS = {
 }
 
 StartFailure = Literal["retry_later", "raise", "record"]
-"""What to do when starting a trial's job failed (see :func:`after_start_error`)."""
+"""What to do when starting a trial's job failed (see [`after_start_error()`][after_start_error])."""
 
 
 # -- the grid ---------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def free_slots(*, max_active: int, mine: Iterable[JobStatus], others: Iterable[J
 
     ``mine``: the statuses of the sweep's submitted jobs; ``others``: those of the resource's other
     jobs. Only live ones count (unknown statuses are live): at most ``max_active`` live jobs in all,
-    and at most :data:`QUEUED_LIMIT` waiting in the service's queue.
+    and at most [`QUEUED_LIMIT`][QUEUED_LIMIT] waiting in the service's queue.
     """
     live_mine = [s for s in mine if s.is_live]
     live_others = [s for s in others if s.is_live]

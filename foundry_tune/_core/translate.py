@@ -2,7 +2,7 @@
 
 What crosses over: HTTP status, the service's error code and message, the parameter it names and
 the request id. What never does: headers, tokens, keys or request bodies. Messages are also
-scrubbed (:mod:`foundry_tune._core.redact`) of anything that looks like a bearer token, an
+scrubbed ([`foundry_tune._core.redact`][redact]) of anything that looks like a bearer token, an
 ``api-key`` value, a JWT, a URL password or key, or an endpoint grader's headers, in case a service
 echoes one back.
 """
@@ -49,7 +49,7 @@ Headers = Mapping[str, str]
 
 def scrub(text: str) -> str:
     """Mask anything that looks like a credential in ``text`` (see
-    :func:`~foundry_tune._core.redact.redact_text`) and bound its length."""
+    [`redact_text()`][redact_text]) and bound its length."""
     text = redact_text(text)
     if len(text) > _MAX_MESSAGE:
         text = text[: _MAX_MESSAGE - 3] + "..."
@@ -279,7 +279,7 @@ def _error_class(status: int | None, code: str | None) -> type[ServiceError]:
 
 def from_failure(failure: ServiceFailure, *, what: str | None = None,
                  retry_after: float | None = None) -> ServiceError:
-    """Build the typed error for a :class:`ServiceFailure`."""
+    """Build the typed error for a [`ServiceFailure`][ServiceFailure]."""
     message = scrub(failure.message)
     if what:
         message = f"{what} failed: {message}"
@@ -296,7 +296,7 @@ def from_failure(failure: ServiceFailure, *, what: str | None = None,
 
 
 def translate(exc: BaseException, *, what: str | None = None) -> FoundryTuneError:
-    """Map an openai, httpx, httpx2 or azure-identity failure to a :class:`FoundryTuneError`.
+    """Map an openai, httpx, httpx2 or azure-identity failure to a [`FoundryTuneError`][FoundryTuneError].
 
     A FoundryTuneError is returned unchanged. Anything else becomes a plain FoundryTuneError that
     names the exception type. ``what`` (e.g. ``"create deployment 'x'"``) prefixes the message.

@@ -1,7 +1,7 @@
 """One trust configuration for every HTTP client of a connection.
 
 The OpenAI data plane (on ``httpx2``, which the openai SDK uses) and ARM (on ``httpx``) are built
-from the same :class:`Trust`: the same CA bundle and the same proxy, so that behind a corporate
+from the same [`Trust`][Trust]: the same CA bundle and the same proxy, so that behind a corporate
 TLS-inspecting proxy training calls and deployment calls work, or fail, together. The pool limits
 are foundry-tune's own, not copied from an SDK's private module.
 """

@@ -81,7 +81,7 @@ _FAILED = frozenset({"error", "failed"})
 
 
 class UploadSource(Protocol):
-    """What an uploadable dataset provides (:class:`foundry_tune.Dataset` does). A source may also
+    """What an uploadable dataset provides ([`foundry_tune.Dataset`][Dataset] does). A source may also
     have ``validated_hash`` (the SHA-256 of the bytes its last validation read): an upload then
     refuses any other bytes."""
 
@@ -101,7 +101,7 @@ class UploadOptions:
     """How files are uploaded. Memory use of a multipart upload is at most ``parallel_parts * part_size``.
 
     Every field is checked when the options are made: a wrong type or a value out of range raises
-    :class:`~foundry_tune.errors.InvalidParameterError` naming the field."""
+    [`InvalidParameterError`][InvalidParameterError] naming the field."""
 
     single_request_limit: int = DEFAULT_SINGLE_REQUEST_LIMIT
     part_size: int = DEFAULT_PART_SIZE
@@ -150,7 +150,7 @@ def _check_seconds(name: str, value: object, *, minimum: float, inclusive: bool)
 
 def with_upload_options(current: UploadOptions, changes: Mapping[str, object]) -> UploadOptions:
     """``current`` with some fields changed (``upload_options(**changes)``); an unknown option name
-    raises :class:`~foundry_tune.errors.InvalidParameterError` naming it and the known ones."""
+    raises [`InvalidParameterError`][InvalidParameterError] naming it and the known ones."""
     known = [f.name for f in dataclasses.fields(UploadOptions)]
     unknown = [str(k) for k in changes if k not in known]
     if unknown:
@@ -252,12 +252,13 @@ def _age(f: FileObject, position: float) -> tuple[float, float]:
 def oldest_first(listed: Sequence[FileObject]) -> list[FileObject]:
     """The files ``listed`` (newest first, as the service lists them), oldest first.
 
-    The rule is the one of racing job starts (:func:`foundry_tune._core.scan.older_rivals`): older
+    The rule is the one of racing job starts ([`foundry_tune._core.scan.older_rivals()`][scan.older_rivals]):
+    older
     means an earlier ``created_at``; within the same second (the service counts whole seconds),
     listed later. A file without ``created_at`` counts as the newest. Every client that sees the
     same files puts the same one first, and a file created after a listing can never come out
     older than the first of that listing: reusing the oldest file of a content and keeping the
-    oldest of racing uploads (:func:`older_twins`) pick the same file, the one that stays."""
+    oldest of racing uploads ([`older_twins()`][older_twins]) pick the same file, the one that stays."""
     aged = sorted(((_age(f, i), f) for i, f in enumerate(listed)), key=lambda pair: pair[0])
     return [f for _, f in aged]
 
@@ -265,7 +266,7 @@ def oldest_first(listed: Sequence[FileObject]) -> list[FileObject]:
 def older_twins(ours: FileObject, listed: Sequence[FileObject]) -> list[FileObject]:
     """Of the files ``listed`` (newest first, as the service lists them) that may hold our
     content, those older than ``ours`` (the file our upload just made), oldest first by the rule
-    of :func:`oldest_first`: the one to keep instead of ours is the oldest of them whose content,
+    of [`oldest_first()`][oldest_first]: the one to keep instead of ours is the oldest of them whose content,
     read back, is ours.
 
     One difference from the job rule, on the safe side: if the listing does not show ``ours`` yet,
@@ -277,7 +278,7 @@ def older_twins(ours: FileObject, listed: Sequence[FileObject]) -> list[FileObje
 
 
 def is_processed(f: FileObject, label: str) -> bool:
-    """True once ``f`` is processed; raises :class:`UploadError` (with the service's
+    """True once ``f`` is processed; raises [`UploadError`][UploadError] (with the service's
     ``status_details``) when processing failed or the file was deleted."""
     status = (f.status or "").lower()
     if status == "processed":
@@ -315,7 +316,7 @@ def data_changed(label: str, why: str) -> DataChangedError:
 class CheckedStream(io.IOBase):
     """A read-only stream over ``stream`` that hashes what is read and holds back its last bytes
     until all ``size`` bytes are read and have the SHA-256 ``expected``: a file that changed raises
-    :class:`~foundry_tune.errors.DataChangedError` (also kept in :attr:`failure`, as an HTTP client
+    [`DataChangedError`][DataChangedError] (also kept in [`failure`][failure], as an HTTP client
     may wrap what a body stream raises) before the end of the body has been handed to the caller,
     so a server never receives a whole file under the wrong hash.
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.billing import warn_hosting_cost_once
-from foundry_tune._core.deployment_body import build_body, default_name, validate_name
+from foundry_tune._core.deployment_body import build_body, default_name, legacy_default_name, validate_name
 from foundry_tune._core.deployment_errors import deployment_error
 from foundry_tune._core.deployment_info import DeploymentInfo
 from foundry_tune._core.deployment_state import (
@@ -58,14 +58,14 @@ class DeploymentsAPI:
         return None if body is None else DeploymentInfo.from_arm(body, name=name)
 
     def get_info(self, name: str) -> DeploymentInfo:
-        """ARM's view of deployment ``name``; raises :class:`DeploymentNotFoundError`."""
+        """ARM's view of deployment ``name``; raises [`DeploymentNotFoundError`][DeploymentNotFoundError]."""
         info = self.find_info(name)
         if info is None:
             raise DeploymentNotFoundError(f"deployment {name!r} not found", status=404)
         return info
 
     def get(self, name: str) -> Deployment:
-        """The deployment called ``name``; raises :class:`DeploymentNotFoundError`."""
+        """The deployment called ``name``; raises [`DeploymentNotFoundError`][DeploymentNotFoundError]."""
         return Deployment(self, self.get_info(name))
 
     def list(self, *, created_by_foundry_tune: bool = False) -> builtins.list[Deployment]:
@@ -100,21 +100,27 @@ class DeploymentsAPI:
     ) -> Deployment:
         """Deploy ``model`` (a fine-tuned model id or a base model) as deployment ``name``.
 
-        Idempotent by name: the default name is derived from the model, and an existing deployment
+        Idempotent by name: the default name is derived from the model (``default_name()``: base
+        model, the job's suffix, the job id's first 8 characters; a live deployment of the model
+        under the name earlier versions derived is reused too), and an existing deployment
         of the same model is reused rather than created again, so a repeated call (or several at
         once on this connection) never creates a second billable deployment. A name taken by
-        another model raises :class:`NameInUseError`; no quota left raises
-        :class:`DeploymentQuotaError`; a missing role raises :class:`PermissionDeniedError`; failed
-        provisioning raises :class:`DeploymentError` with Azure's code and message. With ``wait``
+        another model raises [`NameInUseError`][NameInUseError]; no quota left raises
+        [`DeploymentQuotaError`][DeploymentQuotaError]; a missing role raises
+        [`PermissionDeniedError`][PermissionDeniedError]; failed
+        provisioning raises [`DeploymentError`][DeploymentError] with Azure's code and message. With ``wait``
         it returns once provisioning succeeded and (with ``ready_check``) the deployment answers a
         chat call. The deployment is tagged
-        ``created-by: foundry-tune`` (plus the job id) so :meth:`cleanup` can find it.
+        ``created-by: foundry-tune`` (plus the job id) so [`cleanup()`][cleanup] can find it.
         """
+        derived = name is None
         name = validate_name(name or default_name(model))
         # Every argument is checked before the first request (nothing is read or created for a bad one).
         check_seconds(timeout, "timeout", zero=False)
         body = build_body(model, sku=sku, capacity=capacity, tags=creation_tags(job_id, tags),
                           model_version=model_version, model_format=model_format)
+        if derived:
+            name = self._earlier_name(model, name)
         # One look-then-PUT per name at a time: concurrent creates of one name on this connection
         # see each other's deployment and reuse it instead of sending a second PUT.
         with self._locks.setdefault(name, Lock()):
@@ -122,6 +128,19 @@ class DeploymentsAPI:
         if wait:
             deployment.wait(timeout=timeout, ready_check=ready_check)
         return deployment
+
+    def _earlier_name(self, model: str, name: str) -> str:
+        """``name``, or the name an earlier foundry-tune derived for ``model`` when a live deployment
+        of that model already has it: a re-run after an upgrade reuses it instead of paying twice."""
+        legacy = legacy_default_name(model)
+        if legacy == name:
+            return name
+        earlier = self.find_info(legacy)
+        if earlier is None or earlier.model != model or earlier.failed or \
+                (earlier.provisioning_state or "").lower() == "deleting":
+            return name
+        log.info("deployment %r of %s was named by an earlier foundry-tune; reusing it", legacy, model)
+        return legacy
 
     def _create_once(self, model: str, name: str, body: dict[str, Any], *, sku: str,
                            timeout: float) -> Deployment:
@@ -155,8 +174,8 @@ class DeploymentsAPI:
 
         ARM answers 202 and keeps the deployment ``Deleting`` for a while: the wait follows the
         ``Azure-AsyncOperation`` ARM answered with, if any, then polls until the deployment reads
-        404, all within ``timeout`` seconds (:class:`WaitTimeoutError` after that; a failed
-        deletion raises :class:`DeploymentError`).
+        404, all within ``timeout`` seconds ([`WaitTimeoutError`][WaitTimeoutError] after that; a failed
+        deletion raises [`DeploymentError`][DeploymentError]).
         """
         name = validate_name(name)
         check_seconds(timeout, "timeout", zero=False)

@@ -45,7 +45,7 @@ def named_lock(name: str) -> threading.Lock:
 
 
 def acquire_within(lock: threading.Lock, timeout: float) -> bool:
-    """Acquire ``lock`` (from :func:`named_lock`), waiting at most ``timeout`` seconds; whether it
+    """Acquire ``lock`` (from [`named_lock()`][named_lock]), waiting at most ``timeout`` seconds; whether it
     was acquired. Release it with ``lock.release()``."""
     return lock.acquire(timeout=min(max(0.0, timeout), threading.TIMEOUT_MAX))
 

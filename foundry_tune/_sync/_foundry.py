@@ -53,11 +53,11 @@ class Foundry(ConnectionState):
     ``credential`` is any azure-identity credential (default ``DefaultAzureCredential``).
     The ARM settings (subscription, resource group, account, ARM endpoint) are needed only for
     deployments; the account defaults to the one in the endpoint's host. Plain http is refused
-    for any host but loopback. ``retry`` replaces the default :class:`~foundry_tune.RetryPolicy`;
+    for any host but loopback. ``retry`` replaces the default [`RetryPolicy`][RetryPolicy];
     ``timeout`` bounds each HTTP request; ``verify`` may name a CA bundle (default: the system's,
     or ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``). The data plane and ARM share that trust and the
     proxy from ``HTTPS_PROXY`` / ``NO_PROXY``. ``arm_transport`` replaces the ARM client's httpx
-    transport (tests, proxies). Use it as a context manager, or call :meth:`close`.
+    transport (tests, proxies). Use it as a context manager, or call [`close()`][close].
     """
 
     _project: Any
@@ -137,7 +137,7 @@ class Foundry(ConnectionState):
         Reads ``AZURE_AI_PROJECT_ENDPOINT`` (or ``FOUNDRY_PROJECT_ENDPOINT``), and for deployments
         ``AZURE_SUBSCRIPTION_ID``, ``AZURE_RESOURCE_GROUP``, ``AZURE_AI_ACCOUNT_NAME`` (default: from
         the endpoint's host) and ``AZURE_ARM_ENDPOINT`` (default the public cloud). A missing
-        endpoint raises one :class:`~foundry_tune.ConfigurationError` that also lists the missing
+        endpoint raises one [`ConfigurationError`][ConfigurationError] that also lists the missing
         deployment settings; with ``require_deployments=True`` those are required up front too.
         Otherwise they are checked (again all at once) when deployments are first used.
 
@@ -201,7 +201,7 @@ class Foundry(ConnectionState):
     def emulator(cls, *, retry: RetryPolicy | None = None, **options: Any) -> Foundry:
         """Start the embedded local emulator with ``options`` and connect to it.
 
-        The returned connection owns the emulator and stops it on :meth:`close`. Starting takes a
+        The returned connection owns the emulator and stops it on [`close()`][close]. Starting takes a
         moment and blocks. Needs the ``emulator`` extra (``pip install 'foundry-tune[emulator]'``).
         """
         emulator = start_emulator(options)
@@ -219,7 +219,7 @@ class Foundry(ConnectionState):
 
     @property
     def openai(self) -> openai.OpenAI:
-        """The OpenAI client for this project (SDK retries off: :attr:`retry` is the policy)."""
+        """The OpenAI client for this project (SDK retries off: [`retry`][retry] is the policy)."""
         return self._openai
 
     @property
@@ -276,7 +276,8 @@ class Foundry(ConnectionState):
     def sweep(self, builder: FineTuneBuilder, grid: Mapping[str, Iterable[Any]],
                     **options: Any) -> Sweep:
         """One job per point of ``grid`` over the builder's hyperparameters, paced to the service's
-        limits (see :func:`foundry_tune.sweep.sweep` for ``rank_by``, ``max_active``...)."""
+        limits (see [`foundry_tune.sweep.sweep()`][foundry_tune._sync._sweep.sweep] for ``rank_by``,
+        ``max_active``...)."""
         from foundry_tune._sync._sweep import sweep
 
         return sweep(builder, grid, **options)
@@ -320,7 +321,7 @@ class Foundry(ConnectionState):
 
 
 def start_emulator(options: dict[str, Any]) -> Emulator:
-    """Start an :class:`~foundry_tune.emulator.Emulator` with ``options`` through the entry point
+    """Start an [`Emulator`][Emulator] with ``options`` through the entry point
     the emulator package owns (the library never imports the emulator)."""
     from importlib.metadata import entry_points
 

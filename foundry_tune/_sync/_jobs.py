@@ -35,7 +35,7 @@ def scan_jobs(
 
     The service's ``metadata[k]=v`` filter narrows the listing; the match is checked again here
     because not every service honours the filter. Pages are read one at a time under ``guard``
-    (default :meth:`JobScan.guard <foundry_tune._core.scan.JobScan.guard>`): a cursor that does
+    (default `JobScan.guard <foundry_tune._core.scan.JobScan.guard>()`): a cursor that does
     not advance, the page cap or the time bound ends the scan with what was found.
     """
     scan = JobScan(metadata, keep=keep, want=want, limit=limit)
@@ -55,11 +55,11 @@ class JobsAPI:
         self._ft = ft
 
     def get(self, job_id: str) -> Job:
-        """The job with this id (raises :class:`~foundry_tune.errors.NotFoundError` if there is none)."""
+        """The job with this id (raises [`NotFoundError`][NotFoundError] if there is none)."""
         return Job.attach(self._ft, job_id)
 
     def attach(self, job_id: str) -> Job:
-        """Same as :meth:`get`: pick up a job started elsewhere."""
+        """Same as [`get()`][get]: pick up a job started elsewhere."""
         return Job.attach(self._ft, job_id)
 
     def list(

@@ -69,7 +69,7 @@ def list_all_events(
 
 def list_checkpoints(ft: Foundry, job_id: str) -> list[Checkpoint]:
     """All checkpoints of ``job_id`` in step order: every page, one at a time under
-    :func:`~foundry_tune._core.checkpoints.checkpoints_guard` (a fresh one for every attempt of
+    [`checkpoints_guard()`][checkpoints_guard] (a fresh one for every attempt of
     the retry policy)."""
 
     def fetch() -> list[Checkpoint]:

@@ -3,7 +3,7 @@
 processing wait that reports the service's reason when it rejects a file.
 
 The bytes sent are the bytes validated: every upload hashes what it sends and refuses
-(:class:`~foundry_tune.errors.DataChangedError`) before the service holds a whole file under the
+([`DataChangedError`][DataChangedError]) before the service holds a whole file under the
 validated hash; a file already uploaded under our hash-bearing name is reused only after its
 content, read back from the service, has that hash.
 
@@ -13,7 +13,7 @@ the same bytes at the same moment) deletes its own file and uses the older one: 
 agrees on the oldest, so one file of the content remains.
 
 The decisions (file naming, which listed file is reusable, part planning) are in
-:mod:`foundry_tune._core.upload`; this module does the calls.
+[`foundry_tune._core.upload`][_core.upload]; this module does the calls.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ def list_candidates(
     failed nor being deleted, not in ``exclude``), in listing order (newest first), from one
     listing, without reading their content back and without the retry policy.
 
-    Pages are fetched one at a time under a :class:`~foundry_tune._core.paging.PageGuard` (by default
-    :func:`~foundry_tune._core.upload.files_scan_guard`): a page without ``has_more`` (Azure's
+    Pages are fetched one at a time under a [`PageGuard`][PageGuard] (by default
+    [`files_scan_guard()`][files_scan_guard]): a page without ``has_more`` (Azure's
     ``GET /files``: the whole list in one answer) ends the scan, and so do a cursor that does not
     advance, the page cap and the time bound."""
     scan = CandidateScan(content_hash, size, exclude)
@@ -123,9 +123,9 @@ def scan_uploaded(
     exclude: frozenset[str] = frozenset(),
 ) -> FileObject | None:
     """The listed candidate for reuse: the oldest file that may hold this content
-    (:func:`list_candidates`, ordered by :func:`~foundry_tune._core.upload.oldest_first`), without
+    ([`list_candidates()`][list_candidates], ordered by [`oldest_first()`][oldest_first]), without
     reading its content back and without the retry policy. The oldest, because it is the one that
-    stays when several clients upload the same bytes at once (:func:`keep_oldest_twin`)."""
+    stays when several clients upload the same bytes at once ([`keep_oldest_twin()`][keep_oldest_twin])."""
     listed = list_candidates(ft, content_hash, size, guard=guard, exclude=exclude)
     return next(iter(oldest_first(listed)), None)
 
@@ -196,7 +196,7 @@ def source_label(source: UploadSource) -> str:
 
 def checked_digest(source: UploadSource) -> str:
     """The content hash of ``source`` (bare hex), refused with
-    :class:`~foundry_tune.errors.DataChangedError` when the source knows the hash of its last
+    [`DataChangedError`][DataChangedError] when the source knows the hash of its last
     validation pass (``validated_hash``) and the bytes now have another."""
     digest = clean_hash(_flavour.run_blocking(source.content_hash))
     validated = getattr(source, "validated_hash", None)
@@ -217,7 +217,7 @@ def upload_once(
 
     The bytes must be those validated: when ``source`` knows the hash of its last validation pass
     (``validated_hash``), another hash now, or bytes read for the upload with another hash, raise
-    :class:`~foundry_tune.errors.DataChangedError` and leave no file under the validated hash.
+    [`DataChangedError`][DataChangedError] and leave no file under the validated hash.
 
     Right after the upload, one listing looks for an older file of the same name, size and content
     uploaded at the same moment elsewhere (another machine: no local lock sees it): if there is
@@ -255,8 +255,9 @@ def keep_oldest_twin(
     """The file to use instead of ``ours`` (the file our create just made, before it is processed):
     the oldest file of the same name, size and content when there is an older one, else ``ours``.
 
-    Same name and size come from one listing (:func:`list_candidates`, as :func:`find_uploaded`),
-    older from :func:`~foundry_tune._core.upload.older_twins`, and same content from reading the
+    Same name and size come from one listing ([`list_candidates()`][list_candidates], as
+    [`find_uploaded()`][find_uploaded]),
+    older from [`older_twins()`][older_twins], and same content from reading the
     older candidates back, oldest first: one with other bytes is passed over (never the keeper, for
     any racer); one whose content cannot be read ends the search and ours is kept, so that no racer
     drops its file for one another racer may not have chosen. When an older twin is kept, ours is
@@ -308,7 +309,7 @@ def keep_oldest_twin(
 
 def given_file(ft: Foundry, file_id: str, options: UploadOptions) -> FileObject:
     """A file id the caller gave: wait until it is processed and refuse one uploaded for another
-    purpose than fine-tuning (:class:`~foundry_tune.errors.UploadError`)."""
+    purpose than fine-tuning ([`UploadError`][UploadError])."""
     # The caller says the file exists: a 404 is an answer, not a moment of delay.
     remote = wait_processed(ft, file_id, dataclasses.replace(options, not_found_grace=0.0))
     check_purpose(remote, file_id)
@@ -436,9 +437,9 @@ def wait_processed(
 ) -> FileObject:
     """Wait until the service has processed ``file_id``.
 
-    Raises :class:`~foundry_tune.errors.UploadError` with the service's ``status_details`` when
+    Raises [`UploadError`][UploadError] with the service's ``status_details`` when
     processing fails (the openai SDK's ``wait_for_processing`` returns normally in that case), and
-    :class:`~foundry_tune.errors.WaitTimeoutError` after ``options.processing_timeout`` seconds.
+    [`WaitTimeoutError`][WaitTimeoutError] after ``options.processing_timeout`` seconds.
     """
     label = display_name or file_id
     clock = ft.retry.clock

@@ -1,16 +1,21 @@
-"""``foundry-tune demo``: the whole workflow on the embedded emulator, in about a minute.
+"""``foundry-tune demo``: the whole workflow on the embedded emulator, in well under a minute.
 
-Generate a dataset, validate it, split it, start a supervised job and watch it live, read the
-metrics and save a loss plot, deploy the tuned model, compare its answers with the base model's,
-and delete the deployment. No Azure account needed (``pip install 'foundry-tune[emulator]'``).
+The story, one numbered step each, in this order: prepare the data (generate and split it), validate
+it, train (upload once, start once, follow the progress), read the metrics and save a loss plot,
+deploy the tuned model, ask the base and the tuned model the same questions, compare them on the
+held-out split, delete the deployment; then "done" and the list of files written. No Azure account
+needed (``pip install 'foundry-tune[emulator]'``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shutil
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,12 +23,20 @@ from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
-    from foundry_tune.evaluation import EvaluationReport
+    from foundry_tune.dataset import Dataset
+    from foundry_tune.evaluation import EvaluationReport, Target
     from foundry_tune.job import Job, Metrics
 
 __all__ = ["register", "run_demo"]
 
 BASE_MODEL = "gpt-4.1-mini"
+STEPS = 8
+METRICS = ("rouge_l", "bleu")
+FEW_SHOT = 5
+SAMPLING: dict[str, Any] = {"temperature": 0.0}
+"""Request parameters both models get, in the questions and in the comparison."""
+ANSWER_LIMIT = 480
+"""Longer answers are shortened for display, at a sentence or word boundary, with "..."."""
 
 
 def register(subparsers: Any) -> None:
@@ -32,13 +45,15 @@ def register(subparsers: Any) -> None:
         "demo",
         help="run the whole workflow on the local emulator (no Azure needed)",
         description=(
-            "Generate a support-assistant dataset, validate and split it, fine-tune gpt-4.1-mini on the "
-            "embedded Foundry emulator with live progress, save metrics and a loss plot, deploy, compare "
-            "the tuned model's answers with the base model's, and clean up."
+            "Generate a support-assistant dataset, split and validate it, fine-tune gpt-4.1-mini on "
+            "the embedded Foundry emulator with live progress, save metrics and a loss plot, deploy, "
+            "ask the base and the tuned model the same questions, compare them on the held-out split, "
+            "and clean up. Every file it writes goes to the --out folder."
         ),
     )
     parser.add_argument("--out", type=Path, default=Path("foundry-tune-demo"),
-                        help="folder for the dataset, metrics CSV and loss plot (default: %(default)s)")
+                        help="folder for the data, its splits, the metrics CSV, the loss plot and the "
+                             "evaluation report (default: ./%(default)s)")
     parser.add_argument("--examples", type=int, default=120, help="examples to generate, >= 40 (default 120)")
     parser.add_argument("--job-duration", type=float, default=15.0,
                         help="seconds the emulated training takes (default 15)")
@@ -62,9 +77,101 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _step(out: TextIO, number: int, text: str) -> None:
-    out.write(f"\n[{number}/8] {text}\n")
-    out.flush()
+class _Out:
+    """Writes whole lines and flushes each, so that anything written to stderr in between (a
+    warning, a log line) shows up where it happened, not a step early or late."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.width = max(60, min(100, shutil.get_terminal_size((100, 24)).columns))
+
+    def line(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def wrapped(self, text: str, indent: int = 2) -> None:
+        """``text`` wrapped to the terminal's width (never inside a word)."""
+        self.line(textwrap.fill(text, width=self.width, subsequent_indent=" " * indent,
+                                break_long_words=False, break_on_hyphens=False))
+
+    def summary(self, text: str) -> None:
+        """A "name: verdict" line; too wide, the verdict goes on its own (indented) line."""
+        name, sep, verdict = text.partition(": ")
+        if len(text) <= self.width or not sep:
+            self.wrapped(text)
+        else:
+            self.line(name + ":")
+            self.wrapped("  " + verdict)
+
+    def step(self, number: int, text: str) -> None:
+        self.line(f"\n[{number}/{STEPS}] {text}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    """How both models are asked, in step 6 and in step 7: printed from here, used from here."""
+
+    base: Target
+    tuned: Target
+    held_out: Dataset
+    held_out_examples: int
+    metrics: tuple[str, ...] = METRICS
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        # What is printed is read from the targets; the demo only prints one system prompt and one
+        # sampling line, so both targets must share them.
+        from foundry_tune.evaluation import PromptTemplate
+
+        base, tuned = self.base.prompt, self.tuned.prompt
+        same = self.base.params == self.tuned.params
+        if not (isinstance(base, PromptTemplate) and isinstance(tuned, PromptTemplate)
+                and base.system == tuned.system and not tuned.few_shot and same):
+            raise ValueError("the demo's targets must share their system prompt and parameters")
+
+    @property
+    def system(self) -> str:
+        return getattr(self.base.prompt, "system", None) or ""
+
+    @property
+    def few_shot(self) -> int:
+        return len(getattr(self.base.prompt, "few_shot", ()))
+
+    def lines(self) -> list[str]:
+        """How both models are asked (printed in step 6)."""
+        params = ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                           for key, value in self.base.params.items()) or "the service's defaults"
+        return [
+            f"  base model:    {self.base.model}",
+            f"                 system prompt + {self.few_shot} few-shot examples from the training split",
+            f"  tuned model:   {self.tuned.model}",
+            "                 system prompt only",
+            f"  sampling:      {params} (both models)",
+            f'  system prompt: "{self.system}"',
+        ]
+
+    def comparison_lines(self) -> list[str]:
+        """What they are compared on (printed in step 7)."""
+        return [
+            f"  held-out:      {self.held_out_examples} examples, {self.held_out.name}",
+            f"  metrics:       {', '.join(self.metrics)} ({self.confidence:.0%} confidence intervals)",
+            "  setup:         as in step 6",
+        ]
+
+    def compare(self, foundry: Foundry, completer: Any) -> EvaluationReport:
+        """The comparison, with exactly this setup."""
+        from foundry_tune.evaluation import evaluate
+
+        return evaluate({self.base.name: self.base, self.tuned.name: self.tuned}, self.held_out,
+                        list(self.metrics), foundry=foundry, progress=False, confidence=self.confidence,
+                        completer=completer)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "base_model": self.base.model, "tuned_model": self.tuned.model, "system": self.system,
+            "few_shot": self.few_shot, "params": dict(self.base.params), "held_out": self.held_out_examples,
+            "metrics": list(self.metrics), "confidence": self.confidence,
+        }
 
 
 def run_demo(
@@ -75,107 +182,164 @@ def run_demo(
     progress: str = "auto",
     out: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Run the demo; returns what it did (job id, model, deployment, files, timings) for tests."""
+    """Run the demo; returns what it did (job id, model, deployment, setup, files, timings) for tests."""
     from foundry_tune._demo_data import DEMO_QUESTIONS, SYSTEM_PROMPT, demo_records
     from foundry_tune.client import Foundry
     from foundry_tune.dataset import Dataset
+    from foundry_tune.evaluation import FoundryCompleter, Target
     from foundry_tune.methods import Supervised
 
-    stream = out if out is not None else sys.stdout
+    say = _Out(out if out is not None else sys.stdout)
     started = time.monotonic()
+    folder = folder.expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"folder": str(folder)}
+    files: list[Path] = []
+    result: dict[str, Any] = {"folder": str(folder), "files": files}
 
-    stream.write("foundry-tune demo: the whole fine-tuning workflow on a local Foundry emulator\n")
+    def wrote(path: Path, detail: str) -> None:
+        files.append(path)
+        say.line(f"wrote {path.name} ({detail})")
+
+    say.line("foundry-tune demo: the whole fine-tuning workflow on a local Foundry emulator")
+    say.line(f"files go to {folder}")
     with Foundry.emulator(job_duration=job_duration, deployment_ready_delay=1.0,
                           deployment_provision_delay=0.5) as ft:
-        stream.write(f"emulator listening at {ft.endpoint}\n")
-
-        _step(stream, 1, f"generate {examples} support-assistant conversations")
-        data = Dataset.from_records(demo_records(examples), name="trailhead-support.jsonl")
-        data_path = data.to_jsonl(folder / "trailhead-support.jsonl")
-        stream.write(f"wrote {data_path} ({data.size_bytes:,} bytes)\n")
-
-        _step(stream, 2, f"validate for supervised fine-tuning of {BASE_MODEL}")
-        method = Supervised(n_epochs=2)
-        report = data.validate(method, model=BASE_MODEL)
-        stream.write(report.summary() + "\n")
-        report.raise_for_errors()
+        say.line(f"emulator listening at {ft.endpoint}")
 
         # The service wants at least 10 examples in a validation file too.
         share = max(0.1, 15 / examples)
-        _step(stream, 3, f"split {1 - share:.0%}/{share:.0%} into training and validation data")
+        say.step(1, f"prepare: generate {examples} support conversations, "
+                    f"split them {1 - share:.0%}/{share:.0%}")
+        data = Dataset.from_records(demo_records(examples), name="trailhead-support.jsonl")
+        wrote(data.to_jsonl(folder / data.name), f"{examples} examples, {data.size_bytes:,} bytes")
         train, validation = data.split(validation=share, seed=7)
-        stream.write(f"{train.name}: {train.size_bytes:,} bytes, {validation.name}: "
-                     f"{validation.size_bytes:,} bytes\n")
+        for part in (train, validation):  # the files written hold the bytes that are uploaded
+            wrote(part.to_jsonl(folder / part.name), f"{_count(part)} examples, {part.size_bytes:,} bytes")
 
-        _step(stream, 4, "upload once and start the job once")
+        say.step(2, f"validate both parts for supervised fine-tuning of {BASE_MODEL}")
+        method = Supervised(n_epochs=2)
+        reports = [train.validate(method, model=BASE_MODEL, validation=validation),
+                   validation.validate(method, model=BASE_MODEL)]
+        for report in reports:
+            say.summary(report.summary())
+        for report in reports:
+            report.raise_for_errors()
+
+        say.step(3, "train: upload once, start the job once, follow its progress")
         builder = (ft.fine_tune(BASE_MODEL).train_on(train).validate_on(validation).method(method)
                    .suffix("trailhead-support").training_type("GlobalStandard").seed(7))
-        job = builder.start(on_progress=lambda line: print(line, file=stream))
+        job = builder.start(on_progress=say.line)
         result["job_id"] = job.id
-        job.wait(timeout=max(120.0, job_duration * 6), progress=progress, stream=stream)
-        stream.write(f"fine-tuned model: {job.fine_tuned_model}\n")
+        job.wait(timeout=max(120.0, job_duration * 6), progress=progress, stream=say.stream)
+        say.line(f"fine-tuned model: {job.fine_tuned_model}")
         result["fine_tuned_model"] = job.fine_tuned_model
 
-        _step(stream, 5, "metrics and loss plot")
-        metrics = job.metrics()
-        result.update(_save_metrics(metrics, folder, job, stream))
+        say.step(4, "metrics and loss plot")
+        result.update(_save_metrics(job.metrics(), folder, job, say, wrote))
 
-        _step(stream, 6, "deploy the tuned model (waits until it answers)")
+        say.step(5, "deploy the tuned model (waits until it answers)")
         with job.deploy(capacity=1) as deployment:
             result["deployment"] = deployment.name
-            stream.write(f"deployment {deployment.name} is ready\n")
+            say.line(f"deployment {deployment.name} is ready")
 
-            _step(stream, 7, "base model vs tuned model")
-            answers = []
-            for question in DEMO_QUESTIONS:
-                base = _base_answer(ft, question, SYSTEM_PROMPT)
-                tuned = deployment.chat(question, system=SYSTEM_PROMPT)
-                answers.append({"question": question, "base": base, "tuned": tuned})
-                stream.write(f"\nQ: {question}\n")
-                stream.write(_indent("base ", base) + "\n")
-                stream.write(_indent("tuned", tuned) + "\n")
-            result["answers"] = answers
-            evaluation = _evaluate(ft, deployment, train, validation, SYSTEM_PROMPT)
+            shots = [record for _, record in zip(range(FEW_SHOT), train.iter_records(), strict=False)]
+            setup = _Setup(
+                base=Target(BASE_MODEL, name="base model", system=SYSTEM_PROMPT, few_shot=shots,
+                            params=SAMPLING),
+                tuned=Target(deployment, name="fine-tuned model", system=SYSTEM_PROMPT, params=SAMPLING),
+                held_out=validation, held_out_examples=_count(validation),
+            )
+            result["setup"] = setup.as_dict()
+            completer = FoundryCompleter(ft)
+
+            say.step(6, "ask the base model and the tuned model the same questions")
+            say.line("setup (the same here and in step 7):")
+            for text in setup.lines():
+                say.wrapped(text, indent=17)
+            result["answers"] = _ask(say, completer, setup, DEMO_QUESTIONS)
+
+            say.step(7, "compare them on the held-out examples")
+            for text in setup.comparison_lines():
+                say.wrapped(text, indent=17)
+            evaluation = setup.compare(ft, completer)
+            say.line()
+            say.line(evaluation.to_text())
+            say.line()
+            text_path, json_path = folder / "evaluation.txt", folder / "evaluation.json"
+            text_path.write_text("\n".join(["base model vs fine-tuned model", *setup.lines(),
+                                            *setup.comparison_lines()[:-1], "", evaluation.to_text(), ""]),
+                                 encoding="utf-8")
+            json_path.write_text(evaluation.to_json(indent=2) + "\n", encoding="utf-8")
+            wrote(text_path, "the table above, with the setup")
+            wrote(json_path, "scores, intervals and comparisons as JSON")
             result["evaluation"] = evaluation.to_dict()
 
-            _step(stream, 8, "delete the deployment (fine-tuned deployments bill by the hour)")
-        stream.write(f"deleted {result['deployment']}\n")
+            say.step(8, "clean up: delete the deployment (fine-tuned deployments bill by the hour)")
+        say.line(f"deleted deployment {result['deployment']}")
         result["stats"] = _emulator_stats(ft)
 
     elapsed = time.monotonic() - started
     result["seconds"] = elapsed
     stats = result["stats"]
-    stream.write(
-        f"\ndone in {elapsed:.0f} s: {stats.get('jobs', '?')} job, "
-        f"{stats.get('deployments', '?')} deployments left, files in {folder}\n"
-    )
-    stream.write(f"\nbase model (prompt with few-shot examples) vs fine-tuned model on {evaluation.examples} "
-                 f"held-out examples:\n\n{evaluation.to_text()}\n")
-    stream.flush()
+    say.line(f"\ndone in {elapsed:.0f} s: {stats.get('jobs', '?')} job, {stats.get('deployments', '?')} "
+             "deployments left")
+    say.line(f"files in {folder}:")
+    for path in files:
+        say.line(f"  {path.name}")
+    result["files"] = [str(path) for path in files]
     return result
 
 
-def _evaluate(ft: Foundry, deployment: Any, train: Any, validation: Any, system: str) -> EvaluationReport:
-    """Score both models on the validation split; the base model gets few-shot examples as well."""
-    from foundry_tune.evaluation import Target, evaluate
-
-    shots = [record for _, record in zip(range(5), train.iter_records(), strict=False)]
-    return evaluate(
-        {"base model": Target(BASE_MODEL, system=system, few_shot=shots), "fine-tuned model": deployment},
-        validation, ["rouge_l", "bleu"], foundry=ft, progress=False,
-    )
+def _count(data: Dataset) -> int:
+    return sum(1 for _ in data.iter_records())
 
 
-def _save_metrics(metrics: Metrics, folder: Path, job: Job, stream: TextIO) -> dict[str, Any]:
+def _ask(say: _Out, completer: Any, setup: _Setup, questions: Sequence[str]) -> list[dict[str, str]]:
+    """Each question to both models, rendered by the same targets the comparison uses."""
+    from foundry_tune.evaluation import Example
+
+    answers = []
+    for number, question in enumerate(questions, start=1):
+        example = Example(line=number, messages=({"role": "user", "content": question},), reference=None,
+                          item={})
+        base = completer(setup.base, setup.base.render(example)).text
+        tuned = completer(setup.tuned, setup.tuned.render(example)).text
+        answers.append({"question": question, "base": base, "tuned": tuned})
+        say.line()
+        say.line(_labelled("Q:", question, say.width))
+        say.line(_labelled("base:", shorten(base), say.width))
+        say.line(_labelled("tuned:", shorten(tuned), say.width))
+    return answers
+
+
+def _labelled(label: str, text: str, width: int) -> str:
+    indent = "  " + " " * 7
+    return textwrap.fill(" ".join(text.split()), width=width, initial_indent=f"  {label:<7}",
+                         subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
+def shorten(text: str, limit: int = ANSWER_LIMIT) -> str:
+    """``text`` (whitespace collapsed) whole when it fits in ``limit`` characters; else cut after
+    its last full sentence that fits (or, when that would drop more than half, after its last full
+    word) and marked " ...". Never cuts inside a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit - 3)  # the words before this space fit with " ..."
+    head = text[:cut] if cut > 0 else ""
+    sentence = len(head) - 1 if head.endswith((".", "!", "?")) else max(
+        head.rfind(mark) for mark in (". ", "! ", "? "))
+    head = head[: sentence + 1] if sentence >= limit // 2 else head.rstrip(",;:")
+    return f"{head} ..." if head else "..."
+
+
+def _save_metrics(metrics: Metrics, folder: Path, job: Job, say: _Out, wrote: Any) -> dict[str, Any]:
     saved: dict[str, Any] = {"metric_rows": len(metrics)}
     first, last = (metrics[0], metrics.last) if len(metrics) else (None, None)
     if first is not None and last is not None:
-        stream.write(f"{len(metrics)} steps from the {metrics.source}; train loss "
-                     f"{first.train_loss:.3f} -> {last.train_loss:.3f}"
-                     + (f", validation loss {last.valid_loss:.3f}" if last.valid_loss is not None else "")
-                     + "\n")
+        say.line(f"{len(metrics)} steps from the {metrics.source}; train loss "
+                 f"{first.train_loss:.3f} -> {last.train_loss:.3f}"
+                 + (f", validation loss {last.valid_loss:.3f}" if last.valid_loss is not None else ""))
     csv_path = folder / "metrics.csv"
     rows = [row.as_dict() for row in metrics]
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -183,30 +347,19 @@ def _save_metrics(metrics: Metrics, folder: Path, job: Job, stream: TextIO) -> d
         fh.write(",".join(columns) + "\n")
         for row in rows:
             fh.write(",".join("" if row.get(c) is None else str(row.get(c)) for c in columns) + "\n")
-    stream.write(f"wrote {csv_path}\n")
+    wrote(csv_path, f"{len(rows)} rows, one per step")
     saved["metrics_csv"] = str(csv_path)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        stream.write("no loss plot: matplotlib is not installed (pip install 'foundry-tune[plot]')\n")
+        say.line("no loss plot: matplotlib is not installed (pip install 'foundry-tune[plot]')")
         saved["plot"] = None
         return saved
     plot_path = folder / "loss.png"
-    metrics.plot(plot_path, title=f"{job.id}: loss")
-    stream.write(f"saved loss plot {plot_path}\n")
+    metrics.plot(path=plot_path, title=f"{job.id}: loss")
+    wrote(plot_path, "training and validation loss per step")
     saved["plot"] = str(plot_path)
     return saved
-
-
-def _base_answer(ft: Foundry, question: str, system: str) -> str:
-    completion = ft.retry.call(
-        lambda: ft.openai.chat.completions.create(
-            model=BASE_MODEL,
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
-        ),
-        what="ask the base model",
-    )
-    return completion.choices[0].message.content or ""
 
 
 def _emulator_stats(ft: Foundry) -> dict[str, Any]:
@@ -217,7 +370,3 @@ def _emulator_stats(ft: Foundry) -> dict[str, Any]:
         return {}
     stats: dict[str, Any] = httpx.get(emulator.info.stats_url, timeout=10).json()
     return stats
-
-
-def _indent(label: str, text: str) -> str:
-    return textwrap.fill(text, width=100, initial_indent=f"  {label}: ", subsequent_indent=" " * 10)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from foundry_tune._table import columns
 from foundry_tune.cli._connection import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Command, connect_from_env, run
 
 if TYPE_CHECKING:
@@ -60,9 +61,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--system", help="a system message")
     p.set_defaults(handler=_handler(_chat))
 
-    p = sub.add_parser("delete", help="delete a deployment and wait until it is gone")
+    p = sub.add_parser("delete", help="delete a deployment and wait until it is gone",
+                       description="Delete a deployment and wait until it is gone. A deployment that is "
+                                   "already gone is reported as such, with exit code 0: there is "
+                                   "nothing left to bill.")
     p.add_argument("name")
     p.add_argument("--no-wait", action="store_true", help="return once ARM accepted the delete")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_handler(_delete))
 
     p = sub.add_parser("cleanup", help="find (and with --yes delete) deployments foundry-tune created")
@@ -104,8 +109,6 @@ def _summary(dep: Deployment) -> dict[str, Any]:
 
 
 def _table(deployments: list[Deployment], out: TextIO) -> None:
-    from foundry_tune.cli._jobs import columns
-
     rows = [["NAME", "STATE", "SKU", "OURS", "JOB", "MODEL"]]
     for dep in deployments:
         rows.append([dep.name or "-", dep.provisioning_state or "-", dep.sku or "-",
@@ -156,8 +159,16 @@ def _chat(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _delete(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    ft.deployments.delete(args.name, wait=not args.no_wait)
-    out.write(f"deployment {args.name} {'deletion requested' if args.no_wait else 'deleted'}\n")
+    gone = ft.deployments.find_info(args.name) is None
+    if not gone:
+        ft.deployments.delete(args.name, wait=not args.no_wait)
+    if args.json:
+        state = "already_gone" if gone else "deletion_requested" if args.no_wait else "deleted"
+        out.write(json.dumps({"name": args.name, "result": state}) + "\n")
+    elif gone:
+        out.write(f"deployment {args.name} is already gone: nothing to delete\n")
+    else:
+        out.write(f"deployment {args.name} {'deletion requested' if args.no_wait else 'deleted'}\n")
     return _OK
 
 

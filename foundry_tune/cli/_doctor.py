@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
-from foundry_tune.cli._connection import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
+from foundry_tune.cli._connection import EXIT_FAILED, EXIT_OK, report_error, run, usage_error
 from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
@@ -77,33 +77,28 @@ def connect_emulator(endpoint: str | None, timeout: float) -> Foundry:
 def _run(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if args.timeout <= 0:
-        parser.print_usage(sys.stderr)
-        print("foundry-tune doctor: error: --timeout must be > 0", file=sys.stderr)
-        return EXIT_USAGE
+        if not args.json:
+            parser.print_usage(sys.stderr)
+        return usage_error("doctor", "--timeout must be > 0", args)
     if args.record is not None:
         if args.endpoint is not None or args.json:
-            print("foundry-tune doctor: error: --endpoint and --json go with --compare", file=sys.stderr)
-            return EXIT_USAGE
+            return usage_error("doctor", "--endpoint and --json go with --compare", args)
         if not args.record.parent.is_dir():
-            print(f"foundry-tune doctor: error: --record: no folder {args.record.parent}", file=sys.stderr)
-            return EXIT_USAGE
+            return usage_error("doctor", f"--record: no folder {args.record.parent}", args)
         from foundry_tune.doctor import quiet_wire_logs
 
         with quiet_wire_logs():  # the HTTP libraries log URLs, which name the project
             return run("doctor", lambda: connect(args.timeout), _record, args)
     if args.job is not None or args.deployment is not None:
-        print("foundry-tune doctor: error: --job and --deployment go with --record", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("doctor", "--job and --deployment go with --record", args)
     from foundry_tune.doctor import load_record
 
     try:
         args.recorded = load_record(args.compare.read_text(encoding="utf-8"), source=str(args.compare))
     except OSError as exc:
-        print(f"foundry-tune doctor: error: cannot read {args.compare}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("doctor", f"cannot read {args.compare}: {exc.strerror}", args)
     except FoundryTuneError as exc:
-        print(f"foundry-tune doctor: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("doctor", str(exc), args)
     return run("doctor", lambda: connect_emulator(args.endpoint, args.timeout), _compare, args)
 
 
@@ -115,7 +110,8 @@ def _record(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     try:
         path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
-        print(f"foundry-tune doctor: error: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        report_error("doctor", f"cannot write {path}: {exc.strerror}", as_json=bool(args.json),
+                     kind="OSError")
         return EXIT_FAILED
     for call in document["calls"]:
         outcome = f"skipped: {call['skipped']}" if "skipped" in call else f"status {call['status']}"

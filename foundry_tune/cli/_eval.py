@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from foundry_tune.cli._connection import connect_from_env
+from foundry_tune.cli._connection import connect_from_env, failure, usage_error
 from foundry_tune.errors import FoundryTuneError
 
 __all__ = ["register"]
 
-_EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
+_EXIT_OK, _EXIT_FAILED = 0, 1
 
 
 def register(subparsers: Any) -> None:
@@ -55,9 +54,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _usage_error(message: str) -> int:
-    print(f"foundry-tune eval: error: {message}", file=sys.stderr)
-    return _EXIT_USAGE
+def _usage_error(message: str, args: argparse.Namespace) -> int:
+    return usage_error("eval", message, args)
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -138,21 +136,24 @@ def run(args: argparse.Namespace) -> int:
     from foundry_tune.evaluation._prepare import DEFAULT_METRICS
 
     if not Path(args.data).is_file():
-        return _usage_error(f"no such file: {args.data}")
+        return _usage_error(f"no such file: {args.data}", args)
     if args.limit is not None and args.limit < 1:
-        return _usage_error("--limit must be at least 1")
+        return _usage_error("--limit must be at least 1", args)
     if args.concurrency < 1:
-        return _usage_error("--concurrency must be at least 1")
+        return _usage_error("--concurrency must be at least 1", args)
+    if args.plot:
+        # Before any request is paid for: without the 'plot' extra this raises, and main() names it.
+        import matplotlib  # noqa: F401
     try:
         targets, chosen = _build(args)
     except (ValueError, OSError) as exc:
-        return _usage_error(str(exc))
+        return _usage_error(str(exc), args)
     except FoundryTuneError as exc:
-        return _usage_error(str(exc))
+        return _usage_error(str(exc), args)
     try:
         with _connect() as ft:
             targets = _resolve_deployments(ft, targets)
-            report = evaluate(targets, args.data, chosen or list(DEFAULT_METRICS), foundry=ft,
+            report = evaluate(targets, args.data, chosen or DEFAULT_METRICS, foundry=ft,
                               concurrency=args.concurrency, limit=args.limit,
                               reference_field=args.reference_field, progress=None if not args.json else False)
         if args.html:
@@ -160,8 +161,7 @@ def run(args: argparse.Namespace) -> int:
         if args.plot:
             report.plot(path=args.plot)
     except FoundryTuneError as exc:
-        print(f"foundry-tune eval: {exc}", file=sys.stderr)
-        return _EXIT_FAILED
+        return failure("eval", exc, args)
     print(report.to_json(indent=2) if args.json else report.to_text())
     failed = sum(t.failed for t in report.targets)
     return _EXIT_FAILED if failed or report.interrupted else _EXIT_OK

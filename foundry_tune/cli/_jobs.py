@@ -1,14 +1,19 @@
-"""``foundry-tune jobs list|show|watch|cancel|pause|resume``: thin commands over ``ft.jobs`` and Job."""
+"""``foundry-tune jobs create|list|show|watch|cancel|pause|resume``: thin commands over
+``ft.fine_tune()``, ``ft.jobs`` and Job."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._core.status import WITH_TRAINING_STEPS, JobStatus
+from foundry_tune._table import columns
 from foundry_tune.cli._connection import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -17,14 +22,17 @@ from foundry_tune.cli._connection import (
     Command,
     connect_from_env,
     run,
+    usage_error,
 )
+from foundry_tune.cli._jobfile import HYPERPARAMETER_FLAGS, JobFileError, JobRequest, Setting
 from foundry_tune.errors import JobCancelledError, JobFailedError, WaitTimeoutError
 
 if TYPE_CHECKING:
+    from foundry_tune._core.plan import Plan
     from foundry_tune.client import Foundry
     from foundry_tune.job import Job
 
-__all__ = ["columns", "register"]
+__all__ = ["register"]
 
 _OK, _FAILED, _USAGE, _INTERRUPTED = EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED
 
@@ -38,9 +46,13 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="jobs_command", metavar="SUBCOMMAND")
 
+    _register_create(sub)
+
     p = sub.add_parser("list", help="jobs, newest first")
     p.add_argument("--limit", type=int, default=20, help="at most this many jobs (default 20)")
-    p.add_argument("--status", action="append", help="only jobs with this status (repeatable)")
+    p.add_argument("--status", action="append", type=str.lower, choices=[s.value for s in JobStatus],
+                   metavar="STATUS",
+                   help="only jobs with this status (repeatable): " + ", ".join(s.value for s in JobStatus))
     p.add_argument("--suffix", help="only jobs with this suffix")
     p.add_argument("--fingerprint", help="only jobs foundry-tune started with this fingerprint")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -78,16 +90,6 @@ def connect() -> Foundry:
 
 def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
     return lambda args: run("jobs", lambda: connect(), command, args)  # noqa: PLW0108 - late-bound for tests
-
-
-def columns(rows: list[list[str]]) -> str:
-    """Rows as space-separated columns, each as wide as its widest cell: ids, names and models are
-    never cut (Azure job ids are 38 characters, OpenAI's 29, deployment names up to 64)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n"
-        for row in rows
-    )
 
 
 def _summary(job: Job) -> dict[str, Any]:
@@ -161,7 +163,11 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _watch(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    job = ft.jobs.get(args.job_id)
+    return _follow(ft.jobs.get(args.job_id), args, out)
+
+
+def _follow(job: Job, args: argparse.Namespace, out: TextIO) -> int:
+    """Wait for ``job`` with progress on ``out``; the exit code says how it ended."""
     try:
         job.wait(timeout=args.timeout, progress="plain" if args.plain else "auto", stream=out)
     except (JobFailedError, JobCancelledError, WaitTimeoutError) as exc:
@@ -178,3 +184,235 @@ def _control(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     getattr(job, args.action)()
     out.write(f"{job.id}: {job.status.value}\n")
     return _OK
+
+
+# -- jobs create -----------------------------------------------------------------------------------
+
+_FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]+")
+_METHODS = {"sft": "supervised", "supervised": "supervised", "dpo": "dpo", "rft": "reinforcement",
+            "reinforcement": "reinforcement"}
+
+
+def _whole_or_auto(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+
+
+def _number_or_auto(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
+def _register_create(sub: Any) -> None:
+    p = sub.add_parser(
+        "create",
+        help="start a fine-tuning job from flags or a job file (once: a repeat returns the same job)",
+        description=(
+            "Validate the data, upload each file once and create the job once, as "
+            "ft.fine_tune(...).start() does: running the same command twice returns the first job "
+            "(matched by fingerprint) instead of starting and billing a second one. The job is "
+            "described by --file JOB.yaml (the Azure Developer CLI fine-tuning extension's shape: "
+            "model, training_file, validation_file, method: {type, <type>: {hyperparameters}}, suffix, "
+            "seed, metadata, extra_body: {trainingType}; relative paths are read from the job file's "
+            "folder), by flags, or both: flags override the file. --dry-run prints what would happen "
+            "and the cost estimate, and uploads and starts nothing. Exit codes: 0 started (or found), "
+            "1 failure (invalid data, service error, a --wait that ends in failure), 2 usage error "
+            "(a bad flag or job file: nothing is uploaded)."
+        ),
+    )
+    p.add_argument("--file", "-f", type=Path, metavar="JOB.yaml", help="a YAML job file")
+    p.add_argument("--model", help="base model, e.g. gpt-4.1-mini")
+    p.add_argument("--training-file", metavar="PATH|FILE_ID",
+                   help="training data: a JSONL path or an uploaded file id")
+    p.add_argument("--validation-file", metavar="PATH|FILE_ID", help="validation data (required for rft)")
+    p.add_argument("--method", type=str.lower, choices=sorted(_METHODS),
+                   help="sft/supervised (default), dpo, or rft/reinforcement (needs --grader)")
+    hyper = p.add_argument_group("hyperparameters ('auto', the default, lets the service choose)")
+    hyper.add_argument("--epochs", type=_whole_or_auto, metavar="N", help="passes over the data: 1-50")
+    hyper.add_argument("--batch-size", type=_whole_or_auto, metavar="N", help="examples per batch: 1-256")
+    hyper.add_argument("--learning-rate-multiplier", type=_number_or_auto, metavar="X", help="> 0")
+    hyper.add_argument("--beta", type=_number_or_auto, metavar="X", help="dpo: in (0, 2]")
+    hyper.add_argument("--l2-multiplier", type=_number_or_auto, metavar="X", help="dpo (Azure): >= 0")
+    hyper.add_argument("--compute-multiplier", type=_number_or_auto, metavar="X",
+                       help="rft: in (0.00001, 10]")
+    hyper.add_argument("--eval-interval", type=_whole_or_auto, metavar="N",
+                       help="rft: steps between evaluations")
+    hyper.add_argument("--eval-samples", type=_whole_or_auto, metavar="N", help="rft: samples per evaluation")
+    hyper.add_argument("--reasoning-effort", choices=["default", "low", "medium", "high"], help="rft")
+    p.add_argument("--grader", type=Path, metavar="GRADER.json", help="rft: the grader")
+    p.add_argument("--response-format", type=Path, metavar="FORMAT.json", help="rft: a response_format")
+    p.add_argument("--suffix", help="suffix of the tuned model's name (letters, digits, - and _)")
+    p.add_argument("--seed", type=int, help="seed for reproducible training")
+    p.add_argument("--training-type", metavar="TYPE",
+                   help="Standard, GlobalStandard, DataZone or Developer (default: the service's)")
+    p.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE", help="a tag (repeatable)")
+    p.add_argument("--force-new", action="store_true",
+                   help="start a new job even if an identical one exists (bills again)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan and cost estimate; upload and start nothing")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends (Ctrl-C stops watching)")
+    p.add_argument("--timeout", type=float,
+                   help="with --wait: stop watching after this many seconds (exit 1)")
+    p.add_argument("--plain", action="store_true", help="with --wait: plain log lines instead of a live line")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_create_handler)
+
+
+def _flag_source(value: str, flag: str) -> str | Path:
+    if _FILE_ID.fullmatch(value) and not Path(value).exists():
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise JobFileError(f"{flag}: {'not a file' if path.exists() else 'no such file'}: {value}")
+    return path
+
+
+def _flag_json(path: Path, flag: str) -> Path:
+    if not path.is_file():
+        raise JobFileError(f"{flag}: {'not a file' if path.exists() else 'no such file'}: {path}")
+    return path
+
+
+def _flag_request(args: argparse.Namespace) -> JobRequest:
+    """What the flags say about the job (each value remembers its flag)."""
+    request = JobRequest()
+    if args.model is not None:
+        request.model = Setting(args.model, "--model")
+    if args.training_file is not None:
+        request.training = Setting(_flag_source(args.training_file, "--training-file"), "--training-file")
+    if args.validation_file is not None:
+        source = _flag_source(args.validation_file, "--validation-file")
+        request.validation = Setting(source, "--validation-file")
+    if args.method is not None:
+        request.method = Setting(_METHODS[args.method], "--method")
+    for name, flag in HYPERPARAMETER_FLAGS.items():
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is not None:
+            request.hyperparameters[name] = Setting(value, flag)
+    if args.grader is not None:
+        request.grader = Setting(_flag_json(args.grader, "--grader"), "--grader")
+    if args.response_format is not None:
+        request.response_format = Setting(_flag_json(args.response_format, "--response-format"),
+                                          "--response-format")
+    for name in ("suffix", "seed"):
+        if getattr(args, name) is not None:
+            setattr(request, name, Setting(getattr(args, name), f"--{name}"))
+    if args.training_type is not None:
+        request.training_type = Setting(args.training_type, "--training-type")
+    for pair in args.metadata:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise JobFileError(f"--metadata: expected KEY=VALUE, got {pair!r}")
+        request.metadata[key] = Setting(value, "--metadata")
+    return request
+
+
+def _request(args: argparse.Namespace) -> JobRequest:
+    """The job file's settings with the flags over them, checked without the service."""
+    from foundry_tune._core.spec import JobSpec
+    from foundry_tune.cli._jobfile import describe, load_job_file
+    from foundry_tune.errors import FoundryTuneError
+
+    flags = _flag_request(args)
+    request = flags.over(load_job_file(args.file)) if args.file is not None else flags
+    in_file = f" (or model: in {args.file})" if args.file is not None else ""
+    if request.model is None:
+        raise JobFileError(f"no model: give --model{in_file}")
+    if request.training is None:
+        in_file = in_file.replace("model:", "training_file:")
+        raise JobFileError(f"no training data: give --training-file{in_file}")
+    try:
+        spec = JobSpec(request.model.value)
+    except FoundryTuneError as exc:
+        raise JobFileError(f"{request.model.where}: {exc}") from None
+    spec = describe(spec, request)
+    try:  # the model, the method and the training type fit together; reinforcement has validation data
+        spec.check_static(spec.method_or_default())
+    except FoundryTuneError as exc:
+        raise JobFileError(str(exc)) from None
+    return request
+
+
+def _create_handler(args: argparse.Namespace) -> int:
+    if (args.timeout is not None or args.plain) and not args.wait:
+        return usage_error("jobs", "--timeout and --plain go with --wait", args)
+    if args.dry_run and (args.wait or args.force_new):
+        return usage_error("jobs", "--dry-run starts nothing: it does not go with --wait or --force-new",
+                           args)
+    try:
+        args.request = _request(args)
+    except JobFileError as exc:
+        return usage_error("jobs", str(exc), args)
+    return run("jobs", lambda: connect(), _create, args)  # noqa: PLW0108 - late-bound for tests
+
+
+def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    from foundry_tune.cli._jobfile import describe
+
+    request: JobRequest = args.request
+    assert request.model is not None
+    builder = describe(ft.fine_tune(request.model.value), request)
+    if args.dry_run:
+        plan = builder.plan()
+        if args.json:
+            out.write(json.dumps(_plan_dict(plan), indent=2, ensure_ascii=False) + "\n")
+        else:
+            out.write(f"{plan}\n")
+            if plan.valid:
+                out.write("dry run: nothing was uploaded or started; run it without --dry-run to start\n")
+            else:
+                out.write("the data would not train: see 'foundry-tune validate' for every problem\n")
+        return _OK if plan.valid else _FAILED
+
+    def say(line: str) -> None:
+        if not args.json:
+            out.write(line.replace("start(force_new=True)", "--force-new") + "\n")
+            out.flush()
+
+    job = builder.start(force_new=args.force_new, on_progress=say)
+    if args.json:
+        if args.wait:
+            job.wait(timeout=args.timeout, progress=False, raise_on_failure=False)
+        summary = _summary(job)
+        summary["reused"] = job.reused
+        code, message = job.error
+        if code or message:
+            from foundry_tune.job import failure_hint
+
+            summary["hint"] = failure_hint(code, message)
+        out.write(json.dumps(summary, indent=2) + "\n")
+        return _OK if not args.wait or job.status is JobStatus.SUCCEEDED else _FAILED
+    if not args.wait:
+        out.write(f"follow it: foundry-tune jobs watch {job.id}\n")
+        return _OK
+    return _follow(job, args, out)
+
+
+def _plan_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON (an endpoint grader's keys masked, as ``str(plan)`` does)."""
+    from foundry_tune._core.redact import redact_json
+
+    return {
+        "model": plan.model,
+        "method": redact_json(plan.method),
+        "training_type": plan.training_type.value if plan.training_type is not None else None,
+        "suffix": plan.suffix,
+        "seed": plan.seed,
+        "metadata": plan.metadata,
+        "fingerprint": plan.fingerprint,
+        "valid": plan.valid,
+        "creates_job": plan.creates_job,
+        "existing_job_id": plan.existing_job_id,
+        "checks_grader": plan.checks_grader,
+        "files": [dataclasses.asdict(f) for f in plan.files],
+        "validation": [report.to_dict() for report in plan.reports],
+        "estimate": plan.estimate.to_dict() if plan.estimate is not None else None,
+    }

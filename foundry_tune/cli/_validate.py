@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foundry_tune.cli._connection import usage_error
 from foundry_tune.errors import FoundryTuneError
 
 __all__ = ["register"]
 
-_EXIT_OK, _EXIT_INVALID, _EXIT_USAGE = 0, 1, 2
+_EXIT_OK, _EXIT_INVALID = 0, 1
 
 
 def register(subparsers: Any) -> None:
@@ -55,9 +56,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _usage_error(message: str) -> int:
-    print(f"foundry-tune validate: error: {message}", file=sys.stderr)
-    return _EXIT_USAGE
+def _usage_error(message: str, args: argparse.Namespace) -> int:
+    return usage_error("validate", message, args)
 
 
 def _read_json(path: str, what: str) -> object:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.path, args.validation_file):
         if path is not None and not Path(path).is_file():
             problem = "not a file" if Path(path).exists() else "no such file"
-            return _usage_error(f"{problem}: {path}")
+            return _usage_error(f"{problem}: {path}", args)
     try:
         grader = _read_json(args.grader, "grader file") if args.grader else None
         response_format = (
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if args.validation_file:
             valid_report = Dataset.from_jsonl(args.validation_file).validate(report.method, **options)
     except FoundryTuneError as exc:
-        return _usage_error(str(exc))
+        return _usage_error(str(exc), args)
     reports = [r for r in (report, valid_report) if r is not None]
     if args.json:
         data = report.to_dict()

@@ -5,6 +5,7 @@ Reading is streaming everywhere: memory does not grow with the size of the file.
 
 from foundry_tune.dataset._cost import CostEstimate, default_epochs, estimate_cost
 from foundry_tune.dataset._dataset import Dataset, validate_file
+from foundry_tune.dataset._groups import IssueGroup, ShapeMatch
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._stats import TokenStats
@@ -15,6 +16,8 @@ __all__ = [
     "Dataset",
     "ExampleTokens",
     "Issue",
+    "IssueGroup",
+    "ShapeMatch",
     "TokenCounter",
     "TokenStats",
     "ValidationReport",

@@ -95,8 +95,8 @@ def estimate_cost(stats: TokenStats, model: str | None, kind: MethodKind | str,
                   n_epochs: int | Literal["auto"] = "auto") -> CostEstimate:
     """Estimate the training cost of a dataset with these statistics.
 
-    ``n_epochs="auto"`` uses :func:`default_epochs`; a number must be within 1..50. Prices come
-    from :func:`foundry_tune.catalog.price_for` (override them with ``set_price``)."""
+    ``n_epochs="auto"`` uses [`default_epochs()`][default_epochs]; a number must be within 1..50. Prices come
+    from [`foundry_tune.catalog.price_for()`][price_for] (override them with ``set_price``)."""
     method = parse_method_kind(kind)
     if n_epochs == "auto":
         if stats.examples < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -27,8 +28,8 @@ PathLike = str | os.PathLike[str]
 
 
 class Dataset:
-    """A fine-tuning data file. Build one with :meth:`from_jsonl`, :meth:`from_records`,
-    :meth:`from_pandas` or :meth:`from_hf`; nothing is loaded into memory.
+    """A fine-tuning data file. Build one with [`from_jsonl()`][from_jsonl], [`from_records()`][from_records],
+    [`from_pandas()`][from_pandas] or [`from_hf()`][from_hf]; nothing is loaded into memory.
 
     A dataset read from a file uploads that file's bytes unchanged; one built from records is
     written once, as canonical JSONL, to a private temporary file that goes away with the object.
@@ -41,6 +42,7 @@ class Dataset:
         self._owned = owned
         self._hash: tuple[Stamp, str] | None = None
         self._validated_hash: str | None = None
+        self._too_few_advice: str | None = None  # set on a part of split(): the fraction that gives enough
         if owned:
             weakref.finalize(self, remove_quietly, file)
 
@@ -121,7 +123,7 @@ class Dataset:
     def content_hash(self) -> str:
         """SHA-256 (hex) of exactly the upload bytes: equal hashes, equal files.
 
-        A validation pass hashes the bytes it checks, so after :meth:`validate` this reads nothing
+        A validation pass hashes the bytes it checks, so after [`validate()`][validate] this reads nothing
         unless the file changed on disk since (its size, modification or change time, or inode)."""
         stamp = stamp_of(self._stat())
         cached = self._hash
@@ -135,14 +137,15 @@ class Dataset:
 
     @property
     def validated_hash(self) -> str | None:
-        """SHA-256 (hex) of the bytes the last complete :meth:`validate` pass read (None before
+        """SHA-256 (hex) of the bytes the last complete [`validate()`][validate] pass read (None before
         one): an upload refuses bytes with another hash
-        (:class:`~foundry_tune.errors.DataChangedError`)."""
+        ([`DataChangedError`][DataChangedError])."""
         return self._validated_hash
 
     def _open_hashing(self, *, validated: bool, found: list[str] | None = None) -> IO[bytes]:
         """The upload bytes, hashed as they are read: a read to the end records the hash (for
-        :meth:`content_hash` while the file is unchanged, and as :attr:`validated_hash` when
+        [`content_hash()`][content_hash] while the file is unchanged, and as
+        [`validated_hash`][validated_hash] when
         ``validated``)."""
 
         def done(digest: str, stamp: Stamp | None) -> None:
@@ -169,7 +172,7 @@ class Dataset:
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         """Every example, parsed, one at a time. Blank lines are skipped; a line that is not a
-        JSON object raises :class:`~foundry_tune.errors.DatasetError` naming it."""
+        JSON object raises [`DatasetError`][DatasetError] naming it."""
         for number, record, problem in iter_records(self.open_upload):
             if record is None:
                 raise DatasetError(f"{self._name}, line {number}: {problem}")
@@ -188,7 +191,7 @@ class Dataset:
         response_format: object = None,
     ) -> ValidationReport:
         """Check every example against the rules of ``method`` (``"sft"``, ``"dpo"``, ``"rft"``,
-        a :class:`MethodKind` or a method object; None detects it from the first example).
+        a [`MethodKind`][MethodKind] or a method object; None detects it from the first example).
 
         ``model`` sets the token limit, tokenizer and prices; ``grader`` (a grader, a dict or a
         JSON file path) and ``response_format`` are checked against RFT rows (a
@@ -216,6 +219,7 @@ class Dataset:
             strict=strict,
             overlap=overlap,
             n_epochs=n_epochs if isinstance(n_epochs, int) and not isinstance(n_epochs, bool) else "auto",
+            too_few_advice=self._too_few_advice,
         )
         # The pass hashes what it reads: the hash of the upload is that of the bytes checked.
         return run_validation(lambda: self._open_hashing(validated=True),
@@ -225,7 +229,7 @@ class Dataset:
         self, method: object, model: str, n_epochs: int | Literal["auto"] = "auto", *, grader: object = None
     ) -> CostEstimate:
         """What training ``model`` on this data with ``method`` will bill (validates first: raises
-        :class:`~foundry_tune.errors.DatasetValidationError` when the data would not train)."""
+        [`DatasetValidationError`][DatasetValidationError] when the data would not train)."""
         report = self.validate(method, model=model, grader=grader).raise_for_errors()
         if report.tokens is None:
             raise DatasetValidationError(report)
@@ -233,14 +237,23 @@ class Dataset:
 
     def split(self, validation: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
         """Split into (train, validation) datasets: deterministic for a seed, streaming, and an
-        example (even one repeated) is never in both parts. The order of lines is kept."""
+        example (even one repeated) is never in both parts. The order of lines is kept.
+
+        The service takes no file with fewer than 10 examples: when a part has fewer, the split
+        warns (`UserWarning`) with the sizes and the fraction that gives enough (e.g. 86 rows at
+        `validation=0.1`: "the validation part has 9 examples; ... use validation=0.12 or more"),
+        and validating that part (or `plan()` / `start()` of a job using it) says the same."""
         stem = Path(self._name).stem
         train_name, valid_name = f"{stem}-train.jsonl", f"{stem}-validation.jsonl"
-        train_file, valid_file = split_file(self.open_upload, self._name, validation, seed)
-        return (
-            Dataset(train_file, name=train_name, owned=True),
-            Dataset(valid_file, name=valid_name, owned=True),
-        )
+        result = split_file(self.open_upload, self._name, validation, seed)
+        train = Dataset(result.train, name=train_name, owned=True)
+        valid = Dataset(result.validation, name=valid_name, owned=True)
+        shortfall = result.shortfall(self._name, validation, seed)
+        if shortfall is not None:
+            train._too_few_advice = result.part_advice("training", self._name, validation, seed)
+            valid._too_few_advice = result.part_advice("validation", self._name, validation, seed)
+            warnings.warn(shortfall, UserWarning, stacklevel=2)
+        return train, valid
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -265,7 +278,8 @@ def validate_file(
     validation: Dataset | PathLike | None = None,
     response_format: object = None,
 ) -> ValidationReport:
-    """Validate a JSONL file: :meth:`Dataset.validate` on :meth:`Dataset.from_jsonl`."""
+    """Validate a JSONL file: [`Dataset.validate()`][Dataset.validate] on
+    [`Dataset.from_jsonl()`][Dataset.from_jsonl]."""
     return Dataset.from_jsonl(path).validate(
         method,
         model=model,

@@ -73,7 +73,7 @@ class Backend:
 
     @property
     def native_batch(self) -> bool:
-        """Whether :meth:`count_many` tokenizes a whole list in native threads, without the GIL."""
+        """Whether [`count_many()`][count_many] tokenizes a whole list in native threads, without the GIL."""
         return self._batch is not None
 
     def count_many(self, texts: list[str], threads: int) -> list[int]:

@@ -54,7 +54,7 @@ def method_name(method: MethodKind) -> str:
 
 
 def method_from_name(name: str) -> MethodKind | None:
-    """The method :func:`method_name` calls ``name`` (``"DPO"`` -> DPO), or None."""
+    """The method [`method_name()`][method_name] calls ``name`` (``"DPO"`` -> DPO), or None."""
     for method in MethodKind:
         if method_name(method) == name:
             return method

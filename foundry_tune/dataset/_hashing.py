@@ -5,7 +5,8 @@ A file's identity on disk (its *stamp*) is its size, modification and change tim
 device. ``os.utime`` can put back a modification time, but not the change time, which every write
 and every ``utime`` call moves: a same-size rewrite with its old modification time gets a new
 stamp. The stamp only decides whether a hash may be reused without reading the file again; the
-upload itself checks the bytes it sends (:class:`foundry_tune._core.upload.CheckedStream`).
+upload itself checks the bytes it sends
+([`foundry_tune._core.upload.CheckedStream`][_core.upload.CheckedStream]).
 """
 
 from __future__ import annotations

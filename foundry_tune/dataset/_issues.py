@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Literal
 
-__all__ = ["MAX_ISSUES_PER_CODE", "Issue", "IssueCollector", "Severity"]
+__all__ = ["MAX_ISSUES_PER_CODE", "Issue", "IssueCollector", "Severity", "more_count"]
 
 Severity = Literal["error", "warning"]
 
 MAX_ISSUES_PER_CODE = 1000
 """Beyond this many occurrences of one code, a report keeps a count instead of every line:
 a file with the same mistake on a million lines must not need a million objects to say so."""
+
+_MORE = " more lines have this problem"
+_MORE_COUNT = re.compile(r"^([\d,]+)" + re.escape(_MORE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +39,8 @@ class Issue:
 
 
 class IssueCollector:
-    """Collects issues in file order, keeping at most :data:`MAX_ISSUES_PER_CODE` per code."""
+    """Collects issues in file order, keeping at most [`MAX_ISSUES_PER_CODE`][MAX_ISSUES_PER_CODE] per
+    code."""
 
     def __init__(self, limit: int = MAX_ISSUES_PER_CODE) -> None:
         self._limit = limit
@@ -71,9 +76,18 @@ class IssueCollector:
                     Issue(
                         None,
                         code,
-                        f"{total - self._limit:,} more lines have this problem "
+                        f"{total - self._limit:,}{_MORE} "
                         f"(the first {self._limit:,} are listed)",
                         severity,
                     )
                 )
         return errors, warnings
+
+
+def more_count(issue: Issue) -> int:
+    """How many occurrences past the limit a summary issue of `IssueCollector` stands for
+    ("1,500 more lines have this problem"); 0 for any other issue."""
+    if issue.line is not None:
+        return 0
+    found = _MORE_COUNT.match(issue.message)
+    return int(found.group(1).replace(",", "")) if found else 0

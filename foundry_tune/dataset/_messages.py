@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from foundry_tune.catalog import known_models
 from foundry_tune.dataset._findings import Findings, describe_type
 
 __all__ = [
@@ -245,12 +246,17 @@ def _check_part(part: object, where: str, parts: Sequence[str], rules: MessageRu
         _check_image(part.get("image_url"), where, rules, out)
 
 
+def _vision_models() -> list[str]:
+    """The catalog's models that can be fine-tuned on images."""
+    return [name for name, info in known_models().items() if info.vision]
+
+
 def _check_image(image: object, where: str, rules: MessageRules, out: Findings) -> None:
     if not rules.images:
         out.error(
             "image_unsupported_model",
             f"{where} is an image, but {rules.model or 'this model'} cannot be fine-tuned on images: "
-            "use a vision model (gpt-4o, gpt-4.1) or remove the image",
+            f"use a model with vision ({', '.join(_vision_models())}) or remove the image",
         )
         return
     url = image.get("url") if isinstance(image, dict) else None

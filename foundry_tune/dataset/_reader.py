@@ -4,9 +4,9 @@ Tolerated: a UTF-8 byte order mark at the start, CRLF line ends, no final newlin
 Blank (whitespace-only) lines are skipped: they are not examples, but line numbers still count
 them, so every reported line number is the one an editor shows.
 
-A line is never held whole when it is over :data:`MAX_LINE_BYTES`: it is read in
-:data:`READ_CHUNK` pieces, kept only up to the cap, then only counted up to its newline, and
-comes out as a :class:`Line` with ``too_long`` set (``file.line_too_long``).
+A line is never held whole when it is over [`MAX_LINE_BYTES`][MAX_LINE_BYTES]: it is read in
+[`READ_CHUNK`][READ_CHUNK] pieces, kept only up to the cap, then only counted up to its newline, and
+comes out as a [`Line`][Line] with ``too_long`` set (``file.line_too_long``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def strip_line(raw: bytes, first: bool) -> bytes:
 
 def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
     """Every physical line of a binary stream, numbered from 1; one over ``max_bytes`` bytes comes
-    with ``too_long`` set, and at most ``max_bytes`` + :data:`READ_CHUNK` bytes of it are ever held."""
+    with ``too_long`` set, and at most ``max_bytes`` + [`READ_CHUNK`][READ_CHUNK] bytes of it are ever
+    held."""
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
     readline = stream.readline

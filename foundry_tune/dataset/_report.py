@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import json
 import re
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import lookup_model
 from foundry_tune.dataset._findings import method_from_name, method_name
+from foundry_tune.dataset._groups import IssueGroup, ShapeMatch, group_issues
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.errors import DatasetValidationError
 
@@ -54,7 +56,12 @@ def _plain(value: object) -> Any:
 @dataclasses.dataclass(frozen=True)
 class ValidationReport:
     """Everything the validator found in one file: whether it will train, every error and
-    warning with its line and code, and (for data that parses) token statistics and a cost estimate."""
+    warning with its line and code, and (for data that parses) token statistics and a cost estimate.
+
+    `errors` and `warnings` name every line; `groups` gathers them into findings, one per cause
+    (a rule broken on 300 lines is one finding with the count and the first lines), and that is
+    what `to_text()` and `str()` show.
+    """
 
     valid: bool
     path: str
@@ -64,6 +71,17 @@ class ValidationReport:
     warnings: list[Issue]
     tokens: TokenStats | None = None
     estimate: CostEstimate | None = None
+    shapes: tuple[ShapeMatch, ...] = ()
+    """Failing lines that look like another method's data (a DPO pair validated as supervised,
+    ...): the cause `groups` reports them under."""
+
+    @functools.cached_property
+    def groups(self) -> list[IssueGroup]:
+        """The findings: the errors and warnings grouped by cause, errors first, each in order of
+        first appearance. A finding covers every issue of one rule, or (`IssueGroup.looks_like`)
+        every rule broken by lines that look like another method's data; `count` says how many
+        lines and `lines` which. `errors` and `warnings` still hold every issue."""
+        return group_issues(self.errors, self.warnings, self.shapes, self.method)
 
     @property
     def approximate_tokens(self) -> str | None:
@@ -87,12 +105,28 @@ class ValidationReport:
             f"{_count(len(self.errors), 'error')}, {_count(len(self.warnings), 'warning')}"
         )
 
-    def to_text(self, limit_per_code: int | None = _TEXT_LIMIT_PER_CODE) -> str:
-        """The report for a terminal. Shows at most ``limit_per_code`` issues of each code
-        (None: all); :meth:`to_dict` always has all of them."""
+    def to_text(
+        self, limit_per_code: int | None = _TEXT_LIMIT_PER_CODE, *, grouped: bool | None = None
+    ) -> str:
+        """The report for a terminal; `to_dict` always has every issue.
+
+        ``grouped`` (the default, unless ``limit_per_code`` is None) shows `groups`: a rule broken
+        on three or more lines is one line with the count and the first line numbers, and lines
+        that look like another method's data are one finding that says so.
+        ``grouped=False`` lists issues one by one, at most ``limit_per_code`` of each code (None: all).
+        """
+        if grouped is None:
+            grouped = limit_per_code is not None
         lines = [self.summary()]
         for title, issues in (("errors", self.errors), ("warnings", self.warnings)):
             if not issues:
+                continue
+            if grouped:
+                severity = "error" if title == "errors" else "warning"
+                findings = [g for g in self.groups if g.severity == severity]
+                if findings:
+                    lines.append(f"{title}:")
+                    lines.extend(f"  {line}" for item in _shown(findings) for line in str(item).splitlines())
                 continue
             lines.append(f"{title}:")
             shown: dict[str, int] = {}
@@ -125,13 +159,14 @@ class ValidationReport:
             "examples": self.examples,
             "errors": [issue.to_dict() for issue in self.errors],
             "warnings": [issue.to_dict() for issue in self.warnings],
+            "groups": [group.to_dict() for group in self.groups],
             "tokens": _plain(self.tokens),
             "tokens_approximate": self.approximate_tokens,
             "estimate": _plain(self.estimate),
         }
 
     def to_json(self, indent: int | None = None) -> str:
-        """:meth:`to_dict` as a JSON string."""
+        """[`to_dict()`][to_dict] as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _method_hint(self) -> str | None:
@@ -150,25 +185,31 @@ class ValidationReport:
         return None
 
     def _failure_text(self) -> str:
-        """The message of :class:`DatasetValidationError`: the summary, the first errors with their
-        line and code, how many more there are, and the method to use when the data is another's."""
+        """The message of `DatasetValidationError`: the summary, the first findings (errors
+        grouped by cause) with their lines and code, how many more there are, and the method to
+        use when the data is another's."""
         lines = [self.summary()]
-        for issue in self.errors[:_ERRORS_IN_EXCEPTION]:
-            where = f"line {issue.line}" if issue.line is not None else "file"
-            message = issue.message
+        shown = _shown([g for g in self.groups if g.severity == "error"])
+        for item in shown[:_ERRORS_IN_EXCEPTION]:
+            if isinstance(item, IssueGroup):
+                where = f"{item.where()} ({item.line_list(label=False)})" if item.lines else item.where()
+            else:
+                where = f"line {item.line}" if item.line is not None else "file"
+            message = item.message
             if len(message) > _MESSAGE_CHARS:
                 message = message[: _MESSAGE_CHARS - 3] + "..."
-            lines.append(f"  {where} [{issue.code}]: {message}")
-        more = len(self.errors) - _ERRORS_IN_EXCEPTION
+            lines.append(f"  {where} [{item.code}]: {message}")
+        more = len(shown) - _ERRORS_IN_EXCEPTION
         if more > 0:
-            lines.append(f"  ... and {_count(more, 'more error')} (all: .report.errors, .report.to_text())")
+            lines.append(f"  ... and {_count(more, 'more finding')} (all: .report.groups, .report.errors, "
+                         ".report.to_text())")
         hint = self._method_hint()
         if hint is not None:
             lines.append(f"hint: {hint}")
         return "\n".join(lines)
 
     def raise_for_errors(self) -> ValidationReport:
-        """Raise :class:`~foundry_tune.errors.DatasetValidationError` when the data would not
+        """Raise [`DatasetValidationError`][DatasetValidationError] when the data would not
         train; return the report otherwise, so calls can be chained."""
         if not self.valid:
             raise DatasetValidationError(self)
@@ -183,17 +224,20 @@ class ValidationReport:
             "<div class='foundry-tune-report'>",
             f"<p><strong style='color:{colour}'>{html.escape(self.summary())}</strong></p>",
         ]
-        issues = [*self.errors, *self.warnings]
-        if issues:
+        items = _shown(self.groups)
+        if items:
             parts.append(
                 "<table><thead><tr><th>line</th><th>severity</th><th>code</th>"
                 "<th>message</th></tr></thead><tbody>"
             )
-            for issue in issues:
-                line = "" if issue.line is None else str(issue.line)
+            for item in items:
+                if isinstance(item, IssueGroup):
+                    line = f"{item.where()}: {item.line_list()}" if item.lines else item.where()
+                else:
+                    line = "" if item.line is None else str(item.line)
                 parts.append(
-                    f"<tr><td>{line}</td><td>{issue.severity}</td><td><code>{html.escape(issue.code)}"
-                    f"</code></td><td>{html.escape(issue.message)}</td></tr>"
+                    f"<tr><td>{html.escape(line)}</td><td>{item.severity}</td><td><code>"
+                    f"{html.escape(item.code)}</code></td><td>{html.escape(item.message)}</td></tr>"
                 )
             parts.append("</tbody></table>")
         for title, block in (("tokens", self.tokens), ("estimate", self.estimate)):
@@ -202,6 +246,18 @@ class ValidationReport:
                 parts.append(f"<p><strong>{title}</strong></p><pre>{body}</pre>")
         parts.append("</div>")
         return "".join(parts)
+
+
+def _shown(groups: list[IssueGroup]) -> list[IssueGroup | Issue]:
+    """What a report shows: a finding as one line when it is a data shape or a rule broken
+    often, otherwise each of its issues."""
+    items: list[IssueGroup | Issue] = []
+    for group in groups:
+        if group.shown_as_one:
+            items.append(group)
+        else:
+            items.extend(group.issues)
+    return items
 
 
 def _text_block(value: object) -> list[str]:

@@ -1,6 +1,6 @@
 """Per-method rules for one example (one JSONL line), and method detection from a row's shape.
 
-Each ``check_*`` function returns the example's :class:`Findings`; codes are prefixed with the
+Each ``check_*`` function returns the example's [`Findings`][Findings]; codes are prefixed with the
 method's short name (``sft.``, ``dpo.``, ``rft.``) so a tool can tell them apart.
 """
 

@@ -41,7 +41,7 @@ def percentile(sorted_values: Sequence[int] | Sequence[float], p: float) -> floa
 
 
 class _Ordered:
-    """The sorted multiset behind a :class:`Counter`: the k-th smallest value without expanding it."""
+    """The sorted multiset behind a `Counter`: the k-th smallest value without expanding it."""
 
     def __init__(self, tally: Counter[int]) -> None:
         self.keys = sorted(tally)
@@ -156,9 +156,9 @@ class TokenStats(BaseModel):
 
 
 class StatsAccumulator:
-    """Collects per-example counts one at a time, then :meth:`result` summarises them.
+    """Collects per-example counts one at a time, then [`result()`][result] summarises them.
 
-    ``max_example_tokens`` is the model's per-example limit (see :meth:`for_model`); examples
+    ``max_example_tokens`` is the model's per-example limit (see [`for_model()`][for_model]); examples
     above it are listed (the first 100 line numbers) and billed at the limit."""
 
     def __init__(self, max_example_tokens: int | None = None, *, encoding: str | None = None) -> None:

@@ -7,7 +7,8 @@ fine-tuning data-prep notebook uses), extended to everything a Foundry training 
   ``content``, ``tool_call_id``, ...); a ``name`` costs 1 more; the conversation costs 3 more
   for the reply priming (``<|start|>assistant<|message|>``);
 * ``content`` given as a list of parts counts the text of each text part; an image part counts a
-  fixed estimate (:data:`IMAGE_TOKENS_LOW` for ``detail: "low"``, else :data:`IMAGE_TOKENS_HIGH`,
+  fixed estimate ([`IMAGE_TOKENS_LOW`][IMAGE_TOKENS_LOW] for ``detail: "low"``, else
+  [`IMAGE_TOKENS_HIGH`][IMAGE_TOKENS_HIGH],
   a 1024x1024 image at high detail), since its size is unknown without downloading it;
 * other non-string values (``tool_calls``, ``function_call``) count as their compact JSON;
   ``weight`` is a training control, not text, and is not counted;
@@ -162,8 +163,8 @@ class TokenCounter:
 
     ``model`` None or unknown to the catalog means o200k_base (every current fine-tunable model).
     Open models (Ministral, Qwen, Llama, gpt-oss) have their own tokenizers: their counts use
-    o200k_base as an approximation and :attr:`exact` is False. One counter can be shared between
-    threads. ``workers`` is how many threads :meth:`count_batch` tokenizes with (default: the CPU
+    o200k_base as an approximation and [`exact`][exact] is False. One counter can be shared between
+    threads. ``workers`` is how many threads [`count_batch()`][count_batch] tokenizes with (default: the CPU
     count, at most 4)."""
 
     def __init__(self, model: str | None = None, *, workers: int | None = None,
@@ -199,14 +200,14 @@ class TokenCounter:
     def count_batch(self, records: Sequence[Mapping[str, Any]],
                     kind: MethodKind | str) -> list[ExampleTokens]:
         """Tokens of many examples at once: repeated strings are counted once, and the
-        tokenizer runs on several threads (it releases the GIL). Same results as :meth:`count`."""
+        tokenizer runs on several threads (it releases the GIL). Same results as [`count()`][count]."""
         method = parse_method_kind(kind)
         texts, tags, totals, assistant = self._collect(records, method)
         return self._assemble(self._count_texts(texts, self._workers), tags, totals, assistant)
 
     def count_batch_async(self, records: Sequence[Mapping[str, Any]],
                           kind: MethodKind | str) -> concurrent.futures.Future[list[ExampleTokens]]:
-        """Like :meth:`count_batch`, but tokenizes in a background thread so the caller can read
+        """Like [`count_batch()`][count_batch], but tokenizes in a background thread so the caller can read
         and check the next chunk meanwhile. The records are read before this returns."""
         method = parse_method_kind(kind)
         texts, tags, totals, assistant = self._collect(records, method)

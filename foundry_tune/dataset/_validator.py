@@ -19,7 +19,8 @@ from foundry_tune.catalog import ModelInfo, known_models, lookup_model
 from foundry_tune.dataset._cost import estimate_cost
 from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._grader_refs import GraderNeeds
-from foundry_tune.dataset._issues import Issue, IssueCollector, Severity
+from foundry_tune.dataset._groups import shape_counts
+from foundry_tune.dataset._issues import MAX_ISSUES_PER_CODE, Issue, IssueCollector, Severity
 from foundry_tune.dataset._reader import LINE_TOO_LONG, MAX_LINE_BYTES, Line, iter_chunks, parse_line
 from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._rules import detect_method, rules_for
@@ -68,6 +69,9 @@ class Check:
     n_epochs: int | Literal["auto"] = "auto"
     max_line_bytes: int = MAX_LINE_BYTES
     """Lines longer than this are reported (``file.line_too_long``) and skipped, never held whole."""
+    too_few_advice: str | None = None
+    """What to do when the file has fewer than `MIN_EXAMPLES` examples (set for the parts of
+    ``Dataset.split()``: the fraction that gives enough); None: add examples."""
 
 
 def _detect(open_stream: Opener, max_line_bytes: int) -> MethodKind | None:
@@ -105,6 +109,8 @@ class _Pass:
         self.first_blank: int | None = None
         self.first_checked = False
         self.missing_fields: dict[str, list[int]] = {}
+        self.shapes: dict[MethodKind, tuple[int, list[int]]] = {}
+        """method -> (how many failing lines look like its data, the first of them)"""
         """field -> [first line missing it, how many rows miss it]"""
         grader = check.grader if method is MethodKind.REINFORCEMENT else None
         self.fields = grader.item_fields if grader is not None else frozenset()
@@ -168,11 +174,23 @@ class _Pass:
             for field in fields:
                 if field not in record:
                     self.missing_fields.setdefault(field, [line.number, 0])[1] += 1
-            if not findings.has_errors:
+            if findings.has_errors:
+                self._note_shape(record, line.number)
+            else:
                 records.append(record)
                 numbers.append(line.number)
                 messages.append(_message_count(record, self.method))
         return records, numbers, messages
+
+    def _note_shape(self, record: dict[str, Any], number: int) -> None:
+        """Count a failing line that looks like another method's data (the likely cause)."""
+        looks = detect_method(record)
+        if looks is None or looks is self.method:
+            return
+        count, lines = self.shapes.get(looks, (0, []))
+        if len(lines) < MAX_ISSUES_PER_CODE:
+            lines.append(number)
+        self.shapes[looks] = (count + 1, lines)
 
     def _check_method_matches(self, record: dict[str, Any], number: int) -> None:
         if not self.detectable or self.check.method is None:
@@ -209,10 +227,12 @@ class _Pass:
         if self.examples == 0:
             add(None, "file.empty", "the file holds no examples: it is empty or only blank lines")
         elif self.examples < MIN_EXAMPLES:
+            advice = self.check.too_few_advice or "add more"
             add(
                 None,
                 "file.too_few_examples",
-                f"{self.examples} examples: fine-tuning needs at least {MIN_EXAMPLES}; add more",
+                f"{self.examples} example{'' if self.examples == 1 else 's'}: the service needs at least "
+                f"{MIN_EXAMPLES} in each file (training and validation): {advice}",
             )
         if self.blank_lines:
             add(
@@ -311,6 +331,7 @@ def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationR
         warnings=warnings,
         tokens=tokens,
         estimate=estimate,
+        shapes=shape_counts(state.shapes, resolved, state.examples),
     )
 
 

@@ -1,10 +1,10 @@
 """``foundry-tune doctor``: record the shapes of a real project's answers, compare them with the emulator.
 
-:func:`record` makes read-only calls on a connection (list files, list jobs, one job, its events
+[`record()`][record] makes read-only calls on a connection (list files, list jobs, one job, its events
 and checkpoints, list deployments, one deployment) and returns a record of their *shapes*: keys,
 value types and enum-like values such as ``status``, with every id, name, endpoint, number and
-free text replaced by a typed placeholder. :func:`compare` makes the same calls on an emulator and
-lists the :class:`Difference` rows. See ``docs/doctor.md``.
+free text replaced by a typed placeholder. [`compare()`][compare] makes the same calls on an emulator and
+lists the [`Difference`][Difference] rows. See ``docs/doctor.md``.
 """
 
 from foundry_tune.doctor._calls import DEFAULT_TIME_BOUND as DEFAULT_TIME_BOUND

@@ -1,7 +1,7 @@
-"""The doctor's read-only calls over an existing :class:`~foundry_tune.Foundry` connection.
+"""The doctor's read-only calls over an existing [`Foundry`][Foundry] connection.
 
 Every call goes through the connection's retry policy, reads one page at most, and the whole run
-stays inside a time bound; nothing is written or created. Only :func:`seed_emulator`, which runs
+stays inside a time bound; nothing is written or created. Only [`seed_emulator()`][seed_emulator], which runs
 against a local emulator before a comparison, creates anything.
 """
 
@@ -298,7 +298,8 @@ def _walk_identifiers(value: Any, shape: Any, found: set[str]) -> None:
 def record(ft: Foundry, *, job_id: str | None = None, deployment: str | None = None,
            time_bound: float = DEFAULT_TIME_BOUND) -> dict[str, Any]:
     """The doctor's record of this connection's answers: shapes only, nothing that names the
-    project (see :func:`foundry_tune.doctor.build_record`). Read-only; see :func:`collect`."""
+    project (see [`foundry_tune.doctor.build_record()`][build_record]). Read-only; see
+    [`collect()`][collect]."""
     return _record(ft, job_id=job_id, deployment=deployment, time_bound=time_bound, connection=True)
 
 
@@ -345,7 +346,7 @@ def quiet_wire_logs() -> Iterator[None]:
 # -- seeding an emulator before a comparison ----------------------------------------------------
 
 SEED_MODEL = "gpt-4.1-mini"
-"""The base model of the job :func:`seed_emulator` runs."""
+"""The base model of the job [`seed_emulator()`][seed_emulator] runs."""
 SEED_DEPLOYMENT = "doctor-check"
 
 

@@ -9,7 +9,8 @@ A record is a JSON document::
                 "status": 200, "shape": {...}}, ...]}
 
 It holds no id, name, endpoint, secret or free text: paths are templates and bodies are shapes
-(:func:`foundry_tune.doctor.shape_of`). :func:`compare_records` lists how two records differ.
+([`foundry_tune.doctor.shape_of()`][shape_of]). [`compare_records()`][compare_records] lists how two records
+differ.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def api_description(
 
 def build_record(answers: Iterable[Answer], api: Mapping[str, Any], *, sensitive: Iterable[str] = (),
                  today: dt.date | None = None) -> dict[str, Any]:
-    """The record document of ``answers`` (bodies become shapes; see :func:`shape_of`)."""
+    """The record document of ``answers`` (bodies become shapes; see [`shape_of()`][shape_of])."""
     secrets = list(sensitive)
     calls: list[dict[str, Any]] = []
     for a in answers:
@@ -119,7 +120,8 @@ def build_record(answers: Iterable[Answer], api: Mapping[str, Any], *, sensitive
 
 
 def load_record(text: str, *, source: str = "record") -> dict[str, Any]:
-    """Parse and check a record document; raises :class:`InvalidParameterError` naming the rule."""
+    """Parse and check a record document; raises [`InvalidParameterError`][InvalidParameterError] naming the
+    rule."""
     try:
         record = json.loads(text)
     except ValueError as exc:
@@ -145,7 +147,7 @@ def _calls(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 def compare_records(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[Difference]:
     """How ``current`` differs from ``recorded``, call by call: a call one side could not make,
-    a different HTTP status, then the shape differences of the bodies (:func:`diff`). Calls the
+    a different HTTP status, then the shape differences of the bodies ([`diff()`][diff]). Calls the
     recording skipped are not compared."""
     out: list[Difference] = []
     now = _calls(current)

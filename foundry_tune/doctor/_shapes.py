@@ -11,9 +11,9 @@ without giving away anything about a project:
   point, provided they look like an enum value and contain none of the sensitive strings;
 - objects keep their keys, except user-defined maps (``metadata``, ``tags``, schema
   ``properties``) and keys that do not look like a schema key, which become ``"<key>"``;
-- lists keep at most :data:`MAX_SHAPES` distinct item shapes.
+- lists keep at most [`MAX_SHAPES`][MAX_SHAPES] distinct item shapes.
 
-:func:`diff` compares two shapes and returns :class:`Difference` rows: missing and extra keys,
+[`diff()`][diff] compares two shapes and returns [`Difference`][Difference] rows: missing and extra keys,
 type changes and enum values the recorded side never showed.
 """
 

@@ -2,7 +2,7 @@
 ``foundry-tune[emulator]``): files, uploads, fine-tuning jobs, graders, ARM deployments and
 inference, with durable state and reproducible fault injection.
 
-The library core never imports this package. :class:`Emulator` runs the server in a subprocess;
+The library core never imports this package. [`Emulator`][Emulator] runs the server in a subprocess;
 ``foundry-tune emulator`` / ``python -m foundry_tune.emulator`` run it in the foreground.
 """
 

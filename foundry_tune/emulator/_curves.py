@@ -16,6 +16,37 @@ CSV_HEADER = [
     "full_valid_loss",
     "full_valid_mean_token_accuracy",
 ]
+# A reinforcement job's results also carry its reward per step (the two top-level reward metrics
+# of Azure's and OpenAI's RFT guides).
+REWARD_COLUMNS = ["train_reward_mean", "valid_reward_mean"]
+
+
+def results_header(kind: MethodKind) -> list[str]:
+    """The columns of a job's ``results.csv``: the supervised ones, and the rewards for RFT."""
+    return CSV_HEADER + REWARD_COLUMNS if kind is MethodKind.REINFORCEMENT else list(CSV_HEADER)
+
+
+def results_row(
+    kind: MethodKind, data: dict[str, float | int | None], full: tuple[object, object] = ("", "")
+) -> list[object]:
+    """One ``results.csv`` row in [`results_header()`][results_header]'s order, from
+    [`metrics_at()`][metrics_at]'s
+    ``data`` and the epoch's full-validation loss and accuracy (empty cells when none)."""
+    row: list[object] = [
+        data["step"],
+        data["train_loss"],
+        data["train_mean_token_accuracy"],
+        _cell(data["valid_loss"]),
+        _cell(data["valid_mean_token_accuracy"]),
+        *full,
+    ]
+    if kind is MethodKind.REINFORCEMENT:
+        row += [_cell(data.get(name)) for name in REWARD_COLUMNS]
+    return row
+
+
+def _cell(value: object) -> object:
+    return "" if value is None else value
 
 
 def _noise(seed: int, step: int, salt: str) -> float:

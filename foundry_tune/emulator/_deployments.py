@@ -3,7 +3,7 @@ and the project endpoint's read-only deployments API that ``AIProjectClient.depl
 
 As recorded (``recordings/deploy_and_infer_oai_sft.json``, ``deploy_oss_ministral.json``): a PUT of
 a new deployment answers 201 with ``provisioningState: Creating`` and an ``Azure-AsyncOperation``
-header whose operation (see :mod:`._operations`) runs for ``deployment_provision_delay`` seconds;
+header whose operation (see `._operations`) runs for ``deployment_provision_delay`` seconds;
 the deployment reads ``Creating`` until it ends, then ``Succeeded`` (or ``Failed``). An update PUT
 answers 200, as does a PATCH of its capacity or tags. A DELETE answers 202 with
 ``Azure-AsyncOperation`` and ``Location``; the deployment reads ``Deleting`` until that operation

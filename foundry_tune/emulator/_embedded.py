@@ -1,6 +1,6 @@
 """The entry point behind ``Foundry.emulator()``: start an emulator for a connection to own.
 
-The library core never imports this package: it finds :func:`start_embedded` through the entry
+The library core never imports this package: it finds [`start_embedded()`][start_embedded] through the entry
 point group ``foundry_tune.emulators`` (name ``default``) that this package declares in
 ``pyproject.toml``.
 """
@@ -16,7 +16,7 @@ __all__ = ["start_embedded"]
 
 
 def start_embedded(options: dict[str, Any]) -> Emulator:
-    """Create an :class:`~foundry_tune.emulator.Emulator` with ``options`` (its constructor's
+    """Create an [`Emulator`][Emulator] with ``options`` (its constructor's
     keyword arguments), start it and return it running; the caller stops it.
 
     Raises:

@@ -2,7 +2,7 @@
 
 The data plane (files, fine-tuning, inference) answers ``{"error": {"code", "message", "param",
 "type"}}``; Azure Resource Manager (deployments, operation status) answers ARM's envelope
-``{"error": {"code", "message"}}`` with no ``type`` or ``param`` (see :func:`arm_error`).
+``{"error": {"code", "message"}}`` with no ``type`` or ``param`` (see [`arm_error()`][arm_error]).
 """
 
 from __future__ import annotations

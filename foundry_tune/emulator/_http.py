@@ -100,7 +100,7 @@ def _bad_text(where: _Where | None, what: str = "") -> ApiError:
 
 def check_json_value(value: object, limit: int = MAX_JSON_DEPTH, *, surrogates: bool = True) -> None:
     """Refuse (400, naming the place) a parsed JSON value nested deeper than ``limit``, or holding
-    an integer outside :data:`INT64_RANGE`, a number that is not finite (``1e999`` parses as
+    an integer outside [`INT64_RANGE`][INT64_RANGE], a number that is not finite (``1e999`` parses as
     infinity) or, when ``surrogates``, a string with a lone surrogate (``"\\ud800"`` parses, but
     cannot be stored or answered as UTF-8).
 
@@ -160,10 +160,11 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object body (400 in the official shape otherwise; 413 above
-    :data:`MAX_JSON_BYTES`).
+    [`MAX_JSON_BYTES`][MAX_JSON_BYTES]).
 
     Client mistakes that would otherwise surface later as a 500 are refused here, once for every
-    route: nesting deeper than :data:`MAX_JSON_DEPTH`, integers outside :data:`INT64_RANGE`,
+    route: nesting deeper than [`MAX_JSON_DEPTH`][MAX_JSON_DEPTH], integers outside
+    [`INT64_RANGE`][INT64_RANGE],
     ``NaN`` / ``Infinity`` and numbers too large for a float."""
     raw = await _capped_body(request, MAX_JSON_BYTES)
     if len(raw) < _INLINE_PARSE_BYTES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from foundry_tune.catalog import lookup_model
-from foundry_tune.emulator._answers import generic_answer, nearest_answer, text_of
+from foundry_tune.emulator._answers import Reply, ToolRequest, base_reply, text_of, tuned_reply, words
 from foundry_tune.emulator._deployments import live, provisioning_state, ready_at
 from foundry_tune.emulator._errors import ApiError, invalid
 from foundry_tune.emulator._files import file_path
@@ -27,13 +28,14 @@ NOT_FOUND_MESSAGE = (
 (``errors/data_deployment_not_found.json``: answered right after ARM reported Succeeded)."""
 
 
-def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
-    """(model name, answer) for a prompt sent to ``deployment``."""
+def _answer(ctx: Context, deployment: str, prompt: str,
+            tools: ToolRequest | None = None) -> tuple[str, Reply]:
+    """(model name, answer) for a prompt sent to ``deployment`` (offering ``tools``)."""
     doc = live(ctx, deployment)
     if doc is None:
         info = lookup_model(deployment)
         if info is not None and ".ft-" not in deployment:
-            return deployment, generic_answer(info.name, prompt)
+            return deployment, base_reply(info.name, prompt, tools)
         raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
     if provisioning_state(ctx, doc) != "Succeeded" or ctx.now() < ready_at(ctx, doc):
         raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
@@ -41,9 +43,51 @@ def _answer(ctx: Context, deployment: str, prompt: str) -> tuple[str, str]:
     if doc["_tuned"]:
         job = ctx.store.get("job", doc["_job"] or "")
         training = ctx.store.get("file", job["training_file"]) if job else None
-        if training is not None and (found := nearest_answer(file_path(ctx, training), prompt)):
+        if training is not None and (found := tuned_reply(file_path(ctx, training), prompt, tools)):
             return model, found
-    return model, generic_answer(doc.get("_base") or model, prompt)
+    return model, base_reply(doc.get("_base") or model, prompt, tools)
+
+
+def tool_request(body: dict[str, Any]) -> ToolRequest | None:
+    """The request's ``tools``, ``tool_choice`` and ``parallel_tool_calls``, checked as the service
+    does (400 naming the parameter); ``None`` when it offers no function."""
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if tools is None or tools == []:
+        if choice is not None:
+            raise invalid("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+                          "specified.", param="tool_choice")
+        return None
+    if not isinstance(tools, list):
+        raise invalid("Invalid type for 'tools': expected an array of tool objects.", param="tools")
+    offered: list[tuple[str, frozenset[str]]] = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise invalid(f"Invalid 'tools[{i}]': expected an object with a 'type'.", param=f"tools[{i}]")
+        if tool["type"] != "function":
+            continue  # a custom or hosted tool: nothing the emulator calls
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise invalid(f"Missing required parameter: 'tools[{i}].function.name'.",
+                          param=f"tools[{i}].function.name")
+        description = function.get("description") if isinstance(function, dict) else None
+        text = f"{name.replace('_', ' ')} {description if isinstance(description, str) else ''}"
+        offered.append((name, words(text)))
+    parallel = body.get("parallel_tool_calls", True)
+    if not isinstance(parallel, bool):
+        raise invalid("Invalid type for 'parallel_tool_calls': expected a boolean.",
+                      param="parallel_tool_calls")
+    if choice is None or choice in ("auto", "none", "required"):
+        return ToolRequest(tuple(offered), choice or "auto", None, parallel)
+    forced = choice.get("function") if isinstance(choice, dict) and choice.get("type") == "function" else None
+    name = forced.get("name") if isinstance(forced, dict) else None
+    if not isinstance(name, str):
+        raise invalid("Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or "
+                      "{'type': 'function', 'function': {'name': ...}}.", param="tool_choice")
+    if name not in {n for n, _ in offered}:
+        raise invalid(f"Invalid value for 'tool_choice': function '{name}' is not one of the 'tools'.",
+                      param="tool_choice")
+    return ToolRequest(tuple(offered), "function", name, parallel)
 
 
 _INT32_MAX = 2_147_483_647
@@ -89,13 +133,28 @@ async def chat_completions(request: Request) -> Response:
     if not isinstance(messages, list) or not messages:
         raise invalid("'messages' must be a non-empty list.", param="messages")
     check_sampling(body, ("max_tokens", "max_completion_tokens"))
+    tools = tool_request(body)
+    if tools is not None and tools.choice == "auto" and isinstance(messages[-1], dict) and (
+            messages[-1].get("role") == "tool"):
+        # The calls were answered: the model answers in words now (an agent loop ends) unless forced.
+        tools = dataclasses.replace(tools, choice="none")
     users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = users[-1] if users else ""
-    model, answer = _answer(ctx, deployment, prompt)
-    answer, finish = _limit(answer, body.get("max_completion_tokens") or body.get("max_tokens"))
+    model, reply = _answer(ctx, deployment, prompt, tools)
     prompt_tokens = sum(_count(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+    if reply.calls:
+        # As OpenAI answers a call: no text (content null), the calls, finish_reason "tool_calls".
+        calls = reply.tool_calls()
+        message.update(content=reply.text or None, tool_calls=calls)
+        finish = "tool_calls"
+        completion_tokens = sum(_count(f"{n} {a}") for n, a in reply.calls)
+    else:
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        message["content"], finish = _limit(reply.text, limit)
+        completion_tokens = _count(message["content"])
     if body.get("stream"):
-        return StreamingResponse(_chat_chunks(model, answer, finish), media_type="text/event-stream")
+        return StreamingResponse(_chat_chunks(model, message, finish), media_type="text/event-stream")
     return ok(
         {
             "id": new_id("chatcmpl-"),
@@ -105,22 +164,23 @@ async def chat_completions(request: Request) -> Response:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": answer, "refusal": None},
+                    "message": message,
                     "finish_reason": finish,
                     "logprobs": None,
                 }
             ],
             "usage": {
                 "prompt_tokens": prompt_tokens,
-                "completion_tokens": _count(answer),
-                "total_tokens": prompt_tokens + _count(answer),
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
         }
     )
 
 
-async def _chat_chunks(model: str, answer: str, finish: str) -> AsyncIterator[str]:
-    """The answer as ``chat.completion.chunk`` server-sent events, a word at a time."""
+async def _chat_chunks(model: str, message: dict[str, Any], finish: str) -> AsyncIterator[str]:
+    """The answer as ``chat.completion.chunk`` server-sent events: text a word at a time; each tool
+    call as its id and name, then its arguments (the deltas the openai SDK accumulates)."""
     ident, created = new_id("chatcmpl-"), int(time.time())
 
     def chunk(delta: dict[str, Any], reason: str | None) -> str:
@@ -133,9 +193,18 @@ async def _chat_chunks(model: str, answer: str, finish: str) -> AsyncIterator[st
         }
         return f"data: {json.dumps(body)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""}, None)
-    for i, word in enumerate(answer.split(" ")):
-        yield chunk({"content": word if i == 0 else " " + word}, None)
+    calls = message.get("tool_calls") or []
+    yield chunk({"role": "assistant", "content": None if calls and not message["content"] else ""}, None)
+    if message["content"]:
+        for i, word in enumerate(message["content"].split(" ")):
+            yield chunk({"content": word if i == 0 else " " + word}, None)
+    for index, call in enumerate(calls):
+        function = call["function"]
+        head = {"index": index, "id": call["id"], "type": "function",
+                "function": {"name": function["name"], "arguments": ""}}
+        yield chunk({"tool_calls": [head]}, None)
+        rest = {"index": index, "function": {"arguments": function["arguments"]}}
+        yield chunk({"tool_calls": [rest]}, None)
     yield chunk({}, finish)
     yield "data: [DONE]\n\n"
 
@@ -161,8 +230,8 @@ async def responses(request: Request) -> Response:
         raise invalid("The emulator does not stream; call without stream=True.", param="stream")
     check_sampling(body, ("max_output_tokens",))
     prompt = _response_prompt(body.get("input", ""))
-    model, answer = _answer(ctx, deployment, prompt)
-    answer, finish = _limit(answer, body.get("max_output_tokens"))
+    model, reply = _answer(ctx, deployment, prompt)
+    answer, finish = _limit(reply.text, body.get("max_output_tokens"))
     now = int(time.time())
     return ok(
         {

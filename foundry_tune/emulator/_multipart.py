@@ -4,8 +4,9 @@ Starlette's own form parser needs the optional ``python-multipart`` package and 
 copy; this one writes each file part to its destination as the bytes arrive, so a 64 MB part never
 sits in memory and the size limit is enforced while reading.
 
-What a client can make the reader hold is bounded: at most :data:`MAX_PARTS` parts, text fields of
-:data:`MAX_FIELD_BYTES` each and :data:`MAX_FIELDS_BYTES` together, the file parts together within
+What a client can make the reader hold is bounded: at most [`MAX_PARTS`][MAX_PARTS] parts, text fields of
+[`MAX_FIELD_BYTES`][MAX_FIELD_BYTES] each and [`MAX_FIELDS_BYTES`][MAX_FIELDS_BYTES] together, the file parts
+together within
 the caller's limit, and each part name once (a repeated name is refused: which copy a server keeps
 differs between servers, so no client may rely on it). Whenever a request is refused, the files it
 had already written are deleted.

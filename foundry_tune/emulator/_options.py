@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 PARENT_PID_ENV = "FOUNDRY_TUNE_EMULATOR_PARENT_PID"
-"""Set by :class:`~foundry_tune.emulator.Emulator`: the server stops when that process is gone."""
+"""Set by [`Emulator`][Emulator]: the server stops when that process is gone."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset._cost import default_epochs
 from foundry_tune.dataset._validator import MIN_EXAMPLES
-from foundry_tune.emulator._curves import CSV_HEADER, full_validation, metrics_at
+from foundry_tune.emulator._curves import full_validation, metrics_at, results_header, results_row
 from foundry_tune.emulator._files import add_file, file_path
 from foundry_tune.emulator._state import Context, new_id
 from foundry_tune.emulator._store import Doc
@@ -423,7 +423,7 @@ class JobRunner:
         has_valid = job.get("validation_file") is not None
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
+        writer.writerow(results_header(kind))
         for s in range(1, upto + 1):
             epoch_end = s % plan["per_epoch"] == 0
             if not (s % plan["stride"] == 0 or s == plan["total"] or epoch_end):
@@ -432,16 +432,7 @@ class JobRunner:
             full: tuple[object, object] = ("", "")
             if epoch_end and has_valid:
                 full = full_validation(kind, job["seed"], s, plan["total"])
-            writer.writerow(
-                [
-                    s,
-                    data["train_loss"],
-                    data["train_mean_token_accuracy"],
-                    _cell(data["valid_loss"]),
-                    _cell(data["valid_mean_token_accuracy"]),
-                    *full,
-                ]
-            )
+            writer.writerow(results_row(kind, data, full))
         tmp = self.ctx.store.blob_path(f"{job['id']}.results.tmp")
         tmp.write_text(buffer.getvalue(), encoding="utf-8")
         size = tmp.stat().st_size
@@ -458,7 +449,3 @@ class JobRunner:
         created = add_file(self.ctx, tmp, "results.csv", "fine-tune-results", size, status="processed")
         job["_results_file"] = created["id"]
         return str(created["id"])
-
-
-def _cell(value: object) -> object:
-    return "" if value is None else value

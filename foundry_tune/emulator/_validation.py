@@ -2,7 +2,7 @@
 
 The example count is not a file rule on Azure: it processed the 2-example DPO validation file of
 azure-ai-projects' samples (``processed``), and a too-small training file fails the *job* with
-``invalid_n_examples`` instead. So :func:`check_file` leaves that rule to the job.
+``invalid_n_examples`` instead. So [`check_file()`][check_file] leaves that rule to the job.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Evaluate and compare models: the base model against the fine-tuned one, on held-out data.
 
+```pycon
 >>> report = evaluate({"base model": Target("gpt-4.1-mini", system=LONG_PROMPT, few_shot=shots),
 ...                    "fine-tuned model": deployment}, validation, ["exact_match", "rouge_l"], foundry=ft)
 >>> print(report)     # metric | base model | fine-tuned model | difference
+```
 """
 
 from __future__ import annotations

@@ -1,17 +1,24 @@
-"""What one request returned: :class:`Completion` (the runner's completers build it with
-:func:`completion_from_response`)."""
+"""What one request returned: `Completion` (the runner's completers build it with
+[`completion_from_response()`][completion_from_response])."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from foundry_tune.evaluation._tool_calls import calls_text
+
 __all__ = ["Completion", "completion_from_response"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Completion:
-    """The answer text, its token usage (``None`` when the service did not report it) and latency."""
+    """The answer text, its token usage (``None`` when the service did not report it) and latency.
+
+    An answer that calls tools is scored as the JSON list of its calls, each
+    ``{"id", "type": "function", "function": {"name", "arguments"}}`` as the service sent it (its
+    text, if any, is not scored): a completer of your own reports tool calls the same way.
+    """
 
     text: str
     prompt_tokens: int | None
@@ -21,14 +28,15 @@ class Completion:
 
 
 def completion_from_response(response: Any, latency: float) -> Completion:
-    """A :class:`Completion` from a chat completion response (sync or async client)."""
+    """A `Completion` from a chat completion response (sync or async client)."""
     choices = getattr(response, "choices", None) or []
     text = ""
     if choices:
         message = choices[0].message
         text = message.content or ""
-        if not text and getattr(message, "tool_calls", None):
-            text = str([c.model_dump() for c in message.tool_calls])
+        calls = getattr(message, "tool_calls", None)
+        if calls:
+            text = calls_text([c.model_dump(mode="json", exclude_none=True) for c in calls])
     usage = getattr(response, "usage", None)
     return Completion(
         text=text,

@@ -10,7 +10,14 @@ from typing import Any
 
 from foundry_tune.errors import DatasetError
 
-__all__ = ["REFERENCE_FIELDS", "Example", "few_shot_messages", "load_examples", "message_text"]
+__all__ = [
+    "REFERENCE_FIELDS",
+    "REQUEST_FIELDS",
+    "Example",
+    "few_shot_messages",
+    "load_examples",
+    "message_text",
+]
 
 Message = dict[str, Any]
 
@@ -25,13 +32,18 @@ class Example:
     ``messages`` is the conversation up to (not including) the answer; ``reference`` the expected
     answer (the SFT assistant turn, the DPO preferred output, or an RFT reference field);
     ``item`` the row's other fields, the ``item`` namespace of graders (``item["reference"]`` is
-    always set when there is a reference).
+    always set when there is a reference). ``tool_calls`` holds the reference turn's tool calls
+    (``None`` when it makes none; ``reference`` is then their JSON text unless the turn also has
+    text) and ``params`` the request parameters the row carries (``tools``, ``tool_choice``,
+    ``parallel_tool_calls``), sent with the row's request.
     """
 
     line: int
     messages: tuple[Message, ...]
     reference: str | None
     item: Mapping[str, Any]
+    tool_calls: tuple[Mapping[str, Any], ...] | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def input(self) -> str:
@@ -59,19 +71,45 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+REQUEST_FIELDS = ("tools", "tool_choice", "parallel_tool_calls")
+"""Row fields (of a DPO row: of its ``input``) sent with the row's chat completion request."""
+
+
+def _tool_calls(message: object) -> tuple[Mapping[str, Any], ...] | None:
+    calls = message.get("tool_calls") if isinstance(message, Mapping) else None
+    if not isinstance(calls, list) or not calls:
+        return None
+    return tuple(dict(c) if isinstance(c, Mapping) else c for c in calls)
+
+
+def _params(source: Mapping[str, Any]) -> dict[str, Any]:
+    params = {k: source[k] for k in REQUEST_FIELDS if source.get(k) is not None}
+    if not params.get("tools"):  # no tools: tool_choice and parallel_tool_calls mean nothing
+        params = {}
+    return params
+
+
 def _example(line: int, row: Mapping[str, Any], reference_field: str | None) -> Example:
     reference: str | None = None
+    answer: object = None
     if isinstance(row.get("input"), Mapping) and "preferred_output" in row:  # DPO
         messages = list(row["input"].get("messages") or [])
         preferred = row.get("preferred_output") or []
         if preferred:
-            reference = message_text(preferred[-1])
+            answer = preferred[-1]
+        params = _params(row["input"])
         skip = {"input", "preferred_output", "non_preferred_output"}
     else:
         messages = list(row.get("messages") or [])
         if messages and isinstance(messages[-1], Mapping) and messages[-1].get("role") == "assistant":
-            reference = message_text(messages.pop())
+            answer = messages.pop()
+        params = _params(row)
         skip = {"messages"}
+    calls = _tool_calls(answer)
+    if isinstance(answer, Mapping):
+        reference = message_text(answer)
+        if calls is not None and not reference.strip():
+            reference = message_text({"tool_calls": list(calls)})
     item = {k: v for k, v in row.items() if k not in skip}
     if reference_field is not None:
         if reference_field not in row:
@@ -82,7 +120,8 @@ def _example(line: int, row: Mapping[str, Any], reference_field: str | None) -> 
         reference = _as_text(row[field]) if field is not None else None
     if reference is not None:
         item.setdefault("reference", reference)
-    return Example(line=line, messages=tuple(dict(m) for m in messages), reference=reference, item=item)
+    return Example(line=line, messages=tuple(dict(m) for m in messages), reference=reference, item=item,
+                   tool_calls=calls if reference_field is None else None, params=params)
 
 
 def _records(data: object) -> Iterable[Mapping[str, Any]]:

@@ -41,7 +41,7 @@ def _load_definition(definition: object) -> tuple[Mapping[str, Any], Any]:
 
 @dataclasses.dataclass(frozen=True)
 class GraderMetric:
-    """A grader's score as a metric (see :func:`foundry_tune.evaluation.metrics.grader`)."""
+    """A grader's score as a metric (see [`foundry_tune.evaluation.metrics.grader()`][metrics.grader])."""
 
     name: str
     definition: Mapping[str, Any]

@@ -14,11 +14,26 @@ from foundry_tune.evaluation._grader_metric import GraderMetric
 from foundry_tune.evaluation._report import EvaluationReport, MetricInfo, TargetResult
 from foundry_tune.evaluation._samples import RunOutcome
 from foundry_tune.evaluation._targets import Target, as_target
+from foundry_tune.evaluation._tool_calls import reference_calls
 
-__all__ = ["DEFAULT_METRICS", "Prepared", "prepare", "summarize"]
+__all__ = ["DEFAULT_METRICS", "TOOL_CALL_METRICS", "Prepared", "default_metrics", "prepare", "summarize"]
 
 DEFAULT_METRICS = ("exact_match", "normalized_match", "rouge_l")
-"""The metrics ``evaluate()`` scores with when none are given."""
+"""The metrics ``evaluate()`` scores with when none are given (and no reference calls tools)."""
+
+TOOL_CALL_METRICS = ("tool_call_match", "tool_name_match")
+"""The metrics ``evaluate()`` scores with when none are given and a reference answer calls tools:
+text metrics would compare JSON texts (call ids included), not the calls."""
+
+
+def default_metrics(examples: Sequence[Example]) -> tuple[str, ...]:
+    """The metrics for ``metrics`` left at its default: [`TOOL_CALL_METRICS`][TOOL_CALL_METRICS] when a
+    reference
+    answer calls tools (a tool-calling test set, text rows included), else
+    [`DEFAULT_METRICS`][DEFAULT_METRICS]."""
+    if any(reference_calls(e) for e in examples):
+        return TOOL_CALL_METRICS
+    return DEFAULT_METRICS
 
 
 def _targets(targets: object) -> list[Target]:
@@ -116,6 +131,7 @@ def prepare(
     if limit is not None and limit < 1:
         raise InvalidParameterError("limit must be at least 1")
     resolved_targets = _targets(targets)
+    chosen = metrics is DEFAULT_METRICS  # left at its default: chosen from the data below
     if isinstance(metrics, (str, Mapping)) or not isinstance(metrics, Sequence):
         specs: list[object] = [metrics]
     else:
@@ -128,6 +144,8 @@ def prepare(
     if len(set(names)) != len(names):
         raise InvalidParameterError("two metrics share a name: give one of them name=")
     examples = list(load_examples(dataset, reference_field=reference_field, limit=limit))
+    if chosen and (by_data := default_metrics(examples)) is not DEFAULT_METRICS:
+        resolved_metrics = [_metrics.resolve(s).bind(connection) for s in by_data]
     _check(examples, resolved_targets, resolved_metrics)
     return Prepared(resolved_targets, resolved_metrics, examples, connection)
 

@@ -1,4 +1,5 @@
-"""Progress of an evaluation run: a live line in a terminal, log lines otherwise, or a callback."""
+"""Progress of an evaluation run: a live line in a terminal (never wider than it), log lines
+otherwise, a live cell in a notebook, or a callback."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from foundry_tune._core.progress import LiveLine
+from foundry_tune._core.settings import progress_from_env
 from foundry_tune._notebook import LiveHTML, live_html
 
 __all__ = ["Progress", "ProgressUpdate", "make_progress"]
@@ -60,30 +63,29 @@ class Progress:
 
 
 class _StreamProgress(Progress):
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, live: bool | None = None) -> None:
         super().__init__()
         self._stream = stream
-        self._live = stream.isatty()
+        self._live = LiveLine(stream) if (stream.isatty() if live is None else live) else None
         self._last_decile = -1
+        self._text = ""
 
     def _emit(self) -> None:
         update = self._update()
-        text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed, "
-                f"{update.elapsed:.1f} s")
-        if self._live:
-            self._stream.write("\r" + text)
-            self._stream.flush()
+        self._text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed, "
+                      f"{update.elapsed:.1f} s")
+        if self._live is not None:
+            self._live.draw(self._text)
             return
         decile = 10 * update.done // max(update.total, 1)
         if decile != self._last_decile:
             self._last_decile = decile
-            self._stream.write(text + "\n")
+            self._stream.write(self._text + "\n")
             self._stream.flush()
 
     def close(self) -> None:
-        if self._live:
-            self._stream.write("\n")
-            self._stream.flush()
+        if self._live is not None:
+            self._live.print(self._text)  # the last count stays, as a line of its own
 
 
 class _NotebookProgress(Progress):
@@ -108,11 +110,18 @@ class _NotebookProgress(Progress):
 
 
 def make_progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
-    """``None``: a live cell in a notebook, a live line when stderr is a terminal, else quiet;
-    ``True``: always on stderr; ``False``: quiet; a callable: called with every :class:`ProgressUpdate`."""
+    """``None``: what ``FOUNDRY_TUNE_PROGRESS`` asks for (``off``, ``plain``, ``terminal``,
+    ``notebook``), else a live cell in a notebook, a live line when stderr is a terminal, or quiet;
+    ``True``: always on stderr; ``False``: quiet; a callable: called with every `ProgressUpdate`.
+    An explicit value wins over the environment variable."""
     if callable(progress):
         return Progress(progress)
     if progress is None:
+        mode = progress_from_env()
+        if mode == "off":
+            return Progress()
+        if mode in ("plain", "terminal"):
+            return _StreamProgress(sys.stderr, live=mode == "terminal")
         cell = live_html("")
         if cell is not None:
             return _NotebookProgress(cell)

@@ -131,7 +131,8 @@ def _p(p: float) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationReport:
-    """Results of :func:`foundry_tune.evaluate`; the first target is the baseline of every comparison."""
+    """Results of [`foundry_tune.evaluate()`][evaluate]; the first target is the baseline of every
+    comparison."""
 
     targets: tuple[TargetResult, ...]
     metrics: tuple[MetricInfo, ...]
@@ -192,7 +193,7 @@ class EvaluationReport:
                 elif m.binary:
                     cells.append(f"{100 * d.difference:+.1f} pts ({_p(d.p_value)}, McNemar)")
                 else:
-                    cells.append(f"{d.difference:+.3f} ({_p(d.p_value)}, bootstrap)")
+                    cells.append(f"{d.difference:+.3f} ({_p(d.p_value)}, sign-flip)")
             rows.append(cells)
 
         def stat_row(label: str, value: Any, fmt: str, ratio: bool = True) -> None:
@@ -252,9 +253,10 @@ class EvaluationReport:
         }
 
     def to_json(self, **kwargs: Any) -> str:
-        """:meth:`to_dict` as JSON (NaN written as ``null``)."""
+        """`to_dict()` as JSON (NaN written as `null`, and so is the unbounded side of an interval:
+        a continuous comparison of 5 or fewer examples has no finite 95% interval)."""
         def clean(value: Any) -> Any:
-            if isinstance(value, float) and math.isnan(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 return None
             if isinstance(value, dict):
                 return {k: clean(v) for k, v in value.items()}
@@ -292,21 +294,30 @@ class EvaluationReport:
         table: pd.DataFrame = pd.DataFrame(data, index=index, dtype="float64")
         return table
 
-    def plot(self, ax: Any = None, path: str | None = None) -> Any:
-        """Bar chart of every metric per target with confidence intervals (needs the ``plot`` extra).
+    def plot(self, ax: Any = None, path: str | None = None, *, title: str | None = None) -> Any:
+        """Bar chart of every metric per target with confidence intervals (needs the `plot` extra,
+        matplotlib).
 
-        Draws on ``ax`` when given; saves to ``path`` when given; returns the matplotlib Axes.
+        Args:
+            ax: A matplotlib Axes to draw into; without it and without `path`, a new pyplot
+                figure (shown inline in a notebook).
+            path: Save the figure there (the format follows the suffix, e.g. `.png`). Without
+                `ax` the figure is then only saved, not shown: matplotlib's backend and pyplot's
+                figures are left as they were, so a notebook keeps showing plots inline.
+            title: A title for the chart (default: none).
+
+        Returns:
+            The matplotlib Axes drawn into (`.figure` is its figure), as every `.plot()` of
+            the library returns.
+
+        Raises:
+            ConfigurationError: matplotlib is not installed.
+            InvalidParameterError: `ax` is not an Axes or `path` not a file name.
         """
-        try:
-            import matplotlib
+        from foundry_tune._core.plotting import axes_for, save_figure
 
-            if ax is None and path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ModuleNotFoundError:
-            raise ConfigurationError("plot() needs matplotlib: pip install 'foundry-tune[plot]'") from None
-        if ax is None:
-            _, ax = plt.subplots(figsize=(1.6 + 1.4 * len(self.metrics) * len(self.targets) / 2, 3.6))
+        figsize = (1.6 + 1.4 * len(self.metrics) * len(self.targets) / 2, 3.6)
+        ax = axes_for(ax, path, what="EvaluationReport.plot()", figsize=figsize)
         width = 0.8 / len(self.targets)
         for i, t in enumerate(self.targets):
             estimates = [t.scores[m.name] for m in self.metrics]
@@ -319,7 +330,7 @@ class EvaluationReport:
         ax.set_ylim(0, max(1.0, *(t.scores[m.name].high for t in self.targets for m in self.metrics
                                    if not math.isnan(t.scores[m.name].high))))
         ax.legend()
-        if path is not None:
-            ax.figure.tight_layout()
-            ax.figure.savefig(path)
+        if title is not None:
+            ax.set_title(title)
+        save_figure(ax, path, what="EvaluationReport.plot()")
         return ax

@@ -1,4 +1,4 @@
-"""What a run measured: one :class:`Sample` per target and example."""
+"""What a run measured: one [`Sample`][Sample] per target and example."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def _deployment_name_and_model(obj: object) -> tuple[str, str | None] | None:
 class Target:
     """A model to evaluate: a deployment (object or name) or any model name the connection serves.
 
-    ``name`` labels its column in the report. The prompt is a :class:`PromptTemplate` (or a
+    ``name`` labels its column in the report. The prompt is a [`PromptTemplate`][PromptTemplate] (or a
     callable ``example -> messages``); ``system``, ``few_shot`` and ``user`` are shortcuts that
     build one. ``params`` go into every chat completion request (``temperature``, ``max_tokens``...).
     ``price_model`` names the catalog model used for the cost estimate and ``tuned`` whether to
@@ -129,6 +129,16 @@ class Target:
 
     def __repr__(self) -> str:
         return f"Target({self.model!r}, name={self.name!r})"
+
+
+def for_example(target: Target, example: Example) -> Target:
+    """``target`` as it is asked ``example``: the row's request parameters (``tools``,
+    ``tool_choice``, ``parallel_tool_calls``) under the target's own ``params``, which win."""
+    if not example.params:
+        return target
+    copy = target.with_name(target.name)
+    copy.params = {**example.params, **target.params}
+    return copy
 
 
 def _looks_tuned(model: str) -> bool:

@@ -2,9 +2,10 @@
 
 Every metric maps ``(output, example)`` to a score in ``[0, 1]``. *Binary* metrics (pass/fail)
 get a Wilson interval and McNemar's test in the report; continuous ones a bootstrap interval and
-the paired bootstrap test. Pass metrics to :func:`foundry_tune.evaluate` as objects, by name
+the paired sign-flip permutation test. Pass metrics to [`foundry_tune.evaluate()`][evaluate] as objects, by
+name
 (``"exact_match"``, ``"normalized_match"``, ``"rouge_l"``, ``"bleu"``, ``"json_valid"``,
-``"json_match"``), as graders, or as plain callables.
+``"json_match"``, ``"tool_call_match"``, ``"tool_name_match"``), as graders, or as plain callables.
 
 ``rouge_l`` and ``bleu`` are the text-similarity grader's ``rouge_l`` and ``bleu``: one
 implementation (``foundry_tune.graders._metrics``), so an evaluation and a ``text_similarity``
@@ -26,6 +27,7 @@ from typing import Any
 from foundry_tune.errors import ConfigurationError, InvalidParameterError
 from foundry_tune.evaluation._examples import Example
 from foundry_tune.evaluation._grader_metric import GraderMetric
+from foundry_tune.evaluation._tool_calls import call_score, name_score
 
 __all__ = [
     "GraderMetric",
@@ -39,6 +41,8 @@ __all__ = [
     "json_valid",
     "normalized_match",
     "rouge_l",
+    "tool_call_match",
+    "tool_name_match",
 ]
 
 
@@ -192,7 +196,7 @@ def custom(fn: Callable[..., float | bool], *, name: str | None = None, binary: 
     """A metric from ``fn(output)``, ``fn(output, reference)`` or ``fn(output, example)``.
 
     A two-argument function gets the reference text, unless its second parameter is named
-    ``example`` (then it gets the :class:`Example`, with ``.reference``, ``.item`` and ``.messages``).
+    ``example`` (then it gets the `Example`, with ``.reference``, ``.item`` and ``.messages``).
     A function annotated ``-> bool`` is binary unless ``binary=False``.
     """
     label = name or getattr(fn, "__name__", None) or "custom"
@@ -222,6 +226,19 @@ def custom(fn: Callable[..., float | bool], *, name: str | None = None, binary: 
     return Metric(label, call, binary=is_binary, needs_reference=mode == "reference")
 
 
+def tool_call_match() -> Metric:
+    """1 when the answer makes the reference's tool calls: the same functions with the same parsed
+    arguments (key order ignored), in any order, none missing, none extra; malformed arguments
+    match nothing. A reference without tool calls scores 1 when the answer calls no tool either."""
+    return Metric("tool_call_match", call_score, binary=True)
+
+
+def tool_name_match() -> Metric:
+    """1 when the answer calls the same functions as the reference (in any order, as many times),
+    whatever their arguments; 1 when neither calls a tool."""
+    return Metric("tool_name_match", name_score, binary=True)
+
+
 _BY_NAME: dict[str, Callable[[], Metric]] = {
     "exact_match": exact_match,
     "normalized_match": normalized_match,
@@ -229,6 +246,8 @@ _BY_NAME: dict[str, Callable[[], Metric]] = {
     "bleu": bleu,
     "json_valid": json_valid,
     "json_match": json_match,
+    "tool_call_match": tool_call_match,
+    "tool_name_match": tool_name_match,
 }
 
 

@@ -1,5 +1,6 @@
 """Graders for reinforcement fine-tuning: typed, loaded from and saved to the JSON users already have.
 
+```pycon
 >>> from foundry_tune import graders
 >>> g = graders.StringCheck(name="exact", input="{{sample.output_text}}",
 ...                         reference="{{item.answer}}", operation="eq")
@@ -7,6 +8,7 @@
 ['answer']
 >>> graders.run_locally(g, "42", {"answer": "42"}).score
 1.0
+```
 """
 
 from foundry_tune.graders._execution import GraderResult, run_locally

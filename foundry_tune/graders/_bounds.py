@@ -56,7 +56,7 @@ def _text_too_deep(text: str, limit: int) -> bool:
 
 
 def parse_json(text: str) -> Any:
-    """``json.loads`` for user-given JSON, bounded: nesting deeper than :data:`MAX_JSON_DEPTH`,
+    """``json.loads`` for user-given JSON, bounded: nesting deeper than [`MAX_JSON_DEPTH`][MAX_JSON_DEPTH],
     ``NaN`` / ``Infinity``, integers past 64 bits and floats past a double raise ``ValueError``
     (``json.JSONDecodeError`` for malformed JSON) instead of a ``RecursionError`` or silent acceptance."""
     if _text_too_deep(text, MAX_JSON_DEPTH):

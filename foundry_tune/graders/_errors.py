@@ -1,4 +1,4 @@
-"""Turn pydantic's validation errors into one readable :class:`GraderError` message."""
+"""Turn pydantic's validation errors into one readable [`GraderError`][GraderError] message."""
 
 from __future__ import annotations
 

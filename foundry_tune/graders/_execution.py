@@ -54,7 +54,7 @@ _ERROR_FLAGS = (
 
 @dataclasses.dataclass(frozen=True)
 class GraderResult:
-    """The outcome of :func:`run_locally`.
+    """The outcome of [`run_locally()`][run_locally].
 
     ``score``: the reward; ``passed``: ``score >= pass_threshold`` when the grader has a threshold
     (string checks pass on 1.0, label models on a passing label), else ``None``; ``details``: the

@@ -1,4 +1,4 @@
-"""The multi grader's ``calculate_output``: a tiny arithmetic language, parsed with :mod:`ast`.
+"""The multi grader's ``calculate_output``: a tiny arithmetic language, parsed with `ast`.
 
 Only numbers, the sub-graders' names, ``+ - * /``, ``^`` (power, as the service spells it),
 parentheses, unary minus and the functions ``min``, ``max``, ``abs``, ``floor``, ``ceil``,
@@ -15,8 +15,9 @@ __all__ = ["FormulaError", "check_formula", "evaluate_formula", "formula_names"]
 
 _MAX_FORMULA_CHARS = 2_000
 _MAX_FORMULA_DEPTH = 100
-"""How deeply a formula may nest (operators, parentheses, unary signs): far more than any real
-grader needs, and well inside what the recursive checker and evaluator can walk."""
+"""How deeply a formula may nest (operators, unary signs, function calls): far more than any real
+grader needs, and well inside what Python's parser builds (the checker and the evaluator walk the
+tree with a stack of their own, so they need no recursion)."""
 _MAX_EXPONENT = 64.0
 _SHOWN_CHARS = 60
 
@@ -64,7 +65,9 @@ def _parse(formula: str) -> ast.expr:
             f"at most {_MAX_FORMULA_CHARS:,} are allowed"
         )
     too_deep = FormulaError(
-        f"calculate_output {_show(formula)} nests deeper than {_MAX_FORMULA_DEPTH} levels (the limit)"
+        f"calculate_output {_show(formula)} nests deeper than {_MAX_FORMULA_DEPTH} levels (the limit; "
+        "every operator, sign or function call inside another adds a level, so a long chain such as "
+        "a+b+c+... nests too)"
     )
     try:
         # "^" is power in the service's formulas; as "**" it also gets power's precedence.
@@ -93,7 +96,28 @@ def _depth(root: ast.AST) -> int:
     return deepest
 
 
-def _check_node(node: ast.expr, formula: str) -> None:
+def _children(node: ast.expr) -> list[ast.expr]:
+    """The operands of an accepted node, left to right."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return list(node.args)
+    return []
+
+
+def _check_node(root: ast.expr, formula: str) -> None:
+    """Refuse anything but the formula language; walked with a stack, not recursion, so the depth
+    left on the caller's stack never matters."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        _check_one(node, formula)
+        stack.extend(reversed(_children(node)))
+
+
+def _check_one(node: ast.expr, formula: str) -> None:
     if isinstance(node, ast.Constant):
         shown = _show(formula)
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
@@ -110,13 +134,10 @@ def _check_node(node: ast.expr, formula: str) -> None:
                 f"calculate_output {_show(formula)}: operator {type(node.op).__name__} is not allowed "
                 "(use + - * / ^)"
             )
-        _check_node(node.left, formula)
-        _check_node(node.right, formula)
         return
     if isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
             raise FormulaError(f"calculate_output {_show(formula)}: only unary + and - are allowed")
-        _check_node(node.operand, formula)
         return
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else None
@@ -128,10 +149,8 @@ def _check_node(node: ast.expr, formula: str) -> None:
         low, high = _ARITY[name]
         if len(node.args) < low or (high is not None and len(node.args) > high):
             raise FormulaError(f"calculate_output {_show(formula)}: {name}() got {len(node.args)} arguments")
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise FormulaError(f"calculate_output {_show(formula)}: *arguments are not allowed")
-            _check_node(arg, formula)
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise FormulaError(f"calculate_output {_show(formula)}: *arguments are not allowed")
         return
     raise FormulaError(
         f"calculate_output {_show(formula)}: {type(node).__name__} is not allowed in a formula"
@@ -146,14 +165,19 @@ def formula_names(formula: str) -> set[str]:
 
 
 def check_formula(formula: str, variables: Collection[str]) -> None:
-    """Raise :class:`FormulaError` unless ``formula`` parses and uses only ``variables``."""
+    """Raise [`FormulaError`][FormulaError] unless ``formula`` parses and uses only ``variables``."""
     unknown = sorted(formula_names(formula) - set(variables))
     if unknown:
         known = ", ".join(sorted(variables)) or "(none)"
+        shown = ", ".join(_short_name(name) for name in unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         raise FormulaError(
-            f"calculate_output {_show(formula)} uses {', '.join(unknown)}, which is not the name of a "
+            f"calculate_output {_show(formula)} uses {shown}, which is not the name of a "
             f"sub-grader (names: {known})"
         )
+
+
+def _short_name(name: str) -> str:
+    return name if len(name) <= _SHOWN_CHARS else f"{name[:20]}... ({len(name):,} characters)"
 
 
 def evaluate_formula(formula: str, values: Mapping[str, float]) -> float:
@@ -161,27 +185,49 @@ def evaluate_formula(formula: str, values: Mapping[str, float]) -> float:
     return float(_evaluate(_parse(formula), values, formula))
 
 
-def _evaluate(node: ast.expr, values: Mapping[str, float], formula: str) -> float:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        if node.id not in values:
-            raise FormulaError(f"calculate_output {_show(formula)}: no value for {node.id!r}")
-        return float(values[node.id])
+def _evaluate(root: ast.expr, values: Mapping[str, float], formula: str) -> float:
+    """Post-order over an explicit stack: operands left to right, then their operator."""
+    results: list[float] = []
+    stack: list[tuple[ast.expr, bool]] = [(root, False)]
+    while stack:
+        node, operands_done = stack.pop()
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            results.append(float(node.value))
+        elif isinstance(node, ast.Name):
+            if node.id not in values:
+                missing = _short_name(node.id)
+                raise FormulaError(f"calculate_output {_show(formula)}: no value for {missing!r}")
+            results.append(float(values[node.id]))
+        elif not operands_done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(_children(node)))
+        else:
+            count = len(_children(node))
+            operands = results[len(results) - count :]
+            del results[len(results) - count :]
+            results.append(_apply(node, operands, formula))
+    return results[0]
+
+
+def _apply(node: ast.expr, operands: list[float], formula: str) -> float:
     if isinstance(node, ast.UnaryOp):
-        operand = _evaluate(node.operand, values, formula)
-        return -operand if isinstance(node.op, ast.USub) else operand
+        return -operands[0] if isinstance(node.op, ast.USub) else operands[0]
     if isinstance(node, ast.BinOp):
-        left = _evaluate(node.left, values, formula)
-        right = _evaluate(node.right, values, formula)
-        return _binary(node.op, left, right, formula)
+        return _finite(_binary(node.op, operands[0], operands[1], formula), formula)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        args = [_evaluate(arg, values, formula) for arg in node.args]
         try:
-            return float(_FUNCTIONS[node.func.id](*args))
+            value = float(_FUNCTIONS[node.func.id](*operands))
         except (ValueError, OverflowError, TypeError) as exc:
             raise FormulaError(f"calculate_output {_show(formula)}: {node.func.id}() failed: {exc}") from None
+        return _finite(value, formula)
     raise FormulaError(f"calculate_output {_show(formula)}: cannot evaluate {type(node).__name__}")
+
+
+def _finite(value: float, formula: str) -> float:
+    # + - * / overflow to inf silently where ** and exp() raise: refuse all alike.
+    if not math.isfinite(value):
+        raise FormulaError(f"calculate_output {_show(formula)}: the result is too large ({value})")
+    return value
 
 
 def _binary(op: ast.operator, left: float, right: float, formula: str) -> float:

@@ -36,7 +36,7 @@ GRADER_CLASSES: dict[str, type[Grader]] = {
 }
 
 GraderSource = Grader | Mapping[str, Any] | str | os.PathLike[str]
-"""What :func:`load` accepts: a grader, a dict, a JSON string, or the path of a JSON file."""
+"""What [`load()`][load] accepts: a grader, a dict, a JSON string, or the path of a JSON file."""
 
 _LABEL_MODEL_TOP_LEVEL = (
     "a label_model grader cannot be used on its own for reinforcement fine-tuning; put it inside a "
@@ -45,15 +45,15 @@ _LABEL_MODEL_TOP_LEVEL = (
 
 
 def reject_top_level_label_model(grader: Grader, where: str = "grader") -> None:
-    """Raise :class:`GraderError` when ``grader`` is a bare :class:`LabelModel`."""
+    """Raise [`GraderError`][GraderError] when ``grader`` is a bare [`LabelModel`][LabelModel]."""
     if isinstance(grader, LabelModel):
         raise GraderError(f"{where}: {_LABEL_MODEL_TOP_LEVEL}")
 
 
 def load(source: GraderSource, *, strict: bool = True) -> Grader:
-    """Read a grader from a :class:`Grader`, a dict, a JSON string, or a path to a JSON file.
+    """Read a grader from a [`Grader`][Grader], a dict, a JSON string, or a path to a JSON file.
 
-    Problems raise :class:`~foundry_tune.errors.GraderError` naming the file (when there is one) and
+    Problems raise [`GraderError`][GraderError] naming the file (when there is one) and
     the field. ``strict`` also rejects keys foundry-tune does not know, which are usually typos
     (``evaluation_metrics``); pass ``strict=False`` to keep them, as when reading a job back from the
     service.

@@ -5,16 +5,18 @@ Conventions (documented in docs/methods-and-graders.md and docs/evaluation.md):
 
 * ``fuzzy_match`` is the normalized Indel similarity of the two raw strings,
   ``2 * LCS(chars) / (len(a) + len(b))`` (what ``rapidfuzz.fuzz.ratio`` computes, as a fraction).
-* Word metrics tokenize with :func:`tokenize`: NFKC-normalized, lower-cased runs of letters and
+* Word metrics tokenize with [`tokenize()`][tokenize]: NFKC-normalized, lower-cased runs of letters and
   digits (``\\w+``).
 * ``bleu``: sentence BLEU with up to 4-grams (fewer when the candidate is shorter: the
   "effective order"), uniform weights, clipped counts, brevity penalty, and epsilon 0.1 smoothing
   for orders without a match. On the same tokens this is NLTK's
   ``sentence_bleu(..., smoothing_function=SmoothingFunction().method1, auto_reweigh=True)`` and
-  sacreBLEU's ``sentence_bleu(..., smooth_method="floor", smooth_value=0.1)`` (divided by 100)
-  whenever a unigram matches; with no unigram match the score is 0.
+  sacreBLEU's ``sentence_bleu(..., smooth_method="floor", smooth_value=0.1)`` (divided by 100);
+  with no matching word the score is 0 in all three.
 * ``gleu``: Google-BLEU (Wu et al. 2016), min(precision, recall) over all 1..4-grams.
-* ``meteor``: METEOR with exact matches only (no stemming or synonyms), alpha 0.9, beta 3, gamma 0.5.
+* ``meteor``: METEOR with exact matches only (no stemming or synonyms), alpha 0.9, beta 3, gamma 0.5,
+  repeated words aligned as NLTK aligns them: NLTK's ``single_meteor_score`` with its stemming and
+  WordNet stages turned off.
 * ``rouge_1`` .. ``rouge_5``: n-gram overlap F1; ``rouge_l``: longest-common-subsequence F1 (the
   ``fmeasure`` of the ``rouge-score`` package's ``rougeL``), with a bit-parallel LCS.
 * Empty texts: a candidate or reference without a word token scores 0.0 on every word metric
@@ -132,15 +134,17 @@ def meteor(
     hyp, ref = tokenize(candidate), tokenize(reference)
     if not hyp or not ref:
         return 0.0
-    # Each candidate word takes the earliest unused reference position holding the same word.
-    positions: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+    # NLTK's exact-match stage: from the last candidate word back, each takes the last unused
+    # reference position holding the same word (so repeated words align as in `meteor_score`).
+    positions: dict[str, list[int]] = collections.defaultdict(list)
     for j, ref_word in enumerate(ref):
         positions[ref_word].append(j)
     alignment: list[tuple[int, int]] = []
-    for i, word in enumerate(hyp):
-        free = positions.get(word)
+    for i in range(len(hyp) - 1, -1, -1):
+        free = positions.get(hyp[i])
         if free:
-            alignment.append((i, free.popleft()))
+            alignment.append((i, free.pop()))
+    alignment.reverse()
     matches = len(alignment)
     if matches == 0:
         return 0.0

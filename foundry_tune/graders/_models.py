@@ -53,7 +53,7 @@ Number = StrictInt | StrictFloat
 
 
 class Grader(BaseModel):
-    """Base class of every grader. Use :func:`foundry_tune.graders.load` to read one from JSON."""
+    """Base class of every grader. Use [`foundry_tune.graders.load()`][load] to read one from JSON."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -206,7 +206,7 @@ class ScoreModel(Grader):
 class LabelModel(Grader):
     """A model picks one of ``labels``; the sample passes when it is one of ``passing_labels``.
 
-    Foundry accepts it for reinforcement fine-tuning only inside a :class:`Multi` grader.
+    Foundry accepts it for reinforcement fine-tuning only inside a [`Multi`][Multi] grader.
     """
 
     wire_type: ClassVar[str] = "label_model"
@@ -293,7 +293,7 @@ SubGrader = Annotated[
     StringCheck | TextSimilarity | ScoreModel | LabelModel | Python | Endpoint,
     Field(discriminator="type"),
 ]
-"""The graders a :class:`Multi` grader may combine."""
+"""The graders a [`Multi`][Multi] grader may combine."""
 
 
 class Multi(Grader):

@@ -17,7 +17,7 @@ _PARSER_LIMITS = (
 def check_python_source(source: str) -> None:
     """Raise ``ValueError`` unless ``source`` is at most 256 kB, parses, and defines ``grade(sample, item)``.
 
-    Only :func:`ast.parse` looks at the code: nothing in it is imported, compiled to bytecode or run.
+    Only `ast.parse()` looks at the code: nothing in it is imported, compiled to bytecode or run.
     """
     try:
         size = len(source.encode("utf-8"))

@@ -1,3 +1,3 @@
-"""The evaluation runner (``evaluate()``, its completer protocol and :class:`FoundryCompleter`),
+"""The evaluation runner (``evaluate()``, its completer protocol and [`FoundryCompleter`][FoundryCompleter]),
 written once: ``foundry_tune/evaluation/_async`` is the source, ``foundry_tune/evaluation/_sync`` is
 generated from it by ``scripts/unasync.py``."""

@@ -22,7 +22,7 @@ from foundry_tune.evaluation._prepare import DEFAULT_METRICS, prepare, summarize
 from foundry_tune.evaluation._progress import Progress, ProgressUpdate, make_progress
 from foundry_tune.evaluation._report import EvaluationReport
 from foundry_tune.evaluation._samples import RunOutcome, Sample, describe
-from foundry_tune.evaluation._targets import Target
+from foundry_tune.evaluation._targets import Target, for_example
 from foundry_tune.evaluation.metrics import Metric
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ __all__ = ["Completer", "FoundryCompleter", "evaluate", "run"]
 
 
 class Completer(Protocol):
-    """Sends one request and returns its :class:`Completion`; :class:`FoundryCompleter` is the one
+    """Sends one request and returns its `Completion`; [`FoundryCompleter`][FoundryCompleter] is the one
     ``evaluate()`` uses. Pass your own as ``completer=`` (a function or an object with this
     ``__call__``; where ``evaluate()`` is awaited, it may also be a coroutine function)."""
 
@@ -70,7 +70,7 @@ async def _one(target: Target, example: Example, metrics: Sequence[Metric | Grad
                complete: Completer) -> Sample:
     sample = Sample(line=example.line)
     try:
-        completion = await _flavour.call(complete, target, target.render(example))
+        completion = await _flavour.call(complete, for_example(target, example), target.render(example))
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
@@ -123,7 +123,7 @@ async def run(
 # unasync: remove-begin
 class _CallbackProgress(Progress):
     """Progress reported to a callback that may be a coroutine function: what it returned is
-    awaited by :func:`_reported` (the sync flavour gives the callback to ``Progress`` as it is)."""
+    awaited by [`_reported()`][_reported] (the sync flavour gives the callback to ``Progress`` as it is)."""
 
     def __init__(self, callback: Callable[[ProgressUpdate], MaybeAwaitable[None]]) -> None:
         super().__init__(self._call)
@@ -176,14 +176,17 @@ async def evaluate(
 ) -> EvaluationReport:
     """Ask every target every example of ``dataset`` and score the answers.
 
-    ``targets``: a dict ``{label: target}`` or a list, each a :class:`Target`, a deployment or a
+    ``targets``: a dict ``{label: target}`` or a list, each a [`Target`][Target], a deployment or a
     model/deployment name (the first is the baseline the others are compared with).
     ``dataset``: a held-out Dataset, JSONL path or records (SFT, DPO or RFT rows).
-    ``metrics``: metric objects, built-in names, graders or callables.
+    ``metrics``: metric objects, built-in names, graders or callables; left at its default, the
+    tool-call metrics (``TOOL_CALL_METRICS``) when a reference answer calls tools, else
+    ``DEFAULT_METRICS``. A row's ``tools``, ``tool_choice`` and ``parallel_tool_calls`` go with
+    its request (a target's ``params`` win).
     ``foundry``: the connection (taken from the deployments when omitted). Requests run
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see :class:`Completer`). ``progress``: ``None`` (a live line in a terminal or a
-    notebook), ``True``, ``False`` or a callable given every :class:`ProgressUpdate`; callbacks
+    when given (see `Completer`). ``progress``: ``None`` (a live line in a terminal or a
+    notebook), ``True``, ``False`` or a callable given every `ProgressUpdate`; callbacks
     (``completer``, ``progress``) may also be coroutine functions where ``evaluate()`` is awaited.
     An interruption keeps what was measured.
     """
