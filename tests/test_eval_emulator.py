@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from foundry_tune.evaluation import Target, evaluate, metrics
+from foundry_tune.evaluation import ProgressUpdate, Target, evaluate, metrics
 from tests._eval_data import FEW_SHOT, LONG_SYSTEM, rows
 
 pytestmark = pytest.mark.emulator
@@ -136,11 +138,30 @@ def test_faults_are_retried_and_every_request_is_answered(held_out: Path) -> Non
     from foundry_tune.client import Foundry, RetryPolicy
 
     retry = RetryPolicy(initial_backoff=0.01, max_backoff=0.05)
+    updates: list[ProgressUpdate] = []
     with Foundry.emulator(fault_rate=0.3, fault_seed=4, slow_seconds=0.2, retry=retry) as faulty:
         report = evaluate({"base model": Target("gpt-4.1-mini")}, held_out, ["rouge_l"], foundry=faulty,
-                          concurrency=4, progress=False)
+                          concurrency=4, progress=updates.append)
         with urllib.request.urlopen(faulty.emulator_instance.info.stats_url) as response:  # loopback only
             stats = json.loads(response.read())
     result = report["base model"]
     assert (result.answered, result.failed) == (30, 0)
     assert stats["faults"] > 0
+    # the retries reach the progress (every worker thread sees the run's retry observer)
+    assert updates[-1].retries > 0
+
+
+def test_a_retry_shows_in_the_live_evaluation_line() -> None:
+    from foundry_tune._core.retry import RetryNotice
+    from foundry_tune.evaluation._progress import _StreamProgress
+
+    out = io.StringIO()
+    progress = _StreamProgress(out, live=True)
+    progress.start(4)
+    progress.retried(RetryNotice("chat completion", 1, 8, 2.0, "429"))
+    last = out.getvalue().split("\r")[-1]
+    shown = r"evaluating: 0/4 requests, 0 failed, 1 retried, [\d.]+ s  retrying in 2 s \(429\)\x1b\[K"
+    assert re.fullmatch(shown, last)
+    progress.advance(failed=False)
+    last = out.getvalue().split("\r")[-1]
+    assert re.fullmatch(r"evaluating: 1/4 requests, 0 failed, 1 retried, [\d.]+ s\x1b\[K", last)

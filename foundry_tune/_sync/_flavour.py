@@ -5,6 +5,7 @@ Hand-written twin of ``foundry_tune/_async/_flavour.py`` (same names; this file 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import weakref
@@ -84,9 +85,15 @@ def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]
     work = list(items)
     if not work:
         return []
+    # Each call sees the caller's context (its time bounds and retry observers), as a task would.
+    caller = contextvars.copy_context()
+
+    def in_caller_context(item: X) -> T:
+        return caller.copy().run(fn, item)
+
     pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(work))))
     try:
-        results = list(pool.map(fn, work))
+        results = list(pool.map(in_caller_context, work))
     except BaseException as exc:
         pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
         raise

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from foundry_tune._core.progress import LiveLine
+from foundry_tune._core.retry import RetryNotice
 from foundry_tune._core.settings import progress_from_env
 from foundry_tune._notebook import LiveHTML, live_html
 
@@ -25,6 +26,8 @@ class ProgressUpdate:
     total: int
     errors: int
     elapsed: float
+    retries: int = 0
+    """Failed attempts retried so far (429s, timeouts, 5xx): each was logged at INFO too."""
 
 
 class Progress:
@@ -37,10 +40,12 @@ class Progress:
         self.total = 0
         self.done = 0
         self.errors = 0
+        self.retries = 0
+        self.last_retry: RetryNotice | None = None
 
     def start(self, total: int) -> None:
         """Begin counting ``total`` requests."""
-        self.total, self.done, self.errors = total, 0, 0
+        self.total, self.done, self.errors, self.retries, self.last_retry = total, 0, 0, 0, None
         self._start = time.monotonic()
         self._emit()
 
@@ -49,13 +54,22 @@ class Progress:
         with self._lock:
             self.done += 1
             self.errors += int(failed)
+            self.last_retry = None
+            self._emit()
+
+    def retried(self, notice: RetryNotice) -> None:
+        """A request failed and will be retried (shown until the next request finishes)."""
+        with self._lock:
+            self.retries += 1
+            self.last_retry = notice
             self._emit()
 
     def close(self) -> None:
         """The run is over (finished or interrupted)."""
 
     def _update(self) -> ProgressUpdate:
-        return ProgressUpdate(self.done, self.total, self.errors, time.monotonic() - self._start)
+        return ProgressUpdate(self.done, self.total, self.errors, time.monotonic() - self._start,
+                              self.retries)
 
     def _emit(self) -> None:
         if self._report is not None:
@@ -72,10 +86,12 @@ class _StreamProgress(Progress):
 
     def _emit(self) -> None:
         update = self._update()
-        self._text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed, "
-                      f"{update.elapsed:.1f} s")
+        retried = f", {update.retries} retried" if update.retries else ""
+        self._text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed"
+                      f"{retried}, {update.elapsed:.1f} s")
         if self._live is not None:
-            self._live.draw(self._text)
+            now = f"  {self.last_retry.short()}" if self.last_retry is not None else ""
+            self._live.draw(self._text + now)
             return
         decile = 10 * update.done // max(update.total, 1)
         if decile != self._last_decile:

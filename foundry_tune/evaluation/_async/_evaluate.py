@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_tune._async import _flavour
 from foundry_tune._async._grading import score_on_service, service_connection
+from foundry_tune._core.retry import observe_retries
 from foundry_tune.errors import ConfigurationError
 from foundry_tune.evaluation._completion import Completion, completion_from_response
 from foundry_tune.evaluation._examples import Example, Message
@@ -111,7 +112,8 @@ async def run(
     await _reported(progress)  # unasync: remove
     interrupted = False
     try:
-        await _flavour.bounded_map(one, work, concurrency)
+        with observe_retries(progress.retried):
+            await _flavour.bounded_map(one, work, concurrency)
     except _flavour.INTERRUPTS:
         interrupted = True
     finally:

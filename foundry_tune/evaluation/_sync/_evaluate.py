@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from foundry_tune._core.retry import observe_retries
 from foundry_tune._sync import _flavour
 from foundry_tune._sync._grading import score_on_service, service_connection
 from foundry_tune.errors import ConfigurationError
@@ -109,7 +110,8 @@ def run(
     progress.start(len(work))
     interrupted = False
     try:
-        _flavour.bounded_map(one, work, concurrency)
+        with observe_retries(progress.retried):
+            _flavour.bounded_map(one, work, concurrency)
     except _flavour.INTERRUPTS:
         interrupted = True
     finally:
