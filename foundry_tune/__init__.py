@@ -44,6 +44,7 @@ from foundry_tune.errors import (
     ScanIncompleteError,
     ServiceError,
     ServiceUnreachableError,
+    ToolCallsAnswerError,
     UploadError,
     WaitTimeoutError,
 )
@@ -149,6 +150,7 @@ __all__ = [
     "Sweep",
     "Target",
     "TokenStats",
+    "ToolCallsAnswerError",
     "TrainingType",
     "TuningMethod",
     "UploadError",

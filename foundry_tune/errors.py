@@ -35,6 +35,7 @@ __all__ = [
     "ScanIncompleteError",
     "ServiceError",
     "ServiceUnreachableError",
+    "ToolCallsAnswerError",
     "UploadError",
     "WaitTimeoutError",
 ]
@@ -329,3 +330,17 @@ class ServiceUnreachableError(RetryBudgetExceededError):
 
 def _rebuild_unreachable(message: str, code: str | None, target: str | None) -> ServiceUnreachableError:
     return ServiceUnreachableError(message, code=code, target=target)
+
+
+class ToolCallsAnswerError(FoundryTuneError):
+    """`Deployment.chat()` was asked for text, but the answer only calls tools (it has no text).
+
+    `answer` is the whole message (openai's `ChatCompletionMessage`, with its `tool_calls`), so
+    the answer is not lost nor paid for twice; `tool_names` names the functions it called. To get
+    the message directly, call `chat(..., message=True)` or `chat_message()`.
+    """
+
+    def __init__(self, message: str, *, answer: Any = None, tool_names: Sequence[str] = ()) -> None:
+        self.answer = answer
+        self.tool_names = tuple(tool_names)
+        super().__init__(message)

@@ -291,3 +291,32 @@ def test_wait_reports_how_the_job_ended(cli: Foundry, tmp_path: Path,
                           "--timeout", "120")
     assert code == 1, err
     assert "invalidTrainingFile" in out
+
+
+def test_a_bad_progress_variable_is_a_usage_error_before_anything_is_uploaded(
+    cli: Foundry, emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _data(tmp_path, seed=106)
+    job_file = _job_file(tmp_path, AZD_JOB.format(suffix="cli-create-env"))
+    monkeypatch.setenv("FOUNDRY_TUNE_PROGRESS", "bogus")
+    before = emulator.stats()
+    code, out, err = _run(capsys, "jobs", "create", "-f", str(job_file), "--wait")
+    assert code == 2 and out == ""
+    assert "FOUNDRY_TUNE_PROGRESS='bogus' is not a progress setting" in err
+    after = emulator.stats()
+    counted = ("files", "jobs", "uploads")
+    assert [after[k] for k in counted] == [before[k] for k in counted]
+
+
+def test_progress_off_leaves_only_the_result_line(
+    cli: Foundry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _data(tmp_path, seed=107)
+    job_file = _job_file(tmp_path, AZD_JOB.format(suffix="cli-create-quiet"))
+    monkeypatch.setenv("FOUNDRY_TUNE_PROGRESS", "off")
+    code, out, err = _run(capsys, "jobs", "create", "-f", str(job_file), "--wait", "--timeout", "120")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out  # no upload or step lines, no progress: the job and how it ended
+    assert lines[0].startswith("ftjob-") and " succeeded: " in lines[0]

@@ -79,6 +79,13 @@ ANNOTATION_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
                                                     "Callable[[str],MaybeAwaitable[None]]|None"),
     ("AsyncJob.wait", "on_event"): ("Callable[[JobEvent],None]|None",
                                     "Callable[[JobEvent],MaybeAwaitable[None]]|None"),
+    # issue 13: progress= takes the same strings everywhere (widened: adds str, as Job.wait has).
+    # The key covers foundry_tune.evaluation and the root; foundry_tune.aio:evaluate is in
+    # APPROVED_CHANGES and AsyncSweep is not frozen, so neither needs its own entry.
+    ("evaluate", "progress"): ("bool|Callable[[ProgressUpdate],None]|None",
+                               "bool|str|Callable[[ProgressUpdate],None]|None"),
+    ("Sweep.wait", "progress"): ("bool|Callable[[Sweep],None]|None",
+                                 "bool|str|Callable[[Sweep],None]|None"),
 }
 APPROVED_CHANGES: dict[str, str] = {
     # issue 11: the async builder no longer wraps a connection-less sync builder (its old `spec`
@@ -87,6 +94,12 @@ APPROVED_CHANGES: dict[str, str] = {
     # issue 11, parity: gains `completer=` (an addition, named in CHANGELOG.md) and its `progress`
     # callback may also be a coroutine function (widened).
     "foundry_tune.aio:evaluate": "completer= added; progress may be a coroutine function",
+    # issue 13: chat() can return the whole message (overloads: str by default); it gains the
+    # keyword-only `message=`, `tools=`, `tool_choice=` (named in CHANGELOG.md), so the
+    # implementation's return annotation is `str | ChatCompletionMessage`.
+    "foundry_tune.aio:AsyncDeployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
+    "foundry_tune.deployment:Deployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
+    "foundry_tune:Deployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
 }
 """(``Class.member`` or function name, parameter name or ``"return"``) -> (old, new) annotation."""
 

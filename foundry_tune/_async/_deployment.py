@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import openai
-from openai.types.chat import ChatCompletionMessage
+from openai.types.chat import ChatCompletionMessage, ChatCompletionMessageFunctionToolCall
 
 from foundry_tune._async._calls import safe_call
 from foundry_tune._core.deployment_errors import deployment_error
@@ -32,7 +32,12 @@ from foundry_tune._core.deployment_state import (
 from foundry_tune._core.polling import Deadline, PollSchedule
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.translate import translate
-from foundry_tune.errors import FoundryTuneError, RetryBudgetExceededError, WaitTimeoutError
+from foundry_tune.errors import (
+    FoundryTuneError,
+    RetryBudgetExceededError,
+    ToolCallsAnswerError,
+    WaitTimeoutError,
+)
 
 if TYPE_CHECKING:
     from foundry_tune._async._deployments import AsyncDeploymentsAPI
@@ -69,6 +74,23 @@ async def wait_until(
                 f"{what}: still waiting after {timeout:g}s (nothing was cancelled or deleted)"
             )
         await ft.retry.sleep(schedule.next(remaining=remaining))
+
+
+def _text_of(answer: ChatCompletionMessage, deployment: str) -> str:
+    """The answer's text; [`ToolCallsAnswerError`][ToolCallsAnswerError] when it only calls tools
+    (its `""` would read as an empty answer)."""
+    if answer.content or not answer.tool_calls:
+        return answer.content or ""
+    tool_names = tuple(
+        call.function.name if isinstance(call, ChatCompletionMessageFunctionToolCall) else call.custom.name
+        for call in answer.tool_calls
+    )
+    raise ToolCallsAnswerError(
+        f"deployment {deployment!r}: the answer called tools ({', '.join(tool_names)}) and has no text: "
+        "use chat(..., message=True) or chat_message() to read them (this error's `answer` holds them)",
+        answer=answer,
+        tool_names=tool_names,
+    )
 
 
 class AsyncDeployment(DeploymentState):
@@ -156,16 +178,68 @@ class AsyncDeployment(DeploymentState):
 
     # -- inference ---------------------------------------------------------------------------
 
-    async def chat(self, prompt_or_messages: str | Iterable[Mapping[str, Any]], *, system: str | None = None,
-                   **kwargs: Any) -> str:
-        """Chat completion with this deployment; returns the answer's text.
+    @overload
+    async def chat(
+        self,
+        prompt_or_messages: str | Iterable[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        tools: Iterable[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        message: Literal[False] = False,
+        **kwargs: Any,
+    ) -> str: ...
 
-        Takes a prompt string or a list of messages; ``system`` prepends a system message; other
-        keyword arguments go to ``openai.chat.completions.create`` (``temperature``, ``max_tokens``...).
-        An answer that calls tools has no text (``""``): `chat_message()` returns its `tool_calls`.
+    @overload
+    async def chat(
+        self,
+        prompt_or_messages: str | Iterable[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        tools: Iterable[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        message: Literal[True],
+        **kwargs: Any,
+    ) -> ChatCompletionMessage: ...
+
+    @overload
+    async def chat(
+        self,
+        prompt_or_messages: str | Iterable[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        tools: Iterable[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        message: bool,
+        **kwargs: Any,
+    ) -> str | ChatCompletionMessage: ...
+
+    async def chat(
+        self,
+        prompt_or_messages: str | Iterable[Mapping[str, Any]],
+        *,
+        system: str | None = None,
+        tools: Iterable[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        message: bool = False,
+        **kwargs: Any,
+    ) -> str | ChatCompletionMessage:
+        """Chat completion with this deployment; returns the answer's text (the whole message with
+        `message=True`).
+
+        Takes a prompt string or a list of messages; `system` prepends a system message; `tools`
+        and `tool_choice` offer functions the model may call (as in `chat_message()`); other
+        keyword arguments go to `openai.chat.completions.create` (`temperature`, `max_tokens`...).
+
+        With `message=True` the result is openai's whole `ChatCompletionMessage`, tool calls
+        included: `chat(..., message=True)` is `chat_message(...)`. An answer that only calls
+        tools has no text: `chat()` then raises `ToolCallsAnswerError` (its `answer` is the
+        message, so nothing is asked twice) instead of returning `""`.
         """
-        message = await self.chat_message(prompt_or_messages, system=system, **kwargs)
-        return message.content or ""
+        answer = await self.chat_message(
+            prompt_or_messages, system=system, tools=tools, tool_choice=tool_choice, **kwargs
+        )
+        return answer if message else _text_of(answer, self.name)
 
     async def chat_message(
         self,
@@ -176,12 +250,13 @@ class AsyncDeployment(DeploymentState):
         tool_choice: str | Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> ChatCompletionMessage:
-        """Chat completion with this deployment; returns the whole assistant message.
+        """Chat completion with this deployment; returns the whole assistant message
+        (`chat(..., message=True)` is the same call).
 
-        As `chat()`, plus the function `tools` the model may call (chat-completions definitions,
-        `{"type": "function", "function": {"name", "description", "parameters"}}`) and
-        `tool_choice` (`"auto"`, `"none"`, `"required"` or
-        `{"type": "function", "function": {"name": ...}}`). The result is openai's
+        Takes what `chat()` takes: `tools` are the functions the model may call (chat-completions
+        definitions, `{"type": "function", "function": {"name", "description", "parameters"}}`),
+        `tool_choice` is `"auto"`, `"none"`, `"required"` or
+        `{"type": "function", "function": {"name": ...}}`. The result is openai's
         `ChatCompletionMessage`: `content` (`None` when the model only calls tools) and
         `tool_calls`, each with `function.name` and `function.arguments` (a JSON string as the
         model wrote it: `json.loads()` it and check it before calling anything).

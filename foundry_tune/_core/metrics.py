@@ -228,23 +228,18 @@ class Metrics(Sequence[MetricRow]):
         (`train_loss`, `valid_loss`, `full_valid_loss`); `columns` picks others by name (see
         `to_pandas()` for the names).
 
-        Args:
-            path: Save the figure there (the format follows the suffix, e.g. `.png`). Without
-                `ax` the figure is then only saved, not shown: matplotlib's backend and pyplot's
-                figures are left as they were, so a notebook keeps showing plots inline.
-            title: The title (default: "fine-tuning reward" or "fine-tuning loss").
-            ax: A matplotlib Axes to draw into (e.g. one of `plt.subplots(1, 2)`); without it
-                and without `path`, a new pyplot figure (shown inline in a notebook).
-            columns: The columns to plot, by name.
-
-        Returns:
-            The matplotlib Axes drawn into (`.figure` is its figure), as every `.plot()` of
-            the library returns.
-
-        Raises:
-            ConfigurationError: matplotlib is not installed.
-            InvalidParameterError: `ax` is not an Axes, `path` not a file name, or a name in
-                `columns` has no values.
+        :param path: Save the figure there (the format follows the suffix, e.g. `.png`). Without `ax` the
+            figure is then only saved, not shown: matplotlib's backend and pyplot's figures are left as
+            they were, so a notebook keeps showing plots inline.
+        :param title: The title (default: "fine-tuning reward" or "fine-tuning loss").
+        :param ax: A matplotlib Axes to draw into (e.g. one of `plt.subplots(1, 2)`); without it and
+            without `path`, a new pyplot figure (shown inline in a notebook).
+        :param columns: The columns to plot, by name.
+        :returns: The matplotlib Axes drawn into (`.figure` is its figure), as every `.plot()` of the
+            library returns.
+        :raises ConfigurationError: matplotlib is not installed.
+        :raises InvalidParameterError: `ax` is not an Axes, `path` not a file name, or a name in
+            `columns` has no values.
         """
         names = self._plot_columns(columns)
         axes = axes_for(ax, path, what="Metrics.plot()", figsize=(7, 4))

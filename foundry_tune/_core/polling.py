@@ -45,10 +45,9 @@ __all__ = [
 class PollSchedule:
     """The next sleep interval of a polling loop (pure: the caller sleeps and looks).
 
-    Args:
-        floor: the first interval, and the interval after a look that saw a change.
-        cap: the longest interval.
-        factor: how much the interval grows after each look that saw nothing new.
+    :param floor: the first interval, and the interval after a look that saw a change.
+    :param cap: the longest interval.
+    :param factor: how much the interval grows after each look that saw nothing new.
     """
 
     floor: float = 1.0

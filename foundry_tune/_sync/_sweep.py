@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
+from foundry_tune._core.progress import progress_mode
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.settings import progress_from_env
 from foundry_tune._core.status import JobStatus
@@ -195,16 +196,20 @@ class Sweep:
         timeout: float | None = None,
         *,
         poll: float | None = None,
-        progress: bool | Callable[[Sweep], None] | None = None,
+        progress: bool | str | Callable[[Sweep], None] | None = None,
         stream: TextIO | None = None,
     ) -> Sweep:
         """Wait for every job, submitting held trials as slots free up, and show them all.
 
         ``poll``: seconds between looks (default: every second while a trial changes, backing
-        off to 15 s). ``progress``: ``None`` prints a line per status change (a live table in a
-        notebook; `FOUNDRY_TUNE_PROGRESS` can turn it off or force plain lines), ``False`` is
-        quiet, a callable is called with the sweep after every poll (a function, or a coroutine
-        function where the sweep is awaited).
+        off to 15 s). ``progress``: ``None`` (the default) or ``"auto"`` prints a line per status
+        change and the table at the end (a live table in a notebook; `FOUNDRY_TUNE_PROGRESS` can
+        turn it off or force plain lines), ``True`` does the same ignoring the variable,
+        ``False`` or ``"off"`` is quiet, ``"plain"`` and ``"terminal"`` print the lines,
+        ``"notebook"`` the live table (lines where no notebook can show it); a callable is called
+        with the sweep after every poll (a function, or a coroutine function where the sweep is
+        awaited). The strings mean what they mean for `Job.wait()`; any other value raises
+        `InvalidParameterError` before the first look at the service.
         Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs
         keep running and running the same sweep again re-attaches to them.
         """
@@ -234,7 +239,8 @@ class Sweep:
                 f"\nStopped watching sweep {self.id}; its jobs keep running. Run the same sweep again to "
                 "re-attach (every job is found by its fingerprint), then call wait().\n")
             raise
-        if progress is None and not self._live_cell and self._env_mode != "off":
+        by_default = progress is None or isinstance(progress, str)  # True and callbacks: no closing table
+        if by_default and not self._live_cell and self._env_mode != "off":
             out.write(f"\n{self}\n")
             out.flush()
         return self
@@ -248,12 +254,15 @@ class Sweep:
         return plan.count_text(t.status for t in self.trials)
 
     def _display(
-        self, progress: bool | Callable[[Sweep], None] | None, stream: TextIO
+        self, progress: bool | str | Callable[[Sweep], None] | None, stream: TextIO
     ) -> Callable[[Sweep], None]:
         if callable(progress):
             return progress
-        self._env_mode = progress_from_env() if progress is None else "auto"
-        if progress is False or self._env_mode == "off":
+        if progress is None:
+            self._env_mode = progress_from_env()
+        else:  # True: shown whatever the variable says; strings and False as for Job.wait()
+            self._env_mode = "auto" if progress is True else progress_mode(progress)
+        if self._env_mode == "off":
             return lambda _: None
         cell = live_html(self._repr_html_()) if self._env_mode in ("auto", "notebook") else None
         self._live_cell = cell is not None

@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from foundry_tune._core.settings import progress_from_env
 from foundry_tune._version import __version__
-from foundry_tune.cli._connection import EXIT_FAILED, EXIT_USAGE, error_json, report_error
+from foundry_tune.cli._connection import EXIT_FAILED, EXIT_USAGE, error_json, report_error, usage_error
+from foundry_tune.errors import ConfigurationError
 
 __all__ = ["main"]
 
@@ -133,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(handler: Callable[[argparse.Namespace], int], args: Any, prog: str) -> int:
     as_json = bool(getattr(args, "json", False))
+    try:  # a bad FOUNDRY_TUNE_PROGRESS is a usage error before any command uploads or starts anything
+        progress_from_env()
+    except ConfigurationError as exc:
+        return usage_error(prog, str(exc), args)
     with warnings.catch_warnings():
         warnings.showwarning = _plain_warnings(prog, as_json, sys.stderr)
         try:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from foundry_tune._core.settings import progress_from_env
 from foundry_tune._core.status import WITH_TRAINING_STEPS, JobStatus
 from foundry_tune._table import columns
 from foundry_tune.cli._connection import (
@@ -372,8 +373,10 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
                 out.write("the data would not train: see 'foundry-tune validate' for every problem\n")
         return _OK if plan.valid else _FAILED
 
+    quiet = args.json or progress_from_env() == "off"  # the step lines are progress output too
+
     def say(line: str) -> None:
-        if not args.json:
+        if not quiet:
             out.write(line.replace("start(force_new=True)", "--force-new") + "\n")
             out.flush()
 

@@ -19,8 +19,7 @@ def start_embedded(options: dict[str, Any]) -> Emulator:
     """Create an [`Emulator`][Emulator] with ``options`` (its constructor's
     keyword arguments), start it and return it running; the caller stops it.
 
-    Raises:
-        ConfigurationError: the ``emulator`` extra (starlette, uvicorn) is not installed.
+    :raises ConfigurationError: the ``emulator`` extra (starlette, uvicorn) is not installed.
     """
     emulator = Emulator(**options)
     try:

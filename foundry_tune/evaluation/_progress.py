@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from foundry_tune._core.progress import LiveLine
+from foundry_tune._core.progress import LiveLine, progress_mode
 from foundry_tune._core.retry import RetryNotice
 from foundry_tune._core.settings import progress_from_env
 from foundry_tune._notebook import LiveHTML, live_html
@@ -125,21 +125,29 @@ class _NotebookProgress(Progress):
         self._emit()
 
 
-def make_progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
-    """``None``: what ``FOUNDRY_TUNE_PROGRESS`` asks for (``off``, ``plain``, ``terminal``,
-    ``notebook``), else a live cell in a notebook, a live line when stderr is a terminal, or quiet;
-    ``True``: always on stderr; ``False``: quiet; a callable: called with every `ProgressUpdate`.
-    An explicit value wins over the environment variable."""
+def make_progress(progress: bool | str | Callable[[ProgressUpdate], None] | None) -> Progress:
+    """Pick the display for ``evaluate(progress=...)``.
+
+    ``None`` (the default) or ``"auto"``: what ``FOUNDRY_TUNE_PROGRESS`` asks for, else a live
+    cell in a notebook, a live line when stderr is a terminal, or quiet. ``True``: always on
+    stderr (a live line in a terminal, log lines otherwise); ``False`` or ``"off"``: quiet;
+    ``"plain"``: log lines on stderr; ``"terminal"``: a live line on stderr; ``"notebook"``: a
+    live cell (stderr where no notebook can show one); a callable: called with every
+    `ProgressUpdate`. The strings are `Job.wait()`'s (see `progress_mode`); any other value is an
+    `InvalidParameterError` naming ``progress``. An explicit value wins over the variable.
+    """
     if callable(progress):
         return Progress(progress)
-    if progress is None:
-        mode = progress_from_env()
-        if mode == "off":
-            return Progress()
-        if mode in ("plain", "terminal"):
-            return _StreamProgress(sys.stderr, live=mode == "terminal")
-        cell = live_html("")
-        if cell is not None:
-            return _NotebookProgress(cell)
-        progress = sys.stderr.isatty()
-    return _StreamProgress(sys.stderr) if progress else Progress()
+    if progress is True:
+        return _StreamProgress(sys.stderr)
+    mode = progress_from_env() if progress is None else progress_mode(progress)
+    if mode == "off":
+        return Progress()
+    if mode in ("plain", "terminal"):
+        return _StreamProgress(sys.stderr, live=mode == "terminal")
+    cell = live_html("")
+    if cell is not None:
+        return _NotebookProgress(cell)
+    if mode == "notebook" or sys.stderr.isatty():
+        return _StreamProgress(sys.stderr)
+    return Progress()

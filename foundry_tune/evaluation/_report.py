@@ -298,21 +298,16 @@ class EvaluationReport:
         """Bar chart of every metric per target with confidence intervals (needs the `plot` extra,
         matplotlib).
 
-        Args:
-            ax: A matplotlib Axes to draw into; without it and without `path`, a new pyplot
-                figure (shown inline in a notebook).
-            path: Save the figure there (the format follows the suffix, e.g. `.png`). Without
-                `ax` the figure is then only saved, not shown: matplotlib's backend and pyplot's
-                figures are left as they were, so a notebook keeps showing plots inline.
-            title: A title for the chart (default: none).
-
-        Returns:
-            The matplotlib Axes drawn into (`.figure` is its figure), as every `.plot()` of
-            the library returns.
-
-        Raises:
-            ConfigurationError: matplotlib is not installed.
-            InvalidParameterError: `ax` is not an Axes or `path` not a file name.
+        :param ax: A matplotlib Axes to draw into; without it and without `path`, a new pyplot figure
+            (shown inline in a notebook).
+        :param path: Save the figure there (the format follows the suffix, e.g. `.png`). Without `ax` the
+            figure is then only saved, not shown: matplotlib's backend and pyplot's figures are left as
+            they were, so a notebook keeps showing plots inline.
+        :param title: A title for the chart (default: none).
+        :returns: The matplotlib Axes drawn into (`.figure` is its figure), as every `.plot()` of the
+            library returns.
+        :raises ConfigurationError: matplotlib is not installed.
+        :raises InvalidParameterError: `ax` is not an Axes or `path` not a file name.
         """
         from foundry_tune._core.plotting import axes_for, save_figure
 

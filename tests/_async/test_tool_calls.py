@@ -1,7 +1,8 @@
 """Tool calling end to end on the emulator, in both flavours: a model tuned on Microsoft's
-tool-calling sample answers with tool calls in the chat-completions shape, `chat_message()` returns
-them, and `evaluate()` sends each row's tools and scores the calls by structure, so the base and the
-tuned model are compared on what they call, not on JSON text."""
+tool-calling sample answers with tool calls in the chat-completions shape, `chat_message()` (or
+`chat(..., message=True)`) returns them, `chat()` refuses to read a tool-only answer as "", and
+`evaluate()` sends each row's tools and scores the calls by structure, so the base and the tuned
+model are compared on what they call, not on JSON text."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from _emulator_helpers import SAMPLES, SPEC, needs_samples
 from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._async._job import AsyncJob
 from foundry_tune.dataset import Dataset
+from foundry_tune.errors import ToolCallsAnswerError
 from foundry_tune.evaluation import Target
 from foundry_tune.evaluation._async._evaluate import evaluate
 from foundry_tune.evaluation._prepare import TOOL_CALL_METRICS
@@ -61,7 +63,6 @@ async def test_a_model_tuned_on_tool_calls_answers_with_them(ft: AsyncFoundry) -
         assert message.content is None and message.tool_calls
         assert [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls
                 ] == calls_of(with_calls)
-        assert await deployment.chat(with_calls["messages"][:-1], tools=tools) == ""  # chat() stays text
 
         answered = await deployment.chat_message(with_text["messages"][:-1], tools=tools)
         assert answered.content == with_text["messages"][-1]["content"] and not answered.tool_calls
@@ -109,6 +110,43 @@ async def test_a_model_tuned_on_tool_calls_answers_with_them(ft: AsyncFoundry) -
         tool_choice={"type": "function", "function": {"name": "get_current_stock_price"}})
     [call_made] = forced.choices[0].message.tool_calls or []
     assert call_made.function.name == "get_current_stock_price"
+
+
+@pytest.mark.anyio
+async def test_chat_returns_the_whole_message_on_request_and_never_hides_tool_calls(ft: AsyncFoundry) -> None:
+    rows = training_rows()
+    with_calls = next(r for r in rows if calls_of(r))
+    with_text = next(r for r in rows if not calls_of(r))
+    tools = with_calls["tools"]
+    asked = with_calls["messages"][:-1]
+    async with await (await tuned_job(ft)).deploy(capacity=1) as deployment:
+        message = await deployment.chat(asked, tools=tools, message=True)
+        assert message.content is None and message.tool_calls
+        assert [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls
+                ] == calls_of(with_calls)
+        explicit = await deployment.chat_message(asked, tools=tools)
+        assert explicit.model_dump(exclude={"tool_calls"}) == message.model_dump(exclude={"tool_calls"})
+        assert [c.function.name for c in explicit.tool_calls or []] == [
+            c.function.name for c in message.tool_calls]
+
+        # text mode on an answer that only calls tools: a typed error, not a silent ""
+        with pytest.raises(ToolCallsAnswerError) as info:
+            await deployment.chat(asked, tools=tools)
+        names = [name for name, _ in calls_of(with_calls)]
+        assert info.value.tool_names == tuple(names)
+        assert all(name in str(info.value) for name in names)
+        assert "chat(..., message=True)" in str(info.value) and "chat_message()" in str(info.value)
+        # the answer it refused to read as text is kept on the error: nothing is asked twice
+        assert [c.function.name for c in info.value.answer.tool_calls] == names
+
+        # text answers are unchanged, with or without tools on offer, and also in message mode
+        expected = with_text["messages"][-1]["content"]
+        assert await deployment.chat(with_text["messages"][:-1], tools=tools) == expected
+        assert await deployment.chat(with_text["messages"][:-1], tools=tools, message=False) == expected
+        whole = await deployment.chat(with_text["messages"][:-1], tools=tools, message=True)
+        assert whole.content == expected and not whole.tool_calls
+        assert await deployment.chat(asked, tools=tools, tool_choice="none")
+        assert await deployment.chat(asked)  # no tools on offer: the tuned model answers in words
 
 
 @pytest.mark.anyio

@@ -122,7 +122,7 @@ def run(
 
 
 
-def _progress(progress: bool | Callable[[ProgressUpdate], None] | None) -> Progress:
+def _progress(progress: bool | str | Callable[[ProgressUpdate], None] | None) -> Progress:
     return make_progress(progress)
 
 
@@ -146,7 +146,7 @@ def evaluate(
     concurrency: int = 8,
     limit: int | None = None,
     reference_field: str | None = None,
-    progress: bool | Callable[[ProgressUpdate], None] | None = None,
+    progress: bool | str | Callable[[ProgressUpdate], None] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
     completer: Completer | None = None,
@@ -162,9 +162,13 @@ def evaluate(
     its request (a target's ``params`` win).
     ``foundry``: the connection (taken from the deployments when omitted). Requests run
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see `Completer`). ``progress``: ``None`` (a live line in a terminal or a
-    notebook), ``True``, ``False`` or a callable given every `ProgressUpdate`; callbacks
-    (``completer``, ``progress``) may also be coroutine functions where ``evaluate()`` is awaited.
+    when given (see `Completer`). ``progress``: ``None`` (the default) or ``"auto"`` (what
+    ``FOUNDRY_TUNE_PROGRESS`` asks for, else a live line in a terminal or a live cell in a
+    notebook), ``True`` (always on stderr), ``False`` or ``"off"`` (nothing), ``"plain"`` (log
+    lines), ``"terminal"`` (a live line), ``"notebook"`` (a live cell), or a callable given every
+    `ProgressUpdate`; the strings mean what they mean for `Job.wait()`, and any other value raises
+    `InvalidParameterError` before a request is sent. Callbacks (``completer``, ``progress``) may
+    also be coroutine functions where ``evaluate()`` is awaited.
     An interruption keeps what was measured.
     """
     prepared = prepare(targets, dataset, metrics, foundry=foundry, concurrency=concurrency, limit=limit,
