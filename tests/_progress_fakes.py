@@ -1,8 +1,9 @@
-"""A stand-in for IPython's display machinery, so the notebook progress panel can be tested
-without Jupyter: every ``update`` of the panel is recorded."""
+"""Stand-ins for where progress goes: IPython's display machinery, so the notebook progress panel
+can be tested without Jupyter (every ``update`` of the panel is recorded), and a terminal."""
 
 from __future__ import annotations
 
+import io
 import sys
 import types
 from typing import Any
@@ -27,3 +28,10 @@ def fake_notebook(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setitem(sys.modules, "IPython", ipython)
     monkeypatch.setitem(sys.modules, "IPython.display", display_module)
     return shown
+
+
+class FakeTerminal(io.StringIO):
+    """What a terminal receives; it says it is one."""
+
+    def isatty(self) -> bool:
+        return True

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli_helpers import Borrowed
+from _cli_helpers import run_cli as _run
 
 pytest.importorskip("starlette")
 
 from foundry_tune._demo_data import demo_records
-from foundry_tune.cli import _jobs, main
+from foundry_tune.cli import _jobs
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator
@@ -20,22 +22,9 @@ from foundry_tune.emulator import Emulator
 pytestmark = pytest.mark.emulator
 
 
-class _Borrowed:
-    """Lends the module's connection to one command without closing it."""
-
-    def __init__(self, ft: Foundry) -> None:
-        self.ft = ft
-
-    def __enter__(self) -> Foundry:
-        return self.ft
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 @pytest.fixture()
 def cli(ft: Foundry, monkeypatch: pytest.MonkeyPatch) -> Foundry:
-    monkeypatch.setattr(_jobs, "connect", lambda: _Borrowed(ft))
+    monkeypatch.setattr(_jobs, "connect", lambda: Borrowed(ft))
     return ft
 
 
@@ -50,15 +39,6 @@ def _job_file(folder: Path, text: str) -> Path:
     path = folder / "job.yaml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 AZD_JOB = """\

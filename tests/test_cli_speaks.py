@@ -13,37 +13,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from _client_fakes import FakeArm, FakeClock, ScriptedServer
+from _cli_helpers import Borrowed, arm_connect
+from _cli_helpers import run_cli as _run
+from _client_fakes import FakeArm, ScriptedServer
 
-from foundry_tune import Foundry, RetryPolicy
+from foundry_tune import Foundry
 from foundry_tune._core import billing
 from foundry_tune.cli import _deploy, _jobs, main
 from foundry_tune.cli._emulator import environment_lines
-from foundry_tune.client import StaticTokenCredential
 
 FT_MODEL = "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef0123456789abcdef-speaks"
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-class _Borrowed:
-    def __init__(self, ft: Foundry) -> None:
-        self.ft = ft
-
-    def __enter__(self) -> Foundry:
-        return self.ft
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @pytest.fixture
@@ -51,15 +31,7 @@ def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
     """An in-memory ARM (not an emulator: the hosting-cost notice is shown for real resources)."""
     server = ScriptedServer()
     fake = FakeArm()
-    clock = FakeClock()
-
-    def connect() -> Foundry:
-        return Foundry(server.url + "/api/projects/p", StaticTokenCredential("t"), subscription_id="s",
-                       resource_group="r", account_name="a",
-                       retry=RetryPolicy(sleep=clock.sleep, clock=clock),
-                       arm_transport=httpx.MockTransport(fake.handler))
-
-    monkeypatch.setattr(_deploy, "connect", connect)
+    monkeypatch.setattr(_deploy, "connect", arm_connect(server, fake))
     yield fake
     server.close()
 
@@ -116,7 +88,7 @@ def test_a_usage_error_with_json_is_one_json_object(capsys: pytest.CaptureFixtur
 @pytest.mark.emulator
 def test_status_filters_accept_any_casing(ft: Foundry, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(_jobs, "connect", lambda: _Borrowed(ft))
+    monkeypatch.setattr(_jobs, "connect", lambda: Borrowed(ft))
     code, out, err = _run(capsys, "jobs", "list", "--status", "SUCCEEDED", "--status", "Failed", "--json",
                           "--limit", "100")
     assert code == 0, err
@@ -126,7 +98,7 @@ def test_status_filters_accept_any_casing(ft: Foundry, monkeypatch: pytest.Monke
 @pytest.mark.emulator
 def test_library_errors_with_json_are_json_on_stderr(ft: Foundry, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(_jobs, "connect", lambda: _Borrowed(ft))
+    monkeypatch.setattr(_jobs, "connect", lambda: Borrowed(ft))
     code, out, err = _run(capsys, "jobs", "show", "ftjob-00000000000000000000000000000000", "--json")
     assert code == 1 and out == ""
     (line,) = err.splitlines()
@@ -173,7 +145,7 @@ def test_every_commands_usage_errors_are_json_with_json(
 @pytest.mark.emulator
 def test_deleting_a_deployment_that_is_gone_says_so(ft: Foundry, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(_deploy, "connect", lambda: _Borrowed(ft))
+    monkeypatch.setattr(_deploy, "connect", lambda: Borrowed(ft))
     code, out, err = _run(capsys, "deploy", "delete", "cli-speaks-never-made")
     assert (code, err) == (0, "")
     assert out == "deployment cli-speaks-never-made is already gone: nothing to delete\n"

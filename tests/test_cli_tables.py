@@ -7,14 +7,13 @@ import json
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from _client_fakes import FakeArm, FakeClock, ScriptedServer
+from _cli_helpers import arm_connect
+from _client_fakes import FakeArm, ScriptedServer
 
-from foundry_tune import Foundry, RetryPolicy
+from foundry_tune import Foundry
 from foundry_tune._table import columns, display_width, text_table
 from foundry_tune.cli import _deploy, _jobs, main
-from foundry_tune.client import StaticTokenCredential
 from foundry_tune.deployment import default_name
 from foundry_tune.errors import InvalidParameterError
 
@@ -72,15 +71,7 @@ def _columns_of(line: str) -> list[bool]:
 def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
     server = ScriptedServer()
     fake = FakeArm()
-    clock = FakeClock()
-
-    def connect() -> Foundry:
-        return Foundry(server.url + "/api/projects/p", StaticTokenCredential("t"), subscription_id="s",
-                       resource_group="r", account_name="a",
-                       retry=RetryPolicy(sleep=clock.sleep, clock=clock),
-                       arm_transport=httpx.MockTransport(fake.handler))
-
-    monkeypatch.setattr(_deploy, "connect", connect)
+    monkeypatch.setattr(_deploy, "connect", arm_connect(server, fake))
     yield fake
     server.close()
 

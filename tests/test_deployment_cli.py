@@ -6,13 +6,11 @@ import json
 import warnings
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from _client_fakes import FakeArm, FakeClock, Reply, ScriptedServer, chat_completion
+from _cli_helpers import arm_connect
+from _client_fakes import FakeArm, Reply, ScriptedServer, chat_completion
 
-from foundry_tune import Foundry, RetryPolicy
 from foundry_tune.cli import _deploy, main
-from foundry_tune.client import StaticTokenCredential
 from foundry_tune.deployment import BillingWarning
 
 FT_MODEL = "gpt-4.1-mini-2025-04-14.ft-abc"
@@ -23,15 +21,7 @@ def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
     server = ScriptedServer()
     server.default["/api/projects/p/openai/v1/chat/completions"] = Reply(200, chat_completion("cli answer"))
     fake = FakeArm()
-    clock = FakeClock()
-
-    def connect() -> Foundry:
-        return Foundry(server.url + "/api/projects/p", StaticTokenCredential("t"), subscription_id="s",
-                       resource_group="r", account_name="a",
-                       retry=RetryPolicy(sleep=clock.sleep, clock=clock),
-                       arm_transport=httpx.MockTransport(fake.handler))
-
-    monkeypatch.setattr(_deploy, "connect", connect)
+    monkeypatch.setattr(_deploy, "connect", arm_connect(server, fake))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BillingWarning)
         yield fake

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from _cli_helpers import Borrowed
 
 pytest.importorskip("starlette")
 
@@ -20,22 +21,9 @@ from foundry_tune.job import Job
 pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=1.5)]
 
 
-class _Borrowed:
-    """Lends the module's connection to one command without closing it."""
-
-    def __init__(self, ft: Foundry) -> None:
-        self.ft = ft
-
-    def __enter__(self) -> Foundry:
-        return self.ft
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 @pytest.fixture()
 def cli(ft: Foundry, monkeypatch: pytest.MonkeyPatch) -> Foundry:
-    monkeypatch.setattr(_jobs, "connect", lambda: _Borrowed(ft))
+    monkeypatch.setattr(_jobs, "connect", lambda: Borrowed(ft))
     return ft
 
 

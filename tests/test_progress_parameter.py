@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 from _client_fakes import Reply, ScriptedServer
-from _progress_fakes import fake_notebook
+from _progress_fakes import FakeTerminal, fake_notebook
 
 from foundry_tune import Foundry, RetryPolicy
 from foundry_tune.client import StaticTokenCredential
@@ -25,11 +25,6 @@ VAR = "FOUNDRY_TUNE_PROGRESS"
 JOB_ID = "ftjob-0123456789abcdef0123456789abcdef"
 DEFAULT = object()
 """Leave ``progress=`` out of the call."""
-
-
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture(autouse=True)

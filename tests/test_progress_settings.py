@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 from _client_fakes import Reply, ScriptedServer
+from _progress_fakes import FakeTerminal
 
 from foundry_tune import Foundry, RetryPolicy
 from foundry_tune._core.progress import ProgressState, make_reporter, retries_shown
@@ -25,11 +26,6 @@ from foundry_tune.job import Job, JobEvent, JobStatus
 
 JOB_ID = "ftjob-0123456789abcdef0123456789abcdef"
 VAR = "FOUNDRY_TUNE_PROGRESS"
-
-
-class FakeTerminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture(autouse=True)

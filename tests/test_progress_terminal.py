@@ -5,7 +5,6 @@ and evaluation progress; widths are counted in display cells (CJK, emoji)."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from urllib.parse import urlparse
 import pytest
 from _client_fakes import Reply, ScriptedServer
 from _emulator_helpers import read_recording
+from _progress_fakes import FakeTerminal
 
 from foundry_tune import Foundry
 from foundry_tune._core.progress import ProgressState, display_width, fit_width, make_reporter, terminal_width
@@ -28,13 +28,6 @@ from foundry_tune.job import Job, JobEvent, JobStatus
 
 JOB_ID = "ftjob-0123456789abcdef0123456789abcdef"  # a real id's length: 38 characters
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class FakeTerminal(io.StringIO):
-    """What a terminal receives; it says it is one."""
-
-    def isatty(self) -> bool:
-        return True
 
 
 @pytest.fixture(params=[80, 40])
