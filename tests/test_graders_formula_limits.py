@@ -188,6 +188,11 @@ def test_arithmetic_that_overflows_is_a_formula_error(formula: str, rule: str) -
         {"type": "multi", "name": "m", "graders": {"a": SUB}, "calculate_output": formula}, "x", {}
     )
     assert result.score == 0.0 and "formula_parse_error" in result.details["errors"]
+    grading = pytest.importorskip("foundry_tune.emulator._grading")
+    definition = {"type": "multi", "name": "m", "graders": {"a": SUB}, "calculate_output": formula}
+    answer = grading.run_grader(grading.load_grader(definition), "x", {})  # the emulator says so too
+    assert answer["reward"] == 0.0 and answer["metadata"]["errors"]["formula_parse_error"] is True
+    assert answer["metadata"]["errors"]["other_error"] is False
 
 
 # Random compositions of the grammar's constructs, grown until the next one would pass the limit.

@@ -39,8 +39,9 @@ def _brief(exc: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _errors(simulated: bool) -> dict[str, Any]:
-    return {
+def _errors(simulated: bool, flags: Any = ()) -> dict[str, Any]:
+    """The service's ``errors`` block: every flag false except those the local run raised."""
+    errors: dict[str, Any] = {
         "formula_parse_error": False,
         "sample_parse_error": False,
         "truncated_observation_error": False,
@@ -56,6 +57,10 @@ def _errors(simulated: bool) -> dict[str, Any]:
         "model_grader_parse_error": False,
         "model_grader_server_error_details": "simulated score (emulator)" if simulated else None,
     }
+    for flag in flags if isinstance(flags, list) else ():
+        if errors.get(flag) is False:
+            errors[flag] = True
+    return errors
 
 
 def run_grader(grader: graders.Grader, model_sample: str, item: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +94,7 @@ def run_grader(grader: graders.Grader, model_sample: str, item: dict[str, Any]) 
         "metadata": {
             "name": name,
             "type": str(wire.get("type", "")),
-            "errors": _errors(bool(result.details.get("simulated"))),
+            "errors": _errors(bool(result.details.get("simulated")), result.details.get("errors")),
             "execution_time": time.perf_counter() - started,
             "scores": {name: score},
             "token_usage": None,
