@@ -13,20 +13,22 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["columns", "display_width", "html_table", "text_table"]
+__all__ = ["char_width", "columns", "display_width", "html_table", "text_table"]
 
 _BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 
 
+def char_width(char: str) -> int:
+    """Terminal columns one character takes: 2 for East Asian wide and fullwidth characters (CJK,
+    most emoji), 0 for combining marks and zero-width characters, else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
 def display_width(text: str) -> int:
-    """How many terminal columns ``text`` takes: East Asian wide and fullwidth characters count 2,
-    combining marks and zero-width characters 0, everything else 1."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
+    """How many terminal columns ``text`` takes (the sum of each character's `char_width`)."""
+    return sum(char_width(char) for char in text)
 
 
 def _cell(value: str) -> str:

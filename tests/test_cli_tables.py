@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from _cli_helpers import arm_connect
+from _cli_helpers import Borrowed, arm_connect
 from _client_fakes import FakeArm, ScriptedServer
 
 from foundry_tune import Foundry
@@ -99,14 +99,7 @@ def test_jobs_list_lines_up_with_the_emulators_ids(ft: Foundry, monkeypatch: pyt
     from foundry_tune._demo_data import demo_records
     from foundry_tune.dataset import Dataset
 
-    class Borrowed:
-        def __enter__(self) -> Foundry:
-            return ft
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    monkeypatch.setattr(_jobs, "connect", Borrowed)
+    monkeypatch.setattr(_jobs, "connect", lambda: Borrowed(ft))
     job = (ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(demo_records(20, seed=707)))
            .suffix("cli-tables").training_type("GlobalStandard").start())
     assert main(["jobs", "list", "--suffix", "cli-tables"]) == 0
@@ -192,14 +185,7 @@ def test_a_deployment_made_by_the_cli_is_named_after_the_jobs_suffix(
     from foundry_tune._demo_data import demo_records
     from foundry_tune.dataset import Dataset
 
-    class Borrowed:
-        def __enter__(self) -> Foundry:
-            return ft
-
-        def __exit__(self, *exc: object) -> None:
-            return None
-
-    monkeypatch.setattr(_deploy, "connect", Borrowed)
+    monkeypatch.setattr(_deploy, "connect", lambda: Borrowed(ft))
     job = (ft.fine_tune("gpt-4.1-mini").train_on(Dataset.from_records(demo_records(20, seed=708)))
            .suffix("cli-names").training_type("GlobalStandard").start())
     job.wait(timeout=120, progress=False)

@@ -28,6 +28,7 @@ from foundry_tune._core.retry import RetryNotice, observe_retries
 from foundry_tune._core.settings import ProgressMode, progress_from_env
 from foundry_tune._core.status import JobStatus
 from foundry_tune._notebook import in_notebook
+from foundry_tune._table import char_width, display_width
 from foundry_tune.errors import InvalidParameterError
 
 __all__ = [
@@ -211,17 +212,6 @@ def _clock(seconds: float) -> str:
 # --- terminal text -------------------------------------------------------------------------------
 
 
-def _cell_width(char: str) -> int:
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: two for wide (CJK, most emoji), none for combining marks."""
-    return sum(_cell_width(char) for char in text)
-
-
 def fit_width(text: str, width: int) -> str:
     """``text`` cut to at most ``width`` display cells, ending with an ellipsis when cut."""
     if display_width(text) <= width:
@@ -231,7 +221,7 @@ def fit_width(text: str, width: int) -> str:
     kept: list[str] = []
     used = 0
     for char in text:
-        cells = _cell_width(char)
+        cells = char_width(char)
         if used + cells > width - 1:
             break
         kept.append(char)

@@ -43,6 +43,8 @@ __all__ = [
     "TRAINING_TYPES",
     "JobSpec",
     "as_source",
+    "is_file_id",
+    "looks_like_file_id",
     "with_hint",
 ]
 
@@ -69,15 +71,26 @@ class _RemoteFile:
 
 
 
+def looks_like_file_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an uploaded file's id (``file-...``, the whole of it)."""
+    return _FILE_ID.fullmatch(text) is not None
+
+
+def is_file_id(text: str) -> bool:
+    """Whether ``text`` names an uploaded file rather than a local path: it looks like a file id and
+    no such local file exists."""
+    return looks_like_file_id(text) and not os.path.exists(text)
+
+
 def as_source(data: object, role: str) -> Dataset | _RemoteFile:
     """What ``train_on`` / ``validate_on`` accept, as a Dataset or a remote file id."""
     from foundry_tune.dataset import Dataset
 
     if isinstance(data, Dataset):
         return data
-    if isinstance(data, str) and _FILE_ID.fullmatch(data) and not os.path.exists(data):
+    if isinstance(data, str) and is_file_id(data):
         return _RemoteFile(data)
-    if isinstance(data, str) and _FILE_ID.fullmatch(data.strip()) and not os.path.exists(data):
+    if isinstance(data, str) and looks_like_file_id(data.strip()) and not os.path.exists(data):
         raise InvalidParameterError(
             f"{role} file id {show_value(data)} has surrounding whitespace (a trailing newline?): "
             f"use {data.strip()!r}"

@@ -28,25 +28,33 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from foundry_tune._method_kind import MethodKind
 from foundry_tune.errors import FoundryTuneError
 
 if TYPE_CHECKING:
     from foundry_tune.methods import TuningMethod
 
-__all__ = ["HYPERPARAMETER_FLAGS", "JobFileError", "JobRequest", "Setting", "describe", "load_job_file"]
+__all__ = [
+    "HYPERPARAMETER_FLAGS",
+    "METHOD_NAMES",
+    "JobFileError",
+    "JobRequest",
+    "Setting",
+    "describe",
+    "load_job_file",
+]
 
 T = TypeVar("T")
 
-_FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]+")
 _TOP_KEYS = ("model", "training_file", "validation_file", "method", "hyperparameters", "suffix", "seed",
              "metadata", "integrations", "training_type", "extra_body")
-_METHOD_NAMES = {"supervised": "supervised", "sft": "supervised", "dpo": "dpo",
-                 "reinforcement": "reinforcement", "rft": "reinforcement"}
+METHOD_NAMES = {name: kind.value for kind in MethodKind for name in (kind.value, kind.short)}
+"""The method names ``jobs create`` takes (``supervised`` or ``sft``, ``dpo``, ``reinforcement`` or
+``rft``), each with its wire name."""
 _HYPERPARAMETER_ALIASES = {"epochs": "n_epochs"}  # the azd extension's name
 HYPERPARAMETER_FLAGS = {
     "n_epochs": "--epochs",
@@ -225,8 +233,9 @@ class _Reader:
         text = self.text(value, key)
         if text.startswith("local:"):
             return self.local_file(text.removeprefix("local:"), key)
-        candidate = self.folder / text
-        if _FILE_ID.fullmatch(text) and not candidate.exists():
+        from foundry_tune._core.spec import looks_like_file_id
+
+        if looks_like_file_id(text) and not (self.folder / text).exists():
             return text  # an uploaded file id
         return self.local_file(text, key)
 
@@ -276,7 +285,7 @@ class _Reader:
             body = {}
             request.method = Setting(kind, self.where("method"))
         else:
-            method = self.mapping(doc["method"], "method", ("type", *sorted(set(_METHOD_NAMES.values()))))
+            method = self.mapping(doc["method"], "method", ("type", *sorted(set(METHOD_NAMES.values()))))
             given = [name for name in ("supervised", "dpo", "reinforcement") if name in method]
             if "type" in method:
                 kind = self.method_name(method["type"], "method.type")
@@ -313,9 +322,9 @@ class _Reader:
 
     def method_name(self, value: Any, key: str) -> str:
         name = value.strip().lower() if isinstance(value, str) else None
-        if name not in _METHOD_NAMES:
+        if name not in METHOD_NAMES:
             raise self.fail(key, f"must be supervised (sft), dpo or reinforcement (rft), got {value!r}")
-        return _METHOD_NAMES[name]
+        return METHOD_NAMES[name]
 
     def hyperparameters(self, value: Any, key: str, kind: str, request: JobRequest) -> None:
         known = _hyperparameter_names(kind)

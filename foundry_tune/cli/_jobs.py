@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from foundry_tune.cli._connection import (
     run,
     usage_error,
 )
-from foundry_tune.cli._jobfile import HYPERPARAMETER_FLAGS, JobFileError, JobRequest, Setting
+from foundry_tune.cli._jobfile import HYPERPARAMETER_FLAGS, METHOD_NAMES, JobFileError, JobRequest, Setting
 from foundry_tune.errors import JobCancelledError, JobFailedError, WaitTimeoutError
 
 if TYPE_CHECKING:
@@ -189,9 +188,6 @@ def _control(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 # -- jobs create -----------------------------------------------------------------------------------
 
-_FILE_ID = re.compile(r"file[-_][A-Za-z0-9_-]+")
-_METHODS = {"sft": "supervised", "supervised": "supervised", "dpo": "dpo", "rft": "reinforcement",
-            "reinforcement": "reinforcement"}
 
 
 def _whole_or_auto(text: str) -> int | str:
@@ -234,7 +230,7 @@ def _register_create(sub: Any) -> None:
     p.add_argument("--training-file", metavar="PATH|FILE_ID",
                    help="training data: a JSONL path or an uploaded file id")
     p.add_argument("--validation-file", metavar="PATH|FILE_ID", help="validation data (required for rft)")
-    p.add_argument("--method", type=str.lower, choices=sorted(_METHODS),
+    p.add_argument("--method", type=str.lower, choices=sorted(METHOD_NAMES),
                    help="sft/supervised (default), dpo, or rft/reinforcement (needs --grader)")
     hyper = p.add_argument_group("hyperparameters ('auto', the default, lets the service choose)")
     hyper.add_argument("--epochs", type=_whole_or_auto, metavar="N", help="passes over the data: 1-50")
@@ -268,7 +264,9 @@ def _register_create(sub: Any) -> None:
 
 
 def _flag_source(value: str, flag: str) -> str | Path:
-    if _FILE_ID.fullmatch(value) and not Path(value).exists():
+    from foundry_tune._core.spec import is_file_id
+
+    if is_file_id(value):
         return value
     path = Path(value).expanduser()
     if not path.is_file():
@@ -293,7 +291,7 @@ def _flag_request(args: argparse.Namespace) -> JobRequest:
         source = _flag_source(args.validation_file, "--validation-file")
         request.validation = Setting(source, "--validation-file")
     if args.method is not None:
-        request.method = Setting(_METHODS[args.method], "--method")
+        request.method = Setting(METHOD_NAMES[args.method], "--method")
     for name, flag in HYPERPARAMETER_FLAGS.items():
         value = getattr(args, flag.removeprefix("--").replace("-", "_"))
         if value is not None:
