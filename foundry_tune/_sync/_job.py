@@ -196,7 +196,12 @@ class Job(JobState):
         if self.status.is_terminal:
             return self
         jobs = self._ft.openai.fine_tuning.jobs
-        return self._control("cancel", lambda: jobs.cancel(self.id), job_state.CANCEL_REACHED)
+        try:
+            return self._control("cancel", lambda: jobs.cancel(self.id), job_state.CANCEL_REACHED)
+        except ServiceError:
+            if self.status.is_terminal:  # it ended after this handle last read it (read again above)
+                return self
+            raise
 
     def pause(self) -> Job:
         """Pause a running job (Azure); [`resume()`][resume] continues it. Azure answers ``pausing``

@@ -360,6 +360,15 @@ async def test_deployment_quota_error_is_typed(make_emulator: Callable[..., Emul
 
 
 @pytest.mark.anyio
+async def test_cancelling_a_stale_handle_of_a_job_that_has_since_ended_is_a_no_op(ft: AsyncFoundry) -> None:
+    job = await ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=103)).suffix("stale").start()
+    stale = await ft.jobs.get(job.id)
+    await finish(job)  # the job ends on the service; ``stale`` has not seen it
+    assert not stale.status.is_terminal
+    assert (await stale.cancel()).status is JobStatus.SUCCEEDED  # the service said 400; not an error
+
+
+@pytest.mark.anyio
 async def test_pause_resume_cancel(ft: AsyncFoundry) -> None:
     job = await (ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=101)).suffix("control")
                  .training_type("GlobalStandard").start())

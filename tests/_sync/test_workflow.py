@@ -345,6 +345,14 @@ def test_deployment_quota_error_is_typed(make_emulator: Callable[..., Emulator])
 # --- control ----------------------------------------------------------------------------------
 
 
+def test_cancelling_a_stale_handle_of_a_job_that_has_since_ended_is_a_no_op(ft: Foundry) -> None:
+    job = ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=103)).suffix("stale").start()
+    stale = ft.jobs.get(job.id)
+    finish(job)  # the job ends on the service; ``stale`` has not seen it
+    assert not stale.status.is_terminal
+    assert (stale.cancel()).status is JobStatus.SUCCEEDED  # the service said 400; not an error
+
+
 def test_pause_resume_cancel(ft: Foundry) -> None:
     job = (ft.fine_tune("gpt-4.1-mini").train_on(sft_data(20, seed=101)).suffix("control")
                  .training_type("GlobalStandard").start())
