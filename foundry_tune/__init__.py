@@ -13,6 +13,7 @@ from foundry_tune._version import __version__
 from foundry_tune.catalog import (
     ModelInfo,
     Price,
+    RetirementWarning,
     TrainingType,
     known_models,
     lookup_model,
@@ -22,12 +23,14 @@ from foundry_tune.catalog import (
 from foundry_tune.errors import (
     AuthenticationError,
     ConfigurationError,
+    CostLimitError,
     DataChangedError,
     DatasetError,
     DatasetValidationError,
     DeploymentError,
     DeploymentNotFoundError,
     DeploymentQuotaError,
+    FileInUseError,
     FoundryTuneError,
     GraderError,
     InvalidParameterError,
@@ -41,9 +44,11 @@ from foundry_tune.errors import (
     QuotaExceededError,
     RateLimitError,
     RetryBudgetExceededError,
+    SafetyCheckFailedError,
     ScanIncompleteError,
     ServiceError,
     ServiceUnreachableError,
+    SpendLimitReachedError,
     ToolCallsAnswerError,
     UploadError,
     WaitTimeoutError,
@@ -51,12 +56,15 @@ from foundry_tune.errors import (
 
 if TYPE_CHECKING:
     from foundry_tune import graders
+    from foundry_tune._core.audit import AuditReport, FileCleanupReport, TunedModel, UploadedFile
+    from foundry_tune._core.file_import import FileURL
+    from foundry_tune._core.spend import SpendReport
     from foundry_tune.aio import AsyncFoundry
     from foundry_tune.client import Foundry, RetryPolicy
     from foundry_tune.dataset import CostEstimate, Dataset, Issue, TokenStats, ValidationReport, validate_file
     from foundry_tune.deployment import Deployment
     from foundry_tune.evaluation import EvaluationReport, PromptTemplate, Target, evaluate, metrics
-    from foundry_tune.job import FineTuneBuilder, Job, JobStatus
+    from foundry_tune.job import FineTuneBuilder, Job, JobStatus, WebhookReceiver
     from foundry_tune.methods import DPO, Reinforcement, Supervised, TuningMethod
     from foundry_tune.sweep import Sweep
 
@@ -69,6 +77,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "RetryPolicy": ("foundry_tune.client", "RetryPolicy"),
     "CostEstimate": ("foundry_tune.dataset", "CostEstimate"),
     "Dataset": ("foundry_tune.dataset", "Dataset"),
+    "FileURL": ("foundry_tune._core.file_import", "FileURL"),
     "Issue": ("foundry_tune.dataset", "Issue"),
     "TokenStats": ("foundry_tune.dataset", "TokenStats"),
     "ValidationReport": ("foundry_tune.dataset", "ValidationReport"),
@@ -82,11 +91,17 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "FineTuneBuilder": ("foundry_tune.job", "FineTuneBuilder"),
     "Job": ("foundry_tune.job", "Job"),
     "JobStatus": ("foundry_tune.job", "JobStatus"),
+    "WebhookReceiver": ("foundry_tune.job", "WebhookReceiver"),
     "DPO": ("foundry_tune.methods", "DPO"),
     "Reinforcement": ("foundry_tune.methods", "Reinforcement"),
     "Supervised": ("foundry_tune.methods", "Supervised"),
     "TuningMethod": ("foundry_tune.methods", "TuningMethod"),
     "Sweep": ("foundry_tune.sweep", "Sweep"),
+    "SpendReport": ("foundry_tune._core.spend", "SpendReport"),
+    "AuditReport": ("foundry_tune._core.audit", "AuditReport"),
+    "FileCleanupReport": ("foundry_tune._core.audit", "FileCleanupReport"),
+    "TunedModel": ("foundry_tune._core.audit", "TunedModel"),
+    "UploadedFile": ("foundry_tune._core.audit", "UploadedFile"),
 }
 
 
@@ -107,9 +122,11 @@ def __dir__() -> list[str]:
 __all__ = [
     "DPO",
     "AsyncFoundry",
+    "AuditReport",
     "AuthenticationError",
     "ConfigurationError",
     "CostEstimate",
+    "CostLimitError",
     "DataChangedError",
     "Dataset",
     "DatasetError",
@@ -119,6 +136,9 @@ __all__ = [
     "DeploymentNotFoundError",
     "DeploymentQuotaError",
     "EvaluationReport",
+    "FileCleanupReport",
+    "FileInUseError",
+    "FileURL",
     "FineTuneBuilder",
     "Foundry",
     "FoundryTuneError",
@@ -141,21 +161,28 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "Reinforcement",
+    "RetirementWarning",
     "RetryBudgetExceededError",
     "RetryPolicy",
+    "SafetyCheckFailedError",
     "ScanIncompleteError",
     "ServiceError",
     "ServiceUnreachableError",
+    "SpendLimitReachedError",
+    "SpendReport",
     "Supervised",
     "Sweep",
     "Target",
     "TokenStats",
     "ToolCallsAnswerError",
     "TrainingType",
+    "TunedModel",
     "TuningMethod",
     "UploadError",
+    "UploadedFile",
     "ValidationReport",
     "WaitTimeoutError",
+    "WebhookReceiver",
     "__version__",
     "evaluate",
     "graders",

@@ -8,17 +8,20 @@ No error message or repr ever includes a credential.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "AuthenticationError",
+    "CheckpointMetricError",
     "ConfigurationError",
+    "CostLimitError",
     "DataChangedError",
     "DatasetError",
     "DatasetValidationError",
     "DeploymentError",
     "DeploymentNotFoundError",
     "DeploymentQuotaError",
+    "FileInUseError",
     "FoundryTuneError",
     "GraderError",
     "InvalidParameterError",
@@ -32,9 +35,11 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RetryBudgetExceededError",
+    "SafetyCheckFailedError",
     "ScanIncompleteError",
     "ServiceError",
     "ServiceUnreachableError",
+    "SpendLimitReachedError",
     "ToolCallsAnswerError",
     "UploadError",
     "WaitTimeoutError",
@@ -344,3 +349,122 @@ class ToolCallsAnswerError(FoundryTuneError):
         self.answer = answer
         self.tool_names = tuple(tool_names)
         super().__init__(message)
+
+
+class CheckpointMetricError(InvalidParameterError):
+    """No checkpoint of the job has the metric a pick asked for: most often a validation metric
+    (`valid_loss`) of a job trained without a validation file, or a job with no checkpoint yet.
+
+    `metric` is the name asked for, `available` the metric names the checkpoints do have (empty
+    when there is no checkpoint) and `job_id` the job."""
+
+    def __init__(self, message: str, *, metric: str = "", available: Sequence[str] = (),
+                 job_id: str = "") -> None:
+        self.metric = metric
+        self.available = tuple(available)
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class SafetyCheckFailedError(JobFailedError):
+    """The service's safety screening stopped the job: ``kind`` ``"data"`` when the training data
+    failed it (the job fails before training; not billed), ``"model"`` when the trained model failed
+    its safety evaluation and cannot be deployed (the training run is not billed).
+
+    A [`JobFailedError`][JobFailedError], so existing handlers still catch it. ``categories`` are the
+    harm categories the service named, normalised (``hate_fairness``, ``sexual``, ``violence``,
+    ``self_harm``); ``code`` and ``service_message`` are the service's; ``hint`` says what to do.
+    See https://learn.microsoft.com/azure/ai-foundry/openai/how-to/fine-tuning-safety-evaluation
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        kind: Literal["data", "model"],
+        categories: Sequence[str] = (),
+        code: str | None = None,
+        service_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.kind: Literal["data", "model"] = kind
+        self.categories = tuple(categories)
+        super().__init__(job_id=job_id, code=code, service_message=service_message, hint=hint)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_safety, (self.job_id or "", self.kind, self.categories, self.code,
+                                  self.service_message, self.hint))
+
+
+def _rebuild_safety(job_id: str, kind: Literal["data", "model"], categories: tuple[str, ...],
+                    code: str | None, message: str | None, hint: str | None) -> SafetyCheckFailedError:
+    return SafetyCheckFailedError(job_id=job_id, kind=kind, categories=categories, code=code,
+                                  service_message=message, hint=hint)
+
+
+class FileInUseError(FoundryTuneError):
+    """A file was not deleted because a job that has not ended (validating, queued, running,
+    paused, ...) uses it; ``job_ids`` names those jobs."""
+
+    def __init__(self, message: str, *, file_id: str, job_ids: Sequence[str] = ()) -> None:
+        self.file_id = file_id
+        self.job_ids = tuple(job_ids)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_file_in_use, (str(self), self.file_id, self.job_ids))
+
+
+def _rebuild_file_in_use(message: str, file_id: str, job_ids: tuple[str, ...]) -> FileInUseError:
+    return FileInUseError(message, file_id=file_id, job_ids=job_ids)
+
+
+class SpendLimitReachedError(JobError):
+    """A reinforcement job reached a spend cap: the user's ``max_cost`` (``by == "user"``:
+    ``wait()`` paused it, or, when the service refused the pause, left it training and says so
+    in the message) or the service's own $5,000 cap (``by == "service"``: the service paused it).
+
+    ``accrued`` is the training cost foundry-tune counted (USD, hours x hourly rate; grader tokens
+    not included; ``None`` when no rate is known), ``cap`` the cap in USD. ``hint`` says how to
+    resume the job or deploy its latest checkpoint (or pause or cancel it by hand).
+    """
+
+    def __init__(self, message: str, *, job_id: str, by: Literal["user", "service"], cap: float,
+                 accrued: float | None = None, hint: str | None = None) -> None:
+        self.by: Literal["user", "service"] = by
+        self.cap = cap
+        self.accrued = accrued
+        self.hint = hint
+        self.message = message
+        super().__init__(f"{message}\nhint: {hint}" if hint else message, job_id=job_id)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_spend, (self.message, self.job_id or "", self.by, self.cap, self.accrued, self.hint))
+
+
+def _rebuild_spend(message: str, job_id: str, by: Literal["user", "service"], cap: float,
+                   accrued: float | None, hint: str | None) -> SpendLimitReachedError:
+    return SpendLimitReachedError(message, job_id=job_id, by=by, cap=cap, accrued=accrued, hint=hint)
+
+
+class CostLimitError(FoundryTuneError):
+    """`start(max_cost=...)` refused to start a job, before any upload or request: its estimated
+    training cost exceeds the cap, or it cannot be estimated (no known price).
+
+    ``estimate`` is the estimated training cost in USD (``None`` when it could not be computed),
+    ``cap`` the cap given, ``how`` how the estimate was computed (tokens x epochs x price per 1M
+    tokens, with the price's training type, date and source) or why there is none."""
+
+    def __init__(self, message: str, *, estimate: float | None = None, cap: float = 0.0,
+                 how: str = "") -> None:
+        super().__init__(message)
+        self.estimate = estimate
+        self.cap = cap
+        self.how = how
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_cost_limit, (str(self), self.estimate, self.cap, self.how))
+
+
+def _rebuild_cost_limit(message: str, estimate: float | None, cap: float, how: str) -> CostLimitError:
+    return CostLimitError(message, estimate=estimate, cap=cap, how=how)

@@ -179,7 +179,8 @@ def _member(cls: type, name: str, raw: Any) -> dict[str, Any] | None:
 def _members(cls: type) -> dict[str, Any]:
     members: dict[str, Any] = {}
     for name in dir(cls):
-        if not _public(name):
+        # pydantic writes a model_post_init into a model that has private attributes: not ours
+        if not _public(name) or name == "model_post_init":
             continue
         owner = _owner(cls, name)
         if owner is None or not _ours(owner):

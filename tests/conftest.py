@@ -116,6 +116,19 @@ def _state_dir(_session_state_dir: None, tmp_path_factory: pytest.TempPathFactor
     monkeypatch.setenv("FOUNDRY_TUNE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _retirement_clock() -> Iterator[None]:
+    """The catalog's clock for retirement warnings, pinned to a day before every published
+    fine-tuning retirement: no test depends on today's date (tests of the warning set their own)."""
+    import datetime
+
+    from foundry_tune import catalog
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(catalog, "_today", lambda: datetime.date(2026, 1, 5))
+        yield
+
+
 @pytest.fixture(scope="session")
 def _shared_emulator() -> Iterator[_SharedEmulator]:
     shared = _SharedEmulator()

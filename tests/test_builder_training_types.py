@@ -104,7 +104,7 @@ def test_spellings_of_one_training_type_share_a_fingerprint(train_file: Path) ->
     ("gpt-oss-20b", Supervised(), "developerTier", ["gpt-oss-20b", "Developer", "GlobalStandard"]),
     ("o4-mini", Reinforcement(grader=GRADER), "Developer",
      ["o4-mini", "Developer", "Standard, GlobalStandard"]),
-    ("gpt-4.1-mini", Supervised(), "DataZone", ["gpt-4.1-mini", "DataZone", "Developer"]),
+    ("Qwen-32B", Supervised(), "Developer", ["Qwen-32B", "Developer", "GlobalStandard, DataZone"]),
 ])
 def test_what_the_service_would_refuse_is_refused_locally(
         train_file: Path, model: str, method: Any, training_type: str | None, words: list[str]) -> None:
@@ -129,7 +129,8 @@ def test_supported_combinations_pass_the_local_checks(train_file: Path) -> None:
     for model, training_type in (("Ministral-3B", "GlobalStandard"), ("Qwen-32B", "global"),
                                  ("Llama-3.3-70B-Instruct", "GlobalStandard"), ("gpt-4o-mini", None),
                                  ("gpt-4.1-nano", "developerTier"),
-                                 ("gpt-4.1-nano-2025-04-14", "Developer"), ("gpt-4o", "Standard")):
+                                 ("gpt-4.1-nano-2025-04-14", "Developer"), ("gpt-4o", "Standard"),
+                                 ("gpt-4.1-mini", "DataZone"), ("Ministral-3B", "DataZoneStandard")):
         b = builder(model).train_on(train_file).training_type(training_type)
         plan = b.plan(check_service=False)
         assert plan.valid and plan.model == model

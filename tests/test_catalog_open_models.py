@@ -107,11 +107,12 @@ def test_open_models_and_the_recorded_dated_names_resolve(name: str, expected: s
     assert info is not None and info.name == expected
 
 
-def test_open_models_are_supervised_and_global_only_with_approximate_tokens() -> None:
+def test_open_models_are_supervised_global_and_data_zone_with_approximate_tokens() -> None:
     for name in OPEN_MODELS:
         info = known_models()[name]
         assert info.methods == {foundry_tune.MethodKind.SUPERVISED}
-        assert info.training_types == {TrainingType.GLOBAL_STANDARD}
+        # the supported-models table: Data Zone "US", Global yes, Standard "Not supported", Developer no
+        assert info.training_types == {TrainingType.GLOBAL_STANDARD, TrainingType.DATA_ZONE}
         assert not info.exact_tokens and price_for(name) is None
     assert known_models()["gpt-4.1-nano"].supports_training_type(TrainingType.DEVELOPER)
     assert not known_models()["o4-mini"].supports_training_type(TrainingType.DEVELOPER)

@@ -144,6 +144,22 @@ def test_dry_run_prints_the_plan_and_cost_and_uploads_nothing(
     assert [after[k] for k in counted] == [before[k] for k in counted]
 
 
+def test_a_training_url_is_imported_and_its_sas_token_never_printed(
+    cli: Foundry, emulator: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "sig=Zm9vYmFyLWNhbmFyeQ"
+    url = f"https://acct.blob.core.windows.net/data/train.jsonl?sv=2024&{secret}"
+    before = emulator.stats()
+    code, out, err = _run(capsys, "jobs", "create", "--model", "gpt-4.1-mini", "--training-file", url,
+                          "--suffix", "cli-create-url", "--dry-run")
+    assert code == 0, err
+    assert "import" in out and "acct.blob.core.windows.net/data/train.jsonl" in out
+    assert secret not in out + err
+    after = emulator.stats()
+    counted = ("files", "jobs", "uploads")
+    assert [after[k] for k in counted] == [before[k] for k in counted]
+
+
 def test_dry_run_of_invalid_data_exits_1(cli: Foundry, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.jsonl"
@@ -193,7 +209,10 @@ def test_a_bad_job_file_is_a_one_line_usage_error_and_nothing_is_uploaded(
     assert len(lines) == 1, err
     assert lines[0].startswith("foundry-tune jobs: error: ")
     assert where in lines[0] and rule in lines[0]
-    assert emulator.stats()["files"] == before["files"]
+    # Uploads and jobs, not files: an earlier test's job may finish meanwhile and leave its results file.
+    after = emulator.stats()
+    assert (after["uploads"], after["jobs"], after["requests"]) == \
+        (before["uploads"], before["jobs"], before["requests"])
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
@@ -300,3 +319,22 @@ def test_progress_off_leaves_only_the_result_line(
     lines = out.strip().splitlines()
     assert len(lines) == 1, out  # no upload or step lines, no progress: the job and how it ended
     assert lines[0].startswith("ftjob-") and " succeeded: " in lines[0]
+
+
+def test_the_retirement_warning_shows_once_in_a_dry_run_and_in_a_create(
+    cli: Foundry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    from foundry_tune import catalog
+
+    monkeypatch.setattr(catalog, "_today", lambda: datetime.date(2027, 3, 1))  # gpt-4.1-mini: 44 days left
+    train, _ = _data(tmp_path, seed=111)
+    argv = ["jobs", "create", "--model", "gpt-4.1-mini", "--training-file", str(train),
+            "--suffix", "cli-create-retiring", "--training-type", "GlobalStandard"]
+    for extra in (["--dry-run"], []):  # the dry run says what start() would warn about
+        code, out, err = _run(capsys, *argv, *extra)
+        assert code == 0, err
+        assert err.count("retires on 2027-04-14") == 1, err
+        assert "foundry-tune jobs: warning:" in err
+    cli.jobs.get(out.strip().rsplit(" ", 1)[-1]).cancel()

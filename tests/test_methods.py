@@ -316,7 +316,7 @@ def test_check_model_names_the_models_that_support_the_method() -> None:
     with pytest.raises(InvalidParameterError) as info:
         Reinforcement(grader=EXACT).check_model("gpt-4.1")
     assert str(info.value) == ("gpt-4.1 does not support reinforcement fine-tuning (Foundry tunes gpt-4.1 "
-                               "with: supervised, DPO); models that support reinforcement: o4-mini")
+                               "with: supervised, DPO); models that support reinforcement: gpt-5, o4-mini")
     with pytest.raises(InvalidParameterError, match="o4-mini does not support DPO fine-tuning"):
         DPO().check_model("o4-mini")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "docs" / "notebooks"
-NAMES = ["sft-end-to-end.ipynb", "rft-with-grader.ipynb"]
+NAMES = ["sft-end-to-end.ipynb", "rft-with-grader.ipynb", "choosing-a-checkpoint.ipynb"]
 
 
 def load_execute() -> ModuleType:

@@ -86,6 +86,12 @@ ANNOTATION_CHANGES: dict[tuple[str, str], tuple[str, str]] = {
                                "bool|str|Callable[[ProgressUpdate],None]|None"),
     ("Sweep.wait", "progress"): ("bool|Callable[[Sweep],None]|None",
                                  "bool|str|Callable[[Sweep],None]|None"),
+    # issue 14: training and validation data may be a URL the service imports (widened).
+    ("FineTuneBuilder.training", ""): ("Dataset|_RemoteFile|None", "Dataset|_RemoteFile|FileURL|None"),
+    ("FineTuneBuilder.validation", ""): ("Dataset|_RemoteFile|None", "Dataset|_RemoteFile|FileURL|None"),
+    # issue 14: a plan may say a file is imported from a URL (widened).
+    ("PlannedFile.action", ""): ("Literal[upload,reuse,use]", "Literal[upload,reuse,use,import]"),
+    ("PlannedFile.__init__", "action"): ("Literal[upload,reuse,use]", "Literal[upload,reuse,use,import]"),
 }
 APPROVED_CHANGES: dict[str, str] = {
     # issue 11: the async builder no longer wraps a connection-less sync builder (its old `spec`
@@ -100,6 +106,18 @@ APPROVED_CHANGES: dict[str, str] = {
     "foundry_tune.aio:AsyncDeployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
     "foundry_tune.deployment:Deployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
     "foundry_tune:Deployment.chat": "message=/tools=/tool_choice= added; str unless message=True",
+    # issue 14: start() gains the keyword-only `max_cost=` after the parameters it had (named in
+    # CHANGELOG.md); its on_progress was widened in issue 11 (ANNOTATION_CHANGES), and one entry
+    # cannot hold both kinds of change.
+    "foundry_tune.aio:AsyncFineTuneBuilder.start": "max_cost= added",
+    # issue 14: wait() gains the keyword-only `max_cost=`, `via=`, `receiver=`, `safety_poll=`
+    # after the parameters it had (named in CHANGELOG.md); on_event was widened in issue 11.
+    "foundry_tune.aio:AsyncJob.wait": "max_cost=/via=/receiver=/safety_poll= added",
+    # issue 14: checkpoints() returns `Checkpoints`, a list[Checkpoint] subclass (every list use
+    # keeps working) that prints as a table of the checkpoints' metrics.
+    "foundry_tune.aio:AsyncJob.checkpoints": "returns Checkpoints, a list[Checkpoint]",
+    "foundry_tune.job:Job.checkpoints": "returns Checkpoints, a list[Checkpoint]",
+    "foundry_tune:Job.checkpoints": "returns Checkpoints, a list[Checkpoint]",
 }
 """(``Class.member`` or function name, parameter name or ``"return"``) -> (old, new) annotation."""
 

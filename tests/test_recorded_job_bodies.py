@@ -247,9 +247,11 @@ def test_jobs_json_summary_recovers_method_and_training_type() -> None:
 
 def test_deploy_table_shows_long_names_and_open_model_ids_whole() -> None:
     def dep(name: str, model: str, sku: str) -> Any:
+        info = SimpleNamespace(created_at=None, expires_at=None, inactivity_deletion_at=None,
+                               is_developer_tier=sku == "DeveloperTier", lifecycle_note=lambda: None)
         return SimpleNamespace(name=name, provisioning_state="Succeeded", sku=sku,
                                created_by_foundry_tune=True, job_id="ftjob-22fdc4d28e9e4b80b78b30daeb76cc00",
-                               model=model)
+                               model=model, info=info)
 
     long_name = "n" * 64
     deployments = [

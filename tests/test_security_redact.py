@@ -287,7 +287,8 @@ def _bad_endpoint() -> None:
 
 
 def _sas_training_file() -> None:
-    JobSpec("gpt-4.1-mini").train_on(f"https://acct.blob.core.windows.net/c/train.jsonl?sv=1&sig={CANARY}")
+    # https would be imported by the service; plain http is refused, and the refusal hides the query
+    JobSpec("gpt-4.1-mini").train_on(f"http://acct.blob.core.windows.net/c/train.jsonl?sv=1&sig={CANARY}")
 
 
 @pytest.mark.parametrize("provoke", [_bad_endpoint, _sas_training_file])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from foundry_tune._method_kind import MethodKind
-from foundry_tune.catalog import PRICES_AS_OF, Price, lookup_model, price_for, set_price
+from foundry_tune.catalog import LIST_PRICES_AS_OF, Price, lookup_model, price_for, set_price
 from foundry_tune.dataset._cost import default_epochs, estimate_cost
 from foundry_tune.dataset._stats import Distribution, StatsAccumulator, TokenStats, percentile
 from foundry_tune.errors import InvalidParameterError
@@ -134,7 +134,7 @@ def test_supervised_cost_by_hand() -> None:
     assert estimate.billed_tokens == 5_000_000
     assert estimate.training_usd == pytest.approx(25.0)
     assert estimate.hosting_per_hour_usd == price.hosting_per_hour
-    assert estimate.prices_as_of == PRICES_AS_OF
+    assert estimate.prices_as_of == LIST_PRICES_AS_OF  # the date the price used was read
     assert "$25.00" in estimate.to_text()
     json.dumps(estimate.to_dict())
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._async._deployment import AsyncDeployment, wait_until
 from foundry_tune._async._flavour import Lock
 from foundry_tune._core.billing import warn_hosting_cost_once
+from foundry_tune._core.deploy_safety import refused_deploy
 from foundry_tune._core.deployment_body import build_body, default_name, legacy_default_name, validate_name
 from foundry_tune._core.deployment_errors import deployment_error
 from foundry_tune._core.deployment_info import DeploymentInfo
@@ -107,7 +108,10 @@ class AsyncDeploymentsAPI:
         another model raises [`NameInUseError`][NameInUseError]; no quota left raises
         [`DeploymentQuotaError`][DeploymentQuotaError]; a missing role raises
         [`PermissionDeniedError`][PermissionDeniedError]; failed
-        provisioning raises [`DeploymentError`][DeploymentError] with Azure's code and message. With ``wait``
+        provisioning raises [`DeploymentError`][DeploymentError] with Azure's code and message; a model
+        (or checkpoint) the service refuses because it failed its safety evaluation raises the
+        model-safety [`SafetyCheckFailedError`][SafetyCheckFailedError] (``kind`` ``"model"``, the harm
+        categories, a hint; its ``job_id`` is ``job_id`` or the job the model's name points at). With ``wait``
         it returns once provisioning succeeded and (with ``ready_check``) the deployment answers a
         chat call. The deployment is tagged
         ``created-by: foundry-tune`` (plus the job id) so [`cleanup()`][cleanup] can find it.
@@ -122,10 +126,16 @@ class AsyncDeploymentsAPI:
             name = await self._earlier_name(model, name)
         # One look-then-PUT per name at a time: concurrent creates of one name on this connection
         # see each other's deployment and reuse it instead of sending a second PUT.
-        async with self._locks.setdefault(name, Lock()):
-            deployment = await self._create_once(model, name, body, sku=sku, timeout=timeout)
-        if wait:
-            await deployment.wait(timeout=timeout, ready_check=ready_check)
+        try:
+            async with self._locks.setdefault(name, Lock()):
+                deployment = await self._create_once(model, name, body, sku=sku, timeout=timeout)
+            if wait:
+                await deployment.wait(timeout=timeout, ready_check=ready_check)
+        except FoundryTuneError as exc:
+            refused = refused_deploy(exc, model=model, job_id=job_id)
+            if refused is exc:
+                raise
+            raise refused from exc
         return deployment
 
     async def _earlier_name(self, model: str, name: str) -> str:

@@ -8,6 +8,7 @@ interruption, the retry runner, and the SDK clients the flavour is built on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 import weakref
@@ -90,6 +91,57 @@ async def resolve(value: MaybeAwaitable[T]) -> T:
 async def call(fn: Callable[..., MaybeAwaitable[T]], /, *args: Any) -> T:
     """Call a user's callback with ``args``, awaiting its result when it is a coroutine function."""
     return await resolve(fn(*args))
+
+
+async def shielded(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fn()`` to its end even when the caller is cancelled meanwhile (clean-up after a
+    cancellation: a cancel scope that cancels every await again would cut it short); a cancellation
+    that arrived meanwhile is raised once it is done. ``fn`` must bound its own time."""
+    task = asyncio.ensure_future(fn())
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+
+class ThreadSignal:
+    """A flag that another thread raises (a webhook receiver's) and a wait awaits without blocking
+    the event loop (a ``threading.Event`` in the sync flavour). Make it inside the running loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Raise the flag; safe from any thread (once the loop is closed nobody waits: ignored)."""
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until the flag is raised or ``timeout`` seconds pass; whether it was raised (then
+        it is lowered again)."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        self._event.clear()
+        return True
+
+
+def daemon_thread(fn: Callable[[], object], name: str) -> threading.Thread:
+    """Start ``fn`` in a daemon thread and return the thread: work that runs beside a wait of
+    either flavour (a webhook receiver's server), the same in both."""
+    thread = threading.Thread(target=fn, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def awaited_chain(first: str, *then: str) -> str:

@@ -4,6 +4,7 @@ layer: nothing below it imports this module at run time."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -39,8 +40,12 @@ if TYPE_CHECKING:
     from foundry_tune._async._arm import AsyncArmClient
     from foundry_tune._async._builder import AsyncFineTuneBuilder
     from foundry_tune._async._deployments import AsyncDeploymentsAPI
+    from foundry_tune._async._files import AsyncFilesAPI
     from foundry_tune._async._jobs import AsyncJobsAPI
+    from foundry_tune._async._models import AsyncModelsAPI
     from foundry_tune._async._sweep import AsyncSweep
+    from foundry_tune._core.audit import AuditReport
+    from foundry_tune._core.spend import SpendReport
     from foundry_tune.emulator import Emulator
 
 __all__ = ["AsyncFoundry"]
@@ -267,6 +272,33 @@ class AsyncFoundry(ConnectionState):
 
         return AsyncJobsAPI(self)
 
+    @property
+    def files(self) -> AsyncFilesAPI:
+        """The files on the resource: list foundry-tune's uploads, delete one, clean them up."""
+        from foundry_tune._async._files import AsyncFilesAPI
+
+        return AsyncFilesAPI(self)
+
+    @property
+    def models(self) -> AsyncModelsAPI:
+        """The fine-tuned models of the resource, with their base model, job and retirement dates."""
+        from foundry_tune._async._models import AsyncModelsAPI
+
+        return AsyncModelsAPI(self)
+
+    async def audit(self, *, now: dt.datetime | float | None = None) -> AuditReport:
+        """What the resource holds that bills or counts against a limit: tuned models (with
+        retirement dates), deployments (with expiry, inactivity deletion and hourly cost), uploaded
+        files (with the jobs that use them), and what is safe to delete, each with the reason and
+        the exact call and command, as an [`AuditReport`][AuditReport] (``str()``, ``to_dict()``).
+        Read-only. Every listing is bounded; the report's ``incomplete`` says which one was cut
+        short or failed (deployments need the ARM settings). ``now`` (a datetime or Unix seconds;
+        default: the current time) is the moment ages and expiry are measured from, e.g. the
+        emulator's clock (``Emulator.now()``) after ``Emulator.advance()``."""
+        from foundry_tune._async._audit import audit
+
+        return await audit(self, now=now)
+
     def fine_tune(self, model: str) -> AsyncFineTuneBuilder:
         """Start describing a fine-tuning job on base model ``model`` (an immutable builder)."""
         from foundry_tune._async._builder import AsyncFineTuneBuilder
@@ -281,6 +313,21 @@ class AsyncFoundry(ConnectionState):
         from foundry_tune._async._sweep import sweep
 
         return await sweep(builder, grid, **options)
+
+    async def spend(self, *, now: dt.datetime | float | None = None) -> SpendReport:
+        """What is billing now and what it has cost so far: live deployments of fine-tuned models
+        with their hourly rate and hours up, live jobs with their estimate (reinforcement jobs: hours
+        of training x hourly rate so far), the totals and the prices' date and source, as a
+        [`SpendReport`][SpendReport] (``to_text()``, ``to_dict()``). Every listing is bounded; what
+        could not be listed or priced is named in the report. ``now`` (a datetime, naive meaning
+        UTC, or Unix seconds, between the years 2000 and 2200, else
+        [`InvalidParameterError`][InvalidParameterError]; default: the current time, or for a
+        reinforcement job its newest event when that is later, as ``wait()`` meters it) is the
+        moment priced up to, e.g. the emulator's clock (``Emulator.now()``) after
+        ``Emulator.advance()``."""
+        from foundry_tune._async._spend import spend
+
+        return await spend(self, now=now)
 
     def __repr__(self) -> str:
         # The endpoint may carry a password (https://user:pass@host) or a key in its query.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._async._calls import safe_call
 from foundry_tune._core.checkpoints import (
     Checkpoint,
+    Checkpoints,
     checkpoints_guard,
     checkpoints_list_kwargs,
     in_step_order,
@@ -66,7 +67,7 @@ async def list_all_events(
     return await poll_events(tail, fetch, job_id=job_id, clock=clock)
 
 
-async def list_checkpoints(ft: AsyncFoundry, job_id: str) -> list[Checkpoint]:
+async def list_checkpoints(ft: AsyncFoundry, job_id: str) -> Checkpoints:
     """All checkpoints of ``job_id`` in step order: every page, one at a time under
     [`checkpoints_guard()`][checkpoints_guard] (a fresh one for every attempt of
     the retry policy)."""

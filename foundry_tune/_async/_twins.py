@@ -15,6 +15,7 @@ from foundry_tune._async._calls import safe_call
 from foundry_tune._async._job import AsyncJob
 from foundry_tune._async._jobs import scan_jobs
 from foundry_tune._async._upload import read_back_hash
+from foundry_tune._core.file_import import FileURL
 from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
 from foundry_tune._core.scan import live_or_succeeded, older_rivals, oldest_live, same_inputs
 from foundry_tune._core.spec import JobSpec, _RemoteFile
@@ -147,7 +148,7 @@ async def _our_files(spec: JobSpec, kwargs: Mapping[str, Any]) -> dict[tuple[str
     known: dict[tuple[str, str], bool] = {}
     for source, key in ((spec.training, "training_file"), (spec.validation, "validation_file")):
         file_id = kwargs.get(key)
-        if source is not None and not isinstance(source, _RemoteFile) and file_id:
+        if source is not None and not isinstance(source, (_RemoteFile, FileURL)) and file_id:
             known[(str(file_id), clean_hash(await _flavour.run_blocking(source.content_hash)))] = True
     return known
 
@@ -166,12 +167,24 @@ async def _made_of_our_data(ft: AsyncFoundry, spec: JobSpec, raw: Mapping[str, A
             if file_id != source.file_id:
                 return False
             continue
+        if isinstance(source, FileURL):  # an import: the file bears the import's name
+            if not await _imported_from(ft, file_id, source):
+                return False
+            continue
         digest = clean_hash(await _flavour.run_blocking(source.content_hash))
         if (file_id, digest) not in known:
             known[(file_id, digest)] = await _holds(ft, file_id, digest)
         if not known[(file_id, digest)]:
             return False
     return True
+
+async def _imported_from(ft: AsyncFoundry, file_id: str, source: FileURL) -> bool:
+    """Whether the file ``file_id`` is the service's import of ``source`` (by its name)."""
+    try:
+        remote = await safe_call(ft, lambda: ft.openai.files.retrieve(file_id), what=f"get file {file_id}")
+    except FoundryTuneError:  # gone: not provably ours
+        return False
+    return remote.filename == source.service_name
 
 async def _holds(ft: AsyncFoundry, file_id: str, digest: str) -> bool:
     """Whether the uploaded file ``file_id`` holds the content with SHA-256 ``digest``."""

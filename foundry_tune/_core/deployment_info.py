@@ -14,6 +14,14 @@ from foundry_tune._core.deployment_body import (
     TAG_CREATED_BY_VALUE,
     TAG_JOB_ID,
 )
+from foundry_tune._core.lifecycle import (
+    developer_expires_at,
+    inactivity_deletion_at,
+    inactivity_note,
+    is_developer_sku,
+    is_fine_tuned_model,
+    parse_time,
+)
 
 __all__ = ["FAILED_STATES", "DeploymentInfo"]
 
@@ -71,15 +79,57 @@ class DeploymentInfo(BaseModel):
 
     @property
     def created_at(self) -> dt.datetime | None:
-        """When foundry-tune created it (from its tag), if known."""
+        """When it was created: foundry-tune's creation tag, else ARM's ``systemData.createdAt``
+        (deployments made elsewhere), if known."""
         value = self.tags.get(TAG_CREATED_AT)
-        if not value:
-            return None
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        if value:
+            try:
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                pass
+            else:
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        return parse_time(_mapping(self.raw.get("systemData")).get("createdAt"))
+
+    @property
+    def is_developer_tier(self) -> bool:
+        """Whether it is a Developer-tier deployment (no hosting fee, deleted 24 hours after creation)."""
+        return is_developer_sku(self.sku)
+
+    @property
+    def is_fine_tuned(self) -> bool:
+        """Whether it serves a fine-tuned model or checkpoint (``<base>.ft-<id>``)."""
+        return is_fine_tuned_model(self.model)
+
+    @property
+    def expires_at(self) -> dt.datetime | None:
+        """When Azure deletes it whatever its use: 24 hours after creation for the Developer tier;
+        None for other tiers (or when the creation time is unknown)."""
+        return developer_expires_at(self.sku, self.created_at)
+
+    @property
+    def inactivity_deletion_at(self) -> dt.datetime | None:
+        """For a fine-tuned deployment, the earliest time Azure deletes it for inactivity (15 days
+        without calls): 15 days after creation. foundry-tune does not see calls, and each call
+        pushes the date back, so this is a lower bound. None for base-model deployments or an
+        unknown creation time."""
+        return inactivity_deletion_at(self.created_at) if self.is_fine_tuned else None
+
+    def lifecycle_note(self, now: dt.datetime | None = None) -> str | None:
+        """The deletion rules that apply to this deployment, in words (the 24-hour expiry of the
+        Developer tier, the 15-day inactivity rule of fine-tuned deployments), or None when neither
+        applies. ``now`` defaults to the current UTC time."""
+        now = now or dt.datetime.now(dt.timezone.utc)
+        notes = []
+        expires = self.expires_at
+        if expires is not None:
+            verb = "expires" if expires > now else "expired"
+            notes.append(f"{verb} {expires.strftime('%Y-%m-%d %H:%M UTC')} (Developer tier: 24 hours)")
+        elif self.is_developer_tier:
+            notes.append("expires 24 hours after creation (Developer tier; creation time unknown)")
+        if self.is_fine_tuned and not self.is_developer_tier:  # 24 hours come long before 15 days
+            notes.append(inactivity_note(self.created_at, now=now))
+        return "; ".join(notes) or None
 
     @property
     def failed(self) -> bool:

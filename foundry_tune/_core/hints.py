@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from foundry_tune._core.safety import parse_safety_failure, safety_hint
+
 __all__ = ["failure_hint"]
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -48,6 +50,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def failure_hint(code: str | None, message: str | None) -> str | None:
     """A hint for a failed job or rejected create, or ``None`` when the cause is not a known one."""
+    finding = parse_safety_failure(code, message)
+    if finding is not None:
+        return safety_hint(finding)
     text = f"{code or ''} {message or ''}"
     for pattern, hint in _RULES:
         if pattern.search(text):

@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._core.checkpoints import Checkpoint
 from foundry_tune._core.fingerprint import FINGERPRINT_KEY
 from foundry_tune._core.hints import failure_hint
+from foundry_tune._core.safety import parse_safety_failure, safety_error, safety_refusal
 from foundry_tune._core.status import JobStatus
-from foundry_tune.errors import FoundryTuneError, InvalidParameterError, JobCancelledError, JobFailedError
+from foundry_tune.errors import (
+    FoundryTuneError,
+    InvalidParameterError,
+    JobCancelledError,
+    JobFailedError,
+    SafetyCheckFailedError,
+)
 
 if TYPE_CHECKING:
     from foundry_tune.catalog import TrainingType
@@ -24,12 +31,15 @@ __all__ = [
     "RESUME_REACHED",
     "JobState",
     "as_dict",
+    "check_deployable",
     "check_job_id",
     "control_already_applied",
     "deploy_kwargs",
+    "deploy_refused",
     "model_to_deploy",
     "nothing_to_deploy",
     "reattach_hint",
+    "unsafe_model_error",
     "wait_is_over",
     "wait_timeout_message",
 ]
@@ -193,12 +203,21 @@ class JobState:
 
     def raise_for_status(self) -> None:
         """Raise [`JobFailedError`][JobFailedError] / [`JobCancelledError`][JobCancelledError] if the job
-        ended that way."""
+        ended that way: [`SafetyCheckFailedError`][SafetyCheckFailedError] (a `JobFailedError`) when
+        the service's safety screening failed the training data or the trained model, also for a job
+        that reads ``succeeded`` while its error says the model cannot be deployed."""
+        code, message = self.error
         if self.status == JobStatus.FAILED:
-            code, message = self.error
+            unsafe = safety_error(self.id, code, message)
+            if unsafe is not None:
+                raise unsafe
             raise JobFailedError(
                 job_id=self.id, code=code, service_message=message, hint=failure_hint(code, message)
             )
+        if self.status == JobStatus.SUCCEEDED:
+            refused = unsafe_model_error(self)
+            if refused is not None:
+                raise refused
         if self.status == JobStatus.CANCELLED:
             raise JobCancelledError(f"fine-tuning job {self.id} was cancelled", job_id=self.id)
 
@@ -244,6 +263,30 @@ def model_to_deploy(job: JobState, checkpoint: Checkpoint | str | None) -> str |
     if checkpoint is not None:
         return checkpoint.model if isinstance(checkpoint, Checkpoint) else str(checkpoint)
     return job.fine_tuned_model
+
+
+def unsafe_model_error(job: JobState) -> SafetyCheckFailedError | None:
+    """The model-safety error of a job whose error says its model failed the safety evaluation
+    (whatever its status), else ``None``: such a model, or any of its checkpoints, is not deployed."""
+    code, message = job.error
+    finding = parse_safety_failure(code, message)
+    if finding is None or finding.kind != "model":
+        return None
+    return safety_error(job.id, code, message, finding)
+
+
+def check_deployable(job: JobState) -> None:
+    """Raise the model-safety [`SafetyCheckFailedError`][SafetyCheckFailedError] before a deploy of
+    a job whose model the service marked as unable to be deployed."""
+    refused = unsafe_model_error(job)
+    if refused is not None:
+        raise refused
+
+
+def deploy_refused(job: JobState, exc: FoundryTuneError) -> FoundryTuneError:
+    """What a deploy of ``job``'s model raises when the service refused it: the model-safety error
+    when the refusal says the model failed its safety evaluation, else ``exc`` itself."""
+    return safety_refusal(job.id, exc) or exc
 
 
 def nothing_to_deploy(job: JobState) -> InvalidParameterError:

@@ -18,13 +18,15 @@ __all__ = ["Plan", "PlannedFile"]
 @dataclasses.dataclass(frozen=True)
 class PlannedFile:
     """One file of the plan. ``action``: ``"upload"`` (new), ``"reuse"`` (same content already
-    uploaded, ``file_id`` set) or ``"use"`` (an uploaded file id given by the caller)."""
+    uploaded, ``file_id`` set), ``"use"`` (an uploaded file id given by the caller) or ``"import"``
+    (the service fetches it from a URL, ``name``, shown with its query hidden; ``file_id`` set when
+    an earlier import of it is reused)."""
 
     role: str
     name: str
     size_bytes: int | None
     content_hash: str | None
-    action: Literal["upload", "reuse", "use"]
+    action: Literal["upload", "reuse", "use", "import"]
     file_id: str | None
     via: Literal["files", "uploads"] | None
     """For uploads: one ``files.create`` request or the multipart Uploads API."""
@@ -85,6 +87,11 @@ class Plan:
                 lines.append(f"  {f.role}: upload {f.name}{size} via {how}")
             elif f.action == "reuse":
                 lines.append(f"  {f.role}: reuse {f.file_id} (same content already uploaded){size}")
+            elif f.action == "import" and f.file_id:
+                lines.append(f"  {f.role}: reuse {f.file_id}, imported before from {f.name}")
+            elif f.action == "import":
+                lines.append(f"  {f.role}: import {f.name} through the service's file import (not "
+                             "validated locally: the service checks the data when it processes the file)")
             else:
                 lines.append(f"  {f.role}: use uploaded file {f.file_id}")
         if self.existing_job_id:

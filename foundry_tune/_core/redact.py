@@ -129,6 +129,8 @@ def redact_json(data: Any) -> Any:
                 out[key] = MASK
             elif name.lower() == "url" and isinstance(value, str):
                 out[key] = mask_url(value)
+            elif name.lower() == "content_url" and isinstance(value, str):  # a file import's SAS URL
+                out[key] = mask_url(value, every_value=True)
             else:
                 out[key] = redact_json(value)
         return out

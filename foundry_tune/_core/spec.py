@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundry_tune._core.file_import import FileURL, looks_like_url
 from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY, RESERVED_PREFIX, fingerprint
 from foundry_tune._core.grader_check import grader_to_check
 from foundry_tune._core.hints import failure_hint
@@ -82,12 +83,15 @@ def is_file_id(text: str) -> bool:
     return looks_like_file_id(text) and not os.path.exists(text)
 
 
-def as_source(data: object, role: str) -> Dataset | _RemoteFile:
-    """What ``train_on`` / ``validate_on`` accept, as a Dataset or a remote file id."""
+def as_source(data: object, role: str) -> Dataset | _RemoteFile | FileURL:
+    """What ``train_on`` / ``validate_on`` accept, as a Dataset, a remote file id or a URL for the
+    service's file import ([`FileURL`][FileURL]; a string starting with ``https://`` is one)."""
     from foundry_tune.dataset import Dataset
 
-    if isinstance(data, Dataset):
+    if isinstance(data, (Dataset, FileURL)):
         return data
+    if isinstance(data, str) and looks_like_url(data):
+        return FileURL(data)
     if isinstance(data, str) and is_file_id(data):
         return _RemoteFile(data)
     if isinstance(data, str) and looks_like_file_id(data.strip()) and not os.path.exists(data):
@@ -101,8 +105,8 @@ def as_source(data: object, role: str) -> Dataset | _RemoteFile:
     if getattr(data, "object", None) == "file" and isinstance(file_id, str):
         return _RemoteFile(file_id)
     raise InvalidParameterError(
-        f"{role} data must be a Dataset, a path to a JSONL file or an uploaded file id ('file-...'), "
-        f"got {type(data).__name__}"
+        f"{role} data must be a Dataset, a path to a JSONL file, an uploaded file id ('file-...') or an "
+        f"https:// URL for the service's file import, got {type(data).__name__}"
     )
 
 
@@ -116,8 +120,8 @@ class JobSpec:
     """
 
     model: str
-    training: Dataset | _RemoteFile | None = None
-    validation: Dataset | _RemoteFile | None = None
+    training: Dataset | _RemoteFile | FileURL | None = None
+    validation: Dataset | _RemoteFile | FileURL | None = None
     tuning_method: TuningMethod | None = None
     suffix_value: str | None = None
     seed_value: int | None = None
@@ -144,11 +148,12 @@ class JobSpec:
     # --- describing the job ------------------------------------------------------------------
 
     def train_on(self, data: Dataset | str | os.PathLike[str] | Any) -> JobSpec:
-        """Training data: a Dataset, a JSONL path, or an uploaded file id."""
+        """Training data: a Dataset, a JSONL path, an uploaded file id, or a URL the service imports
+        (``"https://..."`` or a [`FileURL`][FileURL])."""
         return dataclasses.replace(self, training=as_source(data, "training"))
 
     def validate_on(self, data: Dataset | str | os.PathLike[str] | Any) -> JobSpec:
-        """Validation data: a Dataset, a JSONL path, or an uploaded file id."""
+        """Validation data: a Dataset, a JSONL path, an uploaded file id, or a URL the service imports."""
         return dataclasses.replace(self, validation=as_source(data, "validation"))
 
     def method(self, method: TuningMethod | str) -> JobSpec:
@@ -356,7 +361,8 @@ class JobSpec:
         method = self.method_or_default()
         self.check_static(method)
         if not isinstance(self.training, Dataset):
-            raise InvalidParameterError("estimate() needs local training data, not an uploaded file id")
+            raise InvalidParameterError(
+                "estimate() needs local training data, not an uploaded file id or a URL")
         report = self.training.validate(method, model=self.model)
         if report.estimate is None:
             raise InvalidParameterError(f"no estimate for {self.model}: {report.summary()}")
@@ -377,6 +383,9 @@ class JobSpec:
                 continue
             if isinstance(source, _RemoteFile):
                 files.append(PlannedFile(role, source.file_id, None, None, "use", source.file_id, None))
+                continue
+            if isinstance(source, FileURL):  # fetched by the service: not validated here
+                files.append(PlannedFile(role, source.shown, None, None, "import", None, None))
                 continue
             digest = clean_hash(source.content_hash())
             files.append(PlannedFile(role, upload_name(source.name, digest), source.size_bytes, digest,
@@ -475,9 +484,11 @@ def _check_integration(index: int, item: object) -> dict[str, Any]:
     return {"type": "wandb", "wandb": checked}
 
 
-def _data_key(source: Dataset | _RemoteFile | None) -> str:
+def _data_key(source: Dataset | _RemoteFile | FileURL | None) -> str:
     if isinstance(source, _RemoteFile):
         return f"file:{source.file_id}"
+    if isinstance(source, FileURL):  # the URL without its query, and the name: see FileURL.key
+        return f"import:{source.key}"
     assert source is not None
     return "sha256:" + clean_hash(source.content_hash())
 

@@ -9,6 +9,7 @@ network steps of [`plan()`][FineTuneBuilder.plan] and [`start()`][FineTuneBuilde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -16,18 +17,32 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from foundry_tune._core.file_import import FileURL
 from foundry_tune._core.fingerprint import ATTEMPT_KEY, FINGERPRINT_KEY
 from foundry_tune._core.grader_check import WHAT as GRADER_CHECK
 from foundry_tune._core.grader_check import handle_failure
 from foundry_tune._core.plan import Plan
 from foundry_tune._core.scan import created_by_request, live_or_succeeded
-from foundry_tune._core.spec import JobSpec, _RemoteFile, with_hint
+from foundry_tune._core.spec import MAX_METADATA_PAIRS, JobSpec, _RemoteFile, with_hint
+from foundry_tune._core.spend import CAP_KEY, ESTIMATE_KEY
+from foundry_tune._core.start_checks import (
+    check_cost_cap,
+    check_max_cost,
+    checked_with_estimate,
+    estimate_usd,
+    job_estimate,
+    priced_for_job,
+    warn_if_retiring,
+)
 from foundry_tune._core.upload import UploadOptions
+from foundry_tune._method_kind import MethodKind
 from foundry_tune._sync import _flavour
 from foundry_tune._sync._calls import reconciled_create, safe_call
 from foundry_tune._sync._exclusive import exclusive, recorded_file, recorded_job
+from foundry_tune._sync._file_import import find_imported, import_once
 from foundry_tune._sync._job import Job
 from foundry_tune._sync._jobs import scan_jobs
+from foundry_tune._sync._spend import write_job_note
 from foundry_tune._sync._twins import find_same_inputs, keep_oldest, note_metadata_echo
 from foundry_tune._sync._upload import checked_digest, find_uploaded, given_file, upload_once
 from foundry_tune.errors import ServiceError
@@ -57,8 +72,8 @@ class FineTuneBuilder:
 
     ft: Foundry = dataclasses.field(repr=False, compare=False)
     model: str
-    training: Dataset | _RemoteFile | None = None
-    validation: Dataset | _RemoteFile | None = None
+    training: Dataset | _RemoteFile | FileURL | None = None
+    validation: Dataset | _RemoteFile | FileURL | None = None
     tuning_method: TuningMethod | None = None
     suffix_value: str | None = None
     seed_value: int | None = None
@@ -101,11 +116,14 @@ class FineTuneBuilder:
     # --- describing the job ------------------------------------------------------------------
 
     def train_on(self, data: Dataset | str | os.PathLike[str] | Any) -> FineTuneBuilder:
-        """Training data: a [`Dataset`][Dataset], a JSONL path, or an uploaded file id."""
+        """Training data: a [`Dataset`][Dataset], a JSONL path, an uploaded file id, or a URL the
+        service imports itself instead of an upload (``"https://..."``, e.g. a Blob SAS URL, or a
+        [`FileURL`][FileURL]; not validated locally, its query never shown)."""
         return self._with(self.spec.train_on(data))
 
     def validate_on(self, data: Dataset | str | os.PathLike[str] | Any) -> FineTuneBuilder:
-        """Validation data (required for Reinforcement): Dataset, JSONL path or uploaded file id."""
+        """Validation data (required for Reinforcement): Dataset, JSONL path, uploaded file id or
+        a URL the service imports (see [`train_on()`][train_on])."""
         return self._with(self.spec.validate_on(data))
 
     def method(self, method: TuningMethod | str) -> FineTuneBuilder:
@@ -159,8 +177,10 @@ class FineTuneBuilder:
         return self.spec.fingerprint()
 
     def estimate(self) -> CostEstimate:
-        """Training tokens and cost of the job, computed locally from the training data (no network)."""
-        return self.spec.estimate()
+        """Training tokens and cost of the job, computed locally from the training data (no network),
+        priced for the job's training type (the service's default, Standard, when none is set):
+        what [`start(max_cost=...)`][start] checks."""
+        return job_estimate(self.spec)
 
     def create_kwargs(self, method: TuningMethod, fp: str, attempt_id: str, training_file: str,
                       validation_file: str | None) -> dict[str, Any]:
@@ -174,6 +194,8 @@ class FineTuneBuilder:
         upload or reuse (and how), and whether it would create a job or return an existing one.
         With ``check_service`` it looks (read-only) for reusable files and jobs."""
         plan = _flavour.run_blocking(self.spec.offline_plan)
+        if plan.estimate is not None:  # priced for the training type start() sends (or the default)
+            plan = dataclasses.replace(plan, estimate=priced_for_job(plan.estimate, plan.training_type))
         if not check_service:
             return plan
         files = []
@@ -181,6 +203,13 @@ class FineTuneBuilder:
             existing = None
             if planned.action == "upload" and planned.content_hash is not None:
                 existing = find_uploaded(self.ft, planned.content_hash, planned.size_bytes)
+            source = self.training if planned.role == "training" else self.validation
+            if planned.action == "import" and isinstance(source, FileURL):
+                imported = safe_call(self.ft, functools.partial(find_imported, self.ft, source),
+                                           what="look for an earlier import")
+                if imported is not None:  # reused by start(): the plan names it
+                    files.append(dataclasses.replace(planned, file_id=imported.id))
+                    continue
             files.append(planned if existing is None else self.spec.reusing(planned, existing.id))
         # The file lookups just made tell the metadata-free job lookup which ids a job would carry.
         ids = [f.file_id for f in files]
@@ -206,7 +235,8 @@ class FineTuneBuilder:
         return job
 
     def start(self, force_new: bool = False, *,
-                    on_progress: Callable[[str], None] | None = None) -> Job:
+                    on_progress: Callable[[str], None] | None = None,
+                    max_cost: float | None = None) -> Job:
         """Validate locally, upload each file once, and create the job once.
 
         1. The data is validated first: invalid data raises
@@ -228,18 +258,50 @@ class FineTuneBuilder:
            ledger of what was made live in ``$FOUNDRY_TUNE_STATE_DIR`` (default
            ``~/.cache/foundry-tune``).
 
+        7. ``max_cost`` (USD) caps the training cost: when the estimate (tokens x epochs x the
+           price for the job's training type, see [`estimate()`][estimate]) is over it, or cannot
+           be computed (no known price: [`set_price()`][set_price] adds one), start raises
+           [`CostLimitError`][CostLimitError] before any upload or request. Reinforcement is
+           billed per hour and has no total to check: the cap is set on the job
+           (``job.max_cost``) for [`wait()`][Job.wait] to watch, and is refused the same way
+           when no hourly rate is known to watch it with. Every job returned carries it, and it is
+           recorded (in the job's metadata where there is room, and in the state folder) so that a
+           later handle (``ft.jobs.get()``, ``Job.attach()``, ``foundry-tune jobs watch``) watches
+           it too. The cap is watched only while something waits on the job.
+        8. The training estimate of a supervised or DPO job is recorded the same way, for
+           ``ft.spend()`` to show while the job runs. Neither record changes the fingerprint.
+        9. When the base model's fine-tuning retirement is within 60 days (or past), a
+           [`RetirementWarning`][RetirementWarning] names the date and its source.
+
         ``on_progress`` receives one line per step (defaults to the ``foundry_tune.job`` logger); in
         the async API it may be a coroutine function.
         """
         say = on_progress or log.info
         spec = self.spec
-        method, fp = _flavour.run_blocking(spec.checked)
+        cap = check_max_cost(max_cost)
+        method, fp, unpriced = _flavour.run_blocking(checked_with_estimate, spec)
+        warn_if_retiring(self.model)
+        estimate = None
+        if cap is not None:  # before any request: the existing-job lookup and the grader check are requests
+            estimate = _flavour.run_blocking(check_cost_cap, spec, method, cap, unpriced)
+        elif unpriced is not None and method.kind is not MethodKind.REINFORCEMENT:
+            estimate = priced_for_job(unpriced, spec.training_type_value)
+        # What a later handle of the job needs: the cap wait() watches (reinforcement), the
+        # estimate spend() shows (token-billed).
+        rft = method.kind is MethodKind.REINFORCEMENT
+        noted_cap = cap if rft else None
+        noted_estimate = None if rft else estimate_usd(estimate)
         # One start of this job at a time on this machine (threads, tasks, processes): the next one
         # finds what the previous one made in the ledger (or the service's listing) and returns it.
         with exclusive(self.ft, "job:" + fp, what="start of the same job") as ledger:
             if not force_new:
                 existing = recorded_job(self.ft, ledger, fp) or self._find_reusable(fp)
                 if existing is not None:
+                    if cap is not None:
+                        existing.max_cost = cap
+                    _flavour.run_blocking(functools.partial(
+                        write_job_note, getattr(self.ft, "endpoint", None), existing.id, max_cost=noted_cap,
+                        estimate=noted_estimate))
                     ledger.write(existing.id)
                     _flavour.call(say, f"job {existing.id} ({existing.status}) already has this "
                                         "fingerprint: returning it (start(force_new=True) starts another)")
@@ -248,7 +310,15 @@ class FineTuneBuilder:
             assert spec.training is not None
             training_file = self._provide(spec.training, say)
             validation_file = None if spec.validation is None else self._provide(spec.validation, say)
-            job = self._create(spec, method, fp, training_file, validation_file, force_new=force_new)
+            records = ((CAP_KEY, noted_cap), (ESTIMATE_KEY, noted_estimate))
+            extra = {key: repr(value) for key, value in records if value is not None}
+            job = self._create(spec, method, fp, training_file, validation_file, force_new=force_new,
+                                     extra_metadata=extra)
+            if cap is not None:
+                job.max_cost = cap
+            _flavour.run_blocking(functools.partial(
+                write_job_note, getattr(self.ft, "endpoint", None), job.id, max_cost=noted_cap,
+                estimate=noted_estimate))
             ledger.write(job.id)
         _flavour.call(say, f"started job {job.id} on {self.model}")
         return job
@@ -270,10 +340,12 @@ class FineTuneBuilder:
             return
         _flavour.call(say, "the service accepted the grader")
 
-    def _provide(self, source: Dataset | _RemoteFile,
+    def _provide(self, source: Dataset | _RemoteFile | FileURL,
                        say: Callable[[str], None]) -> str:
         if isinstance(source, _RemoteFile):
             return (given_file(self.ft, source.file_id, self.upload)).id
+        if isinstance(source, FileURL):  # the service fetches it: imported once, then processed
+            return (import_once(self.ft, source, self.upload, on_progress=say)).id
         digest = checked_digest(source)  # the bytes validated, or DataChangedError
         size = source.size_bytes
         # One upload of this content at a time on this machine; the ledger names the file it made.
@@ -288,9 +360,16 @@ class FineTuneBuilder:
             return uploaded.id
 
     def _create(self, spec: JobSpec, method: TuningMethod, fp: str, training_file: str,
-                      validation_file: str | None, *, force_new: bool = False) -> Job:
+                      validation_file: str | None, *, force_new: bool = False,
+                      extra_metadata: Mapping[str, str] | None = None) -> Job:
         attempt_id = uuid.uuid4().hex
         kwargs = spec.create_kwargs(method, fp, attempt_id, training_file, validation_file)
+        metadata = kwargs["metadata"]
+        # The cap and estimate records go where there is room (16 pairs at most; the user may use
+        # 14): the state folder holds them anyway. The fingerprint is computed without them.
+        for key, value in (extra_metadata or {}).items():
+            if len(metadata) < MAX_METADATA_PAIRS:
+                metadata[key] = value
         jobs = self.ft.openai.fine_tuning.jobs
         since = time.time()
         sent: list[bool] = []  # one entry per create sent: whether it was answered

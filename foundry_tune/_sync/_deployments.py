@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.billing import warn_hosting_cost_once
+from foundry_tune._core.deploy_safety import refused_deploy
 from foundry_tune._core.deployment_body import build_body, default_name, legacy_default_name, validate_name
 from foundry_tune._core.deployment_errors import deployment_error
 from foundry_tune._core.deployment_info import DeploymentInfo
@@ -108,7 +109,10 @@ class DeploymentsAPI:
         another model raises [`NameInUseError`][NameInUseError]; no quota left raises
         [`DeploymentQuotaError`][DeploymentQuotaError]; a missing role raises
         [`PermissionDeniedError`][PermissionDeniedError]; failed
-        provisioning raises [`DeploymentError`][DeploymentError] with Azure's code and message. With ``wait``
+        provisioning raises [`DeploymentError`][DeploymentError] with Azure's code and message; a model
+        (or checkpoint) the service refuses because it failed its safety evaluation raises the
+        model-safety [`SafetyCheckFailedError`][SafetyCheckFailedError] (``kind`` ``"model"``, the harm
+        categories, a hint; its ``job_id`` is ``job_id`` or the job the model's name points at). With ``wait``
         it returns once provisioning succeeded and (with ``ready_check``) the deployment answers a
         chat call. The deployment is tagged
         ``created-by: foundry-tune`` (plus the job id) so [`cleanup()`][cleanup] can find it.
@@ -123,10 +127,16 @@ class DeploymentsAPI:
             name = self._earlier_name(model, name)
         # One look-then-PUT per name at a time: concurrent creates of one name on this connection
         # see each other's deployment and reuse it instead of sending a second PUT.
-        with self._locks.setdefault(name, Lock()):
-            deployment = self._create_once(model, name, body, sku=sku, timeout=timeout)
-        if wait:
-            deployment.wait(timeout=timeout, ready_check=ready_check)
+        try:
+            with self._locks.setdefault(name, Lock()):
+                deployment = self._create_once(model, name, body, sku=sku, timeout=timeout)
+            if wait:
+                deployment.wait(timeout=timeout, ready_check=ready_check)
+        except FoundryTuneError as exc:
+            refused = refused_deploy(exc, model=model, job_id=job_id)
+            if refused is exc:
+                raise
+            raise refused from exc
         return deployment
 
     def _earlier_name(self, model: str, name: str) -> str:

@@ -71,6 +71,77 @@ def call(fn: Callable[..., T], /, *args: Any) -> T:
     return fn(*args)
 
 
+def shielded(fn: Callable[[], T]) -> T:
+    """Run ``fn()`` to its end even when Ctrl-C arrives meanwhile (clean-up after an
+    interruption): it runs in a worker thread, in the caller's context, which Ctrl-C does not reach,
+    while the caller waits for it; a ``KeyboardInterrupt`` that arrived meanwhile is raised once it
+    is done (an error of ``fn`` wins). ``fn`` must bound its own time."""
+    context = contextvars.copy_context()
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append((True, context.run(fn)))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="foundry-tune-cleanup", daemon=True)
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        worker.start()
+    except KeyboardInterrupt as exc:  # Ctrl-C while it starts: it may be running all the same
+        interrupted = exc
+    began = time.monotonic()
+    while True:
+        try:
+            while not done.wait(0.05):
+                if worker.ident is None and time.monotonic() - began > 1.0:
+                    break  # Ctrl-C came before the thread existed: nothing runs
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = interrupted or exc
+    if not outcome:
+        assert interrupted is not None
+        raise interrupted
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    if interrupted is not None:
+        raise interrupted
+    return value  # type: ignore[no-any-return]
+
+
+class ThreadSignal:
+    """A flag that another thread raises (a webhook receiver's) and a wait blocks on (the async
+    flavour awaits it without blocking the event loop)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Raise the flag; safe from any thread."""
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the flag is raised or ``timeout`` seconds pass; whether it was raised (then
+        it is lowered again)."""
+        raised = self._event.wait(min(max(0.0, timeout), threading.TIMEOUT_MAX))
+        if raised:
+            self._event.clear()
+        return raised
+
+
+def daemon_thread(fn: Callable[[], object], name: str) -> threading.Thread:
+    """Start ``fn`` in a daemon thread and return the thread: work that runs beside a wait of
+    either flavour (a webhook receiver's server), the same in both."""
+    thread = threading.Thread(target=fn, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def awaited_chain(first: str, *then: str) -> str:
     """The code a user of this flavour writes to chain waiting calls, for messages:
     ``awaited_chain("Job.attach(ft, 'x')", "wait()")`` is ``"Job.attach(ft, 'x').wait()"``."""

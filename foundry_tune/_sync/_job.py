@@ -7,11 +7,13 @@ this module adds what calls the service.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from foundry_tune._core import job_state
-from foundry_tune._core.checkpoints import Checkpoint
+from foundry_tune._core.checkpoints import Checkpoint, CheckpointComparison, Checkpoints, best_checkpoint
+from foundry_tune._core.deployment_body import DEVELOPER_SKU
+from foundry_tune._core.deployment_state import CREATE_TIMEOUT
 from foundry_tune._core.events import EventTail, JobEvent
 from foundry_tune._core.job_state import JobState, as_dict
 from foundry_tune._core.metrics import Metrics, metrics_from_csv, metrics_from_events, with_rewards_from
@@ -19,10 +21,14 @@ from foundry_tune._core.polling import Deadline, adaptive_or_fixed, job_schedule
 from foundry_tune._core.progress import ProgressState, make_reporter, retries_shown
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.status import JobStatus
+from foundry_tune._core.webhooks import SAFETY_POLL_SECONDS, WebhookSource, check_webhook_wait
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._sync import _flavour
 from foundry_tune._sync._calls import safe_call
 from foundry_tune._sync._listings import event_fetcher, list_all_events, list_checkpoints, poll_events
+from foundry_tune._sync._spend import SpendWatch, recorded_max_cost
+from foundry_tune._sync._tournament import CLEANUP_TIMEOUT, compare_checkpoints
+from foundry_tune._sync._webhooks import wait_via_webhook
 from foundry_tune.errors import (
     InvalidParameterError,
     NotFoundError,
@@ -35,6 +41,8 @@ from foundry_tune.errors import (
 if TYPE_CHECKING:
     from foundry_tune._sync._deployment import Deployment
     from foundry_tune._sync._foundry import Foundry
+    from foundry_tune._sync._webhooks import WebhookReceiver  # noqa: F401 (the docstring's link)
+    from foundry_tune.evaluation import ProgressUpdate
 
 __all__ = ["Job"]
 
@@ -49,6 +57,10 @@ class Job(JobState):
         self._tail: EventTail | None = None
         self.reused = False
         """True when ``start()`` returned this existing job instead of creating a new one."""
+        self.max_cost: float | None = recorded_max_cost(getattr(ft, "endpoint", None), self._raw)
+        """A spend cap in USD that [`wait()`][wait] enforces on a reinforcement job (``None``: none):
+        the one ``start(max_cost=...)`` recorded in the job's metadata or, where the service does not
+        keep metadata, in this machine's state folder (``FOUNDRY_TUNE_STATE_DIR``)."""
 
     @classmethod
     def attach(cls, ft: Foundry, job_id: str) -> Job:
@@ -76,6 +88,10 @@ class Job(JobState):
         progress: bool | str | None = "auto",
         stream: TextIO | None = None,
         raise_on_failure: bool = True,
+        max_cost: float | None = None,
+        via: Literal["poll", "webhook"] = "poll",
+        receiver: WebhookSource | None = None,
+        safety_poll: float = SAFETY_POLL_SECONDS,
     ) -> Job:
         """Wait until the job succeeds, fails or is cancelled, showing progress.
 
@@ -93,10 +109,35 @@ class Job(JobState):
 
         Stopping the wait (Ctrl-C, or cancelling the task that waits) stops watching only: the job
         keeps running, and how to re-attach is shown. Raises [`JobFailedError`][JobFailedError] (with the
-        service's code, message and a hint), [`JobCancelledError`][JobCancelledError], or
+        service's code, message and a hint; [`SafetyCheckFailedError`][SafetyCheckFailedError], with its
+        ``kind`` and harm ``categories``, when the service's safety screening failed the training data
+        or the trained model), [`JobCancelledError`][JobCancelledError], or
         [`WaitTimeoutError`][WaitTimeoutError] after ``timeout`` seconds: that bound also cuts short a look
         at the service that hangs or trickles, and any retry inside it.
+
+        A reinforcement job bills by the hour of training: with a cap (``max_cost`` in USD, else the
+        job's [`max_cost`][max_cost], set by ``start(max_cost=...)``) the wait meters the time the job
+        spends training times its hourly rate and, once that reaches the cap, pauses the job and raises
+        [`SpendLimitReachedError`][SpendLimitReachedError] (``by="user"``; within one poll, at most
+        30 s of training, past the cap). When the service paused the job at its own $5,000 cap, it
+        raises that error with ``by="service"`` instead of waiting on the paused job. The error's hint
+        says how to resume or deploy the latest checkpoint. Grader tokens are not counted.
+
+        ``via="webhook"`` waits for the service's ``fine_tuning.job.*`` webhook instead of polling:
+        ``receiver`` is the [`WebhookReceiver`][WebhookReceiver] the service's webhooks reach. The
+        job is read once at the start, once when its webhook arrives, and every ``safety_poll``
+        seconds (default 300) in case a webhook is lost; ``poll`` is not used, the progress shows
+        the state at the start and the outcome, and ``on_event`` gets the job's events once it
+        ended; a reinforcement job's ``max_cost`` is checked at each of those reads (a shorter
+        ``safety_poll`` keeps it closer). ``via="webhook"`` without a receiver, a receiver
+        without it, or another ``via`` is an [`InvalidParameterError`][InvalidParameterError].
         """
+        if via != "poll" or receiver is not None:
+            return wait_via_webhook(
+                self, timeout, via=via, receiver=receiver, safety_poll=safety_poll, max_cost=max_cost,
+                on_event=on_event, progress=progress, stream=stream, raise_on_failure=raise_on_failure)
+        check_webhook_wait(via, receiver, safety_poll)
+        watch = SpendWatch.for_job(self, max_cost)
         schedule = adaptive_or_fixed(poll, job_schedule)
         clock = self._ft.retry.clock
         deadline = Deadline.after(timeout, clock())
@@ -124,6 +165,8 @@ class Job(JobState):
                 if on_event is not None:
                     for event in new:
                         _flavour.call(on_event, event)
+                if watch is not None:
+                    watch.check(new, reporter, state)  # pauses at a spend cap and raises
                 if job_state.wait_is_over(self.status):
                     reporter.close(state)
                     break
@@ -184,9 +227,80 @@ class Job(JobState):
                                    what=f"download result file {file_id}")
         return metrics_from_csv(response.content)
 
-    def checkpoints(self) -> list[Checkpoint]:
-        """The checkpoints the job saved, in step order (each can be deployed)."""
+    def checkpoints(self) -> Checkpoints:
+        """The checkpoints the job saved, in step order (each can be deployed): a list that prints
+        as a table of their metrics ([`Checkpoints`][Checkpoints]: ``to_text()``, ``to_dict()``,
+        ``to_pandas()``, ``best()``)."""
         return list_checkpoints(self._ft, self.id)
+
+    def best_checkpoint(self, metric: str = "valid_loss", mode: Literal["min", "max"] | None = None
+                              ) -> Checkpoint:
+        """The checkpoint with the best validation metric, to deploy instead of the last one.
+
+        :param metric: A checkpoint metric: ``valid_loss`` (the default) or
+            ``valid_mean_token_accuracy`` read the whole-validation-file figure
+            (``full_valid_*``) where the service measured one, else the sampled one; any other
+            name (``train_loss``, ``full_valid_loss``) is compared as it is.
+        :param mode: ``"min"`` or ``"max"``; by default lowest for a loss, highest otherwise.
+        :returns: The best [`Checkpoint`][Checkpoint] (a tie goes to the earlier step).
+        :raises CheckpointMetricError: No checkpoint has the metric (a job trained without a
+            validation file has no ``valid_*``), or the job has no checkpoint yet.
+        """
+        return best_checkpoint(self.checkpoints(), metric, mode, job_id=self.id)
+
+    def compare_checkpoints(
+        self,
+        test_data: object,
+        metrics: Sequence[object] | object | None = None,
+        *,
+        checkpoints: int | Sequence[Checkpoint | int] | None = None,
+        keep: Literal["winner", "none", "all"] = "none",
+        rank_by: str | None = None,
+        sku: str = DEVELOPER_SKU,
+        capacity: int | None = None,
+        concurrency: int = 8,
+        limit: int | None = None,
+        progress: bool | str | Callable[[ProgressUpdate], None] | None = None,
+        timeout: float = CREATE_TIMEOUT,
+        cleanup_timeout: float = CLEANUP_TIMEOUT,
+    ) -> CheckpointComparison:
+        """Deploy the job's checkpoints on the Developer tier, evaluate them side by side on
+        ``test_data`` with [`evaluate()`][evaluate], and return the report with the winner.
+
+        The final model is the report's first column, so every other column reads as a difference
+        from it. Each checkpoint is deployed as ``cmp-<job>-step<N>`` (tagged with the job's id):
+        a comparison run again reuses those deployments. Afterwards the deployments go, except
+        what ``keep`` asks for. When the comparison fails or is interrupted (Ctrl-C, a cancelled
+        task) the deployments this call created are deleted before the error goes on, within
+        ``cleanup_timeout`` seconds.
+
+        Every argument is checked, ``test_data`` read and the metrics resolved before the first
+        request: a bad one raises (`InvalidParameterError`, `DatasetError`) with nothing deployed.
+        After an interruption the clean-up still runs to its end (a second Ctrl-C does not cut it
+        short; the interruption is raised once it is done), and what is left after
+        ``cleanup_timeout`` is logged at WARNING with the calls that delete it.
+
+        :param test_data: Held-out examples (a Dataset, JSONL path or records), not the training data.
+        :param metrics: What [`evaluate()`][evaluate] takes (default: its default metrics).
+        :param checkpoints: Which checkpoints: all the job kept (default), the last ``n``, or a
+            list of steps or checkpoints.
+        :param keep: ``"none"`` (default), ``"winner"`` (its deployment stays, named in
+            ``kept``) or ``"all"``.
+        :param rank_by: The metric that decides (default: the first metric); ties go to the next
+            metrics, then to the later step.
+        :param sku: The Developer tier only (``DeveloperTier``, or any spelling of it such as
+            ``"developer"``: no hosting fee, 24 h life); any other deployment type raises
+            `InvalidParameterError`. To compare on a type that bills by the hour, deploy the
+            checkpoints yourself (``job.deploy(checkpoint=..., sku=...)``) and use `evaluate()`.
+        :param timeout: Seconds each deployment may take to answer.
+        :returns: A [`CheckpointComparison`][CheckpointComparison]: ``report``, ``winner``, ``kept``.
+        :raises CheckpointMetricError: The job has no checkpoint yet.
+        :raises SafetyCheckFailedError: The job's model failed its safety evaluation (before any request).
+        """
+        return compare_checkpoints(
+            self, test_data, metrics, checkpoints=checkpoints, keep=keep, rank_by=rank_by, sku=sku,
+            capacity=capacity, concurrency=concurrency, limit=limit, progress=progress, timeout=timeout,
+            cleanup_timeout=cleanup_timeout)
 
     # --- control -----------------------------------------------------------------------------
 
@@ -243,12 +357,24 @@ class Job(JobState):
 
         Delegates to ``ft.deployments.create`` (idempotent by name) and tags the deployment with
         this job's id. ``capacity`` defaults to the deployments API's default.
+
+        A job whose model failed the service's safety evaluation raises the model-safety
+        [`SafetyCheckFailedError`][SafetyCheckFailedError] before any deployment call; so does a
+        deploy the service refuses for that reason.
         """
+        job_state.check_deployable(self)
         model = job_state.model_to_deploy(self, checkpoint)
         if model is None:
             self.refresh()
+            job_state.check_deployable(self)
             model = job_state.model_to_deploy(self, checkpoint)
         if model is None:
             raise job_state.nothing_to_deploy(self)
         kwargs = job_state.deploy_kwargs(name, sku, capacity, options)
-        return self._ft.deployments.create(model, job_id=self.id, **kwargs)
+        try:
+            return self._ft.deployments.create(model, job_id=self.id, **kwargs)
+        except ServiceError as exc:
+            refused = job_state.deploy_refused(self, exc)
+            if refused is exc:
+                raise
+            raise refused from exc

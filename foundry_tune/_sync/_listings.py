@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from foundry_tune._core.checkpoints import (
     Checkpoint,
+    Checkpoints,
     checkpoints_guard,
     checkpoints_list_kwargs,
     in_step_order,
@@ -67,7 +68,7 @@ def list_all_events(
     return poll_events(tail, fetch, job_id=job_id, clock=clock)
 
 
-def list_checkpoints(ft: Foundry, job_id: str) -> list[Checkpoint]:
+def list_checkpoints(ft: Foundry, job_id: str) -> Checkpoints:
     """All checkpoints of ``job_id`` in step order: every page, one at a time under
     [`checkpoints_guard()`][checkpoints_guard] (a fresh one for every attempt of
     the retry policy)."""

@@ -18,25 +18,31 @@ from foundry_tune._async._builder import AsyncFineTuneBuilder
 from foundry_tune._async._credentials import AsyncStaticTokenCredential
 from foundry_tune._async._deployment import AsyncDeployment
 from foundry_tune._async._deployments import AsyncDeploymentsAPI
+from foundry_tune._async._files import AsyncFilesAPI
 from foundry_tune._async._flavour import AsyncRetryPolicy
 from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._async._job import AsyncJob
 from foundry_tune._async._jobs import AsyncJobsAPI
+from foundry_tune._async._models import AsyncModelsAPI
 from foundry_tune._async._sweep import AsyncSweep, AsyncTrial, sweep
+from foundry_tune._async._webhooks import AsyncWebhookReceiver
 from foundry_tune.evaluation._async._evaluate import Completer, FoundryCompleter, evaluate
 
 __all__ = [
     "AsyncArmClient",
     "AsyncDeployment",
     "AsyncDeploymentsAPI",
+    "AsyncFilesAPI",
     "AsyncFineTuneBuilder",
     "AsyncFoundry",
     "AsyncJob",
     "AsyncJobsAPI",
+    "AsyncModelsAPI",
     "AsyncRetryPolicy",
     "AsyncStaticTokenCredential",
     "AsyncSweep",
     "AsyncTrial",
+    "AsyncWebhookReceiver",
     "Completer",
     "FoundryCompleter",
     "evaluate",

@@ -37,6 +37,9 @@ _COMMANDS = {
     "deploy": "foundry_tune.cli._deploy",
     "eval": "foundry_tune.cli._eval",
     "doctor": "foundry_tune.cli._doctor",
+    "files": "foundry_tune.cli._files",
+    "audit": "foundry_tune.cli._audit",
+    "spend": "foundry_tune.cli._spend",
 }
 
 _OPTIONAL_EXTRAS: dict[str, str] = {

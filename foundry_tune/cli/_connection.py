@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune.errors import FoundryTuneError
 
@@ -47,9 +47,13 @@ def connect_from_env(*, require_deployments: bool = False) -> Foundry:
     return Foundry.from_env(require_deployments=require_deployments)
 
 
-def error_json(kind: str, message: str, hint: str | None = None) -> str:
-    """The one-line JSON form of an error (what ``--json`` prints on stderr)."""
-    return json.dumps({"error": {"type": kind, "message": message, "hint": hint}}, ensure_ascii=False)
+def error_json(
+    kind: str, message: str, hint: str | None = None, details: dict[str, Any] | None = None
+) -> str:
+    """The one-line JSON form of an error (what ``--json`` prints on stderr); ``details`` (a safety
+    failure's ``kind`` and ``categories``, for one) are added to the error object."""
+    error = {"type": kind, "message": message, "hint": hint, **(details or {})}
+    return json.dumps({"error": error}, ensure_ascii=False)
 
 
 def report_error(
@@ -60,12 +64,13 @@ def report_error(
     kind: str = "Error",
     hint: str | None = None,
     stream: TextIO | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Write one error to stderr: a ``foundry-tune <prog>: error:`` line (and ``hint:``), or with
     ``as_json`` one JSON object ([`error_json()`][error_json])."""
     out = sys.stderr if stream is None else stream
     if as_json:
-        out.write(error_json(kind, message, hint) + "\n")
+        out.write(error_json(kind, message, hint, details) + "\n")
         return
     out.write(f"foundry-tune {prog}: error: {message}\n")
     if hint and hint not in message:
@@ -80,8 +85,9 @@ def usage_error(prog: str, message: str, args: argparse.Namespace | None = None)
 
 def failure(prog: str, exc: FoundryTuneError, args: argparse.Namespace | None = None) -> int:
     """Report a library error (``--json`` aware, typed by its class) and return exit code 1."""
+    details = {name: getattr(exc, name) for name in ("kind", "categories") if hasattr(exc, name)}
     report_error(prog, str(exc), as_json=bool(getattr(args, "json", False)), kind=type(exc).__name__,
-                 hint=getattr(exc, "hint", None))
+                 hint=getattr(exc, "hint", None), details=details)
     return EXIT_FAILED
 
 

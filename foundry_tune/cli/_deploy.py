@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._table import columns
-from foundry_tune.cli._connection import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Command, connect_from_env, run
+from foundry_tune.cli._connection import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    connect_from_env,
+    report_error,
+    run,
+)
+from foundry_tune.errors import SafetyCheckFailedError
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -105,14 +115,39 @@ def _summary(dep: Deployment) -> dict[str, Any]:
         "created_by_foundry_tune": dep.created_by_foundry_tune,
         "job_id": dep.job_id,
         "created_at": created.isoformat() if created else None,
+        "developer_tier": dep.info.is_developer_tier,
+        "expires_at": _iso(dep.info.expires_at),
+        "inactivity_deletion_at": _iso(dep.info.inactivity_deletion_at),
+        "lifecycle": dep.info.lifecycle_note(),
     }
 
 
+def _iso(when: dt.datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def _deleted_by_azure(dep: Deployment, now: dt.datetime) -> str:
+    """The table's short form of when Azure deletes the deployment by itself."""
+    info = dep.info
+    if info.expires_at is not None:
+        return f"{info.expires_at:%Y-%m-%d %H:%M} UTC (24 h tier)"
+    when = info.inactivity_deletion_at
+    if when is None:
+        return "-"
+    if when > now:
+        return f"if unused until {when:%Y-%m-%d %H:%M} UTC"
+    return "after 15 days unused"
+
+
 def _table(deployments: list[Deployment], out: TextIO) -> None:
-    rows = [["NAME", "STATE", "SKU", "OURS", "JOB", "MODEL"]]
-    for dep in deployments:
+    now = dt.datetime.now(dt.timezone.utc)
+    expiry = [_deleted_by_azure(dep, now) for dep in deployments]
+    with_expiry = any(e != "-" for e in expiry)  # no column of dashes when nothing expires
+    rows = [["NAME", "STATE", "SKU", "OURS", "JOB", "MODEL"] + (["EXPIRY"] if with_expiry else [])]
+    for dep, when in zip(deployments, expiry, strict=True):
         rows.append([dep.name or "-", dep.provisioning_state or "-", dep.sku or "-",
-                     "yes" if dep.created_by_foundry_tune else "-", dep.job_id or "-", dep.model or "-"])
+                     "yes" if dep.created_by_foundry_tune else "-", dep.job_id or "-", dep.model or "-"]
+                    + ([when] if with_expiry else []))
     out.write(columns(rows))
 
 
@@ -121,7 +156,10 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
                               "timeout": args.timeout, "job_id": args.job_id}
     if args.capacity is not None:
         kwargs["capacity"] = args.capacity
-    dep = ft.deployments.create(args.model, **kwargs)
+    try:
+        dep = ft.deployments.create(args.model, **kwargs)
+    except SafetyCheckFailedError as exc:
+        return _unsafe(args, exc)
     if args.json:
         out.write(json.dumps(_summary(dep), indent=2) + "\n")
     else:
@@ -129,6 +167,21 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"deployment {dep.name} of {dep.model}: {ready}\n"
                   f"delete it when done: foundry-tune deploy delete {dep.name}\n")
     return _OK
+
+
+def _unsafe(args: argparse.Namespace, exc: SafetyCheckFailedError) -> int:
+    """A model the service refused after its safety evaluation: one line (the model, the harm
+    categories, what to do); with ``--json`` one JSON error with ``kind`` and ``categories``."""
+    listed = ", ".join(exc.categories) or "not named"
+    line = (f"{args.model} failed the service's safety evaluation and cannot be deployed; "
+            f"harm categories: {listed}")
+    if args.json:
+        report_error("deploy", line, as_json=True, kind=type(exc).__name__, hint=exc.hint,
+                     details={"kind": exc.kind, "categories": list(exc.categories), "job_id": exc.job_id,
+                              "code": exc.code})
+    else:
+        report_error("deploy", f"{line}. hint: {exc.hint}" if exc.hint else line, as_json=False)
+    return _FAILED
 
 
 def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:

@@ -51,7 +51,7 @@ __all__ = [
 T = TypeVar("T")
 
 _TOP_KEYS = ("model", "training_file", "validation_file", "method", "hyperparameters", "suffix", "seed",
-             "metadata", "integrations", "training_type", "extra_body")
+             "metadata", "integrations", "training_type", "extra_body", "max_cost")
 METHOD_NAMES = {name: kind.value for kind in MethodKind for name in (kind.value, kind.short)}
 """The method names ``jobs create`` takes (``supervised`` or ``sft``, ``dpo``, ``reinforcement`` or
 ``rft``), each with its wire name."""
@@ -99,6 +99,8 @@ class JobRequest:
     training_type: Setting | None = None
     metadata: dict[str, Setting] = dataclasses.field(default_factory=dict)
     integrations: Setting | None = None
+    max_cost: Setting | None = None
+    """The training cost cap in USD (``start(max_cost=...)``): not part of the job description."""
 
     def over(self, base: JobRequest) -> JobRequest:
         """This request's settings over ``base``'s (flags over the job file)."""
@@ -225,15 +227,35 @@ class _Reader:
                 request.metadata[name] = Setting(value, self.where(key))
         if "integrations" in doc:
             request.integrations = Setting(self.integrations(doc["integrations"]), self.where("integrations"))
+        if "max_cost" in doc:
+            request.max_cost = Setting(self.max_cost(doc["max_cost"]), self.where("max_cost"))
         self.training_type(doc, request)
         self.method(doc, request)
         return request
+
+    def max_cost(self, value: Any) -> float:
+        from foundry_tune._core.start_checks import check_max_cost
+        from foundry_tune.errors import InvalidParameterError
+
+        try:
+            cap = check_max_cost(value) if value is not None else None
+        except InvalidParameterError:
+            cap = None
+        if cap is None:
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            shown = f"{value!r:.40}" if number else _yaml_type(value)
+            raise self.fail("max_cost", f"must be a finite number of USD >= 0, got {shown}")
+        return cap
 
     def data_source(self, value: Any, key: str) -> str | Path:
         text = self.text(value, key)
         if text.startswith("local:"):
             return self.local_file(text.removeprefix("local:"), key)
+        from foundry_tune._core.file_import import looks_like_url
         from foundry_tune._core.spec import looks_like_file_id
+
+        if looks_like_url(text):
+            return text  # imported by the service from that URL (its SAS query is never shown)
 
         if looks_like_file_id(text) and not (self.folder / text).exists():
             return text  # an uploaded file id

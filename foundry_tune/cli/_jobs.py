@@ -1,4 +1,4 @@
-"""``foundry-tune jobs create|list|show|watch|cancel|pause|resume``: thin commands over
+"""``foundry-tune jobs create|list|show|checkpoints|watch|cancel|pause|resume``: thin commands over
 ``ft.fine_tune()``, ``ft.jobs`` and Job."""
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ from foundry_tune.cli._connection import (
     usage_error,
 )
 from foundry_tune.cli._jobfile import HYPERPARAMETER_FLAGS, METHOD_NAMES, JobFileError, JobRequest, Setting
-from foundry_tune.errors import JobCancelledError, JobFailedError, WaitTimeoutError
+from foundry_tune.errors import (
+    JobCancelledError,
+    JobFailedError,
+    SafetyCheckFailedError,
+    SpendLimitReachedError,
+    WaitTimeoutError,
+)
 
 if TYPE_CHECKING:
     from foundry_tune._core.plan import Plan
@@ -63,10 +69,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_handler(_show))
 
+    p = sub.add_parser("checkpoints", help="a job's checkpoints with their metrics, and the best one")
+    p.add_argument("job_id")
+    p.add_argument("--metric", default="valid_loss",
+                   help="the metric that picks the best (default valid_loss: the full-validation figure "
+                        "where there is one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_handler(_checkpoints))
+
     p = sub.add_parser("watch", help="follow a job until it ends (Ctrl-C stops watching, not the job)")
     p.add_argument("job_id")
     p.add_argument("--timeout", type=float, help="stop watching after this many seconds (exit 1)")
     p.add_argument("--plain", action="store_true", help="plain log lines instead of a live line")
+    p.add_argument("--json", action="store_true",
+                   help="no progress; print the job as JSON when it ends (a safety failure's error has "
+                        "kind and categories)")
+    p.add_argument("--max-cost", type=_usd, metavar="USD",
+                   help="reinforcement: pause the job once its training cost reaches USD while watching "
+                        "(default: the cap 'jobs create --max-cost' recorded for it)")
     p.set_defaults(handler=_handler(_watch))
 
     for action, text in (("cancel", "cancel a job"), ("pause", "pause a running job"),
@@ -107,8 +127,30 @@ def _summary(job: Job) -> dict[str, Any]:
         "method": method.kind.value if method is not None else (job.raw.get("method") or {}).get("type"),
         "training_type": training_type.value if training_type is not None else None,
         "fingerprint": job.fingerprint,
-        "error": {"code": code, "message": message} if (code or message) else None,
+        "error": _error(code, message),
     }
+
+
+def _error(code: str | None, message: str | None) -> dict[str, Any] | None:
+    """A job's error for JSON; a safety failure's also has ``kind`` (data / model) and ``categories``."""
+    from foundry_tune._core.safety import parse_safety_failure
+
+    if not (code or message):
+        return None
+    error: dict[str, Any] = {"code": code, "message": message}
+    finding = parse_safety_failure(code, message)
+    if finding is not None:
+        error.update(kind=finding.kind, categories=list(finding.categories))
+    return error
+
+
+def _hint(code: str | None, message: str | None) -> str | None:
+    """What to do about a job's error: the safety hint for a safety failure, else the usual one."""
+    from foundry_tune._core.safety import parse_safety_failure, safety_hint
+    from foundry_tune.job import failure_hint
+
+    finding = parse_safety_failure(code, message)
+    return safety_hint(finding) if finding is not None else failure_hint(code, message)
 
 
 def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
@@ -131,8 +173,6 @@ def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    from foundry_tune.job import failure_hint
-
     job = ft.jobs.get(args.job_id)
     summary = _summary(job)
     metrics = job.metrics() if job.status in WITH_TRAINING_STEPS else None
@@ -140,7 +180,7 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     summary["last_metrics"] = metrics.last.as_dict() if metrics is not None and metrics.last else None
     summary["checkpoints"] = [{"step": c.step, "model": c.model, "metrics": c.metrics} for c in checkpoints]
     code, message = job.error
-    hint = failure_hint(code, message) if (code or message) else None
+    hint = _hint(code, message) if (code or message) else None
     summary["hint"] = hint
     if args.json:
         out.write(json.dumps(summary, indent=2) + "\n")
@@ -162,14 +202,72 @@ def _show(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     return _OK
 
 
+def _checkpoints(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    from foundry_tune._core.checkpoints import resolve_metric
+    from foundry_tune.errors import CheckpointMetricError
+
+    checkpoints = ft.jobs.get(args.job_id).checkpoints()
+    try:
+        best = checkpoints.best(args.metric) if checkpoints else None
+        why = None
+    except CheckpointMetricError as exc:
+        best, why = None, str(exc)
+    if args.json:
+        out.write(json.dumps({**checkpoints.to_dict(), "metric": args.metric,
+                              "best": best.to_dict() if best else None}, indent=2) + "\n")
+        return _OK
+    out.write(checkpoints.to_text() + "\n")
+    if best is not None:
+        key = resolve_metric(checkpoints, args.metric) or args.metric
+        out.write(f"best by {key}: step {best.step} ({key} {best.metrics[key]:.4f}): {best.model}\n")
+    elif why is not None and checkpoints:
+        out.write(f"no best by {args.metric}: {why}\n")
+    return _OK
+
+
 def _watch(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    return _follow(ft.jobs.get(args.job_id), args, out)
+    job = ft.jobs.get(args.job_id)
+    if args.json:
+        return _wait_json(job, args, out)
+    return _follow(job, args, out)
+
+
+def _wait_json(job: Job, args: argparse.Namespace, out: TextIO) -> int:
+    """Wait for ``job`` without progress; print it as JSON (a spend cap: the error on stderr)."""
+    try:
+        job.wait(timeout=args.timeout, progress=False, raise_on_failure=False,
+                 max_cost=getattr(args, "max_cost", None))
+    except SpendLimitReachedError as exc:
+        return _spend_limit(job, exc, args)
+    out.write(json.dumps(_summary(job) | {"hint": _hint(*job.error)}, indent=2) + "\n")
+    return _OK if job.status is JobStatus.SUCCEEDED else _FAILED
+
+
+def _spend_limit(job: Job, exc: SpendLimitReachedError, args: argparse.Namespace) -> int:
+    """Report a spend cap reached while waiting, with what to do as ``foundry-tune`` commands."""
+    from foundry_tune._core.spend import cap_cli_hint
+    from foundry_tune.cli._connection import report_error
+
+    paused = job.status in (JobStatus.PAUSING, JobStatus.PAUSED)
+    hint = cap_cli_hint(job.id, service=exc.by == "service", paused=paused)
+    details = {"job_id": job.id, "by": exc.by, "cap": exc.cap, "accrued": exc.accrued, "paused": paused}
+    report_error("jobs", exc.message, as_json=bool(getattr(args, "json", False)),
+                 kind=type(exc).__name__, hint=hint, details=details)
+    return _FAILED
 
 
 def _follow(job: Job, args: argparse.Namespace, out: TextIO) -> int:
     """Wait for ``job`` with progress on ``out``; the exit code says how it ended."""
     try:
-        job.wait(timeout=args.timeout, progress="plain" if args.plain else "auto", stream=out)
+        job.wait(timeout=args.timeout, progress="plain" if args.plain else "auto", stream=out,
+                 max_cost=getattr(args, "max_cost", None))
+    except SpendLimitReachedError as exc:
+        return _spend_limit(job, exc, args)
+    except SafetyCheckFailedError as exc:  # one line: which check, the harm categories, what to do
+        from foundry_tune._core.safety import SafetyFinding, safety_line
+
+        out.write(f"{safety_line(job.id, SafetyFinding(exc.kind, exc.categories))}. hint: {exc.hint}\n")
+        return _FAILED
     except (JobFailedError, JobCancelledError, WaitTimeoutError) as exc:
         out.write(f"{exc}\n")
         return _FAILED
@@ -206,6 +304,19 @@ def _number_or_auto(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
+def _usd(text: str) -> float:
+    from foundry_tune._core.start_checks import check_max_cost
+    from foundry_tune.errors import InvalidParameterError
+
+    try:
+        cap = check_max_cost(float(text))
+    except (ValueError, InvalidParameterError):
+        cap = None
+    if cap is None:
+        raise argparse.ArgumentTypeError(f"expected a number of USD >= 0, got {text!r}")
+    return cap
 
 
 def _register_create(sub: Any) -> None:
@@ -251,6 +362,11 @@ def _register_create(sub: Any) -> None:
     p.add_argument("--training-type", metavar="TYPE",
                    help="Standard, GlobalStandard, DataZone or Developer (default: the service's)")
     p.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE", help="a tag (repeatable)")
+    p.add_argument("--max-cost", type=_usd, metavar="USD",
+                   help="refuse to start (before any upload) when the estimated training cost is over USD or "
+                        "cannot be estimated; reinforcement: the cap is recorded and watched only while "
+                        "something waits on the job (--wait, or 'foundry-tune jobs watch ID'), which "
+                        "pauses it there (job file key max_cost)")
     p.add_argument("--force-new", action="store_true",
                    help="start a new job even if an identical one exists (bills again)")
     p.add_argument("--dry-run", action="store_true",
@@ -264,10 +380,11 @@ def _register_create(sub: Any) -> None:
 
 
 def _flag_source(value: str, flag: str) -> str | Path:
+    from foundry_tune._core.file_import import looks_like_url
     from foundry_tune._core.spec import is_file_id
 
-    if is_file_id(value):
-        return value
+    if is_file_id(value) or looks_like_url(value):
+        return value  # a URL is imported by the service (its SAS query is never shown)
     path = Path(value).expanduser()
     if not path.is_file():
         raise JobFileError(f"{flag}: {'not a file' if path.exists() else 'no such file'}: {value}")
@@ -306,6 +423,8 @@ def _flag_request(args: argparse.Namespace) -> JobRequest:
             setattr(request, name, Setting(getattr(args, name), f"--{name}"))
     if args.training_type is not None:
         request.training_type = Setting(args.training_type, "--training-type")
+    if getattr(args, "max_cost", None) is not None:
+        request.max_cost = Setting(args.max_cost, "--max-cost")
     for pair in args.metadata:
         key, sep, value = pair.partition("=")
         if not sep or not key:
@@ -360,6 +479,9 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     assert request.model is not None
     builder = describe(ft.fine_tune(request.model.value), request)
     if args.dry_run:
+        from foundry_tune._core.start_checks import warn_if_retiring
+
+        warn_if_retiring(request.model.value)  # what start() would warn about (shown once, on stderr)
         plan = builder.plan()
         if args.json:
             out.write(json.dumps(_plan_dict(plan), indent=2, ensure_ascii=False) + "\n")
@@ -378,23 +500,41 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
             out.write(line.replace("start(force_new=True)", "--force-new") + "\n")
             out.flush()
 
-    job = builder.start(force_new=args.force_new, on_progress=say)
+    cap = request.max_cost.value if request.max_cost is not None else None
+    job = builder.start(force_new=args.force_new, on_progress=say, max_cost=cap)
+    watched_cap = _watched_cap(job, cap)
+    if watched_cap is not None and not args.wait:
+        # Never dropped silently: a reinforcement cap is enforced only by something that waits.
+        sys.stderr.write(f"foundry-tune jobs: note: max_cost ${watched_cap:,.2f} of reinforcement job "
+                         f"{job.id} is watched only while something waits on it: run 'foundry-tune jobs "
+                         f"watch {job.id}' (it uses the recorded cap) to pause the job there; until then "
+                         "it trains and bills with no cap but the service's $5,000\n")
     if args.json:
         if args.wait:
-            job.wait(timeout=args.timeout, progress=False, raise_on_failure=False)
+            try:
+                job.wait(timeout=args.timeout, progress=False, raise_on_failure=False)
+            except SpendLimitReachedError as exc:
+                return _spend_limit(job, exc, args)
         summary = _summary(job)
         summary["reused"] = job.reused
+        summary["max_cost"] = job.max_cost
         code, message = job.error
         if code or message:
-            from foundry_tune.job import failure_hint
-
-            summary["hint"] = failure_hint(code, message)
+            summary["hint"] = _hint(code, message)
         out.write(json.dumps(summary, indent=2) + "\n")
         return _OK if not args.wait or job.status is JobStatus.SUCCEEDED else _FAILED
     if not args.wait:
         out.write(f"follow it: foundry-tune jobs watch {job.id}\n")
         return _OK
     return _follow(job, args, out)
+
+
+def _watched_cap(job: Job, cap: float | None) -> float | None:
+    """``cap`` when it is a reinforcement job's spend cap (watched by a wait), else ``None``."""
+    from foundry_tune._method_kind import MethodKind
+
+    method = job.method
+    return cap if cap is not None and method is not None and method.kind is MethodKind.REINFORCEMENT else None
 
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from foundry_tune.cli._connection import usage_error
-from foundry_tune.errors import FoundryTuneError
+from foundry_tune.cli._connection import failure, usage_error
+from foundry_tune.errors import ConfigurationError, FoundryTuneError, InvalidParameterError
 
 __all__ = ["register"]
 
@@ -51,6 +51,24 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--strict", action="store_true", help="treat examples over the model's token limit as errors"
+    )
+    parser.add_argument(
+        "--safety-endpoint",
+        metavar="URL",
+        help="also screen every row with this Azure AI Content Safety endpoint (key from "
+        "AZURE_CONTENT_SAFETY_KEY; needs the 'safety' extra) and write kept.jsonl / dropped.jsonl",
+    )
+    parser.add_argument(
+        "--safety-threshold",
+        metavar="N",
+        type=int,
+        default=2,
+        help="severity (1-7; 2 Low, 4 Medium, 6 High) at which a row is dropped (default 2)",
+    )
+    parser.add_argument(
+        "--safety-out",
+        metavar="DIR",
+        help="directory for kept.jsonl, dropped.jsonl and safety_check.json (default: a new temporary one)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=run)
@@ -95,16 +113,28 @@ def run(args: argparse.Namespace) -> int:
             valid_report = Dataset.from_jsonl(args.validation_file).validate(report.method, **options)
     except FoundryTuneError as exc:
         return _usage_error(str(exc), args)
+    safety = None
+    if args.safety_endpoint and report.valid:
+        try:  # the key only ever comes from the environment, never from a flag
+            safety = train.safety_check(args.safety_endpoint, None, threshold=args.safety_threshold,
+                                        out_dir=args.safety_out)
+        except (ConfigurationError, InvalidParameterError) as exc:
+            return _usage_error(str(exc), args)
+        except FoundryTuneError as exc:  # the service refused, throttled or could not be reached
+            return failure("validate", exc, args)
     reports = [r for r in (report, valid_report) if r is not None]
     if args.json:
         data = report.to_dict()
         if valid_report is not None:
             data["validation"] = valid_report.to_dict()
+        if safety is not None:
+            data["safety_check"] = safety.to_dict()
         text = json.dumps(data, ensure_ascii=False, indent=2)
     else:
-        text = "\n\n".join(r.to_text() for r in reports)
+        text = "\n\n".join([*(r.to_text() for r in reports), *([safety.to_text()] if safety else [])])
     _print(text)
-    return _EXIT_OK if all(r.valid for r in reports) else _EXIT_INVALID
+    dropped = safety is not None and bool(safety.dropped)
+    return _EXIT_OK if all(r.valid for r in reports) and not dropped else _EXIT_INVALID
 
 
 def _print(text: str) -> None:

@@ -7,13 +7,17 @@ from foundry_tune._core.settings import ArmSettings
 from foundry_tune._core.translate import translate as translate
 from foundry_tune._sync._arm import ArmClient
 from foundry_tune._sync._credentials import StaticTokenCredential
+from foundry_tune._sync._files import FilesAPI
 from foundry_tune._sync._foundry import Foundry
+from foundry_tune._sync._models import ModelsAPI
 
 # The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
     "ArmClient",
     "ArmSettings",
+    "FilesAPI",
     "Foundry",
+    "ModelsAPI",
     "RetryPolicy",
     "StaticTokenCredential",
 ]

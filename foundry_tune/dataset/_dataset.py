@@ -8,7 +8,7 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from foundry_tune._method_kind import parse_method_kind
 from foundry_tune._redact import mask_url
@@ -16,10 +16,19 @@ from foundry_tune.dataset._cost import CostEstimate, estimate_cost
 from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
 from foundry_tune.dataset._hashing import Stamp, open_hashing, stamp_of
 from foundry_tune.dataset._report import ValidationReport
+from foundry_tune.dataset._safety_check import (
+    DEFAULT_THRESHOLD,
+    SafetyCheckReport,
+    parse_settings,
+    run_safety_check,
+)
 from foundry_tune.dataset._split import split_file
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
 from foundry_tune.dataset._validator import Check, iter_records, line_keys, run_validation
 from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureKeyCredential, TokenCredential
 
 __all__ = ["Dataset", "validate_file"]
 
@@ -254,6 +263,66 @@ class Dataset:
             valid._too_few_advice = result.part_advice("validation", self._name, validation, seed)
             warnings.warn(shortfall, UserWarning, stacklevel=2)
         return train, valid
+
+    def safety_check(
+        self,
+        endpoint: str | None = None,
+        credential: str | AzureKeyCredential | TokenCredential | None = None,
+        *,
+        threshold: int | Mapping[str, int] = DEFAULT_THRESHOLD,
+        categories: Iterable[str] | None = None,
+        out_dir: PathLike | None = None,
+        concurrency: int = 4,
+        timeout: float = 120.0,
+    ) -> SafetyCheckReport:
+        """Screen every row with your Azure AI Content Safety resource before training, and write
+        the rows kept and dropped (needs the ``safety`` extra: ``pip install 'foundry-tune[safety]'``).
+
+        The text of each row (every message; a DPO pair's prompt and both answers; a reinforcement
+        prompt and its grader fields) is analyzed for Hate, SelfHarm, Sexual and Violence, in parts
+        of at most 10,000 characters (the service's limit; a row keeps its worst part). A row with
+        a severity at or over the threshold of a category is dropped. ``out_dir`` gets
+        ``kept.jsonl`` (kept rows, each line byte for byte as here), ``dropped.jsonl`` (dropped
+        rows, likewise) and ``safety_check.json`` (the report: the line and the categories and
+        severities of every dropped row). The report's `kept` is the
+        kept rows as a new `Dataset`.
+
+        ```python
+        report = Dataset.from_jsonl("train.jsonl").safety_check(
+            "https://my-safety.cognitiveservices.azure.com", os.environ["AZURE_CONTENT_SAFETY_KEY"])
+        print(report)             # counts per category, the dropped lines, the files
+        job = ft.fine_tune("gpt-4.1-mini").train_on(report.kept).training_type("GlobalStandard").start()
+        ```
+
+        Every line must be a JSON object: a line that is not raises
+        [`DatasetError`][DatasetError] before anything is sent. Throttling (429), server errors
+        (5xx) and lost connections are retried, honouring ``Retry-After``, for at most ``timeout``
+        seconds per request; then [`RateLimitError`][RateLimitError] or
+        [`RetryBudgetExceededError`][RetryBudgetExceededError] is raised and no output file is left
+        half written. The key never appears in a message, log line or report.
+
+        :param endpoint: the resource's endpoint, ``https://<resource>.cognitiveservices.azure.com``
+            (plain ``http://`` only to localhost); None reads ``AZURE_CONTENT_SAFETY_ENDPOINT``.
+        :param credential: the resource's key (a string or an ``AzureKeyCredential``) or a
+            ``TokenCredential`` (e.g. ``DefaultAzureCredential()``, with the "Cognitive Services
+            User" role); None reads the key from ``AZURE_CONTENT_SAFETY_KEY``.
+        :param threshold: the severity (1 to 7; 2 Low, 4 Medium, 6 High) at which a row is dropped,
+            or a mapping of category to severity (categories it leaves out keep 2).
+        :param categories: the categories to screen (default all four).
+        :param out_dir: where to write the three files (created if needed); None makes a new
+            temporary directory (the report names it).
+        :param concurrency: how many requests are in flight at once (1 to 32).
+        :param timeout: how long one request may be retried, in seconds.
+        """
+        settings = parse_settings(endpoint, credential, threshold=threshold, categories=categories,
+                                  out_dir=out_dir, concurrency=concurrency, timeout=timeout)
+        stem, suffix = Path(self._name).stem, Path(self._name).suffix or ".jsonl"
+        return run_safety_check(
+            self.open_upload,
+            str(self.path) if self.path else self._name,
+            settings,
+            lambda path: Dataset.from_jsonl(path, name=f"{stem}-kept{suffix}"),
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 

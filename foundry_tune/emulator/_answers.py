@@ -158,6 +158,12 @@ def _nearest(entries: list[Trained], asked: frozenset[str]) -> tuple[float, Trai
     return best
 
 
+def is_training_prompt(path: Path, prompt: str) -> bool:
+    """Whether ``prompt`` is (word for word) one of the training rows' prompts."""
+    asked = words(prompt)
+    return any(entry.words == asked for entry in _index(path))
+
+
 def nearest_answer(path: Path, prompt: str) -> str | None:
     """The text answer of the training row whose prompt shares the most words with ``prompt``."""
     found = _nearest([e for e in _index(path) if e.text], words(prompt))

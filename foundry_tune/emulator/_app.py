@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from foundry_tune.emulator import _deployments, _files, _graders_api, _inference, _jobs, _uploads
+from foundry_tune.emulator import _control, _deployments, _files, _graders_api, _inference, _jobs, _uploads
 from foundry_tune.emulator._deployments import all_live
 from foundry_tune.emulator._errors import ApiError, as_arm, is_arm_path
+from foundry_tune.emulator._file_import import routes as file_import_routes
 from foundry_tune.emulator._gate import Gate
 from foundry_tune.emulator._http import ctx_of, ok
 from foundry_tune.emulator._simulation import JobRunner
@@ -53,7 +54,7 @@ async def stats(request: Request) -> Response:
             "responses_by_status": dict(c.by_status),
             "jobs_by_status": by_status,
             "uploads": ctx.store.count("upload"),
-            "uptime_seconds": round(ctx.now() - ctx.started_at, 3),
+            "uptime_seconds": round(ctx.uptime(), 3),
         }
     )
 
@@ -111,7 +112,8 @@ async def _ticker(runner: JobRunner) -> None:
 def build_app(ctx: Context) -> Any:
     """The whole emulator as one ASGI app (the Gate wrapped around Starlette)."""
     runner = JobRunner(ctx)
-    data_plane = _files.routes + _uploads.routes + _jobs.routes + _graders_api.routes + _inference.routes
+    data_plane = (file_import_routes + _files.routes + _uploads.routes + _jobs.routes + _graders_api.routes
+                  + _inference.routes)
     dated_data_plane = data_plane + _inference.legacy_routes  # the ?api-version= form
 
     @contextlib.asynccontextmanager
@@ -130,6 +132,7 @@ def build_app(ctx: Context) -> Any:
         routes=[
             Route("/_emulator/stats", stats, methods=["GET"]),
             Route("/_emulator/health", health, methods=["GET"]),
+            *_control.routes,  # /_emulator/clock and /_emulator/switches (token required)
             # /openai/v1 before /openai: a Mount matches its whole prefix and never falls through.
             Mount("/openai/v1", routes=data_plane),
             Mount("/openai", routes=dated_data_plane),

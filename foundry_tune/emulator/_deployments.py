@@ -29,6 +29,8 @@ from foundry_tune.emulator import _operations
 from foundry_tune.emulator._errors import ApiError, arm_error
 from foundry_tune.emulator._http import ctx_of, json_body, ok
 from foundry_tune.emulator._jobs import finetuned_models
+from foundry_tune.emulator._lifecycle import expired
+from foundry_tune.emulator._safety import refuse_unsafe_deploy
 from foundry_tune.emulator._state import Context
 from foundry_tune.emulator._store import Doc
 
@@ -87,6 +89,9 @@ def live(ctx: Context, name: str) -> Doc | None:
         return None
     gone = _gone_at(ctx, doc)
     if gone is not None and ctx.now() >= gone:
+        ctx.store.delete("deployment", name)
+        return None
+    if expired(ctx, doc):  # the service deleted it: Developer tier after 24 h, 15 days without a call
         ctx.store.delete("deployment", name)
         return None
     return doc
@@ -280,6 +285,8 @@ async def put_deployment(request: Request) -> Response:
     props = body["properties"]
     tuned = finetuned_models(ctx)
     is_tuned = model["name"] in tuned
+    if not is_tuned:  # a model that failed its safety evaluation: refused, as the service would
+        refuse_unsafe_deploy(ctx, model["name"])
     base = lookup_model(str(tuned[model["name"]]["model"])) if is_tuned else lookup_model(model["name"])
     if not is_tuned and (base is None or ".ft-" in model["name"] or ":ft-" in model["name"]):
         raise _unsupported(model)

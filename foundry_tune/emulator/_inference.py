@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,11 +12,21 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from foundry_tune.catalog import lookup_model
-from foundry_tune.emulator._answers import Reply, ToolRequest, base_reply, text_of, tuned_reply, words
+from foundry_tune.emulator._answers import (
+    Reply,
+    ToolRequest,
+    base_reply,
+    is_training_prompt,
+    text_of,
+    tuned_reply,
+    words,
+)
+from foundry_tune.emulator._checkpoint_answers import for_checkpoint
 from foundry_tune.emulator._deployments import live, provisioning_state, ready_at
 from foundry_tune.emulator._errors import ApiError, invalid
 from foundry_tune.emulator._files import file_path
 from foundry_tune.emulator._http import ctx_of, json_body, ok
+from foundry_tune.emulator._lifecycle import record_use
 from foundry_tune.emulator._state import Context, new_id
 
 NOT_FOUND_MESSAGE = (
@@ -39,12 +48,14 @@ def _answer(ctx: Context, deployment: str, prompt: str,
         raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
     if provisioning_state(ctx, doc) != "Succeeded" or ctx.now() < ready_at(ctx, doc):
         raise ApiError(404, NOT_FOUND_MESSAGE, code="DeploymentNotFound")
+    record_use(ctx, deployment)  # a call restarts the 15 days after which an unused deployment is deleted
     model = doc["model"]["name"]
     if doc["_tuned"]:
         job = ctx.store.get("job", doc["_job"] or "")
         training = ctx.store.get("file", job["training_file"]) if job else None
         if training is not None and (found := tuned_reply(file_path(ctx, training), prompt, tools)):
-            return model, found
+            trained_on = is_training_prompt(file_path(ctx, training), prompt)
+            return model, for_checkpoint(ctx, job, model, prompt, found, memorized=trained_on)
     return model, base_reply(doc.get("_base") or model, prompt, tools)
 
 
@@ -154,12 +165,13 @@ async def chat_completions(request: Request) -> Response:
         message["content"], finish = _limit(reply.text, limit)
         completion_tokens = _count(message["content"])
     if body.get("stream"):
-        return StreamingResponse(_chat_chunks(model, message, finish), media_type="text/event-stream")
+        return StreamingResponse(_chat_chunks(model, message, finish, int(ctx.now())),
+                                 media_type="text/event-stream")
     return ok(
         {
             "id": new_id("chatcmpl-"),
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": int(ctx.now()),
             "model": model,
             "choices": [
                 {
@@ -178,10 +190,10 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
-async def _chat_chunks(model: str, message: dict[str, Any], finish: str) -> AsyncIterator[str]:
+async def _chat_chunks(model: str, message: dict[str, Any], finish: str, created: int) -> AsyncIterator[str]:
     """The answer as ``chat.completion.chunk`` server-sent events: text a word at a time; each tool
     call as its id and name, then its arguments (the deltas the openai SDK accumulates)."""
-    ident, created = new_id("chatcmpl-"), int(time.time())
+    ident = new_id("chatcmpl-")
 
     def chunk(delta: dict[str, Any], reason: str | None) -> str:
         body = {
@@ -232,7 +244,7 @@ async def responses(request: Request) -> Response:
     prompt = _response_prompt(body.get("input", ""))
     model, reply = _answer(ctx, deployment, prompt)
     answer, finish = _limit(reply.text, body.get("max_output_tokens"))
-    now = int(time.time())
+    now = int(ctx.now())
     return ok(
         {
             "id": new_id("resp_"),

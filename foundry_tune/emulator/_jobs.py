@@ -387,6 +387,9 @@ def finetuned_models(ctx: Context) -> dict[str, Doc]:
             models[job["fine_tuned_model"]] = job
             for ckpt in ctx.store.all("checkpoint", job["id"]):
                 models[ckpt["fine_tuned_model_checkpoint"]] = job
+        elif job.get("_cap_paused_at") is not None:  # paused at the $5,000 cap: "a deployable checkpoint"
+            for ckpt in ctx.store.all("checkpoint", job["id"]):
+                models[ckpt["fine_tuned_model_checkpoint"]] = job
     return models
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import queue
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +26,9 @@ from foundry_tune.emulator._store import private_dir, private_file
 from foundry_tune.errors import InvalidParameterError
 
 __all__ = ["Emulator", "EmulatorInfo"]
+
+_CONTROL_TIMEOUT = 60.0
+"""Seconds a control call may take (an advance runs every job's catch-up before it answers)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +57,9 @@ class Emulator:
     ``emu.info`` says where it listens. ``flavor="azure"`` (the default) answers as the recorded
     Azure service, ``flavor="openai"`` as the OpenAI spec describes; ``drop_metadata=True`` accepts
     a job's ``metadata`` but never sends it back. ``kill()`` sends SIGKILL (for restart tests): start a new
-    ``Emulator`` on the same ``data_dir`` to continue where it stopped.
+    ``Emulator`` on the same ``data_dir`` to continue where it stopped. ``advance(hours=...)`` moves
+    its clock forward (a Developer-tier deployment expires, a long job finishes, in seconds) and
+    ``switches(...)`` turns on pre-emption, hanging jobs and long reinforcement jobs.
     """
 
     def __init__(
@@ -222,6 +229,77 @@ class Emulator:
         context = ssl.create_default_context(cafile=self.info.ca_cert) if self.info.ca_cert else None
         with urllib.request.urlopen(self.info.stats_url, timeout=10, context=context) as answer:  # noqa: S310
             data: dict[str, Any] = json.loads(answer.read())
+        return data
+
+    def now(self) -> float:
+        """The emulator's clock, in epoch seconds: wall time plus every
+        [`advance()`][foundry_tune.emulator.Emulator.advance] so far."""
+        return float(self._control("GET", "/_emulator/clock")["now"])
+
+    def advance(self, hours: float = 0, minutes: float = 0, seconds: float = 0, *, days: float = 0) -> float:
+        """Move the emulator's clock forward and let every job, deployment and file catch up at
+        once; the new time (epoch seconds). The clock never goes back, and an emulator restarted
+        on the same ``data_dir`` keeps it.
+
+        ```python
+        with Emulator() as emu:
+            ...                        # deploy on the Developer tier
+            emu.advance(hours=25)      # the service has deleted it now
+        ```
+
+        :param hours: hours to add (also ``minutes``, ``seconds`` and ``days``; they add up).
+        :raises InvalidParameterError: an amount is negative or not a finite number.
+        """
+        amounts = {"days": days, "hours": hours, "minutes": minutes, "seconds": seconds}
+        for name, value in amounts.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InvalidParameterError(f"advance({name}=...) must be a finite number, not {value!r}")
+            if value < 0:
+                raise InvalidParameterError(f"advance({name}={value!r}): the clock only moves forward")
+        body = {name: value for name, value in amounts.items() if value}
+        return float(self._control("POST", "/_emulator/clock", body or {"seconds": 0})["now"])
+
+    def switches(self, **values: Any) -> dict[str, Any]:
+        """Turn emulator behaviours on or off (``None`` turns one off) and return them all; with
+        no argument, just return them. They last until the emulator stops.
+
+        ```python
+        emu.switches(preempt=True)     # Developer-tier jobs get pre-empted, then resume
+        emu.switches(hang=True)        # running jobs stop progressing, with no events
+        emu.switches(rft_hours=80)     # reinforcement jobs train 80 clock hours
+        emu.switches(hang=None, preempt=None, rft_hours=None)
+        ```
+
+        See "Travelling in time" in the emulator guide for every switch.
+
+        :raises InvalidParameterError: the emulator refused a value.
+        """
+        if not values:
+            return self._control("GET", "/_emulator/switches")
+        return self._control("POST", "/_emulator/switches", values)
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call one of the emulator's control routes with its token."""
+        info = self.info
+        request = urllib.request.Request(  # noqa: S310 (the emulator's own http(s) URL)
+            info.arm_endpoint.rstrip("/") + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            # Any non-empty token is accepted by an emulator started without one.
+            headers={"api-key": self._token or "emulator", "Content-Type": "application/json"},
+        )
+        context = ssl.create_default_context(cafile=info.ca_cert) if info.ca_cert else None
+        try:
+            with urllib.request.urlopen(request, timeout=_CONTROL_TIMEOUT, context=context) as answer:  # noqa: S310
+                data: dict[str, Any] = json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {exc.code}"
+            if exc.code == 400:
+                raise InvalidParameterError(f"the emulator refused {method} {path}: {message}") from None
+            raise RuntimeError(f"the emulator answered {method} {path} with {exc.code}: {message}") from None
         return data
 
     def __enter__(self) -> Emulator:

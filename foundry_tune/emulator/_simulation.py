@@ -24,11 +24,14 @@ from typing import Any
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset._cost import default_epochs
 from foundry_tune.dataset._validator import MIN_EXAMPLES
+from foundry_tune.emulator import _safety as safety
 from foundry_tune.emulator._curves import full_validation, metrics_at, results_header, results_row
 from foundry_tune.emulator._files import add_file, file_path
+from foundry_tune.emulator._lifecycle import held, run_duration, service_rules
 from foundry_tune.emulator._state import Context, new_id
 from foundry_tune.emulator._store import Doc
 from foundry_tune.emulator._validation import check_file
+from foundry_tune.emulator._webhooks import WebhookSender
 
 ACTIVE = frozenset({"running", "pausing", "paused", "resuming"})
 """Phases that hold the resource's one training slot."""
@@ -141,6 +144,7 @@ class JobRunner:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.lock = threading.RLock()
+        self.webhooks = WebhookSender(ctx)  # signed fine_tuning.job.* webhooks of jobs that end
 
     @property
     def azure(self) -> bool:
@@ -166,11 +170,15 @@ class JobRunner:
             for _ in range(1000):  # catch-up after downtime: finish one, start the next, ...
                 changed = self._settle_transitions(now)
                 changed = self._start_next(now) or changed
+                # the clock's rules (hang, pre-emption, the $5,000 cap), with this module's helpers
+                rules = service_rules(self, now, event=event, phase_of=phase_of, finish=estimated_finish)
+                changed = rules or changed
                 for job in self.ctx.store.all("job"):
-                    if phase_of(job) == "running":
+                    if phase_of(job) == "running" and not held(job):
                         changed = self._progress(job, now) or changed
                 if not changed:
                     break
+        self.webhooks.after_tick()  # whatever ended a job (training, validation, a cancel request)
 
     # -- validating -------------------------------------------------------------------------------
     def _check_files(self, job: Doc) -> Doc | None:
@@ -214,7 +222,10 @@ class JobRunner:
                             f"{MIN_EXAMPLES} examples",
                         }
                     }
-        return {"examples": examples, "bytes": self._bytes(job)}
+        screened = safety.screen(self.ctx, job)  # the data-safety screening (markers, the `safety` switch)
+        if "error" in screened:
+            return screened
+        return {"examples": examples, "bytes": self._bytes(job), **screened}
 
     def _bytes(self, job: Doc) -> int:
         doc = self.ctx.store.get("file", job["training_file"])
@@ -234,6 +245,8 @@ class JobRunner:
         kind = MethodKind(job["_kind"])
         hp = resolve(kind, job["_hp"], outcome["examples"])
         job["_resolved"] = hp
+        if outcome.get("_unsafe_model"):  # its model fails the safety evaluation after training
+            job["_unsafe_model"] = outcome["_unsafe_model"]
         if not self.azure:  # OpenAI echoes the resolved numbers once the files are validated
             job["method"][kind.value]["hyperparameters"] = hp
             job["hyperparameters"] = {k: hp[k] for k in _SFT_KEYS}
@@ -283,7 +296,9 @@ class JobRunner:
     # -- queued -> running ------------------------------------------------------------------------
     def _start_next(self, now: float) -> bool:
         jobs = self.ctx.store.all("job")
-        if any(phase_of(j) in ACTIVE for j in jobs):
+        # A paused job holds no training capacity (a user's pause, a spend cap, a pre-emption can
+        # last for days): the next queued job starts.
+        if any(phase_of(j) in ACTIVE - {"paused"} for j in jobs):
             return False
         queued = [j for j in jobs if phase_of(j) == "queued"]
         if not queued:
@@ -297,6 +312,7 @@ class JobRunner:
         job["_started_at"] = start
         job["_paused_total"] = 0.0
         job["_last_step"] = 0
+        job["_run_duration"] = run_duration(self.ctx, job)  # switch `rft_hours`
         job["estimated_finish"] = int(start + job["_run_duration"])
         if self.azure:
             # The job runs a while (data import, waiting for GPUs) before training starts:
@@ -395,6 +411,8 @@ class JobRunner:
 
     def _succeed(self, job: Doc, kind: MethodKind, at: float) -> None:
         result = self._write_results(job, kind, job["_plan"]["total"])
+        if safety.fail_unsafe_model(self.ctx, job, at, result, phase=self._phase, event=event):
+            return
         self._phase(job, "succeeded")
         job["finished_at"] = int(at)
         job["_finished_at"] = at

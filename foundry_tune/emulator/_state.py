@@ -6,7 +6,9 @@ import dataclasses
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
+from foundry_tune.emulator._clock import Clock
 from foundry_tune.emulator._store import Store
 
 
@@ -49,18 +51,42 @@ class Counters:
 
 
 class Context:
-    """The store, the configuration and the counters of one running emulator."""
+    """The store, the configuration, the counters, the clock and the switches of one running
+    emulator."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = Store(config.data_dir)
         self.counters = Counters()
+        self.clock = Clock(self.store)
+        self.switches: dict[str, Any] = {}
+        """Behaviours a test turns on with ``POST /_emulator/switches`` (see `._control`); every
+        emulator part reads its own keys. They last until the process stops."""
+        self.switched_at: dict[str, float] = {}
+        """The clock time each switch last changed value (a pre-emption or a hang starts then)."""
         self.started_at = time.time()
 
-    @staticmethod
-    def now() -> float:
-        """Wall-clock seconds; every simulated transition is derived from stored timestamps."""
-        return time.time()
+    def now(self) -> float:
+        """The emulator's clock (wall time plus the offset ``POST /_emulator/clock`` adds); every
+        simulated transition is derived from stored timestamps on this clock."""
+        return self.clock.now()
+
+    def uptime(self) -> float:
+        """Wall-clock seconds since the process started (moving the clock does not change it)."""
+        return time.time() - self.started_at
+
+    def set_switches(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``values`` into ``switches`` (``None`` removes a key); the switches now."""
+        now = self.now()
+        for key, value in values.items():
+            old = self.switches.get(key)
+            if value is None:
+                self.switches.pop(key, None)
+            else:
+                self.switches[key] = value
+            if old != value:
+                self.switched_at[key] = now
+        return dict(self.switches)
 
 
 def new_id(prefix: str) -> str:

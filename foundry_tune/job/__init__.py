@@ -1,6 +1,6 @@
 """Fine-tuning jobs: the builder that starts them once, and the Job you watch, measure and deploy."""
 
-from foundry_tune._core.checkpoints import Checkpoint
+from foundry_tune._core.checkpoints import Checkpoint, CheckpointComparison, Checkpoints
 from foundry_tune._core.events import JobEvent
 from foundry_tune._core.fingerprint import FINGERPRINT_KEY
 from foundry_tune._core.fingerprint import fingerprint as fingerprint
@@ -18,11 +18,14 @@ from foundry_tune._core.upload import UploadOptions
 from foundry_tune._sync._builder import FineTuneBuilder
 from foundry_tune._sync._job import Job
 from foundry_tune._sync._jobs import JobsAPI
+from foundry_tune._sync._webhooks import WebhookReceiver
 
 # The `name as name` imports are internal helpers: importable as before, not in __all__ (issue 11).
 __all__ = [
     "FINGERPRINT_KEY",
     "Checkpoint",
+    "CheckpointComparison",
+    "Checkpoints",
     "FineTuneBuilder",
     "Job",
     "JobEvent",
@@ -34,4 +37,5 @@ __all__ = [
     "Plan",
     "PlannedFile",
     "UploadOptions",
+    "WebhookReceiver",
 ]
