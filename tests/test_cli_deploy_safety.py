@@ -46,7 +46,9 @@ def test_deploy_create_of_an_unsafe_model_prints_one_line_and_json_with_the_kind
     assert len(lines) == 1, err
     assert lines[0].startswith(f"foundry-tune deploy: error: {model} failed the service's safety "
                                "evaluation and cannot be deployed; harm categories: hate_fairness. hint: ")
-    assert "cannot be deployed" in lines[0].split("hint: ", 1)[1]
+    hint = lines[0].split("hint: ", 1)[1]
+    assert "cannot be deployed" in hint and "Dataset.safety_check()" not in hint
+    assert "foundry-tune validate FILE --safety-endpoint URL" in hint     # the CLI way to screen
 
     code, out, err = run_cli(capsys, "deploy", "create", model, "--sku", "Developer", "--json")
     assert code == EXIT_FAILED and out == ""
@@ -55,4 +57,5 @@ def test_deploy_create_of_an_unsafe_model_prints_one_line_and_json_with_the_kind
     assert (error["kind"], error["categories"]) == ("model", ["hate_fairness"])
     assert error["job_id"] == job_id
     assert error["hint"] and "cannot be deployed" in error["hint"]
+    assert "foundry-tune validate FILE --safety-endpoint URL" in error["hint"]
     assert emulator.stats()["deployments"] == before

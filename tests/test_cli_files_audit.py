@@ -3,6 +3,7 @@ list`` against an emulator of this module's own (real HTTP), through the CLI ent
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -94,3 +95,31 @@ def test_deploy_list_shows_expiry(cli: Foundry, capsys: pytest.CaptureFixture[st
     assert "deleted if unused until" in std["lifecycle"]
     code, out, _ = run_cli(capsys, "deploy", "list")
     assert code == 0 and "EXPIRY" in out and "(24 h tier)" in out and "if unused until" in out
+
+
+def test_files_cleanup_and_audit_measure_ages_from_now(cli: Foundry, emulator: Emulator,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    body = "".join(json.dumps(row) + "\n" for row in demo_records(12, seed=53)).encode()
+    aged = cli.openai.files.create(file=(upload_name("aged.jsonl", "34" * 32), io.BytesIO(body)),
+                                   purpose="fine-tune").id
+    assert cli.openai.files.wait_for_processing(aged, poll_interval=0.1).status == "processed"
+    emulator.advance(hours=2)  # the file is 2 h old on the emulator's clock, not on this machine's
+    when = str(emulator.now())
+
+    local = _json(capsys, "files", "cleanup", "--json")
+    (kept,) = [f for f in local["files"] if f["id"] == aged]
+    assert kept["action"] == "kept" and "younger than 1h" in kept["reason"], kept  # by this clock
+    dry = _json(capsys, "files", "cleanup", "--json", "--now", when)
+    (decision,) = [f for f in dry["files"] if f["id"] == aged]
+    assert decision["action"] == "delete" and decision["reason"] == "no job uses it"
+
+    audit = _json(capsys, "audit", "--json", "--now", when)
+    assert audit["generated_at"].startswith(
+        dt.datetime.fromtimestamp(float(when), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M"))
+    assert aged in {d["id"] for d in audit["deletable"]}
+    assert aged not in {d["id"] for d in _json(capsys, "audit", "--json")["deletable"]}
+
+    for argv in (("files", "cleanup"), ("audit",)):
+        code, out, err = run_cli(capsys, *argv, "--now", "next tuesday")
+        assert code == 2 and out == "" and "--now" in err and "ISO 8601" in err
+    cli.files.delete(aged)

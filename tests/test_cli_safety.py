@@ -23,6 +23,8 @@ from foundry_tune.job import Job
 
 pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator()]
 
+CLI_SCREEN = "foundry-tune validate FILE --safety-endpoint URL (the key in AZURE_CONTENT_SAFETY_KEY)"
+
 
 @pytest.fixture()
 def cli(ft: Foundry, monkeypatch: pytest.MonkeyPatch) -> Foundry:
@@ -52,17 +54,17 @@ def test_watch_prints_one_line_for_a_data_safety_failure(
     last = out.strip().splitlines()[-1]
     expected = f"{job.id} failed the training-data safety check; harm categories: violence. hint: "
     assert last.startswith(expected)
-    assert "Dataset.safety_check()" in last
+    assert CLI_SCREEN in last and "Dataset.safety_check()" not in last  # the CLI way, not Python's
 
     code, out, _ = run_cli(capsys, "jobs", "watch", job.id, "--json")
     assert code == EXIT_FAILED
     shown = json.loads(out)
     assert shown["status"] == "failed"
     assert shown["error"]["kind"] == "data" and shown["error"]["categories"] == ["violence"]
-    assert "[violence]" in shown["error"]["message"] and "safety_check()" in shown["hint"]
+    assert "[violence]" in shown["error"]["message"] and CLI_SCREEN in shown["hint"]
 
     code, out, _ = run_cli(capsys, "jobs", "show", job.id)
-    assert code == 0 and "Dataset.safety_check()" in out  # the safety hint, not a generic one
+    assert code == 0 and CLI_SCREEN in out  # the safety hint, not a generic one
 
 
 def test_create_wait_shows_a_model_safety_failure(
@@ -75,7 +77,7 @@ def test_create_wait_shows_a_model_safety_failure(
     assert code == EXIT_FAILED
     last = out.strip().splitlines()[-1]
     assert "failed the safety evaluation (not deployable); harm categories: sexual, self_harm. hint: " in last
-    assert "cannot be deployed" in last
+    assert "cannot be deployed" in last and CLI_SCREEN in last
 
     code, out, _ = run_cli(capsys, *common, "--suffix", "cli-model-json", "--json", "--timeout", "90")
     assert code == EXIT_FAILED
@@ -83,6 +85,7 @@ def test_create_wait_shows_a_model_safety_failure(
     assert created["error"]["kind"] == "model"
     assert created["error"]["categories"] == ["sexual", "self_harm"]
     assert created["hint"] is not None and "cannot be deployed" in created["hint"]
+    assert CLI_SCREEN in created["hint"] and "Dataset.safety_check()" not in created["hint"]
 
 
 def test_a_job_that_failed_otherwise_has_no_safety_fields(

@@ -28,6 +28,7 @@ from foundry_tune._core.audit import (
     uploaded_file,
 )
 from foundry_tune._core.deployment_info import DeploymentInfo
+from foundry_tune._core.file_import import import_name
 from foundry_tune._core.lifecycle import (
     MIN_FILE_AGE,
     base_model_of,
@@ -85,6 +86,14 @@ def test_which_jobs_are_live_and_use_which_file() -> None:
     jobs = [{"id": "j1", "status": "running", "training_file": "f1", "validation_file": "f2"},
             {"id": "j2", "status": "succeeded", "training_file": "f1", "validation_file": None}]
     assert file_users(jobs) == {"f1": [("j1", True), ("j2", False)], "f2": [("j1", True)]}
+
+
+def test_a_job_that_trains_and_validates_on_one_file_uses_it_once() -> None:
+    jobs = [{"id": "j1", "status": "running", "training_file": "f1", "validation_file": "f1"},
+            {"id": "j2", "status": "failed", "training_file": "f1", "validation_file": "f1"}]
+    assert file_users(jobs) == {"f1": [("j1", True), ("j2", False)]}
+    listed = uploaded_file({"id": "f1", "filename": OURS}, file_users(jobs)["f1"])
+    assert listed.used_by == ("j1", "j2") and listed.live_jobs == ("j1",)
 
 
 def test_fine_tuned_model_ids() -> None:
@@ -180,6 +189,19 @@ def test_cleanup_decisions(name: str, age: float, users: list[tuple[str, bool]],
     assert decision.action == action and decision.reason.startswith(why)
 
 
+@pytest.mark.parametrize("status", ["error", "failed", "Error"])
+def test_a_file_the_service_could_not_process_is_deletable_whatever_its_age(status: str) -> None:
+    raw = {"id": "file-9", "filename": import_name("train.jsonl", "cd" * 32), "status": status,
+           "created_at": (NOW - dt.timedelta(minutes=2)).timestamp()}
+    decision = cleanup_decision(uploaded_file(raw), now=NOW, older_than=MIN_FILE_AGE, jobs_complete=True,
+                                jobs_seen_since=None)
+    assert decision.action == "delete" and "could not process it" in decision.reason
+    assert "younger" not in decision.reason
+    live = cleanup_decision(uploaded_file(raw, [("j1", True)]), now=NOW, older_than=MIN_FILE_AGE,
+                            jobs_complete=True, jobs_seen_since=None)
+    assert live.action == "kept"  # a live job names it: kept, as any file
+
+
 def test_cleanup_report_text_and_json() -> None:
     f = _file(OURS, NOW - dt.timedelta(days=3))
     dry = FileCleanupReport(dry_run=True, decisions=(FileDecision(f, "delete", "no job uses it"),))
@@ -233,3 +255,4 @@ def test_file_in_use_error_survives_pickling() -> None:
     err = FileInUseError("file f was not deleted", file_id="f", job_ids=["j1"])
     back = pickle.loads(pickle.dumps(err))
     assert isinstance(back, FileInUseError) and back.job_ids == ("j1",) and str(back) == str(err)
+

@@ -11,6 +11,7 @@ from foundry_tune import JobFailedError, SafetyCheckFailedError
 from foundry_tune._core.job_state import JobState, check_deployable, deploy_refused
 from foundry_tune._core.safety import (
     SafetyFinding,
+    SafetyKind,
     data_safety_message,
     model_safety_message,
     normalise_category,
@@ -180,6 +181,18 @@ def test_the_failure_hint_of_a_safety_failure_is_the_safety_hint() -> None:
     finding = parse_safety_failure("invalidTrainingFile", message)
     assert finding is not None
     assert failure_hint("invalidTrainingFile", message) == safety_hint(finding)
+
+
+@pytest.mark.parametrize("kind", ["data", "model"])
+def test_the_cli_hint_names_the_cli_way_to_screen_the_python_hint_the_python_way(kind: SafetyKind) -> None:
+    from foundry_tune._core.safety import safety_hint
+
+    finding = SafetyFinding(kind, ("violence",))
+    python, cli = safety_hint(finding), safety_hint(finding, cli=True)
+    assert "Dataset.safety_check()" in python and "foundry-tune validate" not in python
+    assert "Dataset.safety_check()" not in cli
+    assert "foundry-tune validate FILE --safety-endpoint URL" in cli and "AZURE_CONTENT_SAFETY_KEY" in cli
+    assert python.split(". ", 1)[0] == cli.split(". ", 1)[0]  # the same outcome, only the screener differs
 
 
 def test_a_json_error_carries_the_safety_kind_and_categories() -> None:

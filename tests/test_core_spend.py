@@ -276,7 +276,7 @@ def test_the_text_fits_100_columns_and_never_cuts_an_id() -> None:
     assert RFT_ID in text and SFT_ID in text and "standard-one" in text
     assert "billing now: $103.40/h" in text
     assert "not priced: deployment no-time" in text and "incomplete: live jobs" in text
-    assert f"prices as of {catalog.PRICES_AS_OF}" in text
+    assert f"prices: hosting fees as of {catalog.PRICES_AS_OF}" in text  # each price with its own date
     long_name = "x" * 64
     wide = build_report(T0, [arm(long_name, TUNED, "GlobalStandard", iso(T0))], [])
     assert long_name in wide.to_text()

@@ -5,6 +5,7 @@ waits, ``jobs watch`` enforces the recorded cap (or ``--max-cost``) with command
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -16,11 +17,14 @@ pytest.importorskip("uvicorn")
 
 from _cli_helpers import Borrowed, run_cli
 
-from foundry_tune import Foundry
+from foundry_tune import Foundry, catalog
+from foundry_tune._core.spend import JobSpend, SpendReport
 from foundry_tune.cli import _jobs, _spend
+from foundry_tune.cli._now import parse_now
 from foundry_tune.client import StaticTokenCredential
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator
+from foundry_tune.errors import InvalidParameterError
 from foundry_tune.job import JobStatus
 
 pytestmark = [
@@ -141,3 +145,61 @@ def test_a_reinforcement_cap_without_wait_is_said_plainly_and_jobs_watch_enforce
 def test_jobs_watch_max_cost_must_be_a_number_of_usd(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "jobs", "watch", "ftjob-abc", "--max-cost", "-1")
     assert code == 2 and "--max-cost" in err
+
+
+def test_spend_measures_hours_up_from_now(
+    ft: Foundry, deployed: str, emulator: Emulator, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_spend, "connect", lambda: Borrowed(ft))
+    emulator.advance(hours=3)  # on the emulator's clock the Standard deployment has been up 3 h
+
+    def hours(*now: str) -> float:
+        code, out, err = run_cli(capsys, "spend", "--json", *now)
+        assert code == 0, err
+        (line,) = [d for d in json.loads(out)["deployments"] if d["name"] == deployed]
+        return float(line["hours"])
+
+    assert hours() < 3.0  # this machine's clock has not moved
+    assert hours("--now", str(emulator.now())) >= 3.0
+    assert hours("--now", _iso(emulator.now())) >= 3.0
+    for bad in ("soon", "12", "nan"):
+        code, out, err = run_cli(capsys, "spend", "--now", bad)
+        assert code == 2 and out == "" and "--now" in err
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+
+
+def test_the_prices_line_dates_the_prices_the_report_used(
+    ft: Foundry, deployed: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_spend, "connect", lambda: Borrowed(ft))
+    code, out, _ = run_cli(capsys, "spend")
+    assert code == 0
+    tail = " ".join(out.split("prices:", 1)[1].split())
+    assert f"hosting fees as of {catalog.PRICES_AS_OF} ({catalog.COST_GUIDE_URL})" in tail
+    assert "prices as of" not in out and catalog.LIST_PRICES_AS_OF not in tail  # no list price was used
+    code, out, _ = run_cli(capsys, "spend", "--json")
+    assert {"what": "hosting fees", "as_of": catalog.PRICES_AS_OF, "source": catalog.COST_GUIDE_URL} \
+        in json.loads(out)["prices_used"]
+
+    # A job billed per token is priced from the per-model list prices, dated when they were read.
+    job = JobSpend(id="ftjob-1", model="gpt-4.1-mini", status="running", method="supervised",
+                   training_type="GlobalStandard", billing="tokens", estimate=1.5)
+    report = SpendReport(at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc), deployments=(), jobs=(job,))
+    line = report.prices_line()
+    assert f"training per 1M tokens of gpt-4.1-mini as of {catalog.LIST_PRICES_AS_OF}" in line
+    assert catalog.PRICES_AS_OF not in line
+    empty = SpendReport(at=report.at, deployments=(), jobs=())
+    assert empty.prices_line().startswith("prices: none used")
+
+
+def test_the_command_lines_now_is_iso_8601_or_unix_seconds() -> None:
+    noon = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+    assert parse_now("2026-03-01T12:00:00Z") == noon == parse_now("2026-03-01 12:00")  # no zone: UTC
+    assert parse_now(str(noon.timestamp())) == noon == parse_now(f" {int(noon.timestamp())} ")
+    for bad in ("yesterday", "", "nan", "inf", "-5", "12", "2300-01-01T00:00Z", "1e300"):
+        with pytest.raises(InvalidParameterError):
+            parse_now(bad)

@@ -10,6 +10,7 @@ progress lines, errors and the ledger name the URL with its query hidden.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -103,8 +104,9 @@ async def import_once(
 
     Identical imports on this machine take turns (as uploads of the same content do); the file
     made is recorded for the next one. A file the service could not fetch or rejected raises
-    [`UploadError`][UploadError] naming the URL with its query hidden; a failed import is not
-    reused: the next call imports again."""
+    [`UploadError`][UploadError] naming the URL with its query hidden; that file (status ``error``,
+    no job can use it) is deleted, so it does not count against the resource's file limit, and the
+    next call imports again."""
     purpose = check_import_purpose(purpose)
     say = on_progress or log.info
     label = source.shown
@@ -125,12 +127,32 @@ async def import_once(
                                              "file import (the service fetches it; not validated locally)")
                     remote = await _create(ft, source, purpose)
                 await ledger.write(remote.id)
-        return await wait_processed(ft, remote.id, options, display_name=label)
+        try:
+            return await wait_processed(ft, remote.id, options, display_name=label)
+        except UploadError as exc:
+            if exc.file_id != remote.id:
+                raise
+            raise await _discard_failed(ft, remote.id, exc, label) from None
     except (UploadError, ServiceError) as exc:
         clean = _scrubbed(exc, source)
         if clean is exc:
             raise
         raise clean from None  # the original (and what it chains) may quote the token
+
+
+async def _discard_failed(ft: AsyncFoundry, file_id: str, exc: UploadError, label: str) -> UploadError:
+    """Delete ``file_id``, an import the service failed, and return ``exc`` with a note that the
+    file was deleted (the ledger entry naming it is dropped by the next import, which finds it
+    gone). A delete that fails is logged and ``exc`` returned as it is: the import's error is the
+    one to raise (``ft.files.cleanup()`` deletes the file later)."""
+    try:
+        with contextlib.suppress(NotFoundError):  # already gone (a lost answer of a retried delete)
+            await safe_call(ft, lambda: ft.openai.files.delete(file_id), what=f"delete file {file_id}")
+    except FoundryTuneError as failed:
+        log.warning("could not delete the failed import %s of %s (%s: %s); ft.files.cleanup() deletes it",
+                    file_id, label, type(failed).__name__, failed)
+        return exc
+    return UploadError(f"{exc} (the failed file {file_id} was deleted)", file_id=file_id, details=exc.details)
 
 
 async def _recorded(ft: AsyncFoundry, ledger: Ledger, purpose: str, source: FileURL) -> FileObject | None:

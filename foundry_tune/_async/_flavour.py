@@ -154,11 +154,14 @@ def awaited_chain(first: str, *then: str) -> str:
     return code
 
 
-async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit: int) -> list[T]:
+async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit: int, *,
+                      stop: Callable[[], object] | None = None) -> list[T]:
     """``fn`` over ``items`` with at most ``limit`` running at once; results in the items' order.
 
     The first failure cancels the calls still running or waiting and is raised (the sync flavour
-    drops the items not started yet); cancelling the caller cancels them all too.
+    drops the items not started yet); cancelling the caller cancels them all too. ``stop`` (if
+    given) is called first on a failure or a cancellation (the sync flavour's threads cannot be
+    cancelled: there it tells the calls in flight to end).
     """
     gate = asyncio.Semaphore(max(1, limit))
     stopped = False
@@ -180,11 +183,15 @@ async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit
     try:
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except BaseException:
+        if stop is not None:
+            stop()
         for task in tasks:
             task.cancel()
         raise
     # asyncio.gather would let the siblings run on (a cancelled upload kept sending its parts).
     failed = [task for task in tasks if task in done and not task.cancelled() and task.exception()]
+    if failed and stop is not None:
+        stop()
     if pending:
         for task in pending:
             task.cancel()

@@ -203,9 +203,14 @@ async def compare_checkpoints(
                 deployment = await api.create(checkpoint.model, name, wait=False, **options)
             finally:
                 creating.discard(name)
-            return await deployment.wait(timeout=timeout)
+            # Once the comparison stops, the wait ends within a fraction of a second: a blocking
+            # flavour's worker thread must not poll on (the interpreter would wait for it at exit).
+            return await deployment._wait(timeout=timeout, stop=lambda: stopping[0])
 
-        deployments = await _flavour.bounded_map(deploy, chosen, len(chosen))
+        def stop() -> None:
+            stopping[0] = True
+
+        deployments = await _flavour.bounded_map(deploy, chosen, len(chosen), stop=stop)
         labels = [step_label(c) for c in chosen]
         kwargs: dict[str, Any] = {"foundry": job._ft, "concurrency": concurrency, "limit": limit,
                                   "progress": progress}

@@ -25,6 +25,7 @@ from foundry_tune._table import columns
 from foundry_tune.errors import FoundryTuneError
 
 __all__ = [
+    "FAILED_FILE_STATUSES",
     "AuditReport",
     "Deletable",
     "DeploymentAudit",
@@ -38,6 +39,9 @@ __all__ = [
     "tuned_models_of",
     "uploaded_file",
 ]
+
+FAILED_FILE_STATUSES = frozenset({"error", "failed"})
+"""File statuses of a file the service could not process (or fetch, for an import); no job can use it."""
 
 IDLE_AFTER = dt.timedelta(hours=24)
 """A billed fine-tuned deployment up longer than this is listed as a deletion candidate."""
@@ -119,11 +123,16 @@ def cleanup_decision(
     """Whether a file cleanup may delete ``f``: only foundry-tune's own uploads, older than
     ``older_than``, that no live job uses. When the job listing was cut short (``jobs_complete``
     False) a job older than the oldest listed one (``jobs_seen_since``) was not seen: a file that such
-    a job could use (one created before that) is kept."""
+    a job could use (one created before that) is kept. A file the service could not process (status
+    ``error`` or ``failed``, such as a failed URL import) is deletable whatever its age: no job can
+    train on it."""
     if not f.ours:
         return FileDecision(f, "kept", "not uploaded by foundry-tune")
     if f.live_jobs:
         return FileDecision(f, "kept", f"used by live job {', '.join(f.live_jobs)}")
+    if (f.status or "").lower() in FAILED_FILE_STATUSES:
+        return FileDecision(f, "delete", f"the service could not process it (status {f.status}): "
+                                         "no job can use it")
     if f.created_at is None:
         return FileDecision(f, "kept", "its creation time is unknown")
     if now - f.created_at < older_than:

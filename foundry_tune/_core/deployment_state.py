@@ -18,9 +18,16 @@ from foundry_tune._core.deployment_body import (
 from foundry_tune._core.deployment_info import FAILED_STATES, DeploymentInfo
 from foundry_tune._core.polling import PollSchedule, deployment_schedule
 from foundry_tune._core.translate import is_quota_code
-from foundry_tune.errors import DeploymentError, DeploymentQuotaError, InvalidParameterError, NameInUseError
+from foundry_tune.errors import (
+    DeploymentError,
+    DeploymentNotFoundError,
+    DeploymentQuotaError,
+    InvalidParameterError,
+    NameInUseError,
+)
 
 __all__ = [
+    "ARM_RECHECK_EVERY",
     "CREATE_TIMEOUT",
     "DEFAULT_CAPACITY",
     "DEFAULT_SKU",
@@ -31,10 +38,12 @@ __all__ = [
     "DeploymentState",
     "Readiness",
     "ThrottleCount",
+    "arm_recheck_due",
     "as_messages",
     "check_name_free",
     "create_step",
     "creation_tags",
+    "deleted_while_waiting",
     "deletion_schedule",
     "deployment_path",
     "operation_done",
@@ -211,7 +220,8 @@ def readiness_of(status: int | None, code: object = None) -> Readiness:
     404 (``DeploymentNotFound`` as Azure answers right after provisioning), a not-ready code
     (``DeploymentNotReady``, ``ModelNotReady``), 5xx and no answer at all mean "not yet"; 429 is
     "throttled"; 401/403 "refused"; any other answer, even a 400 about the request itself, means
-    the deployment is serving.
+    the deployment is serving. A deleted deployment answers the same 404: the wait tells the two
+    apart by reading ARM again now and then (see [`arm_recheck_due()`][arm_recheck_due]).
     """
     if status is None:
         return "not_yet"
@@ -222,6 +232,28 @@ def readiness_of(status: int | None, code: object = None) -> Readiness:
     if status in (401, 403):
         return "refused"
     return "ready"
+
+
+ARM_RECHECK_EVERY = 3
+"""A readiness wait reads the deployment on ARM again at its first "not ready" answer and every
+this many after it: the data plane answers a deleted deployment with the same 404 as one still
+warming up, only ARM tells them apart."""
+
+
+def arm_recheck_due(not_ready: int) -> bool:
+    """Whether the readiness wait re-reads ARM after its ``not_ready``-th "not ready" answer (the
+    1st, then every [`ARM_RECHECK_EVERY`][ARM_RECHECK_EVERY]-th)."""
+    return not_ready % ARM_RECHECK_EVERY == 1 % ARM_RECHECK_EVERY
+
+
+def deleted_while_waiting(info: DeploymentInfo | None, name: str) -> None:
+    """Raise [`DeploymentNotFoundError`][DeploymentNotFoundError] when ARM's view ``info`` (None: not
+    there) says deployment ``name`` was deleted (or is being deleted) while a wait was on."""
+    if info is None or (info.provisioning_state or "").lower() == "deleting":
+        state = "is being deleted" if info is not None else "was deleted"
+        raise DeploymentNotFoundError(
+            f"deployment {name!r} {state} while waiting for it to answer (ARM no longer lists it as "
+            "deployed); deploy it again to use it", status=404, code="DeploymentNotFound")
 
 
 class ThrottleCount:

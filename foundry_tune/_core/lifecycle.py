@@ -129,14 +129,17 @@ def job_is_live(status: object) -> bool:
 
 def file_users(jobs: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[str, bool]]]:
     """For every file a job of ``jobs`` (listed job bodies) names: ``(job id, live)`` pairs, in
-    listing order."""
+    listing order, each job once (a job may use one file for both training and validation)."""
     users: dict[str, list[tuple[str, bool]]] = {}
     for job in jobs:
         live = job_is_live(job.get("status"))
+        user = (str(job.get("id") or ""), live)
         for key in JOB_FILE_KEYS:
             file_id = job.get(key)
             if isinstance(file_id, str) and file_id:
-                users.setdefault(file_id, []).append((str(job.get("id") or ""), live))
+                listed = users.setdefault(file_id, [])
+                if user not in listed:
+                    listed.append(user)
     return users
 
 

@@ -185,20 +185,27 @@ def parse_safety_failure(code: str | None, message: str | None) -> SafetyFinding
     return SafetyFinding(kind, _categories(text))
 
 
-def safety_hint(finding: SafetyFinding) -> str:
-    """What to do about ``finding``, and whether the job is billed (as the docs say)."""
+_CLI_SCREEN = ("foundry-tune validate FILE --safety-endpoint URL (the key in AZURE_CONTENT_SAFETY_KEY)")
+
+
+def safety_hint(finding: SafetyFinding, *, cli: bool = False) -> str:
+    """What to do about ``finding``, and whether the job is billed (as the docs say).
+
+    :param cli: name the command-line way to screen the data (``foundry-tune validate FILE
+        --safety-endpoint URL``) instead of ``Dataset.safety_check()``, for the CLI's output.
+    """
+    screener = _CLI_SCREEN if cli else "Dataset.safety_check()"
     if finding.kind == "data":
         return (
             "The service's safety screening flagged the training data, before any training (you are "
-            "not charged for this job). Find and remove the flagged rows (Dataset.safety_check() "
-            "screens each row with Azure AI Content Safety and writes the kept and dropped rows), then "
-            f"start the job again. See {DOCS_URL}"
+            "not charged for this job). Find and remove the flagged rows, then start the job again: "
+            f"{screener} screens each row with Azure AI Content Safety and writes the kept and "
+            f"dropped rows. See {DOCS_URL}"
         )
     return (
         "The trained model failed the service's safety evaluation and cannot be deployed (you are not "
-        "charged for the training run). Review the training data (Dataset.safety_check() flags rows "
-        "by harm category) or change the hyperparameters, then start a new job. "
-        f"See {DOCS_URL}"
+        "charged for the training run). Review the training data or change the hyperparameters, then "
+        f"start a new job: {screener} flags rows by harm category. See {DOCS_URL}"
     )
 
 

@@ -34,6 +34,7 @@ from foundry_tune._core import start_checks
 from foundry_tune._core.deployment_info import DeploymentInfo
 from foundry_tune._core.events import JobEvent
 from foundry_tune._core.job_state import JobState
+from foundry_tune._core.lifecycle import base_model_of
 from foundry_tune._core.status import JobStatus
 from foundry_tune._method_kind import MethodKind
 from foundry_tune._table import columns
@@ -520,6 +521,48 @@ class SpendReport:
         """USD accrued so far by what is listed (what could be priced)."""
         return sum(d.so_far or 0.0 for d in self.deployments) + sum(j.so_far or 0.0 for j in self.jobs)
 
+    def prices_used(self) -> list[tuple[str, str, str]]:
+        """``(what, as of, source)`` of each price the report used: hosting fees, reinforcement
+        hourly rates and per-token training prices (their
+        [`TrainingPrice`][foundry_tune.catalog.TrainingPrice] ``as_of``; ``""`` where no date
+        applies), without repeats."""
+        used: list[tuple[str, str, str]] = []
+
+        def add(item: tuple[str, str, str]) -> None:
+            if item not in used:
+                used.append(item)
+
+        for d in self.deployments:
+            if d.per_hour is None:
+                continue
+            base = base_model_of(d.model or "")
+            info = catalog.lookup_model(base)
+            ours = info is not None and catalog.price_for(base) is info.price
+            if d.per_hour == 0.0 or ours:
+                add(("hosting fees", catalog.PRICES_AS_OF, catalog.COST_GUIDE_URL))
+            else:
+                add((f"hosting fee of {base}", "", "your set_price()"))
+        for j in self.jobs:
+            if (j.per_hour is None and j.estimate is None) or j.method is None:
+                continue
+            price = catalog.training_price(j.model, j.training_type, j.method)
+            if price is None:
+                add((f"estimate of {j.id}", "", "recorded by start()"))
+                continue
+            what = "reinforcement training per hour" if j.billing == "hours" else "training per 1M tokens"
+            add((f"{what} of {price.model}", price.as_of, price.source))
+        return used
+
+    def prices_line(self) -> str:
+        """The report's last line: the dates and sources of the prices it used (the per-model list
+        prices are older than the day the price table was last checked)."""
+        used = self.prices_used()
+        if not used:
+            return "prices: none used (nothing listed is priced)"
+        parts = [f"{what} as of {as_of} ({source})" if as_of else f"{what}: {source}"
+                 for what, as_of, source in used]
+        return "prices: " + "; ".join(parts) + "; indicative list prices, check your agreement"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``json.dumps(report.to_dict())``)."""
         return {
@@ -533,6 +576,8 @@ class SpendReport:
             "incomplete": list(self.incomplete),
             "prices_as_of": self.prices_as_of,
             "prices_source": self.prices_source,
+            "prices_used": [{"what": what, "as_of": as_of or None, "source": source}
+                            for what, as_of, source in self.prices_used()],
         }
 
     def to_json(self) -> str:
@@ -567,7 +612,7 @@ class SpendReport:
                          "no hourly fee")
         lines += [f"not priced: {item}" for item in self.unpriced]
         lines += [f"incomplete: {item}" for item in self.incomplete]
-        lines.append(f"prices as of {self.prices_as_of} ({self.prices_source})")
+        lines.append(self.prices_line())
         wrapped = [textwrap.fill(line, _WIDTH, subsequent_indent="  ", break_long_words=False,
                                  break_on_hyphens=False) for line in lines]
         parts.append("".join(line + "\n" for line in wrapped))

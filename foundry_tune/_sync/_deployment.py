@@ -21,7 +21,9 @@ from foundry_tune._core.deployment_state import (
     DeploymentState,
     Readiness,
     ThrottleCount,
+    arm_recheck_due,
     as_messages,
+    deleted_while_waiting,
     operation_done,
     provisioned,
     provisioning_schedule,
@@ -32,6 +34,7 @@ from foundry_tune._core.deployment_state import (
 from foundry_tune._core.polling import Deadline, PollSchedule
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.translate import translate
+from foundry_tune._sync import _flavour
 from foundry_tune._sync._calls import safe_call
 from foundry_tune.errors import (
     FoundryTuneError,
@@ -44,9 +47,12 @@ if TYPE_CHECKING:
     from foundry_tune._sync._deployments import DeploymentsAPI
     from foundry_tune._sync._foundry import Foundry
 
-__all__ = ["Deployment", "wait_until"]
+__all__ = ["STOP_CHECK", "Deployment", "wait_until"]
 
 log = logging.getLogger("foundry_tune.deployment")
+
+STOP_CHECK = 0.25
+"""Seconds between two looks at a wait's ``stop`` condition while it sleeps."""
 
 
 def wait_until(
@@ -56,9 +62,13 @@ def wait_until(
     timeout: float,
     what: str,
     schedule: PollSchedule,
+    stop: Callable[[], bool] | None = None,
 ) -> None:
     """Call ``check`` until it returns True, sleeping on ``schedule`` (with the connection's retry
-    clock and sleep) in between; [`WaitTimeoutError`][WaitTimeoutError] once ``timeout`` seconds passed."""
+    clock and sleep) in between; [`WaitTimeoutError`][WaitTimeoutError] once ``timeout`` seconds passed.
+    ``stop``: asked between looks and every [`STOP_CHECK`][STOP_CHECK] seconds of a sleep; once it
+    answers True the wait ends with an interruption (Ctrl-C's ``KeyboardInterrupt`` in the blocking
+    flavour, a cancellation in the async one)."""
     clock = ft.retry.clock
     deadline = Deadline.after(timeout, clock())
     while True:
@@ -74,7 +84,16 @@ def wait_until(
             raise WaitTimeoutError(
                 f"{what}: still waiting after {timeout:g}s (nothing was cancelled or deleted)"
             )
-        ft.retry.sleep(schedule.next(remaining=remaining))
+        pause = schedule.next(remaining=remaining)
+        if stop is None:
+            ft.retry.sleep(pause)
+            continue
+        # In short steps, so that a wait told to stop ends within STOP_CHECK seconds.
+        until = clock() + pause
+        while not stop() and clock() < until:
+            ft.retry.sleep(min(STOP_CHECK, max(0.0, until - clock())))
+        if stop():
+            raise _flavour.INTERRUPTS[0]
 
 
 def _text_of(answer: ChatCompletionMessage, deployment: str) -> str:
@@ -124,23 +143,42 @@ class Deployment(DeploymentState):
 
         Right after ``ft.deployments.create`` it follows the ``Azure-AsyncOperation`` that ARM
         answered the PUT with (as azure-mgmt-core does), then reads the deployment once more;
-        otherwise it polls the deployment's ``provisioningState``. Raises [`DeploymentError`][DeploymentError]
-        with Azure's code and message if provisioning fails, and [`WaitTimeoutError`][WaitTimeoutError] after
-        ``timeout`` seconds (the deployment is left as it is).
+        otherwise it polls the deployment's ``provisioningState``. Raises
+        [`DeploymentError`][DeploymentError] with Azure's code and message if provisioning fails,
+        [`DeploymentNotFoundError`][DeploymentNotFoundError] if the deployment is deleted while it
+        waits (the readiness check reads ARM again at its first "not ready" answer and every few
+        after it), and [`WaitTimeoutError`][WaitTimeoutError] after ``timeout`` seconds (the
+        deployment is left as it is).
         """
+        return self._wait(timeout=timeout, ready_check=ready_check)
+
+    def _wait(self, *, timeout: float = CREATE_TIMEOUT, ready_check: bool = True,
+                    stop: Callable[[], bool] | None = None) -> Deployment:
+        """``wait()``, ending with an interruption soon after ``stop()`` answers True (see
+        [`wait_until()`][wait_until])."""
         clock = self._ft.retry.clock
         started = clock()
-        wait_until(self._ft, self._provisioned, timeout=timeout,
+        wait_until(self._ft, self._provisioned, timeout=timeout, stop=stop,
                          what=f"provisioning of deployment {self.name!r}", schedule=provisioning_schedule())
         if ready_check:
             count = ThrottleCount()
+            not_ready = 0
 
             def answers() -> bool:
-                return count.ready(self._probe())
+                nonlocal not_ready
+                if count.ready(self._probe()):
+                    return True
+                not_ready += 1
+                if arm_recheck_due(not_ready):
+                    info = self._api.find_info(self.name)
+                    deleted_while_waiting(info, self.name)
+                    if info is not None:
+                        self._info = info
+                return False
 
             remaining = max(1.0, timeout - (clock() - started))
             wait_until(self._ft, answers, timeout=remaining, what=f"deployment {self.name!r} to answer",
-                             schedule=readiness_schedule())
+                             schedule=readiness_schedule(), stop=stop)
         return self
 
     def _provisioned(self) -> bool:

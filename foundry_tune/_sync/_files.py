@@ -182,9 +182,10 @@ class FilesAPI:
         return listed, notes, jobs
 
     def list(self, *, all: bool = False) -> builtins.list[UploadedFile]:
-        """The files foundry-tune uploaded (their names carry the content hash,
-        ``<name>.sha256-<32 hex>.jsonl``), newest first, each with its id, name, size, creation time,
-        purpose, status and the jobs that use it (``used_by``; ``live_jobs`` those not ended). With
+        """The files foundry-tune uploaded or imported (their names carry the content hash,
+        ``<name>.sha256-<32 hex>.jsonl``, or the import key, ``<name>.import-<32 hex>.jsonl``),
+        newest first, each with its id, name, size, creation time, purpose, status and the jobs that
+        use it (``used_by``; ``live_jobs`` those not ended). With
         ``all=True``, every file on the resource, whatever its purpose or name.
 
         The listings are bounded (page cap and time bound); a listing cut short is logged as a
@@ -250,10 +251,13 @@ class FilesAPI:
         """Find (and, with ``dry_run=False``, delete) the files foundry-tune uploaded that no live job
         uses, so that the resource's file limit is not reached.
 
-        Only foundry-tune's uploads are considered (names ``<name>.sha256-<32 hex>.jsonl``), only
-        those created more than ``older_than`` ago (a timedelta or seconds; default 1 hour: a
-        younger file may belong to a ``start()`` that has not created its job yet), and never a file
-        a job that has not ended uses (validating, queued, running, paused, ...). The job listing is
+        Only foundry-tune's files are considered (uploads, named ``<name>.sha256-<32 hex>.jsonl``, and
+        URL imports, named ``<name>.import-<32 hex>.jsonl``), only those created more than
+        ``older_than`` ago (a timedelta or seconds; default 1 hour: a younger file may belong to a
+        ``start()`` that has not created its job yet), and never a file a job that has not ended
+        uses (validating, queued, running, paused, ...). A file the service could not process
+        (status ``error`` or ``failed``, such as a failed import) is deleted whatever its age: no
+        job can use it. The job listing is
         read first (bounded); right before each delete it is read again for that file, and a file a
         live job now uses is kept. A file a job that ended used is deleted (the job keeps its
         results). Deleted files are forgotten in the local upload records, so a later ``start()``

@@ -148,10 +148,14 @@ def awaited_chain(first: str, *then: str) -> str:
     return ".".join((first, *then))
 
 
-def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]:
+def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int, *,
+                stop: Callable[[], object] | None = None) -> list[T]:
     """``fn`` over ``items`` with at most ``limit`` running at once (threads); results in order.
 
     A failure drops the items not started yet; Ctrl-C also stops waiting for the calls in flight.
+    A thread cannot be stopped from outside: ``stop`` (if given) is called first on a failure or
+    Ctrl-C, to tell the calls in flight to end (their work must notice it), so that no worker
+    thread outlives the map for long (the interpreter joins them at exit).
     """
     work = list(items)
     if not work:
@@ -166,6 +170,8 @@ def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int) -> list[T]
     try:
         results = list(pool.map(in_caller_context, work))
     except BaseException as exc:
+        if stop is not None:
+            stop()
         pool.shutdown(wait=not isinstance(exc, KeyboardInterrupt), cancel_futures=True)
         raise
     pool.shutdown()

@@ -203,9 +203,14 @@ def compare_checkpoints(
                 deployment = api.create(checkpoint.model, name, wait=False, **options)
             finally:
                 creating.discard(name)
-            return deployment.wait(timeout=timeout)
+            # Once the comparison stops, the wait ends within a fraction of a second: a blocking
+            # flavour's worker thread must not poll on (the interpreter would wait for it at exit).
+            return deployment._wait(timeout=timeout, stop=lambda: stopping[0])
 
-        deployments = _flavour.bounded_map(deploy, chosen, len(chosen))
+        def stop() -> None:
+            stopping[0] = True
+
+        deployments = _flavour.bounded_map(deploy, chosen, len(chosen), stop=stop)
         labels = [step_label(c) for c in chosen]
         kwargs: dict[str, Any] = {"foundry": job._ft, "concurrency": concurrency, "limit": limit,
                                   "progress": progress}

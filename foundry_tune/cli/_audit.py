@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune.cli._connection import EXIT_OK, connect_from_env, run
+from foundry_tune.cli._now import add_now_option, checking_now
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -26,7 +27,9 @@ def register(subparsers: Any) -> None:
                      "without them the report says they were not listed."),
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(handler=lambda args: run("audit", lambda: connect(), _audit, args))  # noqa: PLW0108
+    add_now_option(parser, "ages, expiry and hours up")
+    parser.set_defaults(handler=checking_now(
+        "audit", lambda args: run("audit", lambda: connect(), _audit, args)))  # noqa: PLW0108
 
 
 def connect() -> Foundry:
@@ -35,6 +38,6 @@ def connect() -> Foundry:
 
 
 def _audit(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    report = ft.audit()
+    report = ft.audit(now=args.now_at)
     out.write(report.to_json() + "\n" if args.json else str(report))
     return EXIT_OK

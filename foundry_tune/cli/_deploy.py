@@ -172,15 +172,18 @@ def _create(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 def _unsafe(args: argparse.Namespace, exc: SafetyCheckFailedError) -> int:
     """A model the service refused after its safety evaluation: one line (the model, the harm
     categories, what to do); with ``--json`` one JSON error with ``kind`` and ``categories``."""
+    from foundry_tune._core.safety import SafetyFinding, safety_hint
+
     listed = ", ".join(exc.categories) or "not named"
     line = (f"{args.model} failed the service's safety evaluation and cannot be deployed; "
             f"harm categories: {listed}")
+    hint = safety_hint(SafetyFinding(exc.kind, exc.categories), cli=True)  # the CLI way, not Python's
     if args.json:
-        report_error("deploy", line, as_json=True, kind=type(exc).__name__, hint=exc.hint,
+        report_error("deploy", line, as_json=True, kind=type(exc).__name__, hint=hint,
                      details={"kind": exc.kind, "categories": list(exc.categories), "job_id": exc.job_id,
                               "code": exc.code})
     else:
-        report_error("deploy", f"{line}. hint: {exc.hint}" if exc.hint else line, as_json=False)
+        report_error("deploy", f"{line}. hint: {hint}", as_json=False)
     return _FAILED
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from foundry_tune._core.lifecycle import MIN_FILE_AGE, parse_age
 from foundry_tune._table import columns
 from foundry_tune.cli._connection import EXIT_OK, EXIT_USAGE, Command, connect_from_env, run, usage_error
+from foundry_tune.cli._now import add_now_option, checking_now
 
 if TYPE_CHECKING:
     from foundry_tune._core.audit import UploadedFile
@@ -25,8 +26,9 @@ def register(subparsers: Any) -> None:
         "files",
         help="list, delete and clean up uploaded training files",
         description=("Training files on the resource of AZURE_AI_PROJECT_ENDPOINT. foundry-tune's own "
-                     "uploads are recognised by their names (<name>.sha256-<32 hex>.jsonl); a file a job "
-                     "that has not ended uses is never deleted."),
+                     "uploads and URL imports are recognised by their names (<name>.sha256-<32 hex>.jsonl, "
+                     "<name>.import-<32 hex>.jsonl); a file a job that has not ended uses is never "
+                     "deleted."),
     )
     sub = parser.add_subparsers(dest="files_command", metavar="SUBCOMMAND")
 
@@ -47,7 +49,8 @@ def register(subparsers: Any) -> None:
                         "belong to a start that has not created its job yet)")
     p.add_argument("--yes", action="store_true", help="delete them (without it: a dry run that lists them)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(handler=_handler(_cleanup))
+    add_now_option(p, "the files' ages")
+    p.set_defaults(handler=checking_now("files", _handler(_cleanup)))
 
     parser.set_defaults(handler=lambda args: _usage(parser))
 
@@ -101,7 +104,7 @@ def _cleanup(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
             older = parse_age(args.older_than)
         except ValueError as exc:
             return usage_error("files", f"--older-than: {exc}", args)
-    report = ft.files.cleanup(older_than=older, dry_run=not args.yes)
+    report = ft.files.cleanup(older_than=older, dry_run=not args.yes, now=args.now_at)
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

@@ -150,7 +150,7 @@ def _hint(code: str | None, message: str | None) -> str | None:
     from foundry_tune.job import failure_hint
 
     finding = parse_safety_failure(code, message)
-    return safety_hint(finding) if finding is not None else failure_hint(code, message)
+    return safety_hint(finding, cli=True) if finding is not None else failure_hint(code, message)
 
 
 def _list(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
@@ -264,9 +264,10 @@ def _follow(job: Job, args: argparse.Namespace, out: TextIO) -> int:
     except SpendLimitReachedError as exc:
         return _spend_limit(job, exc, args)
     except SafetyCheckFailedError as exc:  # one line: which check, the harm categories, what to do
-        from foundry_tune._core.safety import SafetyFinding, safety_line
+        from foundry_tune._core.safety import SafetyFinding, safety_hint, safety_line
 
-        out.write(f"{safety_line(job.id, SafetyFinding(exc.kind, exc.categories))}. hint: {exc.hint}\n")
+        finding = SafetyFinding(exc.kind, exc.categories)  # the hint names the CLI way to screen
+        out.write(f"{safety_line(job.id, finding)}. hint: {safety_hint(finding, cli=True)}\n")
         return _FAILED
     except (JobFailedError, JobCancelledError, WaitTimeoutError) as exc:
         out.write(f"{exc}\n")

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune.cli._connection import EXIT_OK, connect_from_env, run
+from foundry_tune.cli._now import add_now_option, checking_now
 
 if TYPE_CHECKING:
     from foundry_tune.client import Foundry
@@ -27,7 +28,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(handler=lambda args: run("spend", lambda: connect(), _spend, args))  # noqa: PLW0108
+    add_now_option(parser, "hours up and training time")
+    parser.set_defaults(handler=checking_now(
+        "spend", lambda args: run("spend", lambda: connect(), _spend, args)))  # noqa: PLW0108
 
 
 def connect() -> Foundry:
@@ -36,6 +39,9 @@ def connect() -> Foundry:
 
 
 def _spend(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    report = ft.spend()
-    out.write(report.to_json() + "\n" if args.json else report.to_text())
+    report = ft.spend(now=args.now_at)
+    if args.json:
+        out.write(report.to_json() + "\n")
+        return EXIT_OK
+    out.write(report.to_text())
     return EXIT_OK

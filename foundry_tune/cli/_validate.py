@@ -7,10 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foundry_tune.cli._connection import failure, usage_error
 from foundry_tune.errors import ConfigurationError, FoundryTuneError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from foundry_tune.dataset import SafetyCheckReport
 
 __all__ = ["register"]
 
@@ -56,7 +59,8 @@ def register(subparsers: Any) -> None:
         "--safety-endpoint",
         metavar="URL",
         help="also screen every row with this Azure AI Content Safety endpoint (key from "
-        "AZURE_CONTENT_SAFETY_KEY; needs the 'safety' extra) and write kept.jsonl / dropped.jsonl",
+        "AZURE_CONTENT_SAFETY_KEY; needs the 'safety' extra) and write kept.jsonl / dropped.jsonl "
+        "(the validation file's too, when given)",
     )
     parser.add_argument(
         "--safety-threshold",
@@ -68,7 +72,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--safety-out",
         metavar="DIR",
-        help="directory for kept.jsonl, dropped.jsonl and safety_check.json (default: a new temporary one)",
+        help="directory for kept.jsonl, dropped.jsonl and safety_check.json (default: a new temporary one; "
+        "with --validation-file, in its sub-directories training/ and validation/)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=run)
@@ -106,34 +111,51 @@ def run(args: argparse.Namespace) -> int:
             "strict": args.strict,
             "response_format": response_format,
         }
-        train = Dataset.from_jsonl(args.path)
-        report = train.validate(args.method, validation=args.validation_file, **options)
+        datasets = [Dataset.from_jsonl(args.path)]
+        report = datasets[0].validate(args.method, validation=args.validation_file, **options)
         valid_report = None
         if args.validation_file:
-            valid_report = Dataset.from_jsonl(args.validation_file).validate(report.method, **options)
+            datasets.append(Dataset.from_jsonl(args.validation_file))
+            valid_report = datasets[1].validate(report.method, **options)
     except FoundryTuneError as exc:
         return _usage_error(str(exc), args)
-    safety = None
-    if args.safety_endpoint and report.valid:
-        try:  # the key only ever comes from the environment, never from a flag
-            safety = train.safety_check(args.safety_endpoint, None, threshold=args.safety_threshold,
-                                        out_dir=args.safety_out)
-        except (ConfigurationError, InvalidParameterError) as exc:
-            return _usage_error(str(exc), args)
-        except FoundryTuneError as exc:  # the service refused, throttled or could not be reached
-            return failure("validate", exc, args)
     reports = [r for r in (report, valid_report) if r is not None]
+    screened: list[SafetyCheckReport] = []  # the training file's, then the validation file's
+    error: FoundryTuneError | None = None
+    invalid = [r.path for r in reports if not r.valid]
+    if args.safety_endpoint and not invalid:
+        for role, dataset in zip(("training", "validation"), datasets, strict=False):
+            # Two files: one sub-directory each, so the second does not overwrite the first.
+            out_dir = args.safety_out
+            if out_dir is not None and len(datasets) > 1:
+                out_dir = str(Path(out_dir) / role)
+            try:  # the key only ever comes from the environment, never from a flag
+                screened.append(dataset.safety_check(args.safety_endpoint, None,
+                                                  threshold=args.safety_threshold, out_dir=out_dir))
+            except (ConfigurationError, InvalidParameterError) as exc:
+                return _usage_error(str(exc), args)
+            except FoundryTuneError as exc:  # the service refused, throttled or could not be reached
+                error = exc
+                break
     if args.json:
-        data = report.to_dict()
+        data_out = report.to_dict()
         if valid_report is not None:
-            data["validation"] = valid_report.to_dict()
-        if safety is not None:
-            data["safety_check"] = safety.to_dict()
-        text = json.dumps(data, ensure_ascii=False, indent=2)
+            data_out["validation"] = valid_report.to_dict()
+        if screened:
+            data_out["safety_check"] = screened[0].to_dict()
+        if len(screened) > 1:  # the validation file's screening sits with its report
+            data_out["validation"]["safety_check"] = screened[1].to_dict()
+        text = json.dumps(data_out, ensure_ascii=False, indent=2)
     else:
-        text = "\n\n".join([*(r.to_text() for r in reports), *([safety.to_text()] if safety else [])])
-    _print(text)
-    dropped = safety is not None and bool(safety.dropped)
+        text = "\n\n".join([*(r.to_text() for r in reports), *(s.to_text() for s in screened)])
+    _print(text)  # the validation report first, also when the screening failed
+    if args.safety_endpoint and invalid:  # say so: the screening did not run
+        has = "has" if len(invalid) == 1 else "have"
+        sys.stderr.write(f"foundry-tune validate: safety screening skipped: {' and '.join(invalid)} "
+                         f"{has} errors; fix them and run again\n")
+    if error is not None:
+        return failure("validate", error, args)
+    dropped = any(s.dropped for s in screened)
     return _EXIT_OK if all(r.valid for r in reports) and not dropped else _EXIT_INVALID
 
 

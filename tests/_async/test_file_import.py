@@ -24,7 +24,7 @@ from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._core.file_import import is_import_name
 from foundry_tune._core.redact import redact_json
 from foundry_tune.emulator import Emulator
-from foundry_tune.errors import CostLimitError, InvalidParameterError, UploadError
+from foundry_tune.errors import CostLimitError, InvalidParameterError, ServiceError, UploadError
 from tests._served_files import SECRET, ServedFiles
 
 from ._helpers import FLAVOUR, sft_rows
@@ -115,6 +115,41 @@ async def test_a_url_the_service_cannot_fetch_is_an_upload_error_without_the_tok
     assert f"/data/{FLAVOUR}/missing.jsonl?<hidden>" in message and "404" in message
     assert caught.value.file_id is not None
     _no_secret(message, str(caught.value.details), caplog.text)
+    # The failed import (status error, no job can use it) is deleted, not left counting against the
+    # resource's file limit: no file of that name is left.
+    assert f"the failed file {caught.value.file_id} was deleted" in message
+    assert not await _files_named(ft, "missing.import-")
+
+    unreachable = "http://127.0.0.1:1/data/unreachable.jsonl?sig=" + SECRET  # nothing listens on port 1
+    with pytest.raises(UploadError, match="was deleted") as refused:
+        await ft.files.import_url(unreachable)
+    _no_secret(str(refused.value))
+    assert not await _files_named(ft, "unreachable.import-")
+
+
+async def _files_named(ft: AsyncFoundry, prefix: str) -> list[str]:
+    return [f.id for f in (await ft.openai.files.list()).data if (f.filename or "").startswith(prefix)]
+
+
+@pytest.mark.anyio
+async def test_a_failed_import_whose_delete_fails_raises_the_import_error_and_logs_the_delete(
+    ft: AsyncFoundry, served: ServedFiles, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def refuse(file_id: str, **_: object) -> None:
+        raise ServiceError("deletes are refused here", status=400)
+
+    monkeypatch.setattr(ft.openai.files, "delete", refuse)
+    caplog.set_level(logging.WARNING, logger="foundry_tune.job")
+    with pytest.raises(UploadError, match="404") as caught:
+        await ft.files.import_url(served.url(f"/data/{FLAVOUR}/also-missing.jsonl"))
+    assert "was deleted" not in str(caught.value)  # the import's error, not the delete's
+    assert f"could not delete the failed import {caught.value.file_id}" in caplog.text
+    assert "ft.files.cleanup()" in caplog.text
+    monkeypatch.undo()
+    report = await ft.files.cleanup(dry_run=True)  # young, but failed: the cleanup takes it
+    (decision,) = [d for d in report.decisions if d.file.id == caught.value.file_id]
+    assert decision.action == "delete" and "could not process it (status error)" in decision.reason
+    _no_secret(caplog.text)
 
 
 @pytest.mark.anyio
@@ -126,6 +161,7 @@ async def test_rejected_content_is_reported_and_imported_again_once_fixed(
     with pytest.raises(UploadError, match="while processing it") as caught:
         await ft.files.import_url(served.url(path))
     _no_secret(str(caught.value))
+    assert not await _files_named(ft, "broken.import-")  # the rejected file is deleted
     served.files[path] = _jsonl(10, seed=43)
     fixed = await ft.files.import_url(served.url(path))  # the failed import is not reused
     assert fixed.status == "processed" and fixed.id != caught.value.file_id
