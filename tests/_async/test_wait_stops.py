@@ -7,7 +7,6 @@ would wait for at exit)."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -25,6 +24,7 @@ from foundry_tune._core.deployment_info import DeploymentInfo
 from foundry_tune._core.deployment_state import ARM_RECHECK_EVERY, arm_recheck_due, deleted_while_waiting
 from foundry_tune.emulator import Emulator
 from foundry_tune.errors import DeploymentNotFoundError
+from tests._threads import new_pool_workers, thread_ids
 
 from .test_checkpoint_tournament import comparison_names, gone, trained
 
@@ -77,11 +77,6 @@ def _ctrl_c() -> None:
     raise KeyboardInterrupt
 
 
-def _new_workers(before: set[int | None]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t.ident not in before and t.name.startswith("ThreadPoolExecutor")]
-
-
 @pytest.mark.anyio
 async def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_running(
         ft: AsyncFoundry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,7 +86,7 @@ async def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_runn
     of polling the deleted deployments until the comparison's timeout."""
     job, held_out = await trained(ft)
     before = emulator.stats()["deployments"]
-    threads_before = {t.ident for t in threading.enumerate()}
+    threads_before = thread_ids()
     stop: Callable[[], None] = _ctrl_c
     scope: AbstractContextManager[Any] = contextlib.nullcontext()
     # unasync: remove-begin
@@ -116,10 +111,10 @@ async def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_runn
     with scope, pytest.raises(_flavour.INTERRUPTS):
         await job.compare_checkpoints(held_out, ["rouge_l"], checkpoints=[30, 60, 90], timeout=300)
     for _ in range(40):  # each worker notices the stop within STOP_CHECK seconds of its sleep
-        if not _new_workers(threads_before):
+        if not new_pool_workers(threads_before):
             break
         await _flavour.sleep(0.1)
-    assert _new_workers(threads_before) == []
+    assert new_pool_workers(threads_before) == []
     monkeypatch.undo()
     assert comparison_names([d.name for d in await ft.deployments.list()]) == []
     await gone(ft, emulator, before)

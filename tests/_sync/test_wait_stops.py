@@ -8,7 +8,6 @@ would wait for at exit)."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -25,6 +24,7 @@ from foundry_tune._sync import _deployment, _flavour
 from foundry_tune._sync._foundry import Foundry
 from foundry_tune.emulator import Emulator
 from foundry_tune.errors import DeploymentNotFoundError
+from tests._threads import new_pool_workers, thread_ids
 
 from .test_checkpoint_tournament import comparison_names, gone, trained
 
@@ -76,11 +76,6 @@ def _ctrl_c() -> None:
     raise KeyboardInterrupt
 
 
-def _new_workers(before: set[int | None]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t.ident not in before and t.name.startswith("ThreadPoolExecutor")]
-
-
 def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_running(
         ft: Foundry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (here: one deploy raising it, as the blocking flavour's pool sees it; in the async
@@ -89,7 +84,7 @@ def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_running(
     of polling the deleted deployments until the comparison's timeout."""
     job, held_out = trained(ft)
     before = emulator.stats()["deployments"]
-    threads_before = {t.ident for t in threading.enumerate()}
+    threads_before = thread_ids()
     stop: Callable[[], None] = _ctrl_c
     scope: AbstractContextManager[Any] = contextlib.nullcontext()
     api = ft.deployments
@@ -110,10 +105,10 @@ def test_a_comparison_stopped_while_its_deploys_wait_leaves_no_worker_running(
     with scope, pytest.raises(_flavour.INTERRUPTS):
         job.compare_checkpoints(held_out, ["rouge_l"], checkpoints=[30, 60, 90], timeout=300)
     for _ in range(40):  # each worker notices the stop within STOP_CHECK seconds of its sleep
-        if not _new_workers(threads_before):
+        if not new_pool_workers(threads_before):
             break
         _flavour.sleep(0.1)
-    assert _new_workers(threads_before) == []
+    assert new_pool_workers(threads_before) == []
     monkeypatch.undo()
     assert comparison_names([d.name for d in ft.deployments.list()]) == []
     gone(ft, emulator, before)
