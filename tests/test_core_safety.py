@@ -8,7 +8,8 @@ import pickle
 import pytest
 
 from foundry_tune import JobFailedError, SafetyCheckFailedError
-from foundry_tune._core.job_state import JobState, check_deployable, deploy_refused
+from foundry_tune._core.deploy_safety import refused_deploy
+from foundry_tune._core.job_state import JobState, check_deployable
 from foundry_tune._core.safety import (
     SafetyFinding,
     SafetyKind,
@@ -157,13 +158,12 @@ def test_a_succeeded_job_whose_model_is_not_deployable_raises_and_is_not_deploye
 
 
 def test_a_refused_deploy_becomes_the_model_safety_error() -> None:
-    job = _Job({"id": "ftjob-7", "status": "succeeded", "error": {}})
     refusal = DeploymentError(DOCS_MODEL, status=400, code="ModelNotDeployable")
-    mapped = deploy_refused(job, refusal)
+    mapped = refused_deploy(refusal, model="gpt-4.1-mini.ft-x", job_id="ftjob-7")
     assert isinstance(mapped, SafetyCheckFailedError)
     assert (mapped.kind, mapped.categories, mapped.job_id) == ("model", ("violence", "self_harm"), "ftjob-7")
     other = DeploymentError("no quota", status=400, code="InsufficientQuota")
-    assert deploy_refused(job, other) is other
+    assert refused_deploy(other, model="gpt-4.1-mini.ft-x", job_id="ftjob-7") is other
 
 
 def test_the_terminal_line_names_the_check_and_the_categories() -> None:

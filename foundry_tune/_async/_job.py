@@ -371,10 +371,5 @@ class AsyncJob(JobState):
         if model is None:
             raise job_state.nothing_to_deploy(self)
         kwargs = job_state.deploy_kwargs(name, sku, capacity, options)
-        try:
-            return await self._ft.deployments.create(model, job_id=self.id, **kwargs)
-        except ServiceError as exc:
-            refused = job_state.deploy_refused(self, exc)
-            if refused is exc:
-                raise
-            raise refused from exc
+        # the deployments API re-types a refusal for safety (the model-safety error, this job's id)
+        return await self._ft.deployments.create(model, job_id=self.id, **kwargs)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from foundry_tune._core.checkpoints import Checkpoint
 from foundry_tune._core.fingerprint import FINGERPRINT_KEY
 from foundry_tune._core.hints import failure_hint
-from foundry_tune._core.safety import parse_safety_failure, safety_error, safety_refusal
+from foundry_tune._core.safety import parse_safety_failure, safety_error
 from foundry_tune._core.status import JobStatus
 from foundry_tune.errors import (
     FoundryTuneError,
@@ -35,7 +35,6 @@ __all__ = [
     "check_job_id",
     "control_already_applied",
     "deploy_kwargs",
-    "deploy_refused",
     "model_to_deploy",
     "nothing_to_deploy",
     "reattach_hint",
@@ -281,12 +280,6 @@ def check_deployable(job: JobState) -> None:
     refused = unsafe_model_error(job)
     if refused is not None:
         raise refused
-
-
-def deploy_refused(job: JobState, exc: FoundryTuneError) -> FoundryTuneError:
-    """What a deploy of ``job``'s model raises when the service refused it: the model-safety error
-    when the refusal says the model failed its safety evaluation, else ``exc`` itself."""
-    return safety_refusal(job.id, exc) or exc
 
 
 def nothing_to_deploy(job: JobState) -> InvalidParameterError:
