@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _emulator_helpers import needs_recordings
 
 from foundry_tune import catalog
 from foundry_tune._core.audit import (
@@ -110,6 +111,7 @@ def _recorded_deployment() -> dict[str, Any]:
                 if isinstance(e.get("response"), dict) and "systemData" in e["response"])
 
 
+@needs_recordings
 def test_deployment_created_at_comes_from_arm_when_there_is_no_tag() -> None:
     info = DeploymentInfo.from_arm(_recorded_deployment())
     created = dt.datetime(2026, 2, 4, 4, 17, 12, 998159, tzinfo=dt.timezone.utc)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from _content_safety_fake import ContentSafetyFake
 from _dataset_helpers import SAMPLES, dpo, sft
+from _emulator_helpers import needs_samples
 
 from foundry_tune import Dataset
 from foundry_tune.dataset._safety_check import MAX_TEXT_CHARS, chunk_text, row_texts
@@ -52,6 +53,7 @@ def _flag_sft_line(line: bytes, word: str) -> bytes:
     return json.dumps(record).encode()
 
 
+@needs_samples
 def test_a_sample_file_is_split_into_kept_and_dropped_rows_byte_for_byte(fake: Any, tmp_path: Path) -> None:
     source = (SAMPLES / "sample-sft-text-gsm8k" / "chat_validation.jsonl").read_bytes().splitlines()
     lines = list(source)
@@ -94,6 +96,7 @@ def test_a_sample_file_is_split_into_kept_and_dropped_rows_byte_for_byte(fake: A
     assert "line 7: Violence Medium (5)" in text and "line 31: Hate High (6)" in text
 
 
+@needs_samples
 def test_every_text_of_a_dpo_pair_is_screened(fake: Any, tmp_path: Path) -> None:
     source = (SAMPLES / "dpo-intel-orca" / "validation.jsonl").read_bytes().splitlines()[:12]
     records = [json.loads(line) for line in source]
