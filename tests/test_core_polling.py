@@ -19,8 +19,9 @@ from foundry_tune.errors import InvalidParameterError
 CASES = [
     pytest.param(job_schedule(), [(False, None)] * 3, [1.0, 1.5, 2.25], id="job-backs-off-while-quiet"),
     pytest.param(job_schedule(), [(False, None)] * 12, [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 11.390625,
-                                                       17.0859375, 25.62890625, 30.0, 30.0, 30.0],
-                 id="job-caps-at-30s"),
+                                                       17.0859375, 25.62890625, 38.443359375, 57.6650390625,
+                                                       60.0],
+                 id="job-caps-at-60s"),
     pytest.param(job_schedule(), [(False, None), (False, None), (True, None), (False, None)],
                  [1.0, 1.5, 1.0, 1.5], id="job-resets-on-change"),
     pytest.param(sweep_schedule(), [(False, None)] * 9, [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 11.390625,
@@ -52,7 +53,7 @@ def test_schedule(schedule: PollSchedule, looks: list[tuple[bool, float | None]]
 def test_back_off_jumps_to_the_cap_and_a_change_resets() -> None:
     schedule = job_schedule()
     schedule.back_off()
-    assert [schedule.next(), schedule.next(), schedule.next(True)] == [30.0, 30.0, 1.0]
+    assert [schedule.next(), schedule.next(), schedule.next(True)] == [60.0, 60.0, 1.0]
 
 
 def test_reset_starts_over() -> None:

@@ -149,7 +149,7 @@ def test_tail_reads_only_new_pages() -> None:
     assert server.calls == [(None, 10)]  # one page from the top, never the old pages again
     server.calls.clear()
     assert poll_events(tail, server.fetch) == []
-    assert server.calls == [(None, 10)]
+    assert server.calls == [(None, 5)]  # sized from the last poll's 2 new events: 2 * 2 + 1
 
 
 def test_tail_pages_down_when_more_than_a_page_is_new() -> None:

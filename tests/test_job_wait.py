@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from foundry_tune._core.pacing import Pacing
 from foundry_tune._core.status import JobStatus
 from foundry_tune.aio import AsyncJob
 from foundry_tune.errors import InvalidParameterError, RetryBudgetExceededError, WaitTimeoutError
@@ -64,7 +65,9 @@ class _Clock:
 def _conn(jobs: Any, clock: _Clock, call: Callable[..., Any]) -> Any:
     conn = type("Conn", (), {})()
     conn.openai = type("OpenAI", (), {"fine_tuning": type("FT", (), {"jobs": jobs})()})()
-    conn.retry = type("Retry", (), {"call": staticmethod(call), "clock": staticmethod(clock)})()
+    conn.retry = type("Retry", (), {"call": staticmethod(call), "clock": staticmethod(clock),
+                                    "wall_clock": staticmethod(clock)})()
+    conn.pacing = Pacing()  # what the service said about pacing: nothing, here
     return conn
 
 
@@ -143,7 +146,7 @@ def test_wait_rides_out_a_service_outage(flavour: Flavour) -> None:
     out = io.StringIO()
     flavour.run(job.wait(progress="plain", stream=out))
     assert out.getvalue().count("cannot reach the service") == 2
-    assert flavour.sleeps == [30.0, 30.0]  # backs off to the longest poll while the service is away
+    assert flavour.sleeps == [60.0, 60.0]  # backs off to the longest poll while the service is away
 
 
 def test_wait_times_out_without_sleeping_past_the_deadline(flavour: Flavour) -> None:

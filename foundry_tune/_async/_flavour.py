@@ -8,9 +8,11 @@ interruption, the retry runner, and the SDK clients the flavour is built on.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import threading
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     import httpx2
     import openai
     from azure.core.credentials_async import AsyncTokenCredential
+
+    from foundry_tune._core.concurrency import AdaptiveConcurrency
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -204,6 +208,55 @@ async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit
     return [task.result() for task in tasks]
 
 
+class AdaptiveGate:
+    """Lets at most ``limiter.limit`` holders in at once (an
+    [`AdaptiveConcurrency`][AdaptiveConcurrency] whose limit moves while it is used) and none while
+    ``limiter.delay(now)`` asks new requests to wait (``async with gate:``; ``with gate:`` in the sync
+    flavour). Call ``changed()`` after raising the limit, so that waiting holders come in."""
+
+    def __init__(self, limiter: AdaptiveConcurrency, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = limiter
+        self.clock = clock
+        self.in_flight = 0
+        """Holders inside now."""
+        self.peak = 0
+        """The most holders inside at once so far."""
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def __aenter__(self) -> AdaptiveGate:
+        while True:
+            pause = self.limiter.delay(self.clock())
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self.in_flight < self.limiter.limit:
+                break
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.in_flight -= 1
+        self.changed()
+
+    def changed(self) -> None:
+        """Wake as many waiting holders as the limit has room for now."""
+        room = self.limiter.limit - self.in_flight
+        for waiter in list(self._waiters):
+            if room <= 0:
+                break
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
+
+
 class AsyncRetryPolicy:
     """Runs async safe calls under a [`RetryPolicy`][RetryPolicy] (``policy``, default
     ``RetryPolicy()``): the same retries, time bound and typed errors; it awaits its attempts and
@@ -222,6 +275,11 @@ class AsyncRetryPolicy:
     def clock(self) -> Callable[[], float]:
         """The policy's monotonic clock."""
         return self.policy.clock
+
+    @property
+    def wall_clock(self) -> Callable[[], float]:
+        """The policy's Unix-time clock (``RetryPolicy.wall_clock``)."""
+        return self.policy.wall_clock
 
     @property
     def total_timeout(self) -> float:

@@ -21,7 +21,7 @@ from foundry_tune._async._flavour import (
     project_openai_client,
     retry_runner,
 )
-from foundry_tune._async._transport import openai_http_client
+from foundry_tune._async._transport import openai_http_client, pacing_hook
 from foundry_tune._core.arm import DEFAULT_ARM_API_VERSION
 from foundry_tune._core.connection import (
     EMULATOR_ENTRY_POINTS,
@@ -30,6 +30,7 @@ from foundry_tune._core.connection import (
     connection_options,
     loopback_emulator_token,
 )
+from foundry_tune._core.pacing import Pacing
 from foundry_tune._core.redact import install_log_redaction
 from foundry_tune._core.retry import check_seconds
 from foundry_tune._core.settings import ArmSettings, check_endpoint, settings_from_env
@@ -96,7 +97,8 @@ class AsyncFoundry(ConnectionState):
             verify=verify,
             arm_transport=arm_transport,
         )
-        http_client = openai_http_client(endpoint=self.endpoint, timeout=self._timeout, trust=self._trust)
+        http_client = openai_http_client(endpoint=self.endpoint, timeout=self._timeout, trust=self._trust,
+                                         on_response=pacing_hook(self.pacing, self._retry.clock))
         self._project, self._openai = project_openai_client(
             self.endpoint, credential, http_client=http_client, timeout=self._timeout)
 
@@ -124,6 +126,11 @@ class AsyncFoundry(ConnectionState):
         self._emulator: Emulator | None = None
         self._project = None
         self._closed = False
+        self.pacing = Pacing(self._retry.wall_clock)
+        """What the service said about pacing (``Retry-After``, remaining requests), fed by every
+        answer on this connection's own HTTP clients; polling loops hold back by
+        ``pacing.delay(clock())`` (a connection made by ``from_openai_client`` does not hook the
+        given client, so its pacing stays empty)."""
 
     # -- alternative constructors -------------------------------------------------------------
 
@@ -254,6 +261,8 @@ class AsyncFoundry(ConnectionState):
                 verify=self._trust.verify,
                 transport=self._arm_transport,
             )
+            # ARM's read budget (x-ms-ratelimit-remaining-subscription-reads) paces polling loops too
+            self._arm._http.event_hooks["response"].append(pacing_hook(self.pacing, self._retry.clock))
         return self._arm
 
     @property

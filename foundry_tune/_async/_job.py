@@ -22,7 +22,7 @@ from foundry_tune._core.deployment_state import CREATE_TIMEOUT
 from foundry_tune._core.events import EventTail, JobEvent
 from foundry_tune._core.job_state import JobState, as_dict
 from foundry_tune._core.metrics import Metrics, metrics_from_csv, metrics_from_events, with_rewards_from
-from foundry_tune._core.polling import Deadline, adaptive_or_fixed, job_schedule
+from foundry_tune._core.polling import SPEND_POLL_CAP, Deadline, adaptive_or_fixed, job_schedule
 from foundry_tune._core.progress import ProgressState, make_reporter, retries_shown
 from foundry_tune._core.retry import time_bound
 from foundry_tune._core.status import JobStatus
@@ -95,9 +95,15 @@ class AsyncJob(JobState):
     ) -> AsyncJob:
         """Wait until the job succeeds, fails or is cancelled, showing progress.
 
-        ``poll="adaptive"`` polls every second while events arrive and backs off to 30 s while
-        nothing happens (a number: a fixed interval in seconds). Only new events are fetched;
-        each is passed to ``on_event`` once (a function, or a coroutine function where the job is
+        ``poll="adaptive"`` looks again after 0.6 times the job's age (the time since it was
+        created), at least every second and at most every 60 s, longer while nothing changes, and
+        once right after the job's ``estimated_finish``: a job a few seconds old is looked at every
+        second, one of an hour every minute, so the end of the job is noticed within one interval
+        and a long job costs about two looks a minute (a number: a fixed interval in seconds). The
+        service's pacing holds a look back further: ``Retry-After`` and, when few requests remain,
+        the rate limit's reset (``x-ratelimit-remaining-requests``), within ``timeout``. Only new
+        events are fetched (after the first look, a small page of the newest); each is passed to
+        ``on_event`` once, oldest first (a function, or a coroutine function where the job is
         awaited). ``progress``: ``"auto"`` (live line in a terminal, never wider than it;
         HTML in a notebook; log lines stamped with each event's time otherwise; the environment
         variable ``FOUNDRY_TUNE_PROGRESS`` may turn it ``off`` or force a display), ``True`` (the
@@ -119,8 +125,9 @@ class AsyncJob(JobState):
         job's [`max_cost`][max_cost], set by ``start(max_cost=...)``) the wait meters the time the job
         spends training times its hourly rate and, once that reaches the cap, pauses the job and raises
         [`SpendLimitReachedError`][SpendLimitReachedError] (``by="user"``; within one poll, at most
-        30 s of training, past the cap). When the service paused the job at its own $5,000 cap, it
-        raises that error with ``by="service"`` instead of waiting on the paused job. The error's hint
+        30 s of training, past the cap: a wait that meters spend looks at least every 30 s). When
+        the service paused the job at its own $5,000 cap, it raises that error with
+        ``by="service"`` instead of waiting on the paused job. The error's hint
         says how to resume or deploy the latest checkpoint. Grader tokens are not counted.
 
         ``via="webhook"`` waits for the service's ``fine_tuning.job.*`` webhook instead of polling:
@@ -138,7 +145,8 @@ class AsyncJob(JobState):
                 on_event=on_event, progress=progress, stream=stream, raise_on_failure=raise_on_failure)
         check_webhook_wait(via, receiver, safety_poll)
         watch = SpendWatch.for_job(self, max_cost)
-        schedule = adaptive_or_fixed(poll, job_schedule)
+        cap = SPEND_POLL_CAP if watch is not None else None  # a spend cap is enforced within one poll
+        schedule = adaptive_or_fixed(poll, job_schedule if cap is None else lambda: job_schedule(cap))
         clock = self._ft.retry.clock
         deadline = Deadline.after(timeout, clock())
         if self._tail is None:
@@ -175,13 +183,25 @@ class AsyncJob(JobState):
                     reporter.close(state)
                     raise WaitTimeoutError(job_state.wait_timeout_message(
                         self.id, self.status, timeout, f"await AsyncJob.attach(ft, {self.id!r})"))
-                await _flavour.sleep(schedule.next(bool(new), remaining=deadline.remaining(now)))
+                age, due = self._age_and_due()
+                interval = schedule.next(bool(new), remaining=deadline.remaining(now), age=age, due=due)
+                await _flavour.sleep(self._ft.pacing.sleep_for(interval, now, deadline.remaining(now)))
         except _flavour.INTERRUPTS:
             reporter.note(self.reattach_hint())
             raise
         if raise_on_failure:
             self.raise_for_status()
         return self
+
+    def _age_and_due(self) -> tuple[float | None, float | None]:
+        """Seconds since the job was created and until its ``estimated_finish`` (None: unknown), on
+        this machine's wall clock (the polling schedule reads them)."""
+        wall = self._ft.retry.wall_clock()
+        created = self._raw.get("created_at")
+        finish = self._raw.get("estimated_finish")
+        age = wall - created if isinstance(created, (int, float)) and created > 0 else None
+        due = finish - wall if isinstance(finish, (int, float)) and finish > 0 else None
+        return age, due
 
     def reattach_hint(self) -> str:
         """How to pick this job up again after the watcher stopped (the job keeps running)."""

@@ -4,17 +4,19 @@ scan the builder uses to find a job it started before."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from foundry_tune._async._calls import safe_call
 from foundry_tune._async._job import AsyncJob
+from foundry_tune._async._watch_many import wait_all
 from foundry_tune._core.paging import PageGuard
 from foundry_tune._core.scan import SCAN_LIMIT, JobScan, Keep, job_filter, wanted_metadata
 from foundry_tune._core.status import JobStatus
 from foundry_tune.errors import InvalidParameterError
 
 if TYPE_CHECKING:
+    from foundry_tune._async._flavour import MaybeAwaitable
     from foundry_tune._async._foundry import AsyncFoundry
 
 __all__ = ["AsyncJobsAPI", "scan_jobs"]
@@ -88,3 +90,49 @@ class AsyncJobsAPI:
     async def find(self, fingerprint: str) -> builtins.list[AsyncJob]:
         """Jobs started by foundry-tune with this fingerprint, newest first."""
         return await self.list(fingerprint=fingerprint, limit=SCAN_LIMIT)
+
+    async def wait_all(
+        self,
+        jobs: Iterable[AsyncJob | str],
+        timeout: float | None = None,
+        *,
+        poll: float | Literal["adaptive"] = "adaptive",
+        progress: bool | str | Callable[[builtins.list[AsyncJob]], MaybeAwaitable[None]] | None = "auto",
+        stream: TextIO | None = None,
+        raise_on_failure: bool = False,
+    ) -> builtins.list[AsyncJob]:
+        """Wait until every one of several jobs succeeded, failed or was cancelled.
+
+        Each look costs one listing of the project's jobs (newest first, read only as deep as the
+        oldest watched job), not one request per job; a job the listing does not show (very old,
+        or a service whose listing misbehaves) is retrieved on its own. Ids are resolved by that
+        first listing too: an id that is no job raises [`NotFoundError`][NotFoundError].
+
+        ```pycon
+        >>> jobs = ft.jobs.wait_all(["ftjob-abc", "ftjob-def"], timeout=3600)
+        >>> [job.status.value for job in jobs]
+        ['succeeded', 'failed']
+        ```
+
+        :param jobs: jobs (from ``start()`` or ``ft.jobs.get()``, updated in place) or job ids;
+            the same job given twice is watched once (an empty list returns at once).
+        :param timeout: seconds to wait at most (None: no limit); then
+            [`WaitTimeoutError`][WaitTimeoutError] names the jobs still live, which keep running.
+        :param poll: ``"adaptive"`` looks every second while a status changes, backing off to
+            15 s while nothing does; a number is a fixed interval in seconds. The service's pacing
+            (``Retry-After``, few remaining requests) holds a look back further.
+        :param progress: ``"auto"`` (the default: ``FOUNDRY_TUNE_PROGRESS`` may turn it off), any
+            display value of [`Job.wait()`][Job.wait] but ``False``/``"off"`` prints one line per
+            status change per job (``[2/3] ftjob-def: running``) on ``stream`` (default stderr);
+            ``False`` or ``"off"`` prints nothing; a callable is called with the jobs after every
+            look (a function, or a coroutine function where the jobs are awaited).
+        :param raise_on_failure: once every job ended, raise the first failure in the given order
+            ([`JobFailedError`][JobFailedError], [`JobCancelledError`][JobCancelledError]) instead of
+            returning; by default failed jobs are returned like the others.
+        :returns: the jobs, in the order given (ids as new job objects), each in its final state.
+
+        Interrupting stops watching only: the jobs keep running. A reinforcement job's spend cap
+        (``max_cost``) is watched by that job's own [`wait()`][Job.wait], not here.
+        """
+        return await wait_all(self._ft, jobs, timeout, poll=poll, progress=progress, stream=stream,
+                              raise_on_failure=raise_on_failure)

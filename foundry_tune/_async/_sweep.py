@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from foundry_tune._async import _flavour
+from foundry_tune._async._watch_many import refresh_jobs
 from foundry_tune._core import sweep_plan as plan
 from foundry_tune._core.polling import Deadline, adaptive_or_fixed, sweep_schedule
 from foundry_tune._core.progress import progress_mode
@@ -33,6 +34,7 @@ from foundry_tune._core.retry import time_bound
 from foundry_tune._core.settings import progress_from_env
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
+from foundry_tune._core.watch_many import ListingDepth
 from foundry_tune._notebook import live_html
 from foundry_tune._table import html_table, text_table
 from foundry_tune.errors import (
@@ -126,6 +128,7 @@ class AsyncSweep:
                 trial_builder = trial_builder.seed(int(combo["seed"]))
             self.trials.append(AsyncTrial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
+        self._depth = ListingDepth()  # where the listing showed the trials' jobs, between looks
         self._live_cell = False
         self._env_mode = "auto"
         # Submitting talks to the service, which a constructor does not: with ``start`` the first
@@ -135,23 +138,35 @@ class AsyncSweep:
 
     # -- submitting -----------------------------------------------------------------------------
 
-    async def _free_slots(self) -> int:
+    async def _free_slots(self, listed: list[dict[str, Any]] | None = None) -> int:
+        """How many trials may start now; ``listed``: the resource's newest jobs when a look just
+        read them (else they are listed here)."""
         mine = {t.job.id: t.job.status for t in self.trials if t.job is not None}
-        listed = await self.builder.ft.jobs.list(limit=plan.LIVE_SCAN_LIMIT)
-        others = [job.status for job in listed if job.id not in mine]
+        if listed is None:
+            others = [job.status for job in await self.builder.ft.jobs.list(limit=plan.LIVE_SCAN_LIMIT)
+                      if job.id not in mine]
+        else:
+            others = [JobStatus(str(raw.get("status") or "unknown")) for raw in listed
+                      if raw.get("id") not in mine]
         return plan.free_slots(max_active=self.max_active, mine=mine.values(), others=others)
+
+    def _pending(self) -> list[AsyncTrial]:
+        return [t for t in self.trials if t.job is None and t.start_error is None]
 
     async def submit(self) -> int:
         """Start as many waiting trials as the limits allow; returns how many were started.
 
         A trial whose job already exists (same fingerprint) is attached, not started again.
         """
+        return await self._submit()
+
+    async def _submit(self, listed: list[dict[str, Any]] | None = None) -> int:
         self._start_pending = False
-        pending = [t for t in self.trials if t.job is None and t.start_error is None]
+        pending = self._pending()
         if not pending:
             return 0
         started = 0
-        slots = await self._free_slots()
+        slots = await self._free_slots(listed)
         for trial in pending:
             if slots <= 0:
                 break
@@ -175,14 +190,19 @@ class AsyncSweep:
     # -- watching -------------------------------------------------------------------------------
 
     async def refresh(self) -> AsyncSweep:
-        """Fetch every live job's state and submit waiting trials if slots freed up."""
-        # Newest first: the service starts queued jobs in creation order, so a job that finishes
-        # between two reads is read after its successor started, and one poll never shows two
-        # jobs running when the service never ran two.
-        for trial in reversed(self.trials):
-            if trial.job is not None and not trial.job.status.is_terminal:
-                await trial.job.refresh()
-        await self.submit()
+        """Fetch every live job's state and submit waiting trials if slots freed up.
+
+        One look costs one listing of the resource's jobs (read as deep as the oldest live trial,
+        or, while trials are held, as deep as counting the resource's live jobs needs) instead of
+        one request per job; a job the listing does not show is retrieved on its own.
+        """
+        # One listing is one snapshot: a job that finishes between two looks is never shown
+        # running beside its successor. The jobs retrieved on their own are read newest first
+        # (the service starts queued jobs in creation order) for the same reason.
+        held = bool(self._pending())
+        live = [t.job for t in self.trials if t.job is not None and not t.job.status.is_terminal]
+        seen = await refresh_jobs(self.builder.ft, live, self._depth, full=held)
+        await self._submit(seen.listed if held else None)
         await self._score_finished()
         return self
 
@@ -201,39 +221,45 @@ class AsyncSweep:
     ) -> AsyncSweep:
         """Wait for every job, submitting held trials as slots free up, and show them all.
 
-        ``poll``: seconds between looks (default: every second while a trial changes, backing
-        off to 15 s). ``progress``: ``None`` (the default) or ``"auto"`` prints a line per status
-        change and the table at the end (a live table in a notebook; `FOUNDRY_TUNE_PROGRESS` can
-        turn it off or force plain lines), ``True`` does the same ignoring the variable,
-        ``False`` or ``"off"`` is quiet, ``"plain"`` and ``"terminal"`` print the lines,
-        ``"notebook"`` the live table (lines where no notebook can show it); a callable is called
-        with the sweep after every poll (a function, or a coroutine function where the sweep is
-        awaited). The strings mean what they mean for `Job.wait()`; any other value raises
-        `InvalidParameterError` before the first look at the service.
-        Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs
-        keep running and running the same sweep again re-attaches to them.
+        ``poll``: seconds between looks (default: every second while a trial changes, backing off to 15 s;
+        longer while the service's pacing headers ask to hold back). Each look costs one listing of the
+        resource's jobs, not one request per job (see [`refresh()`][refresh]). ``progress``: ``None`` (the
+        default) or ``"auto"`` prints a line per status change and the table at the end (a live table in a
+        notebook; `FOUNDRY_TUNE_PROGRESS` can turn it off or force plain lines), ``True`` does the same
+        ignoring the variable, ``False`` or ``"off"`` is quiet, ``"plain"`` and ``"terminal"`` print the
+        lines, ``"notebook"`` the live table (lines where no notebook can show it); a callable is called
+        with the sweep after every poll (a function, or a coroutine function where the sweep is awaited).
+        The strings mean what they mean for `Job.wait()`; any other value raises `InvalidParameterError`
+        before the first look at the service.
+        Failed jobs do not raise: they are ranked last. Interrupting stops watching only; the jobs keep
+        running and running the same sweep again re-attaches to them.
         """
         schedule = adaptive_or_fixed(poll, sweep_schedule)
-        deadline = Deadline.after(timeout, time.monotonic())
+        ft = self.builder.ft  # None for a sweep built without a connection (its looks are the caller's)
+        clock = ft.retry.clock if ft is not None else time.monotonic
+        deadline = Deadline.after(timeout, clock())
         out = stream or sys.stderr
         show = self._display(progress, out)
         try:
             while True:
                 try:
-                    with time_bound(deadline.at, time.monotonic):  # a hanging look ends with the wait
+                    with time_bound(deadline.at, clock):  # a hanging look ends with the wait
                         changed = await self._poll_changes()
                 except RetryBudgetExceededError:
-                    if not deadline.passed(time.monotonic()):
+                    if not deadline.passed(clock()):
                         raise
                     changed = False
                 await _flavour.call(show, self)
                 if self.done:
                     break
-                now = time.monotonic()
+                now = clock()
                 if deadline.passed(now):
                     raise WaitTimeoutError(f"sweep {self.id}: {self._counts()} after {timeout:g} s; "
                                            "the jobs keep running: call wait() again")
-                await _flavour.sleep(schedule.next(changed, remaining=deadline.remaining(now)))
+                interval = schedule.next(changed, remaining=deadline.remaining(now))
+                if ft is not None:
+                    interval = ft.pacing.sleep_for(interval, now, deadline.remaining(now))
+                await _flavour.sleep(interval)
         except _flavour.INTERRUPTS:
             out.write(
                 f"\nStopped watching sweep {self.id}; its jobs keep running. Run the same sweep again to "

@@ -4,6 +4,13 @@ The events endpoint lists newest first; ``after=<event id>`` continues with the 
 that one. To fetch only what is new since the last poll, a poll reads from the top and stops at the
 first event already seen, paging further down only while a whole page is new. [`EventTail`][EventTail]
 makes those decisions; the network layer (``foundry_tune._async._listings``) fetches the pages.
+
+The first poll of a tail reads the history in pages of [`EVENTS_PAGE_SIZE`][EVENTS_PAGE_SIZE]. Every
+later poll starts with a small page sized from how many events were new the poll before
+(``2 * new + 1``, within [`SMALL_PAGE_MIN`][SMALL_PAGE_MIN] and ``EVENTS_PAGE_SIZE``): one event
+already seen closes the poll, so a look at a job that said three things since costs one request
+of a handful of events. Only when that whole page is new does the poll read on, in pages of
+``EVENTS_PAGE_SIZE``.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from typing import Any
 from foundry_tune._core.event_messages import parse_step_message
 from foundry_tune._core.paging import PageGuard
 
-__all__ = ["ALL_EVENTS_PAGE_SIZE", "EVENTS_PAGE_SIZE", "EventTail", "JobEvent"]
+__all__ = ["ALL_EVENTS_PAGE_SIZE", "EVENTS_PAGE_SIZE", "SMALL_PAGE_MIN", "EventTail", "JobEvent"]
 
 EVENTS_PAGE_SIZE = 50
-"""Events asked for per page while a wait polls."""
+"""Events asked for per page while a wait reads the history, and the largest page of a later poll."""
+
+SMALL_PAGE_MIN = 5
+"""The smallest first page of a poll after the first (see the module docs)."""
 
 ALL_EVENTS_PAGE_SIZE = 100
 """Events asked for per page when reading a job's whole history."""
@@ -114,15 +124,33 @@ def _seconds(value: Any) -> int:
 
 
 class EventTail:
-    """Yields each event of a job once, oldest first, reading only new pages on every poll."""
+    """Yields each event of a job once, oldest first, reading only new pages on every poll.
 
-    def __init__(self, *, page_size: int = EVENTS_PAGE_SIZE, remember: int = 10_000) -> None:
+    :param page_size: the page size of the first poll and of every page after a poll's first.
+    :param remember: how many event ids to remember (the oldest are forgotten).
+    :param small_pages: start every poll after the first with a small page (see the module docs).
+    """
+
+    def __init__(self, *, page_size: int = EVENTS_PAGE_SIZE, remember: int = 10_000,
+                 small_pages: bool = True) -> None:
         self.page_size = page_size
+        self.small_pages = small_pages
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
         self._remember = remember
         self.requests = 0
         """How many pages were fetched so far (tests and benchmarks read it)."""
+        self.polls = 0
+        """How many polls were completed so far."""
+        self.last_new = 0
+        """How many events the last completed poll found new."""
+
+    def first_limit(self) -> int:
+        """The ``limit`` of a poll's first page: ``page_size`` on the first poll, then a small page
+        sized from the last poll's new events (see the module docs)."""
+        if self.polls == 0 or not self.small_pages:
+            return self.page_size
+        return min(self.page_size, max(SMALL_PAGE_MIN, 2 * self.last_new + 1))
 
     def guard(self, job_id: str, clock: Callable[[], float] = time.monotonic) -> PageGuard:
         """The bounds of one poll (a fresh guard for each): a page seen again or a cursor that
@@ -149,6 +177,8 @@ class EventTail:
         new.reverse()
         for event in new:
             self._remember_id(event.id)
+        self.polls += 1
+        self.last_new = len(new)
         return new
 
     def _remember_id(self, event_id: str) -> None:

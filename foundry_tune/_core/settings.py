@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-import httpx
-
 from foundry_tune._core.redact import redact_text
 from foundry_tune._redact import mask_url
 from foundry_tune.errors import ConfigurationError
@@ -109,6 +107,8 @@ def check_endpoint(url: str, *, what: str) -> str:
         raise ConfigurationError(f"{what} must be an http(s) URL string, got {type(url).__name__}")
     url = url.strip()
     shown = mask_url(url)  # a password or a ?sig= key in the URL never reaches the message
+    import httpx  # here, not at the top: `foundry-tune validate` never needs it (70 ms of imports)
+
     try:
         parts = urlsplit(url)
         hostname = parts.hostname

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import openai
     from azure.core.credentials import TokenCredential
 
+    from foundry_tune._core.concurrency import AdaptiveConcurrency
+
 T = TypeVar("T")
 X = TypeVar("X")
 
@@ -176,6 +178,46 @@ def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int, *,
         raise
     pool.shutdown()
     return results
+
+
+class AdaptiveGate:
+    """Lets at most ``limiter.limit`` holders in at once (an
+    [`AdaptiveConcurrency`][AdaptiveConcurrency] whose limit moves while it is used) and none while
+    ``limiter.delay(now)`` asks new requests to wait (``with gate:``; ``async with gate:`` in the
+    async flavour). Call ``changed()`` after raising the limit, so that waiting holders come in."""
+
+    def __init__(self, limiter: AdaptiveConcurrency, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = limiter
+        self.clock = clock
+        self.in_flight = 0
+        """Holders inside now."""
+        self.peak = 0
+        """The most holders inside at once so far."""
+        self._condition = threading.Condition()
+
+    def __enter__(self) -> AdaptiveGate:
+        with self._condition:
+            while True:
+                pause = self.limiter.delay(self.clock())
+                if pause > 0:
+                    self._condition.wait(pause)
+                    continue
+                if self.in_flight < self.limiter.limit:
+                    break
+                self._condition.wait(1.0)  # woken by changed(); the timeout only guards a lost wake-up
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._condition:
+            self.in_flight -= 1
+        self.changed()
+
+    def changed(self) -> None:
+        """Wake the waiting holders: as many as the limit has room for come in."""
+        with self._condition:
+            self._condition.notify_all()
 
 
 def httpcore_classes(core: Any) -> tuple[Any, Any, Any]:

@@ -47,12 +47,16 @@ def event_fetcher(ft: Foundry, job_id: str) -> EventFetch:
 def poll_events(
     tail: EventTail, fetch: EventFetch, *, job_id: str = "", clock: Callable[[], float] = time.monotonic
 ) -> list[JobEvent]:
-    """The events that appeared since ``tail``'s previous poll, oldest first (only new pages read)."""
+    """The events that appeared since ``tail``'s previous poll, oldest first (only new pages read:
+    after the tail's first poll, a small first page, then pages of ``tail.page_size`` while a whole
+    page is new)."""
     new: list[JobEvent] = []
     guard = tail.guard(job_id, clock)
     after: str | None = None
+    limit = tail.first_limit()
     while True:
-        events, has_more = fetch(after, tail.page_size)
+        events, has_more = fetch(after, limit)
+        limit = tail.page_size
         cursor = tail.absorb(events, has_more, new, guard)
         if cursor is None:
             return tail.finish(new)

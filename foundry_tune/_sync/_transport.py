@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -27,11 +27,12 @@ import httpcore2
 import httpx
 import httpx2
 
+from foundry_tune._core.pacing import Pacing
 from foundry_tune._core.retry import clamp_timeouts, remaining_budget
 from foundry_tune._core.trust import MAX_CONNECTIONS, MAX_KEEPALIVE_CONNECTIONS, Trust
 from foundry_tune._sync import _flavour
 
-__all__ = ["BudgetTransport", "DeadlineTransport", "arm_transport", "openai_http_client"]
+__all__ = ["BudgetTransport", "DeadlineTransport", "arm_transport", "openai_http_client", "pacing_hook"]
 
 _KEEPALIVE_EXPIRY = 5.0  # httpx's default
 # httpcore(2) exception -> httpx(2) exception of the same name (what httpx's own transport maps).
@@ -238,10 +239,28 @@ def _deadline_transport(http: ModuleType, core: ModuleType, *, endpoint: str, tr
         return BudgetTransport(inner)
 
 
-def openai_http_client(*, endpoint: str, timeout: float, trust: Trust) -> httpx2.Client:
-    """The ``httpx2`` client the openai SDK runs on: the connection's trust, our pool limits."""
+def openai_http_client(
+    *, endpoint: str, timeout: float, trust: Trust, on_response: ResponseHook | None = None
+) -> httpx2.Client:
+    """The ``httpx2`` client the openai SDK runs on: the connection's trust, our pool limits;
+    ``on_response`` (e.g. [`pacing_hook()`][pacing_hook]) sees every answer's headers."""
     transport = _deadline_transport(httpx2, httpcore2, endpoint=endpoint, trust=trust)
-    return httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True)
+    hooks = {"response": [on_response]} if on_response is not None else None
+    return httpx2.Client(transport=transport, timeout=timeout, follow_redirects=True, event_hooks=hooks)
+
+
+ResponseHook = Callable[[Any], None]
+"""An httpx response event hook (``httpx`` or ``httpx2``)."""
+
+
+def pacing_hook(pacing: Pacing, clock: Callable[[], float]) -> ResponseHook:
+    """A response event hook that feeds every answer's headers to ``pacing`` (Retry-After and the
+    rate-limit headers, [`Pacing`][Pacing]), stamped with ``clock()``: the connection's retry clock."""
+
+    def observe(response: Any) -> None:
+        pacing.observe(response.headers, clock())
+
+    return observe
 
 
 def arm_transport(

@@ -77,17 +77,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_handler(_checkpoints))
 
-    p = sub.add_parser("watch", help="follow a job until it ends (Ctrl-C stops watching, not the job)")
-    p.add_argument("job_id")
+    p = sub.add_parser(
+        "watch", help="follow one job, or several, until they end (Ctrl-C stops watching, not the jobs)",
+        description=(
+            "Follow one job until it ends (exit 0 if it succeeded, 1 otherwise), or several: those are "
+            "watched together at the cost of one listing of the project's jobs per look (not one "
+            "request per job), with one line per status change per job and a table (or with --json "
+            "a JSON list, in the order given) when they all ended; exit 0 only if every one succeeded."))
+    p.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job to follow (or several)")
     p.add_argument("--timeout", type=float, help="stop watching after this many seconds (exit 1)")
     p.add_argument("--plain", action="store_true", help="plain log lines instead of a live line")
     p.add_argument("--json", action="store_true",
-                   help="no progress; print the job as JSON when it ends (a safety failure's error has "
-                        "kind and categories)")
+                   help="no progress; print the job as JSON when it ends, or a list of jobs for several "
+                        "(a safety failure's error has kind and categories)")
     p.add_argument("--max-cost", type=_usd, metavar="USD",
-                   help="reinforcement: pause the job once its training cost reaches USD while watching "
-                        "(default: the cap 'jobs create --max-cost' recorded for it)")
-    p.set_defaults(handler=_handler(_watch))
+                   help="reinforcement, one job id only: pause the job once its training cost reaches USD "
+                        "while watching (default: the cap 'jobs create --max-cost' recorded for it; "
+                        "recorded caps are watched only when the job is watched alone)")
+    p.set_defaults(handler=_watch_handler)
 
     for action, text in (("cancel", "cancel a job"), ("pause", "pause a running job"),
                          ("resume", "resume a paused job")):
@@ -225,11 +232,77 @@ def _checkpoints(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     return _OK
 
 
+def _watch_handler(args: argparse.Namespace) -> int:
+    args.job_ids = list(dict.fromkeys(args.job_ids))  # an id given twice is one job
+    if len(args.job_ids) > 1 and args.max_cost is not None:
+        return usage_error(
+            "jobs", "--max-cost watches one job: give one job id (a cap per job: run "
+                    "'foundry-tune jobs watch ID --max-cost USD' for each reinforcement job)", args)
+    return run("jobs", lambda: connect(), _watch, args)  # noqa: PLW0108 - late-bound for tests
+
+
 def _watch(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
-    job = ft.jobs.get(args.job_id)
+    if len(args.job_ids) > 1:
+        return _watch_many(ft, args, out)
+    job = ft.jobs.get(args.job_ids[0])
     if args.json:
         return _wait_json(job, args, out)
     return _follow(job, args, out)
+
+
+def _watch_many(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
+    """Wait for several jobs with one listing per look: a line per status change per job, then a
+    table (or a JSON list); exit 0 only when every job succeeded."""
+    from foundry_tune._core.watch_many import StatusLines
+
+    quiet = args.json or (not args.plain and progress_from_env() == "off")
+    lines = StatusLines()
+    noted: list[bool] = []
+
+    def show(jobs: list[Job]) -> None:
+        if not noted:
+            noted.append(True)
+            _note_unwatched_caps(jobs)
+        if not quiet:
+            for line in lines.changes([(job.id, job.status.value, job.error[0]) for job in jobs]):
+                out.write(line + "\n")
+            out.flush()
+
+    try:
+        jobs = ft.jobs.wait_all(args.job_ids, timeout=args.timeout, progress=show)
+    except WaitTimeoutError as exc:
+        if args.json:
+            raise  # one JSON error on stderr, as for one job
+        out.write(f"{exc}\n")
+        return _FAILED
+    except KeyboardInterrupt:
+        return _INTERRUPTED
+    all_succeeded = all(job.status is JobStatus.SUCCEEDED for job in jobs)
+    if args.json:
+        out.write(json.dumps([_summary(job) | {"hint": _hint(*job.error)} for job in jobs], indent=2) + "\n")
+        return _OK if all_succeeded else _FAILED
+    rows = [["ID", "STATUS", "FINE-TUNED MODEL", "ERROR"]]
+    for job in jobs:
+        code, message = job.error
+        error = f"[{code}] {message}" if (code or message) else "-"
+        rows.append([job.id, job.status.value, job.fine_tuned_model or "-", error])
+    out.write("\n" + columns(rows))
+    for job in jobs:
+        hint = _hint(*job.error) if any(job.error) else None
+        if hint:
+            out.write(f"{job.id}: hint: {hint}\n")
+    return _OK if all_succeeded else _FAILED
+
+
+def _note_unwatched_caps(jobs: list[Job]) -> None:
+    """Say on stderr which live reinforcement jobs have a recorded spend cap that a watch of
+    several jobs does not enforce (never dropped silently)."""
+    for job in jobs:
+        cap = _watched_cap(job, job.max_cost)
+        if cap is not None and not job.status.is_terminal:
+            sys.stderr.write(f"foundry-tune jobs: note: max_cost ${cap:,.2f} of reinforcement job {job.id} "
+                             "is watched only when the job is watched alone: run 'foundry-tune jobs "
+                             f"watch {job.id}' to pause it there\n")
 
 
 def _wait_json(job: Job, args: argparse.Namespace, out: TextIO) -> int:

@@ -27,6 +27,7 @@ from foundry_tune.emulator._errors import ApiError, invalid
 from foundry_tune.emulator._files import file_path
 from foundry_tune.emulator._http import ctx_of, json_body, ok
 from foundry_tune.emulator._lifecycle import record_use
+from foundry_tune.emulator._rate_limit import admit
 from foundry_tune.emulator._state import Context, new_id
 
 NOT_FOUND_MESSAGE = (
@@ -134,6 +135,12 @@ def _count(text: str) -> int:
     return max(1, len(text.split()))
 
 
+def _charged(body: dict[str, Any], prompt_tokens: int, token_keys: tuple[str, ...]) -> int:
+    """The tokens a request counts against a rate limit: its prompt's and the most it may answer."""
+    most = next((body[key] for key in token_keys if isinstance(body.get(key), int)), 0)
+    return prompt_tokens + most
+
+
 async def chat_completions(request: Request) -> Response:
     ctx = ctx_of(request)
     body = await json_body(request)
@@ -151,8 +158,9 @@ async def chat_completions(request: Request) -> Response:
         tools = dataclasses.replace(tools, choice="none")
     users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = users[-1] if users else ""
-    model, reply = _answer(ctx, deployment, prompt, tools)
     prompt_tokens = sum(_count(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
+    limits = admit(ctx, deployment, _charged(body, prompt_tokens, ("max_completion_tokens", "max_tokens")))
+    model, reply = _answer(ctx, deployment, prompt, tools)
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
     if reply.calls:
         # As OpenAI answers a call: no text (content null), the calls, finish_reason "tool_calls".
@@ -166,7 +174,7 @@ async def chat_completions(request: Request) -> Response:
         completion_tokens = _count(message["content"])
     if body.get("stream"):
         return StreamingResponse(_chat_chunks(model, message, finish, int(ctx.now())),
-                                 media_type="text/event-stream")
+                                 media_type="text/event-stream", headers=limits)
     return ok(
         {
             "id": new_id("chatcmpl-"),
@@ -186,7 +194,8 @@ async def chat_completions(request: Request) -> Response:
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
             },
-        }
+        },
+        headers=limits,
     )
 
 
@@ -242,6 +251,7 @@ async def responses(request: Request) -> Response:
         raise invalid("The emulator does not stream; call without stream=True.", param="stream")
     check_sampling(body, ("max_output_tokens",))
     prompt = _response_prompt(body.get("input", ""))
+    limits = admit(ctx, deployment, _charged(body, _count(prompt), ("max_output_tokens",)))
     model, reply = _answer(ctx, deployment, prompt)
     answer, finish = _limit(reply.text, body.get("max_output_tokens"))
     now = int(ctx.now())
@@ -277,7 +287,8 @@ async def responses(request: Request) -> Response:
                 "input_tokens_details": {"cached_tokens": 0},
                 "output_tokens_details": {"reasoning_tokens": 0},
             },
-        }
+        },
+        headers=limits,
     )
 
 

@@ -69,24 +69,57 @@ async def _announce(server: uvicorn.Server, line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The emulator's listening socket. Its protocol is IPPROTO_TCP, not 0: asyncio turns on
-    TCP_NODELAY only for connections whose socket says TCP, and without it every answer waits about
-    40 ms for the client's delayed ACK (Nagle's algorithm)."""
+NAGLE_ENV = "FOUNDRY_TUNE_EMULATOR_NAGLE"
+"""A benchmark aid (``benchmarks/emulator_latency.py``): set to ``1``, the emulator leaves Nagle's
+algorithm on (no ``TCP_NODELAY``) so the stall it avoids can be measured. Never needed otherwise."""
+
+
+def nagle_wanted() -> bool:
+    """Whether `NAGLE_ENV` asks for connections without ``TCP_NODELAY``."""
+    return os.environ.get(NAGLE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def listening_socket(host: str, port: int, *, nodelay: bool = True) -> socket.socket:
+    """The emulator's listening socket, whose accepted connections send each write at once.
+
+    An answer goes out in two writes (uvicorn writes the status line and headers, then the body):
+    with Nagle's algorithm on, the second one waits for the client to acknowledge the first, and a
+    client on a kept-alive connection delays that acknowledgement by about 40 ms. So ``TCP_NODELAY``
+    is set twice over: on the listening socket (Linux and macOS copy it to every accepted one) and
+    through its protocol, IPPROTO_TCP rather than 0 (asyncio sets ``TCP_NODELAY`` on the connections
+    of a socket that says TCP). ``nodelay=False`` (a benchmark's comparison only) leaves both off.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP if nodelay else 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(512)
     sock.set_inheritable(True)
     return sock
 
 
+def build_server(ctx: Context, tls: dict[str, Any] | None = None) -> uvicorn.Server:
+    """The uvicorn server for the emulator app of ``ctx`` (serve it on a
+    `listening_socket()` with ``server.serve(sockets=[sock])``)."""
+    uv_config = uvicorn.Config(
+        build_app(ctx),
+        http="h11",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        **(tls or {}),
+    )
+    return uvicorn.Server(uv_config)
+
+
 async def _serve(config: Config) -> None:
     from foundry_tune._core.redact import install_log_redaction
 
     install_log_redaction()  # the emulator's log (uvicorn's and its own) masks keys too
-    sock = listening_socket(config.host, config.port)
+    sock = listening_socket(config.host, config.port, nodelay=not nagle_wanted())
     port = int(sock.getsockname()[1])
     ca_cert: Path | None = None
     tls: dict[str, Any] = {}
@@ -96,16 +129,7 @@ async def _serve(config: Config) -> None:
         ca_cert, cert, key = make_certificates(config.data_dir / "tls", config.host)
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     ctx = Context(config)
-    uv_config = uvicorn.Config(
-        build_app(ctx),
-        http="h11",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        timeout_keep_alive=30,
-        **tls,
-    )
-    server = uvicorn.Server(uv_config)
+    server = build_server(ctx, tls)
     loop = asyncio.get_running_loop()
     announcer = loop.create_task(_announce(server, info_line(config, port, ca_cert)))
     parent = os.environ.get(PARENT_PID_ENV, "")

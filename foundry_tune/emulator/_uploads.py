@@ -1,8 +1,11 @@
-"""The Uploads API: create, add parts (64 MB each, streamed to disk), complete, cancel, expiry."""
+"""The Uploads API: create, add parts (64 MB each, streamed to disk), complete (parts joined in a
+worker thread), cancel, expiry."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import secrets
 from pathlib import Path
 
 from starlette.requests import Request
@@ -118,7 +121,9 @@ async def add_part(request: Request) -> Response:
     return ok(public(part))
 
 
-def _assemble(ctx: Context, upload: Doc, part_ids: list[str], md5: str | None) -> Path:
+def _part_blobs(ctx: Context, upload: Doc, part_ids: list[str]) -> list[Path]:
+    """The blobs of ``part_ids`` in that order, once they are known to be parts of ``upload``,
+    each listed once, adding up to its declared size."""
     parts = {p["id"]: p for p in ctx.store.all("upload_part", upload["id"])}
     unknown = [p for p in part_ids if p not in parts]
     if unknown:
@@ -131,14 +136,27 @@ def _assemble(ctx: Context, upload: Doc, part_ids: list[str], md5: str | None) -
             f"The parts hold {total} bytes but the upload was created for {upload['bytes']} bytes.",
             param="part_ids",
         )
-    target = ctx.store.blob_path(f"{upload['id']}.assembled")
+    return [ctx.store.blob_path(parts[p]["_blob"]) for p in part_ids]
+
+
+def _assemble(ctx: Context, upload_id: str, blobs: list[Path], md5: str | None) -> Path:
+    """Join ``blobs``, in that order, into one new blob, checking ``md5`` on the way.
+
+    Runs in a worker thread (see `complete_upload`): the copy and hash of gigabytes take seconds.
+    Each attempt writes a blob of its own, so two completions of one upload never share a file.
+    """
+    target = ctx.store.blob_path(f"{upload_id}.{secrets.token_hex(4)}.assembled")
     digest = hashlib.md5(usedforsecurity=False)
-    with target.open("wb") as out:
-        for part_id in part_ids:
-            with ctx.store.blob_path(parts[part_id]["_blob"]).open("rb") as src:
-                while chunk := src.read(_COPY_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
+    try:
+        with target.open("wb") as out:
+            for blob in blobs:
+                with blob.open("rb") as src:
+                    while chunk := src.read(_COPY_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     if md5 and digest.hexdigest() != md5.lower():
         target.unlink()
         raise invalid("The md5 of the assembled parts does not match 'md5'.", param="md5")
@@ -154,7 +172,21 @@ async def complete_upload(request: Request) -> Response:
     if not isinstance(part_ids, list) or not part_ids or not all(isinstance(p, str) for p in part_ids):
         raise invalid("'part_ids' must be a non-empty list of part ids.", param="part_ids")
     md5 = body.get("md5")
-    assembled = _assemble(ctx, upload, part_ids, md5 if isinstance(md5, str) else None)
+    # Off the event loop: every other request is answered while the parts are joined and hashed.
+    blobs = _part_blobs(ctx, upload, part_ids)
+    try:
+        assembled = await asyncio.to_thread(
+            _assemble, ctx, upload["id"], blobs, md5 if isinstance(md5, str) else None
+        )
+    except OSError:
+        _require_pending(_get_upload(ctx, upload["id"]))  # cancelled meanwhile: its parts are gone
+        raise
+    # Back on the loop, where no other request runs until this one answers: the upload may have been
+    # cancelled, or completed by a second call, while its parts were joined.
+    upload = _get_upload(ctx, upload["id"])
+    if upload["status"] != "pending":
+        assembled.unlink(missing_ok=True)
+        _require_pending(upload)
     file_doc = add_file(ctx, assembled, upload["filename"], upload["purpose"], upload["bytes"])
     _drop_parts(ctx, upload["id"])
     upload["status"] = "completed"

@@ -28,6 +28,9 @@ class ProgressUpdate:
     elapsed: float
     retries: int = 0
     """Failed attempts retried so far (429s, timeouts, 5xx): each was logged at INFO too."""
+    concurrency: int = 0
+    """Requests allowed in flight now: ``evaluate(concurrency=...)``, lower while the service
+    throttles (0 before the run starts)."""
 
 
 class Progress:
@@ -42,6 +45,10 @@ class Progress:
         self.errors = 0
         self.retries = 0
         self.last_retry: RetryNotice | None = None
+        self.concurrency = 0
+        """Requests allowed in flight now (set by the run)."""
+        self.maximum = 0
+        """``evaluate(concurrency=...)``: the most allowed in flight (set by the run)."""
 
     def start(self, total: int) -> None:
         """Begin counting ``total`` requests."""
@@ -69,7 +76,7 @@ class Progress:
 
     def _update(self) -> ProgressUpdate:
         return ProgressUpdate(self.done, self.total, self.errors, time.monotonic() - self._start,
-                              self.retries)
+                              self.retries, self.concurrency)
 
     def _emit(self) -> None:
         if self._report is not None:
@@ -87,6 +94,8 @@ class _StreamProgress(Progress):
     def _emit(self) -> None:
         update = self._update()
         retried = f", {update.retries} retried" if update.retries else ""
+        if 0 < update.concurrency < self.maximum:  # throttled: fewer at a time than asked for
+            retried += f", {update.concurrency} at a time"
         self._text = (f"evaluating: {update.done}/{update.total} requests, {update.errors} failed"
                       f"{retried}, {update.elapsed:.1f} s")
         if self._live is not None:
@@ -115,9 +124,10 @@ class _NotebookProgress(Progress):
         if update.done < update.total and update.elapsed - self._shown < 0.2:
             return  # a notebook redraw per request would flood the frontend
         self._shown = update.elapsed
+        throttled = f"{update.concurrency} at a time, " if 0 < update.concurrency < self.maximum else ""
         self._cell.update(
             f'<progress value="{update.done}" max="{max(update.total, 1)}" style="width:20em"></progress> '
-            f"<code>{update.done}/{update.total} requests, {update.errors} failed, "
+            f"<code>{update.done}/{update.total} requests, {update.errors} failed, {throttled}"
             f"{update.elapsed:.1f} s</code>")
 
     def close(self) -> None:

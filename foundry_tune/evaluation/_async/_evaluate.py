@@ -1,5 +1,9 @@
-"""``evaluate()``: check everything locally, send every (target, example) request ``concurrency``
-at a time, score the answers and summarize them into a report.
+"""``evaluate()``: check everything locally, send every (target, example) request, at most
+``concurrency`` at a time, score the answers and summarize them into a report.
+
+The number in flight adapts to the service's rate limit (see `_core.concurrency`): a 429 (seen
+through the retry policy's notices, although the policy retries it inside one call) halves it and
+pauses new requests for the service's ``Retry-After``; successes raise it again, one per window.
 
 Each request goes through the connection's retry policy (or a completer you pass). An interruption
 (Ctrl-C, or cancelling the task that awaits it) stops sending: the answers already in are kept and
@@ -8,13 +12,15 @@ the report is marked interrupted, so it still shows what was measured.
 
 from __future__ import annotations
 
+import contextvars
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_tune._async import _flavour
 from foundry_tune._async._grading import score_on_service, service_connection
-from foundry_tune._core.retry import observe_retries
+from foundry_tune._core.concurrency import AdaptiveConcurrency
+from foundry_tune._core.retry import RetryNotice, observe_retries
 from foundry_tune.errors import ConfigurationError
 from foundry_tune.evaluation._completion import Completion, completion_from_response
 from foundry_tune.evaluation._examples import Example, Message
@@ -41,20 +47,38 @@ class Completer(Protocol):
     def __call__(self, target: Target, messages: list[Message]) -> MaybeAwaitable[Completion]: ...
 
 
+# Who wants the headers of the answers in the code running now (the run's rate limiter).
+_answer_headers: contextvars.ContextVar[Callable[[Mapping[str, str]], None] | None] = contextvars.ContextVar(
+    "foundry_tune_answer_headers", default=None)
+
+# False: a fixed ``concurrency`` whatever the service answers (the behaviour before issue 15, kept
+# for benchmarks/evaluate.py and the tests to compare with).
+_adaptive: contextvars.ContextVar[bool] = contextvars.ContextVar("foundry_tune_adaptive_concurrency",
+                                                                 default=True)
+
+
 class FoundryCompleter:
-    """Chat completions on a Foundry connection (its ``openai`` client and ``retry`` policy)."""
+    """Chat completions on a Foundry connection (its ``openai`` client and ``retry`` policy).
+    The service's rate-limit headers of each answer go to the run's concurrency limiter."""
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
 
     async def __call__(self, target: Target, messages: list[Message]) -> Completion:
         last_start = [0.0]
+        observe = _answer_headers.get()
 
         async def attempt() -> Any:
             last_start[0] = time.perf_counter()
-            return await self.connection.openai.chat.completions.create(
+            if observe is None:
+                return await self.connection.openai.chat.completions.create(
+                    model=target.model, messages=messages, **target.params
+                )
+            raw = await self.connection.openai.chat.completions.with_raw_response.create(
                 model=target.model, messages=messages, **target.params
             )
+            observe(raw.headers)
+            return raw.parse()
 
         response = await self.connection.retry.call(attempt, what=f"chat completion on {target.model}")
         return completion_from_response(response, time.perf_counter() - last_start[0])
@@ -68,10 +92,17 @@ async def _score(metric: Metric | GraderMetric, output: str, example: Example) -
 
 
 async def _one(target: Target, example: Example, metrics: Sequence[Metric | GraderMetric],
-               complete: Completer) -> Sample:
+               complete: Completer, gate: _flavour.AdaptiveGate | None = None) -> Sample:
     sample = Sample(line=example.line)
+    request = (complete, for_example(target, example), target.render(example))
     try:
-        completion = await _flavour.call(complete, for_example(target, example), target.render(example))
+        if gate is None:
+            completion = await _flavour.call(*request)
+        else:
+            async with gate:
+                completion = await _flavour.call(*request)
+            if gate.limiter.succeeded():
+                gate.changed()
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
@@ -95,15 +126,27 @@ async def run(
     *,
     concurrency: int,
     progress: Progress,
+    adaptive: bool = True,
 ) -> RunOutcome:
-    """Ask every target every example, ``concurrency`` requests at a time; see the module docstring."""
+    """Ask every target every example, at most ``concurrency`` requests at a time (fewer while the
+    service throttles, unless ``adaptive`` is false: then always ``concurrency``, the old
+    behaviour); see the module docstring."""
     samples: dict[str, list[Sample | None]] = {t.name: [None] * len(examples) for t in targets}
     # Interleaved, so that an interrupted run still holds complete pairs to compare.
     work = [(target, index) for index in range(len(examples)) for target in targets]
+    limiter = AdaptiveConcurrency(concurrency)
+    gate = _flavour.AdaptiveGate(limiter) if adaptive else None
+    progress.concurrency = progress.maximum = limiter.limit
+
+    def noticed(notice: RetryNotice) -> None:
+        if gate is not None and notice.reason == "429":
+            limiter.throttled(gate.clock(), notice.delay)
+        progress.retried(notice)
 
     async def one(item: tuple[Target, int]) -> None:
         target, index = item
-        sample = await _one(target, examples[index], metrics, complete)
+        sample = await _one(target, examples[index], metrics, complete, gate)
+        progress.concurrency = limiter.limit
         samples[target.name][index] = sample
         progress.advance(failed=sample.error is not None)
         await _reported(progress)  # unasync: remove
@@ -112,8 +155,12 @@ async def run(
     await _reported(progress)  # unasync: remove
     interrupted = False
     try:
-        with observe_retries(progress.retried):
-            await _flavour.bounded_map(one, work, concurrency)
+        with observe_retries(noticed):
+            token = _answer_headers.set(limiter.observe if gate is not None else None)
+            try:
+                await _flavour.bounded_map(one, work, concurrency)
+            finally:
+                _answer_headers.reset(token)
     except _flavour.INTERRUPTS:
         interrupted = True
     finally:
@@ -185,9 +232,17 @@ async def evaluate(
     tool-call metrics (``TOOL_CALL_METRICS``) when a reference answer calls tools, else
     ``DEFAULT_METRICS``. A row's ``tools``, ``tool_choice`` and ``parallel_tool_calls`` go with
     its request (a target's ``params`` win).
-    ``foundry``: the connection (taken from the deployments when omitted). Requests run
+    ``foundry``: the connection (taken from the deployments when omitted). Requests run at most
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see `Completer`). ``progress``: ``None`` (the default) or ``"auto"`` (what
+    when given (see `Completer`). The number in flight adapts to the service's rate limit: a
+    429 halves it (down to 1) and holds every new request back for the service's
+    ``Retry-After``, so that the other workers do not hit the wall too; each window of answers
+    (as many as are in flight) raises it by one, back up to ``concurrency``, while the service's
+    ``x-ratelimit-remaining-requests`` / ``x-ratelimit-remaining-tokens`` headers leave room. The
+    429s count even when the retry policy retries them inside one request, and with a
+    ``completer`` of your own that goes through the connection's retry policy. A live progress
+    line shows ``N at a time`` while it is lower than ``concurrency``.
+    ``progress``: ``None`` (the default) or ``"auto"`` (what
     ``FOUNDRY_TUNE_PROGRESS`` asks for, else a live line in a terminal or a live cell in a
     notebook), ``True`` (always on stderr), ``False`` or ``"off"`` (nothing), ``"plain"`` (log
     lines), ``"terminal"`` (a live line), ``"notebook"`` (a live cell), or a callable given every
@@ -204,5 +259,5 @@ async def evaluate(
         if isinstance(metric, GraderMetric) and not metric.local:
             service_connection(metric, hint=": pass foundry=AsyncFoundry(...)")
     outcome = await run(prepared.targets, prepared.examples, prepared.metrics, completer,
-                        concurrency=concurrency, progress=_progress(progress))
+                        concurrency=concurrency, progress=_progress(progress), adaptive=_adaptive.get())
     return summarize(prepared, outcome, confidence=confidence, seed=seed)

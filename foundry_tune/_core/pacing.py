@@ -1,0 +1,152 @@
+"""The service's pacing, read from its answers: how long a *polling* loop should hold back.
+
+A connection keeps one [`Pacing`][Pacing], fed with the headers of every answer it receives (an
+event hook on its HTTP clients). Loops that look at the service again and again (a job's wait,
+watching many jobs, a sweep) sleep ``max(schedule interval, pacing.delay(now))`` before their next
+look, within their deadline. The headers read:
+
+- ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date), on any answer, including a 429
+  the retry policy already retried: no look before that time.
+- ``x-ratelimit-remaining-requests`` with ``x-ratelimit-reset-requests`` (Azure OpenAI data plane;
+  the reset is a number of seconds, or a duration such as ``12ms``, ``1s``, ``6m0s``): when few
+  requests remain (at most [`LOW_REMAINING`][LOW_REMAINING], or 5% of ``x-ratelimit-limit-requests``
+  when that is larger), no look before the reset. ``-1`` (not reported) is ignored.
+- ``x-ms-ratelimit-remaining-subscription-reads`` (ARM): with at most
+  [`ARM_LOW_READS`][ARM_LOW_READS] reads left, ARM sends no reset time, so the next look waits
+  [`ARM_LOW_PAUSE`][ARM_LOW_PAUSE] seconds.
+
+Every hold is at most [`MAX_PACING`][MAX_PACING] seconds (a header asking for an hour is taken as
+that maximum; a wait's deadline bounds it further). Pure: the caller passes the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+
+from foundry_tune._core.translate import parse_retry_after
+
+__all__ = [
+    "ARM_LOW_PAUSE",
+    "ARM_LOW_READS",
+    "LOW_REMAINING",
+    "MAX_PACING",
+    "Pacing",
+    "parse_reset",
+]
+
+MAX_PACING = 300.0
+"""The longest a polling loop holds back for the service's pacing, whatever a header asks."""
+
+LOW_REMAINING = 2
+"""At most this many data-plane requests left (or 5% of the limit, when larger): wait for the reset."""
+
+ARM_LOW_READS = 25
+"""At most this many ARM subscription reads left: the next look waits [`ARM_LOW_PAUSE`][ARM_LOW_PAUSE]."""
+
+ARM_LOW_PAUSE = 30.0
+"""Seconds a look waits when ARM reports few reads left (ARM sends no reset time)."""
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_reset(value: str | None) -> float | None:
+    """Seconds until a rate limit resets, from ``x-ratelimit-reset-requests``: a plain number of
+    seconds (``"7"``, ``"0.5"``) or a duration (``"12ms"``, ``"1s"``, ``"6m0s"``, ``"1h2m3.5s"``).
+    None for anything else (missing, empty, negative, not finite)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            return None
+        seconds = sum(float(number) * _UNIT[unit] for number, unit in parts)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value.strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None  # -1: not reported
+
+
+class Pacing:
+    """What the service said about pacing, on one connection's clock (see the module docs).
+
+    Written by the response hook, read by polling loops: plain attribute writes, no lock needed.
+
+    :param wall_clock: Unix time, to read a ``Retry-After`` HTTP date when the answer has no
+        ``Date`` header.
+    """
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self._wall_clock = wall_clock
+        self.until = 0.0
+        """The clock time before which a polling loop should not look again (0: no hold)."""
+        self.reason = ""
+        """Which header set ``until`` (for messages and tests)."""
+
+    def observe(self, headers: Mapping[str, str], now: float) -> None:
+        """Read one answer's headers, received at ``now`` (the clock ``delay`` is asked with)."""
+        header = _lower(headers)
+        wall = self._date(header)
+        retry_after = parse_retry_after(header, now=wall)
+        if retry_after is not None:
+            self._hold(now, retry_after, "Retry-After")
+        remaining = _int(header.get("x-ratelimit-remaining-requests"))
+        if remaining is not None:
+            limit = _int(header.get("x-ratelimit-limit-requests")) or 0
+            reset = parse_reset(header.get("x-ratelimit-reset-requests"))
+            if remaining <= max(LOW_REMAINING, limit // 20) and reset is not None:
+                self._hold(now, reset, "x-ratelimit-remaining-requests")
+        reads = _int(header.get("x-ms-ratelimit-remaining-subscription-reads"))
+        if reads is not None and reads <= ARM_LOW_READS:
+            self._hold(now, ARM_LOW_PAUSE, "x-ms-ratelimit-remaining-subscription-reads")
+
+    def delay(self, now: float) -> float:
+        """The least seconds a polling loop should wait before its next look (0: no hold)."""
+        return max(0.0, self.until - now)
+
+    def sleep_for(self, interval: float, now: float, remaining: float | None = None) -> float:
+        """Seconds a polling loop sleeps before its next look: its schedule's ``interval``, or
+        longer while the service asks to hold back, never past ``remaining`` (the seconds left
+        before the loop's deadline, None: none) and never negative."""
+        seconds = max(interval, self.delay(now))
+        if remaining is not None:
+            seconds = min(seconds, remaining)
+        return max(0.0, seconds)
+
+    def _hold(self, now: float, seconds: float, reason: str) -> None:
+        until = now + min(MAX_PACING, max(0.0, seconds))
+        if until > self.until:
+            self.until = until
+            self.reason = reason
+
+    def _date(self, header: Mapping[str, str]) -> float:
+        """The answer's ``Date`` as Unix time (the service's clock, for an HTTP-date ``Retry-After``),
+        else this machine's."""
+        value = header.get("date")
+        if value:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return parsedate_to_datetime(value).timestamp()
+            except (TypeError, ValueError, IndexError):
+                pass
+        return self._wall_clock()
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(key).lower(): str(value) for key, value in headers.items()}

@@ -1,0 +1,76 @@
+"""The service's pacing headers, read into the least wait before a polling loop's next look (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from foundry_tune._core.pacing import ARM_LOW_PAUSE, MAX_PACING, Pacing, parse_reset
+
+DATE = "Wed, 02 Dec 2026 04:00:00 GMT"
+DATE_UNIX = 1_796_184_000.0  # the same moment
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("7", 7.0), ("0.5", 0.5), ("12ms", 0.012), ("1s", 1.0), ("6m0s", 360.0), ("1h2m3.5s", 3723.5),
+    (" 2S ", 2.0), ("", None), (None, None), ("soon", None), ("-1", None), ("1x", None), ("inf", None),
+    ("5s later", None),
+])
+def test_parse_reset(value: str | None, seconds: float | None) -> None:
+    assert parse_reset(value) == (pytest.approx(seconds) if seconds is not None else None)
+
+
+# (headers of one answer received at now=100, expected delay at now=100)
+CASES = [
+    pytest.param({}, 0.0, id="nothing-said"),
+    pytest.param({"Retry-After": "5"}, 5.0, id="retry-after-seconds"),
+    pytest.param({"retry-after-ms": "1500", "Retry-After": "9"}, 1.5, id="retry-after-ms-first"),
+    pytest.param({"Retry-After": "Wed, 02 Dec 2026 04:00:20 GMT", "Date": DATE}, 20.0,
+                 id="retry-after-http-date-against-the-answer-date"),
+    pytest.param({"Retry-After": "Wed, 02 Dec 2026 04:00:20 GMT"}, 20.0,
+                 id="retry-after-http-date-against-this-clock"),
+    pytest.param({"Retry-After": "later"}, 0.0, id="retry-after-unreadable"),
+    pytest.param({"x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "8s"}, 8.0,
+                 id="few-requests-left-wait-for-the-reset"),
+    pytest.param({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "3"}, 3.0,
+                 id="none-left-reset-in-plain-seconds"),
+    pytest.param({"x-ratelimit-remaining-requests": "50", "x-ratelimit-reset-requests": "8s"}, 0.0,
+                 id="plenty-left"),
+    pytest.param({"x-ratelimit-remaining-requests": "40", "x-ratelimit-limit-requests": "1000",
+                  "x-ratelimit-reset-requests": "8s"}, 8.0, id="five-percent-of-the-limit-is-few"),
+    pytest.param({"x-ratelimit-remaining-requests": "-1", "x-ratelimit-reset-requests": "0"}, 0.0,
+                 id="not-reported"),
+    pytest.param({"x-ratelimit-remaining-requests": "0"}, 0.0, id="no-reset-given"),
+    pytest.param({"X-RateLimit-Remaining-Requests": "0", "X-RateLimit-Reset-Requests": "2s"}, 2.0,
+                 id="any-case"),
+    pytest.param({"x-ms-ratelimit-remaining-subscription-reads": "3"}, ARM_LOW_PAUSE, id="arm-few-reads"),
+    pytest.param({"x-ms-ratelimit-remaining-subscription-reads": "11999"}, 0.0, id="arm-plenty"),
+    pytest.param({"Retry-After": "86400"}, MAX_PACING, id="capped"),
+]
+
+
+@pytest.mark.parametrize(("headers", "delay"), CASES)
+def test_observe_then_delay(headers: dict[str, str], delay: float) -> None:
+    pacing = Pacing(wall_clock=lambda: DATE_UNIX)
+    pacing.observe(headers, 100.0)
+    assert pacing.delay(100.0) == pytest.approx(delay)
+
+
+def test_the_hold_runs_out_and_the_longest_wins() -> None:
+    pacing = Pacing()
+    pacing.observe({"Retry-After": "10"}, 100.0)
+    pacing.observe({"Retry-After": "2"}, 101.0)  # a later, shorter hold does not shorten it
+    assert pacing.delay(104.0) == pytest.approx(6.0)
+    assert pacing.reason == "Retry-After"
+    assert pacing.delay(111.0) == 0.0
+
+
+@pytest.mark.parametrize(("interval", "now", "remaining", "expected"), [
+    (5.0, 111.0, None, 5.0),       # the hold is over: the schedule's interval
+    (5.0, 95.0, None, 15.0),       # held until 110
+    (5.0, 95.0, 4.0, 4.0),         # never past the deadline
+    (5.0, 95.0, -1.0, 0.0),        # nor negative
+])
+def test_sleep_for(interval: float, now: float, remaining: float | None, expected: float) -> None:
+    pacing = Pacing()
+    pacing.observe({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "10s"}, 100.0)
+    assert pacing.sleep_for(interval, now, remaining) == pytest.approx(expected)
