@@ -24,7 +24,9 @@ with the same 50 ms latency:
   ``ThreadPoolExecutor(8)`` calling ``client.chat.completions.create`` and computing the same
   metrics afterwards, on an emulator without a rate limit (3 alternating rounds, medians);
 * rate limit: the emulator's switch ``inference_rate_limit`` gives each model Azure's kind of
-  limit (2,400 requests a minute, a bucket of one second, 429 with ``Retry-After``):
+  limit (1,200 requests a minute, a bucket of one second, 429 with ``Retry-After``; a fixed
+  concurrency of 8 offers about 4 times that, so that it sees 100+ 429s, as in the issue's
+  scenario):
   ``evaluate`` with its adaptive concurrency against the same run at a fixed concurrency of 8
   (the behaviour before issue 15); 429s and attempts counted by the emulator (3 alternating
   rounds, medians).
@@ -32,7 +34,10 @@ with the same 50 ms latency:
 The run fails (exit 1) if a target is missed: ``evaluate`` at least 4x faster than the loop, the
 same exact-match scores as the loop, and the statistics in under 5 s; at most 5% over the plain
 thread pool; under the rate limit at most half the 429s of the fixed concurrency, every answer in,
-and no slower than it (within 2% timing noise).
+and no slower than it (within 2% timing noise: both are held to the same service rate, 400
+answers per model at 20 a second, so both wall times sit on the same floor of about 20 s and a
+difference under 2% is the shared machine's scheduling, not the gate; the table also says whether
+the strict reading, adaptive median <= fixed median, held).
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 LATENCY = 0.05
 MODELS = ("gpt-4.1-mini", "gpt-4.1-nano")
-RATE_LIMIT = {"requests_per_minute": 2400, "burst_seconds": 1}
+RATE_LIMIT = {"requests_per_minute": 1200, "burst_seconds": 1}
 ROUNDS = 3
 
 
@@ -189,6 +194,10 @@ def _rate_limited(n: int, failures: list[str]) -> None:
           f"{max(r[3] for r in runs['adaptive'])} |")
     for mode, mode_runs in runs.items():
         print(f"{mode}: " + "; ".join(f"{t:.2f} s, {c} x 429, {a} attempts" for t, c, a, _ in mode_runs))
+    strict = median("adaptive", 0) <= median("fixed", 0)
+    tolerated = median("adaptive", 0) <= median("fixed", 0) * 1.02
+    verdict = "met" if strict else "missed; within the 2% tolerance" if tolerated else "missed"
+    print(f"adaptive median {'<=' if strict else '>'} fixed median (strict reading {verdict})")
     if median("adaptive", 1) > median("fixed", 1) / 2:
         failures.append(f"adaptive concurrency made {median('adaptive', 1):.0f} 429 attempts, more than half "
                         f"the fixed concurrency's {median('fixed', 1):.0f}")

@@ -28,6 +28,7 @@ __all__ = [
     "JobCancelledError",
     "JobError",
     "JobFailedError",
+    "JobNotFoundError",
     "LocalLockTimeoutError",
     "NameInUseError",
     "NotFoundError",
@@ -212,6 +213,28 @@ class PermissionDeniedError(ServiceError):
 
 class NotFoundError(ServiceError):
     """The resource does not exist (HTTP 404)."""
+
+
+class JobNotFoundError(NotFoundError):
+    """Jobs a wait was watching disappeared: the service answered 404 for them after the wait had
+    seen them (deleted, or no longer visible to this credential). ``ft.jobs.wait_all()`` raises it
+    only once every other watched job ended. ``job_ids``: the ids of the jobs that disappeared;
+    ``jobs``: every job of the wait in the order given, each in its final state and the
+    disappeared ones in their last known state (not kept by pickling)."""
+
+    def __init__(self, message: str, *, job_ids: Sequence[str] = (), jobs: Sequence[Any] = (),
+                 **kwargs: Any) -> None:
+        self.job_ids = list(job_ids)
+        self.jobs = list(jobs)
+        super().__init__(message, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_job_not_found, (self.message, self.job_ids, self.status, self.code))
+
+
+def _rebuild_job_not_found(message: str, job_ids: list[str], status: int | None,
+                           code: str | None) -> JobNotFoundError:
+    return JobNotFoundError(message, job_ids=job_ids, status=status, code=code)
 
 
 class RateLimitError(ServiceError):

@@ -1,6 +1,7 @@
 """``foundry-tune jobs watch A B ...``: several jobs watched with one listing per look, a line per
 status change per job, a final table or a JSON list in the order given, exit 0 only if every job
-succeeded; ``--max-cost`` goes with one job id only. One id keeps the single-job behaviour
+succeeded (a job gone while watched: shown ``gone``, exit 1); ``--max-cost`` goes with one job
+id only. One id keeps the single-job behaviour
 (``tests/test_job_cli.py``, ``tests/test_spend_cli.py``)."""
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from _cli_helpers import Borrowed, run_cli
 
 from foundry_tune._demo_data import demo_records
 from foundry_tune._method_kind import MethodKind
+from foundry_tune._sync._jobs import JobsAPI
 from foundry_tune.cli import _jobs
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset
+from foundry_tune.errors import JobNotFoundError
 from foundry_tune.job import Job, JobStatus
 
 pytestmark = [pytest.mark.emulator, pytest.mark.own_emulator(job_duration=0.5)]
@@ -122,3 +125,27 @@ def test_a_recorded_cap_not_watched_among_several_is_said(capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "max_cost $150.00 of reinforcement job ftjob-rft" in err
     assert "foundry-tune jobs watch ftjob-rft" in err and "ftjob-done" not in err and "ftjob-sft" not in err
+
+
+def test_a_job_gone_while_watched_is_shown_gone_and_exits_1(
+    cli: Foundry, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = start(cli, "cli-many-gone", 2)
+    a.wait(progress=False)
+    why = "not found any more: deleted, or no longer visible to this credential"
+
+    def vanished(self: Any, jobs: list[str], *args: Any, **kwargs: Any) -> list[Job]:
+        kwargs["progress"]([a, b])
+        raise JobNotFoundError(f"fine-tuning job(s) {b.id} gone while watched", job_ids=[b.id], jobs=[a, b])
+
+    monkeypatch.setattr(JobsAPI, "wait_all", vanished)
+    code, out, err = run_cli(capsys, "jobs", "watch", a.id, b.id, "--plain")
+    assert code == 1, err
+    assert re.search(rf"^{b.id}\s+gone\s", out, re.MULTILINE) and re.search(rf"^{a.id}\s+succeeded\s", out,
+                                                                             re.MULTILINE)
+    assert out.splitlines()[-1] == f"{b.id}: gone: {why}"
+    code, out, err = run_cli(capsys, "jobs", "watch", a.id, b.id, "--json")
+    assert code == 1, err
+    listed = json.loads(out)
+    assert [(j["id"], j["status"]) for j in listed] == [(a.id, "succeeded"), (b.id, "gone")]
+    assert listed[1]["gone"] == why

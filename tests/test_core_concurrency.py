@@ -90,8 +90,9 @@ def test_remaining_from_headers(headers: dict[str, str], expected: tuple[int | N
     ("remaining", "limit_after"),
     [
         ({"x-ratelimit-remaining-requests": "100"}, 5),  # room: the window raises it
-        ({"x-ratelimit-remaining-requests": "4"}, 5),  # as many as in flight: room
-        ({"x-ratelimit-remaining-requests": "2"}, 2),  # fewer than in flight: one fewer per window
+        ({"x-ratelimit-remaining-requests": "5"}, 5),  # more left than in flight: room for one more
+        ({"x-ratelimit-remaining-requests": "4"}, 4),  # as many as in flight: no room for more
+        ({"x-ratelimit-remaining-requests": "2"}, 2),  # fewer than in flight: down to what is left
         ({"x-ratelimit-remaining-tokens": "0"}, 2),
         ({"x-ratelimit-remaining-tokens": "500"}, 5),
         ({}, 5),  # no headers: plain AIMD
@@ -106,14 +107,27 @@ def test_the_remaining_headers_hold_or_lower_the_limit(remaining: dict[str, str]
     assert limiter.limit == limit_after
 
 
-def test_the_headers_lower_the_limit_at_most_once_per_window() -> None:
+def test_no_tokens_left_lowers_the_limit_at_most_once_per_window() -> None:
     limiter = AdaptiveConcurrency(8)
     limits = []
     for _ in range(12):
-        limiter.observe({"x-ratelimit-remaining-requests": "0"})
+        limiter.observe({"x-ratelimit-remaining-tokens": "0"})
         limits.append(limiter.limit)
     assert limits == [7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6]
     assert limiter.lowest == 6
+
+
+@pytest.mark.parametrize(("remaining", "limits"), [
+    ([3, 5, 2, 0, 4], [3, 3, 2, 1, 1]),  # never more in flight than the service still takes
+    ([9, 8, 20], [8, 8, 8]),  # enough left: unchanged
+])
+def test_the_remaining_requests_cap_the_limit_at_once(remaining: list[int], limits: list[int]) -> None:
+    limiter = AdaptiveConcurrency(8)
+    seen = []
+    for left in remaining:
+        limiter.observe({"x-ratelimit-remaining-requests": str(left)})
+        seen.append(limiter.limit)
+    assert seen == limits
 
 
 @pytest.mark.parametrize(("maximum", "minimum", "limit"), [(0, 1, 1), (-3, 1, 1), (4, 9, 4), (8, 2, 8)])

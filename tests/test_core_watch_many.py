@@ -1,6 +1,7 @@
 """The pure decisions of watching many jobs with one listing per look
 (``foundry_tune._core.watch_many``): which jobs are still wanted, how large a page, when to stop
-paging, what to retrieve one by one, the progress lines and the timeout message."""
+paging, what to retrieve one by one, the progress lines and the timeout message, and when a sweep
+holding trials back counts the resource's live jobs."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import pytest
 from foundry_tune._core.paging import PageGuard
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.watch_many import (
+    FULL_COUNT_EVERY,
     FULL_SCAN_JOBS,
+    GONE,
     MAX_PAGE,
     MAX_PAGES,
     PAGE_MARGIN,
+    FullCount,
     ListingDepth,
     ListingLook,
     StatusLines,
@@ -229,3 +233,37 @@ def test_timeout_message_counts_and_names_the_live_jobs() -> None:
         [("ftjob-a", "running"), ("ftjob-b", "succeeded"), ("ftjob-c", "queued"), ("ftjob-a", "running")], 30)
     assert text.startswith("3 fine-tuning job(s): 1 queued, 1 running, 1 succeeded after 30 s;")
     assert "ftjob-a, ftjob-c still live" in text and "keep running" in text
+
+
+def test_status_lines_number_a_job_given_twice_once() -> None:
+    lines = StatusLines()
+    given = [("ftjob-a", "running", None), ("ftjob-b", "running", None), ("ftjob-c", "queued", None),
+             ("ftjob-a", "running", None)]
+    assert lines.changes(given) == [
+        "[1/3] ftjob-a: running", "[2/3] ftjob-b: running", "[3/3] ftjob-c: queued"]
+    assert lines.changes([("ftjob-a", "succeeded", None), *given[1:]]) == ["[1/3] ftjob-a: succeeded"]
+
+
+def test_a_gone_job_is_said_once_with_why() -> None:
+    lines = StatusLines()
+    lines.changes([("ftjob-a", "running", None), ("ftjob-b", "running", None)])
+    assert lines.changes([("ftjob-a", "running", None), ("ftjob-b", GONE, None)]) == [
+        "[2/2] ftjob-b: gone (not found any more: deleted, or no longer visible to this credential)"]
+    assert lines.changes([("ftjob-a", "running", None), ("ftjob-b", GONE, None)]) == []
+    text = watch_timeout_message([("ftjob-a", "running"), ("ftjob-b", GONE)], 5)
+    assert "1 gone, 1 running" in text and "ftjob-a still live" in text
+
+
+def test_full_count_first_after_an_own_job_ended_and_every_nth_look() -> None:
+    count = FullCount(every=4)
+    plan = []
+    for ended in (False, False, False, False, False, True, False, False, False, False, False):
+        full = count.due()
+        plan.append(full)
+        count.looked(full=full, ended_mine=ended)
+    # full at once, then every 4th look; the look after one of the sweep's own jobs ended is full
+    assert plan == [True, False, False, False, True, False, True, False, False, False, True]
+    # an end seen by a full look needs no second one
+    count = FullCount()
+    count.looked(full=True, ended_mine=True)
+    assert not count.due() and FULL_COUNT_EVERY == 10

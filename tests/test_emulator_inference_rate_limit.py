@@ -76,7 +76,9 @@ def test_exact_retry_after_is_to_the_millisecond(emulator: Emulator) -> None:
     "value",
     [0, -5, "fast", True, {"requests_per_minute": 0}, {"tokens_per_minute": 5},
      {"requests_per_minute": 6, "burst_seconds": 61}, {"requests_per_minute": 6, "exact_retry_after": 1},
-     {"requests_per_minute": 6, "per": "hour"}],
+     {"requests_per_minute": 6, "per": "hour"},
+     # finite, but the buckets' whole-number headers would overflow (every answer was a 500)
+     1e308, 10**400, {"requests_per_minute": 1e300}, {"requests_per_minute": 6, "tokens_per_minute": 1e308}],
 )
 def test_invalid_values_of_the_switch_are_refused(emulator: Emulator, value: object) -> None:
     with pytest.raises(InvalidParameterError, match="inference_rate_limit"):
@@ -95,6 +97,13 @@ def test_invalid_values_of_the_switch_are_refused(emulator: Emulator, value: obj
 )
 def test_parse(value: object, limit: RateLimit | None) -> None:
     assert parse(value) == limit
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), {"requests_per_minute": 1.5e12},
+                                   {"requests_per_minute": 6, "burst_seconds": float("nan")}])
+def test_parse_refuses_what_json_cannot_carry_or_the_buckets_cannot_count(value: object) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        parse(value)
 
 
 def test_a_bucket_refills_at_its_rate_up_to_its_capacity() -> None:

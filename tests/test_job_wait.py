@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from foundry_tune._core.pacing import Pacing
+from foundry_tune._core.pacing import MAX_PACING, Pacing
+from foundry_tune._core.polling import SPEND_POLL_CAP
 from foundry_tune._core.status import JobStatus
 from foundry_tune.aio import AsyncJob
 from foundry_tune.errors import InvalidParameterError, RetryBudgetExceededError, WaitTimeoutError
@@ -207,3 +208,22 @@ def test_cancelling_the_waiting_task_stops_watching_only(monkeypatch: pytest.Mon
 
     asyncio.run(main())
     assert "nothing was cancelled" in out.getvalue() and "AsyncJob.attach(ft, 'ftjob-1')" in out.getvalue()
+
+
+def test_a_wait_that_meters_spend_looks_within_its_cap_whatever_the_pacing(flavour: Flavour) -> None:
+    """A reinforcement job with a spend cap is looked at at least every SPEND_POLL_CAP seconds, even
+    while the service asks to hold back for 300 s (else it could train 300 s past its cap)."""
+    grader = {"type": "string_check", "name": "g", "input": "{{sample.output_text}}", "reference": "a",
+              "operation": "eq"}
+    rft = {"id": "ftjob-1", "status": "running", "model": "o4-mini", "created_at": 1,
+           "method": {"type": "reinforcement", "reinforcement": {"grader": grader}}}
+    job = flavour.job(_Jobs([rft] * 3 + [DONE]), rft)
+    job._ft.pacing.observe({"Retry-After": "300"}, 0.0, status=429)
+    assert job._ft.pacing.delay(0.0) == MAX_PACING
+    flavour.run(job.wait(progress=False, max_cost=1000.0))
+    assert flavour.sleeps and max(flavour.sleeps) <= SPEND_POLL_CAP, flavour.sleeps
+    unmetered = Flavour(flavour.name, flavour.monkeypatch)
+    plain = unmetered.job(_Jobs([RUNNING, DONE]), RUNNING)
+    plain._ft.pacing.observe({"Retry-After": "300"}, 0.0, status=429)
+    unmetered.run(plain.wait(progress=False))
+    assert unmetered.sleeps == [MAX_PACING]  # without a spend cap the service's pacing holds the look back

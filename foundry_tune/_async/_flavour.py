@@ -14,7 +14,7 @@ import inspect
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 import tenacity
@@ -208,11 +208,20 @@ async def bounded_map(fn: Callable[[X], Awaitable[T]], items: Iterable[X], limit
     return [task.result() for task in tasks]
 
 
+class GateClosed(BaseException):
+    """Raised by an [`AdaptiveGate`][AdaptiveGate] that was closed, to the holders waiting at it
+    and to those that come later: the run they belong to has stopped (a ``BaseException``, so that
+    code that records every ``Exception`` per request does not record it)."""
+
+
 class AdaptiveGate:
     """Lets at most ``limiter.limit`` holders in at once (an
     [`AdaptiveConcurrency`][AdaptiveConcurrency] whose limit moves while it is used) and none while
     ``limiter.delay(now)`` asks new requests to wait (``async with gate:``; ``with gate:`` in the sync
-    flavour). Call ``changed()`` after raising the limit, so that waiting holders come in."""
+    flavour). Feed it through ``succeeded()``, ``throttled()`` and ``observe()`` (in the sync flavour
+    they change the limiter under the gate's lock, so worker threads never race on it); call
+    ``changed()`` after changing the limiter directly, so that waiting holders come in; ``close()``
+    stops it."""
 
     def __init__(self, limiter: AdaptiveConcurrency, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limiter = limiter
@@ -221,10 +230,14 @@ class AdaptiveGate:
         """Holders inside now."""
         self.peak = 0
         """The most holders inside at once so far."""
+        self.closed = False
+        """Whether ``close()`` was called."""
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def __aenter__(self) -> AdaptiveGate:
         while True:
+            if self.closed:
+                raise GateClosed
             pause = self.limiter.delay(self.clock())
             if pause > 0:
                 await asyncio.sleep(pause)
@@ -235,6 +248,14 @@ class AdaptiveGate:
             self._waiters.append(waiter)
             try:
                 await waiter
+            except BaseException:
+                # Woken, then cancelled before it could come in: the wake-up goes to the next
+                # waiter (as asyncio.Semaphore does), else it would wait for a holder to leave.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                if waiter.done() and not waiter.cancelled():
+                    self.changed()
+                raise
             finally:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
@@ -255,6 +276,28 @@ class AdaptiveGate:
             if not waiter.done():
                 waiter.set_result(None)
                 room -= 1
+
+    def succeeded(self) -> None:
+        """A request was answered: the limiter's ``succeeded()``, and the holders waiting come in
+        if the limit rose."""
+        if self.limiter.succeeded():
+            self.changed()
+
+    def throttled(self, retry_after: float | None = None) -> None:
+        """A request was answered 429: the limiter's ``throttled()`` at the gate's clock."""
+        self.limiter.throttled(self.clock(), retry_after)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """The limiter's ``observe()`` of an answer's rate-limit headers."""
+        self.limiter.observe(headers)
+
+    def close(self) -> None:
+        """Stop letting holders in: those waiting, and any that come later, raise
+        [`GateClosed`][GateClosed] (those inside go on)."""
+        self.closed = True
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class AsyncRetryPolicy:

@@ -127,10 +127,11 @@ class AsyncFoundry(ConnectionState):
         self._project = None
         self._closed = False
         self.pacing = Pacing(self._retry.wall_clock)
-        """What the service said about pacing (``Retry-After``, remaining requests), fed by every
-        answer on this connection's own HTTP clients; polling loops hold back by
-        ``pacing.delay(clock())`` (a connection made by ``from_openai_client`` does not hook the
-        given client, so its pacing stays empty)."""
+        """What the service said about pacing (``Retry-After`` on a throttling answer, remaining
+        requests), fed by the answers on this connection's own HTTP clients (inference answers
+        aside); polling loops hold back by ``pacing.delay(clock())``. A connection made by
+        ``from_openai_client`` does not hook the given client (the openai SDK has no public way to
+        reach it): only its ARM answers feed its pacing."""
 
     # -- alternative constructors -------------------------------------------------------------
 
@@ -191,7 +192,10 @@ class AsyncFoundry(ConnectionState):
 
         A copy with the SDK's retries off is used, so that foundry-tune's policy is the only one.
         ``credential`` is used for ARM only (default ``DefaultAzureCredential``, created when
-        deployments are first used).
+        deployments are first used). The given client's answers do not feed
+        ``ft.pacing`` (the openai SDK has no public way to hook its HTTP client): polling
+        loops on this connection hold back only for ARM's pacing headers; a 429 is still retried
+        after its ``Retry-After``.
         """
         endpoint = check_endpoint(str(client.base_url), what="OpenAI base URL")
         self = cls.__new__(cls)

@@ -125,7 +125,8 @@ class AsyncJob(JobState):
         job's [`max_cost`][max_cost], set by ``start(max_cost=...)``) the wait meters the time the job
         spends training times its hourly rate and, once that reaches the cap, pauses the job and raises
         [`SpendLimitReachedError`][SpendLimitReachedError] (``by="user"``; within one poll, at most
-        30 s of training, past the cap: a wait that meters spend looks at least every 30 s). When
+        30 s of training, past the cap: a wait that meters spend looks at least every 30 s, even
+        with a longer fixed ``poll`` or while the service's pacing asks to hold back longer). When
         the service paused the job at its own $5,000 cap, it raises that error with
         ``by="service"`` instead of waiting on the paused job. The error's hint
         says how to resume or deploy the latest checkpoint. Grader tokens are not counted.
@@ -185,7 +186,9 @@ class AsyncJob(JobState):
                         self.id, self.status, timeout, f"await AsyncJob.attach(ft, {self.id!r})"))
                 age, due = self._age_and_due()
                 interval = schedule.next(bool(new), remaining=deadline.remaining(now), age=age, due=due)
-                await _flavour.sleep(self._ft.pacing.sleep_for(interval, now, deadline.remaining(now)))
+                # a metered spend cap is looked at within SPEND_POLL_CAP, whatever the service's pacing asks
+                pause = self._ft.pacing.sleep_for(interval, now, deadline.remaining(now), longest=cap)
+                await _flavour.sleep(pause)
         except _flavour.INTERRUPTS:
             reporter.note(self.reattach_hint())
             raise

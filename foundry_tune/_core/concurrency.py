@@ -8,7 +8,10 @@ between 1 and a maximum, plus a shared pause:
   ``Retry-After`` has passed, so that the workers still idle do not all hit the wall as well;
 - each window of successes (as many as the limit) raises it by one, up to the maximum, unless the
   service's ``x-ratelimit-remaining-requests`` / ``x-ratelimit-remaining-tokens`` headers say
-  there is no room for more (then it holds).
+  there is no room for more (then it holds);
+- an answer whose ``x-ratelimit-remaining-requests`` is below the limit lowers the limit to it at
+  once (never more in flight than the service says it still takes: those would come back 429),
+  and ``x-ratelimit-remaining-tokens: 0`` lowers it by one per window.
 
 The flavours' ``AdaptiveGate`` holds requests back by it; ``evaluate()`` feeds it.
 """
@@ -113,17 +116,23 @@ class AdaptiveConcurrency:
         if tokens is not None:
             self.remaining_tokens = tokens
         self.answers_since_cut += 1
-        if self._no_room() and self.limit > self.minimum and self.answers_since_cut >= self.limit:
-            # Less left than the requests in flight would take: one fewer, before a 429 says so
-            # (once per window: the answers of one window all report about the same).
+        if requests is not None and requests < self.limit and self.limit > self.minimum:
+            # Fewer requests left than in flight: the ones over would be answered 429.
+            self.limit = max(self.minimum, requests)
+            self.lowest = min(self.lowest, self.limit)
+            self.successes = 0
+            self.answers_since_cut = 0
+        elif self.remaining_tokens == 0 and self.minimum < self.limit <= self.answers_since_cut:
+            # No tokens left: one fewer, before a 429 says so (once per window: the answers of
+            # one window all report about the same).
             self.limit -= 1
             self.lowest = min(self.lowest, self.limit)
             self.successes = 0
             self.answers_since_cut = 0
 
     def _no_room(self) -> bool:
-        # One more request in flight needs at least one request (and some tokens) left to spend.
-        return (self.remaining_requests is not None and self.remaining_requests < self.limit) or (
+        # One more request in flight needs more requests left than are in flight (and some tokens).
+        return (self.remaining_requests is not None and self.remaining_requests <= self.limit) or (
             self.remaining_tokens == 0)
 
     def delay(self, now: float) -> float:

@@ -5,16 +5,19 @@ reported at once)."""
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import ssl
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from foundry_tune._core.redact import redact_text
 from foundry_tune._redact import mask_url
 from foundry_tune.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import ssl
+
+# ipaddress, ssl and the log redaction (logging) are imported where used: every command reads
+# FOUNDRY_TUNE_PROGRESS from here, and `foundry-tune validate` needs none of them.
 
 __all__ = [
     "DEFAULT_ARM_ENDPOINT",
@@ -95,6 +98,8 @@ def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine (plain http is only allowed there)."""
     if host.lower() == "localhost":
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -115,6 +120,8 @@ def check_endpoint(url: str, *, what: str) -> str:
         _ = parts.port
         httpx.URL(url)  # what the HTTP clients will be given must parse there too
     except (ValueError, httpx.InvalidURL) as exc:  # e.g. an unclosed "[" or a port that is no number
+        from foundry_tune._core.redact import redact_text
+
         raise ConfigurationError(f"{what} is not a valid URL ({redact_text(str(exc))}): {shown!r}") from None
     if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(f"{what} must be an http(s) URL, got {shown!r}")
@@ -164,6 +171,8 @@ def arm_settings_from_env(
 def ssl_verify(verify: bool | str) -> bool | ssl.SSLContext:
     """``verify`` for httpx clients: a CA bundle path becomes an SSL context trusting it."""
     if isinstance(verify, str):
+        import ssl
+
         return ssl.create_default_context(cafile=verify)
     return verify
 

@@ -14,7 +14,9 @@ The decisions here, driven by the network layer (``foundry_tune._async._watch_ma
 - [`ListingLook`][ListingLook]: one look's pages: which listed jobs are wanted, when to stop
   paging (all found; the listing went past the creation time of the jobs still missing; the
   listing ended; or the [`PageGuard`][PageGuard] cap), and [`missing()`][missing] what to retrieve
-  one by one.
+  one by one;
+- [`FullCount`][FullCount]: when a sweep holding trials back reads the listing deep enough to count
+  the resource's live jobs (not every look: after one of its own jobs ended, and every few looks).
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from foundry_tune._core.paging import PageGuard
 from foundry_tune._core.status import JobStatus
 
 __all__ = [
+    "FULL_COUNT_EVERY",
     "FULL_SCAN_JOBS",
+    "GONE",
     "MAX_PAGE",
     "MAX_PAGES",
     "PAGE_MARGIN",
+    "FullCount",
     "ListingDepth",
     "ListingLook",
     "StatusLines",
@@ -55,6 +60,16 @@ PAGE_MARGIN = 2
 
 FULL_SCAN_JOBS = 1000
 """How many jobs a full look (one that also counts the resource's live jobs) reads at most."""
+
+FULL_COUNT_EVERY = 10
+"""A sweep holding trials back counts the resource's live jobs (a full look) at least every this
+many looks, for slots freed by other people's jobs ending; its own jobs ending trigger one at once."""
+
+GONE = "gone"
+"""The status shown for a watched job the service no longer knows (404 after it was seen)."""
+
+GONE_WHY = "not found any more: deleted, or no longer visible to this credential"
+"""Why a job is shown as [`GONE`][GONE]."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,8 @@ class ListingLook:
         self.scanned = 0
         self.reason: str | None = None
         """Why the paging stopped (None while it goes on)."""
+        self.gone: list[str] = []
+        """Wanted ids the service answered 404 for on their own retrieve (filled by the caller)."""
         self._positions: dict[str, int] = {}
         self._page = 0
 
@@ -232,21 +249,29 @@ def newest_first(ids: Iterable[str], known: Mapping[str, Watched]) -> list[str]:
 
 class StatusLines:
     """Progress lines of a wait for many jobs: one per job each time its status changes,
-    ``[2/5] ftjob-abc: running`` (a failed job's error code in brackets)."""
+    ``[2/5] ftjob-abc: running`` (a failed job's error code in brackets, a job the service no
+    longer knows as ``gone`` with why)."""
 
     def __init__(self) -> None:
         self._reported: dict[str, str] = {}
 
     def changes(self, jobs: Sequence[tuple[str, str, str | None]]) -> list[str]:
         """The lines for the jobs (``(id, status, error code)``, in the order watched) whose status
-        differs from the one last reported; a job given twice is reported once."""
+        differs from the one last reported; a job given twice is reported once, numbered among the
+        distinct jobs (``[1/3]`` to ``[3/3]`` for three jobs, however often one was given)."""
+        unique: dict[str, tuple[str, str | None]] = {}
+        for job_id, status, code in jobs:
+            unique.setdefault(job_id, (status, code))
         lines = []
-        for index, (job_id, status, code) in enumerate(jobs, start=1):
+        for index, (job_id, (status, code)) in enumerate(unique.items(), start=1):
             if self._reported.get(job_id) == status:
                 continue
             self._reported[job_id] = status
-            why = f" ({code})" if code and status == JobStatus.FAILED.value else ""
-            lines.append(f"[{index}/{len(jobs)}] {job_id}: {status}{why}")
+            if status == GONE:
+                why = f" ({GONE_WHY})"
+            else:
+                why = f" ({code})" if code and status == JobStatus.FAILED.value else ""
+            lines.append(f"[{index}/{len(unique)}] {job_id}: {status}{why}")
         return lines
 
 
@@ -258,6 +283,35 @@ def watch_timeout_message(jobs: Sequence[tuple[str, str]], timeout: float | None
     for status in unique.values():
         counts[status] = counts.get(status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    live = [job_id for job_id, status in unique.items() if JobStatus(status).is_live]
+    live = [job_id for job_id, status in unique.items() if status != GONE and JobStatus(status).is_live]
     return (f"{len(unique)} fine-tuning job(s): {summary} after {timeout or 0:g} s; "
             f"{', '.join(live) or 'none'} still live, and they keep running: wait again with the same ids")
+
+
+class FullCount:
+    """When a sweep holding trials back makes its look a full one (reading the listing deep enough
+    to count the resource's live jobs, up to [`FULL_SCAN_JOBS`][FULL_SCAN_JOBS]: ten pages on a
+    resource with a long history) rather than one as deep as its own live jobs (usually one page).
+
+    A slot frees only when a job ends: the look right after one of the sweep's own jobs ended is
+    full, and so is at least every ``every``-th look (other people's jobs ending free slots too,
+    which the sweep's own looks do not see). The first look is full.
+    """
+
+    def __init__(self, every: int = FULL_COUNT_EVERY) -> None:
+        self.every = max(1, every)
+        self._since: int | None = None  # looks since the last full one (None: none yet)
+        self._ended = False
+
+    def due(self) -> bool:
+        """Whether the next look should be full."""
+        return self._ended or self._since is None or self._since >= self.every - 1
+
+    def looked(self, *, full: bool, ended_mine: bool) -> None:
+        """Record a look: whether it was full, and whether it saw one of the sweep's own jobs end
+        (after a look that was not full, the next one is)."""
+        if full:
+            self._since, self._ended = 0, False
+        else:
+            self._since = (self._since or 0) + 1
+            self._ended = self._ended or ended_mine

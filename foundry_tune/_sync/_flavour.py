@@ -9,7 +9,7 @@ import contextvars
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -180,11 +180,20 @@ def bounded_map(fn: Callable[[X], T], items: Iterable[X], limit: int, *,
     return results
 
 
+class GateClosed(BaseException):
+    """Raised by an [`AdaptiveGate`][AdaptiveGate] that was closed, to the holders waiting at it
+    and to those that come later: the run they belong to has stopped (a ``BaseException``, so that
+    code that records every ``Exception`` per request does not record it)."""
+
+
 class AdaptiveGate:
     """Lets at most ``limiter.limit`` holders in at once (an
     [`AdaptiveConcurrency`][AdaptiveConcurrency] whose limit moves while it is used) and none while
     ``limiter.delay(now)`` asks new requests to wait (``with gate:``; ``async with gate:`` in the
-    async flavour). Call ``changed()`` after raising the limit, so that waiting holders come in."""
+    async flavour). Feed it through ``succeeded()``, ``throttled()`` and ``observe()`` (here they
+    change the limiter under the gate's lock, so worker threads never race on it); call
+    ``changed()`` after changing the limiter directly, so that waiting holders come in; ``close()``
+    stops it."""
 
     def __init__(self, limiter: AdaptiveConcurrency, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limiter = limiter
@@ -193,18 +202,23 @@ class AdaptiveGate:
         """Holders inside now."""
         self.peak = 0
         """The most holders inside at once so far."""
+        self.closed = False
+        """Whether ``close()`` was called."""
         self._condition = threading.Condition()
 
     def __enter__(self) -> AdaptiveGate:
         with self._condition:
             while True:
+                if self.closed:
+                    raise GateClosed
                 pause = self.limiter.delay(self.clock())
                 if pause > 0:
-                    self._condition.wait(pause)
+                    self._condition.wait(min(pause, threading.TIMEOUT_MAX))
                     continue
                 if self.in_flight < self.limiter.limit:
                     break
-                self._condition.wait(1.0)  # woken by changed(); the timeout only guards a lost wake-up
+                # Every change of the limit or of the holders inside notifies: no polling.
+                self._condition.wait()
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
         return self
@@ -212,11 +226,36 @@ class AdaptiveGate:
     def __exit__(self, *exc_info: object) -> None:
         with self._condition:
             self.in_flight -= 1
-        self.changed()
+            self._condition.notify_all()
 
     def changed(self) -> None:
         """Wake the waiting holders: as many as the limit has room for come in."""
         with self._condition:
+            self._condition.notify_all()
+
+    def succeeded(self) -> None:
+        """A request was answered: the limiter's ``succeeded()``, and the holders waiting come in
+        if the limit rose."""
+        with self._condition:
+            if self.limiter.succeeded():
+                self._condition.notify_all()
+
+    def throttled(self, retry_after: float | None = None) -> None:
+        """A request was answered 429: the limiter's ``throttled()`` at the gate's clock."""
+        with self._condition:
+            self.limiter.throttled(self.clock(), retry_after)
+            self._condition.notify_all()  # waiters re-read the pause
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """The limiter's ``observe()`` of an answer's rate-limit headers."""
+        with self._condition:
+            self.limiter.observe(headers)
+
+    def close(self) -> None:
+        """Stop letting holders in: those waiting, and any that come later, raise
+        [`GateClosed`][GateClosed] (those inside go on)."""
+        with self._condition:
+            self.closed = True
             self._condition.notify_all()
 
 

@@ -108,14 +108,24 @@ class JobsAPI:
         or a service whose listing misbehaves) is retrieved on its own. Ids are resolved by that
         first listing too: an id that is no job raises [`NotFoundError`][NotFoundError].
 
+        A job that disappears while watched (the service answers 404 for it after the first look:
+        deleted, or no longer visible to this credential) is not looked at again and is shown as
+        ``gone`` in the progress lines; the others are watched until they end, then
+        [`JobNotFoundError`][JobNotFoundError] (a [`NotFoundError`][NotFoundError]) names the
+        jobs that disappeared, with ``raise_on_failure`` or not. Its ``jobs`` holds every job in
+        the order given: the others in their final state, the disappeared ones in their last known
+        state.
+
         ```pycon
         >>> jobs = ft.jobs.wait_all(["ftjob-abc", "ftjob-def"], timeout=3600)
         >>> [job.status.value for job in jobs]
         ['succeeded', 'failed']
         ```
 
-        :param jobs: jobs (from ``start()`` or ``ft.jobs.get()``, updated in place) or job ids;
-            the same job given twice is watched once (an empty list returns at once).
+        :param jobs: a list of jobs (from ``start()`` or ``ft.jobs.get()``, updated in place) or
+            job ids (anything else raises [`InvalidParameterError`][InvalidParameterError]); the
+            same job given twice is watched, and shown in the progress lines, once, and comes back
+            at each place it was given (an empty list returns at once).
         :param timeout: seconds to wait at most (None: no limit); then
             [`WaitTimeoutError`][WaitTimeoutError] names the jobs still live, which keep running.
         :param poll: ``"adaptive"`` looks every second while a status changes, backing off to
@@ -126,10 +136,12 @@ class JobsAPI:
             status change per job (``[2/3] ftjob-def: running``) on ``stream`` (default stderr);
             ``False`` or ``"off"`` prints nothing; a callable is called with the jobs after every
             look (a function, or a coroutine function where the jobs are awaited).
-        :param raise_on_failure: once every job ended, raise the first failure in the given order
-            ([`JobFailedError`][JobFailedError], [`JobCancelledError`][JobCancelledError]) instead of
-            returning; by default failed jobs are returned like the others.
-        :returns: the jobs, in the order given (ids as new job objects), each in its final state.
+        :param raise_on_failure: ``True`` or ``False``: once every job ended, raise the first failure
+            in the given order ([`JobFailedError`][JobFailedError],
+            [`JobCancelledError`][JobCancelledError]) instead of returning; by default failed jobs
+            are returned like the others.
+        :returns: the jobs, in the order given, duplicates included (ids as new job objects; one
+            object per job), each in its final state.
 
         Interrupting stops watching only: the jobs keep running. A reinforcement job's spend cap
         (``max_cost``) is watched by that job's own [`wait()`][Job.wait], not here.

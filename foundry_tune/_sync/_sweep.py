@@ -33,7 +33,7 @@ from foundry_tune._core.retry import time_bound
 from foundry_tune._core.settings import progress_from_env
 from foundry_tune._core.status import JobStatus
 from foundry_tune._core.sweep_plan import QUEUED_LIMIT, RUNNING_LIMIT
-from foundry_tune._core.watch_many import ListingDepth
+from foundry_tune._core.watch_many import GONE, FullCount, ListingDepth
 from foundry_tune._notebook import live_html
 from foundry_tune._sync import _flavour
 from foundry_tune._sync._watch_many import refresh_jobs
@@ -64,16 +64,21 @@ class Trial:
     start_error: str | None = None
     _score: float | None = dataclasses.field(default=None, repr=False)
     _scored: bool = dataclasses.field(default=False, repr=False)
+    _gone: bool = dataclasses.field(default=False, repr=False, init=False)  # its job is gone (404)
 
     @property
     def status(self) -> str:
-        """The job's status, ``"waiting"`` before it is submitted, ``"not started"`` if starting failed."""
+        """The job's status, ``"waiting"`` before it is submitted, ``"not started"`` if starting failed,
+        ``"gone"`` if the service stopped knowing the job (404: deleted, or no longer visible)."""
+        if self._gone:
+            return GONE
         return plan.trial_status(self.job.status if self.job is not None else None, self.start_error)
 
     @property
     def done(self) -> bool:
-        """Nothing more will happen to this trial."""
-        return plan.trial_done(self.job.status if self.job is not None else None, self.start_error)
+        """Nothing more will happen to this trial (a trial whose job is gone is done too)."""
+        return self._gone or plan.trial_done(self.job.status if self.job is not None else None,
+                                             self.start_error)
 
     @property
     def succeeded(self) -> bool:
@@ -129,6 +134,7 @@ class Sweep:
             self.trials.append(Trial(index, combo, trial_builder))
         self._reported: dict[int, str] = {}
         self._depth = ListingDepth()  # where the listing showed the trials' jobs, between looks
+        self._full = FullCount()  # when a look also counts the resource's live jobs
         self._live_cell = False
         self._env_mode = "auto"
         # Submitting talks to the service, which a constructor does not: with ``start`` the first
@@ -141,7 +147,7 @@ class Sweep:
     def _free_slots(self, listed: list[dict[str, Any]] | None = None) -> int:
         """How many trials may start now; ``listed``: the resource's newest jobs when a look just
         read them (else they are listed here)."""
-        mine = {t.job.id: t.job.status for t in self.trials if t.job is not None}
+        mine = {t.job.id: t.job.status for t in self.trials if t.job is not None and not t._gone}
         if listed is None:
             others = [job.status for job in self.builder.ft.jobs.list(limit=plan.LIVE_SCAN_LIMIT)
                       if job.id not in mine]
@@ -192,17 +198,31 @@ class Sweep:
     def refresh(self) -> Sweep:
         """Fetch every live job's state and submit waiting trials if slots freed up.
 
-        One look costs one listing of the resource's jobs (read as deep as the oldest live trial,
-        or, while trials are held, as deep as counting the resource's live jobs needs) instead of
-        one request per job; a job the listing does not show is retrieved on its own.
+        One look costs one listing of the resource's jobs, read as deep as the oldest live trial
+        (usually one page), instead of one request per job; a job the listing does not show is
+        retrieved on its own. While trials are held back, some looks also count the resource's
+        live jobs to find free slots, which reads the listing deeper (up to its 1,000 newest jobs:
+        ten pages of 100 on a resource with a long history): the first look, the look right after
+        one of the sweep's own jobs ended, and at least every tenth look (for slots freed by other
+        jobs ending). A trial whose job the service no longer knows (404: deleted, or no longer
+        visible) shows as ``"gone"`` and counts as done.
         """
         # One listing is one snapshot: a job that finishes between two looks is never shown
         # running beside its successor. The jobs retrieved on their own are read newest first
         # (the service starts queued jobs in creation order) for the same reason.
         held = bool(self._pending())
-        live = [t.job for t in self.trials if t.job is not None and not t.job.status.is_terminal]
-        seen = refresh_jobs(self.builder.ft, live, self._depth, full=held)
-        self._submit(seen.listed if held else None)
+        full = held and self._full.due()
+        live = {t.job.id: t for t in self.trials
+                if t.job is not None and not t._gone and not t.job.status.is_terminal}
+        seen = refresh_jobs(self.builder.ft, [t.job for t in live.values() if t.job is not None],
+                                  self._depth, full=full)
+        for job_id in seen.gone:
+            live[job_id]._gone = True
+        ended = any(t.done for t in live.values())
+        if held:
+            self._full.looked(full=full, ended_mine=ended)
+        if full:
+            self._submit(seen.listed)
         self._score_finished()
         return self
 

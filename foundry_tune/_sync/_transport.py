@@ -255,10 +255,16 @@ ResponseHook = Callable[[Any], None]
 
 def pacing_hook(pacing: Pacing, clock: Callable[[], float]) -> ResponseHook:
     """A response event hook that feeds every answer's headers to ``pacing`` (Retry-After and the
-    rate-limit headers, [`Pacing`][Pacing]), stamped with ``clock()``: the connection's retry clock."""
+    rate-limit headers, [`Pacing`][Pacing]), stamped with ``clock()``: the connection's retry clock.
+    The answer's status and its request's path go along: ``pacing`` reads ``Retry-After`` only on a
+    throttling answer and skips inference answers."""
 
     def observe(response: Any) -> None:
-        pacing.observe(response.headers, clock())
+        try:
+            path: str | None = response.request.url.path
+        except (AttributeError, RuntimeError):  # a response built without its request
+            path = None
+        pacing.observe(response.headers, clock(), status=response.status_code, path=path)
 
     return observe
 

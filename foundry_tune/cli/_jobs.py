@@ -28,6 +28,7 @@ from foundry_tune.cli._jobfile import HYPERPARAMETER_FLAGS, METHOD_NAMES, JobFil
 from foundry_tune.errors import (
     JobCancelledError,
     JobFailedError,
+    JobNotFoundError,
     SafetyCheckFailedError,
     SpendLimitReachedError,
     WaitTimeoutError,
@@ -83,7 +84,8 @@ def register(subparsers: Any) -> None:
             "Follow one job until it ends (exit 0 if it succeeded, 1 otherwise), or several: those are "
             "watched together at the cost of one listing of the project's jobs per look (not one "
             "request per job), with one line per status change per job and a table (or with --json "
-            "a JSON list, in the order given) when they all ended; exit 0 only if every one succeeded."))
+            "a JSON list, in the order given) when they all ended; exit 0 only if every one succeeded. "
+            "A job that disappears while watched (not found any more) is shown as 'gone' (exit 1)."))
     p.add_argument("job_ids", nargs="+", metavar="JOB_ID", help="the job to follow (or several)")
     p.add_argument("--timeout", type=float, help="stop watching after this many seconds (exit 1)")
     p.add_argument("--plain", action="store_true", help="plain log lines instead of a live line")
@@ -252,8 +254,9 @@ def _watch(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
 
 def _watch_many(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
     """Wait for several jobs with one listing per look: a line per status change per job, then a
-    table (or a JSON list); exit 0 only when every job succeeded."""
-    from foundry_tune._core.watch_many import StatusLines
+    table (or a JSON list); exit 0 only when every job succeeded. A job that disappeared while
+    watched is shown with the status ``gone`` and a line saying so (exit 1)."""
+    from foundry_tune._core.watch_many import GONE, GONE_WHY, StatusLines
 
     quiet = args.json or (not args.plain and progress_from_env() == "off")
     lines = StatusLines()
@@ -268,8 +271,11 @@ def _watch_many(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
                 out.write(line + "\n")
             out.flush()
 
+    gone: set[str] = set()
     try:
         jobs = ft.jobs.wait_all(args.job_ids, timeout=args.timeout, progress=show)
+    except JobNotFoundError as exc:  # the others ended; these disappeared while watched
+        jobs, gone = exc.jobs, set(exc.job_ids)
     except WaitTimeoutError as exc:
         if args.json:
             raise  # one JSON error on stderr, as for one job
@@ -277,16 +283,21 @@ def _watch_many(ft: Foundry, args: argparse.Namespace, out: TextIO) -> int:
         return _FAILED
     except KeyboardInterrupt:
         return _INTERRUPTED
-    all_succeeded = all(job.status is JobStatus.SUCCEEDED for job in jobs)
+    all_succeeded = not gone and all(job.status is JobStatus.SUCCEEDED for job in jobs)
     if args.json:
-        out.write(json.dumps([_summary(job) | {"hint": _hint(*job.error)} for job in jobs], indent=2) + "\n")
+        out.write(json.dumps([_summary(job) | {"hint": _hint(*job.error)}
+                              | ({"status": GONE, "gone": GONE_WHY} if job.id in gone else {})
+                              for job in jobs], indent=2) + "\n")
         return _OK if all_succeeded else _FAILED
     rows = [["ID", "STATUS", "FINE-TUNED MODEL", "ERROR"]]
     for job in jobs:
         code, message = job.error
         error = f"[{code}] {message}" if (code or message) else "-"
-        rows.append([job.id, job.status.value, job.fine_tuned_model or "-", error])
+        status = GONE if job.id in gone else job.status.value
+        rows.append([job.id, status, job.fine_tuned_model or "-", error])
     out.write("\n" + columns(rows))
+    for job_id in dict.fromkeys(job.id for job in jobs if job.id in gone):
+        out.write(f"{job_id}: gone: {GONE_WHY}\n")
     for job in jobs:
         hint = _hint(*job.error) if any(job.error) else None
         if hint:

@@ -75,8 +75,27 @@ def register(subparsers: Any) -> None:
         help="directory for kept.jsonl, dropped.jsonl and safety_check.json (default: a new temporary one; "
         "with --validation-file, in its sub-directories training/ and validation/)",
     )
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        default="auto",
+        help="processes that share the work, each reading its part of the file: 'auto' (default: one "
+        "per usable core for files of 16 MB per core or more) or a number (1: one process); the "
+        "report is the same",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(handler=run)
+
+
+def _workers(value: str) -> int | str:
+    """``--workers``: ``auto`` or a number (checked by ``Dataset.validate``)."""
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        return value
 
 
 def _usage_error(message: str, args: argparse.Namespace) -> int:
@@ -110,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             "grader": grader,
             "strict": args.strict,
             "response_format": response_format,
+            "workers": _workers(args.workers),
         }
         datasets = [Dataset.from_jsonl(args.path)]
         report = datasets[0].validate(args.method, validation=args.validation_file, **options)

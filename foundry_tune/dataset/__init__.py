@@ -3,14 +3,23 @@
 Reading is streaming everywhere: memory does not grow with the size of the file.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from foundry_tune.dataset._cost import CostEstimate, default_epochs, estimate_cost
 from foundry_tune.dataset._dataset import Dataset, validate_file
 from foundry_tune.dataset._groups import IssueGroup, ShapeMatch
 from foundry_tune.dataset._issues import Issue
 from foundry_tune.dataset._report import ValidationReport
-from foundry_tune.dataset._safety_check import DroppedRow, SafetyCheckReport
 from foundry_tune.dataset._stats import TokenStats
 from foundry_tune.dataset._tokens import ExampleTokens, TokenCounter
+
+if TYPE_CHECKING:
+    from foundry_tune.dataset._safety_check import DroppedRow, SafetyCheckReport
+
+# Loaded on first use: validating never needs the safety check's module (~10 ms of imports).
+_LAZY = {"DroppedRow": "foundry_tune.dataset._safety_check",
+         "SafetyCheckReport": "foundry_tune.dataset._safety_check"}
 
 __all__ = [
     "CostEstimate",
@@ -28,3 +37,16 @@ __all__ = [
     "estimate_cost",
     "validate_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'foundry_tune.dataset' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

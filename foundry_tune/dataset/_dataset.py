@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import warnings
@@ -12,23 +13,32 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from foundry_tune._method_kind import parse_method_kind
 from foundry_tune._redact import mask_url
+from foundry_tune.dataset import _parallel as parallel
 from foundry_tune.dataset._cost import CostEstimate, estimate_cost
 from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
 from foundry_tune.dataset._hashing import Stamp, open_hashing, stamp_of
-from foundry_tune.dataset._report import ValidationReport
-from foundry_tune.dataset._safety_check import (
-    DEFAULT_THRESHOLD,
-    SafetyCheckReport,
-    parse_settings,
-    run_safety_check,
+from foundry_tune.dataset._parallel import (
+    Parallel,
+    Workers,
+    plan_ranges,
+    resolve_workers,
+    stable_key,
+    worker_context,
 )
-from foundry_tune.dataset._split import split_file
+from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
-from foundry_tune.dataset._validator import Check, iter_records, line_keys, run_validation
+from foundry_tune.dataset._validator import Check, example_key, iter_records, line_keys, run_validation
 from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidParameterError
 
 if TYPE_CHECKING:
     from azure.core.credentials import AzureKeyCredential, TokenCredential
+
+    from foundry_tune.dataset._safety_check import SafetyCheckReport
+
+# `Dataset.split()` and `Dataset.safety_check()` import their modules when called: validating needs
+# neither (the safety check's module alone is ~10 ms of imports).
+_DEFAULT_SAFETY_THRESHOLD = 2
+"""``DEFAULT_THRESHOLD`` of ``foundry_tune.dataset._safety_check`` (a test checks they agree)."""
 
 __all__ = ["Dataset", "validate_file"]
 
@@ -198,6 +208,7 @@ class Dataset:
         strict: bool = False,
         validation: Dataset | PathLike | None = None,
         response_format: object = None,
+        workers: Workers = "auto",
     ) -> ValidationReport:
         """Check every example against the rules of ``method`` (``"sft"``, ``"dpo"``, ``"rft"``,
         a [`MethodKind`][MethodKind] or a method object; None detects it from the first example).
@@ -206,7 +217,15 @@ class Dataset:
         JSON file path) and ``response_format`` are checked against RFT rows (a
         ``Reinforcement`` method brings its own); ``strict`` turns over-long examples into errors;
         ``validation`` (another dataset or path) is checked for examples shared with this one.
+
+        ``workers``: how many processes share the work, each reading its own part of the file (cut
+        on line boundaries); the report is the same as from one process, every finding with its
+        line. ``"auto"`` (the default) runs one per usable core for files of 16 MB per core or
+        more (64 MB when this process has threads, as in a notebook: it then starts its workers as
+        new interpreters, which take longer to start than forked ones), and validates smaller files
+        in this process; ``1`` always validates in this process; a number, that many processes.
         """
+        workers = resolve_workers(workers)
         if model is not None and (not isinstance(model, str) or not model.strip() or model != model.strip()
                                   or not model.isprintable()):
             raise InvalidParameterError(f"model must be a base model name such as 'gpt-4.1-mini' (no "
@@ -216,10 +235,19 @@ class Dataset:
         if response_format is None:
             response_format = getattr(method, "response_format", None)
         n_epochs = getattr(method, "n_epochs", "auto")
+        context = worker_context() if workers != 1 else None
+        ranges = []
+        if context is not None:
+            forks = context.get_start_method() == "fork"
+            ranges = plan_ranges(self._file, workers,
+                                 min_bytes=None if forks else parallel.MIN_BYTES_PER_NEW_INTERPRETER)
+        several = len(ranges) > 1
+        # Forked workers share this process's hash() key; a fork server's do not.
+        stable = several and context is not None and context.get_start_method() != "fork"
         overlap = None
         if validation is not None:
             other = validation if isinstance(validation, Dataset) else Dataset.from_jsonl(validation)
-            overlap = line_keys(other.open_upload)
+            overlap = line_keys(other.open_upload, stable_key if stable else example_key)
         check = Check(
             method=kind,
             model=model,
@@ -229,10 +257,30 @@ class Dataset:
             overlap=overlap,
             n_epochs=n_epochs if isinstance(n_epochs, int) and not isinstance(n_epochs, bool) else "auto",
             too_few_advice=self._too_few_advice,
+            stable_keys=stable,
         )
+        label = str(self.path) if self.path else self._name
+        if several:
+            # The file is hashed apart from the workers' reads: the hash is that of the bytes checked
+            # when nothing wrote to the file meanwhile (every write moves its change time).
+            before = stamp_of(self._stat())
+            report = run_validation(self.open_upload, label, check,
+                                    Parallel(self._file, ranges, context, on_hash=self._hashed))
+            if stamp_of(self._stat()) == before:
+                return report
+            # Changed while it was read: validate it again in one read, as one process does.
+            self._hash = self._validated_hash = None
+            check = dataclasses.replace(check, stable_keys=False, overlap=None if overlap is None else
+                                        line_keys(other.open_upload, example_key))
         # The pass hashes what it reads: the hash of the upload is that of the bytes checked.
-        return run_validation(lambda: self._open_hashing(validated=True),
-                              str(self.path) if self.path else self._name, check)
+        return run_validation(lambda: self._open_hashing(validated=True), label, check)
+
+    def _hashed(self, digest: str, stamp: Stamp | None) -> None:
+        """Record the hash of a pass in several processes (the file is hashed apart from the
+        workers' reads): `validated_hash`, and the content hash while the file is unchanged."""
+        if stamp is not None:
+            self._hash = (stamp, digest)
+        self._validated_hash = digest
 
     def estimate(
         self, method: object, model: str, n_epochs: int | Literal["auto"] = "auto", *, grader: object = None
@@ -254,6 +302,8 @@ class Dataset:
         and validating that part (or `plan()` / `start()` of a job using it) says the same."""
         stem = Path(self._name).stem
         train_name, valid_name = f"{stem}-train.jsonl", f"{stem}-validation.jsonl"
+        from foundry_tune.dataset._split import split_file
+
         result = split_file(self.open_upload, self._name, validation, seed)
         train = Dataset(result.train, name=train_name, owned=True)
         valid = Dataset(result.validation, name=valid_name, owned=True)
@@ -269,7 +319,7 @@ class Dataset:
         endpoint: str | None = None,
         credential: str | AzureKeyCredential | TokenCredential | None = None,
         *,
-        threshold: int | Mapping[str, int] = DEFAULT_THRESHOLD,
+        threshold: int | Mapping[str, int] = _DEFAULT_SAFETY_THRESHOLD,
         categories: Iterable[str] | None = None,
         out_dir: PathLike | None = None,
         concurrency: int = 4,
@@ -314,6 +364,8 @@ class Dataset:
         :param concurrency: how many requests are in flight at once (1 to 32).
         :param timeout: how long one request may be retried, in seconds.
         """
+        from foundry_tune.dataset._safety_check import parse_settings, run_safety_check
+
         settings = parse_settings(endpoint, credential, threshold=threshold, categories=categories,
                                   out_dir=out_dir, concurrency=concurrency, timeout=timeout)
         stem, suffix = Path(self._name).stem, Path(self._name).suffix or ".jsonl"
@@ -346,6 +398,7 @@ def validate_file(
     strict: bool = False,
     validation: Dataset | PathLike | None = None,
     response_format: object = None,
+    workers: Workers = "auto",
 ) -> ValidationReport:
     """Validate a JSONL file: [`Dataset.validate()`][Dataset.validate] on
     [`Dataset.from_jsonl()`][Dataset.from_jsonl]."""
@@ -356,4 +409,5 @@ def validate_file(
         strict=strict,
         validation=validation,
         response_format=response_format,
+        workers=workers,
     )

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from foundry_tune.errors import GraderError
-from foundry_tune.graders import template_references
 
 __all__ = ["GraderNeeds", "grader_needs", "is_json_response_format"]
 
@@ -51,6 +50,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _template_references(grader: dict[str, Any]) -> GraderNeeds:
+    from foundry_tune.graders import template_references  # only with a grader: spares the import
+
     refs = template_references(grader)
     return GraderNeeds(frozenset(refs.item_fields), bool(refs.sample_output_json))
 

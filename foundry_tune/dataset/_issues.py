@@ -57,6 +57,22 @@ class IssueCollector:
             target = self._errors if severity == "error" else self._warnings
             target.append(Issue(line, code, message, severity))
 
+    def add_uncounted(self, code: str, severity: Severity, n: int) -> None:
+        """Count ``n`` more occurrences of ``code`` that are not kept (merging the collectors of
+        the parts of a file validated in several processes: what each left out past its limit)."""
+        if n > 0:
+            key = (code, severity)
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def kept(self) -> tuple[list[Issue], list[Issue]]:
+        """The errors and warnings kept so far, in order, without the summaries of
+        [`finish()`][finish]."""
+        return list(self._errors), list(self._warnings)
+
+    def counts(self) -> dict[tuple[str, Severity], int]:
+        """How many times each ``(code, severity)`` occurred, kept or not, in order of first occurrence."""
+        return dict(self._counts)
+
     @property
     def has_errors(self) -> bool:
         """Whether any error (not warning) was recorded."""

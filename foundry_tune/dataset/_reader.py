@@ -24,10 +24,12 @@ __all__ = [
     "LINE_TOO_LONG",
     "MAX_LINE_BYTES",
     "READ_CHUNK",
+    "SURROGATE_ESCAPE",
     "Line",
     "ParsedLine",
     "iter_chunks",
     "iter_lines",
+    "json_scanner",
     "parse_line",
     "strip_line",
 ]
@@ -44,7 +46,8 @@ files up to 8 GB. A longer line is a binary file, or a file whose line breaks ar
 
 READ_CHUNK = 1 << 20
 """Lines up to this size are read in one call; longer ones in pieces of this size."""
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape (maybe a lone surrogate, which is not valid text)."""
 
 
 class Line(NamedTuple):
@@ -58,7 +61,8 @@ class Line(NamedTuple):
     @property
     def blank(self) -> bool:
         """Whether the line holds only whitespace."""
-        return not self.data.strip() and self.too_long is None
+        data = self.data
+        return (not data or data.isspace()) and self.too_long is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,10 +81,12 @@ def strip_line(raw: bytes, first: bool) -> bytes:
     return raw.rstrip(b"\r\n")
 
 
-def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[Line]:
+def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES, *,
+               file_start: bool = True) -> Iterator[Line]:
     """Every physical line of a binary stream, numbered from 1; one over ``max_bytes`` bytes comes
     with ``too_long`` set, and at most ``max_bytes`` + [`READ_CHUNK`][READ_CHUNK] bytes of it are ever
-    held."""
+    held. ``file_start`` False: the stream is a part of a file that starts after its first byte (a
+    byte order mark there is data, not a BOM); its lines are still numbered from 1."""
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
     readline = stream.readline
@@ -89,7 +95,10 @@ def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[L
     raw = readline(READ_CHUNK)
     if not raw:
         return
-    yield _read_on(readline, raw, 1, max_bytes)
+    if file_start or len(raw) > whole:
+        yield _read_on(readline, raw, 1, max_bytes, at_start=file_start)
+    else:
+        yield Line(1, raw.rstrip(b"\r\n"))
     number = 1
     while raw := readline(READ_CHUNK):
         number += 1
@@ -99,10 +108,12 @@ def iter_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[L
             yield Line(number, raw.rstrip(b"\r\n"))
 
 
-def _read_on(readline: Callable[[int], bytes], start: bytes, number: int, max_bytes: int) -> Line:
+def _read_on(readline: Callable[[int], bytes], start: bytes, number: int, max_bytes: int,
+             *, at_start: bool = True) -> Line:
     """The line that begins with ``start``: read on to its newline, keeping its bytes while they fit
-    under the cap (plus a BOM and a CRLF) and only counting them after that."""
-    first = number == 1
+    under the cap (plus a BOM and a CRLF) and only counting them after that. ``at_start`` False: a byte
+    order mark on line 1 is data (the stream is a part of a file, not its start)."""
+    first = number == 1 and at_start
     bom = len(BOM) if first and start.startswith(BOM) else 0
     room = bom + max_bytes + 2
     kept: list[bytes] | None = [start]
@@ -134,16 +145,36 @@ def _read_on(readline: Callable[[int], bytes], start: bytes, number: int, max_by
     )
 
 
-def iter_chunks(stream: IO[bytes], size: int = 512, max_bytes: int = MAX_LINE_BYTES) -> Iterator[list[Line]]:
-    """The lines of ``stream`` in lists of at most ``size``: the validator's unit of work."""
-    chunk: list[Line] = []
-    for line in iter_lines(stream, max_bytes):
-        chunk.append(line)
+def iter_chunks(stream: IO[bytes], size: int = 512, max_bytes: int = MAX_LINE_BYTES, *,
+                file_start: bool = True) -> Iterator[list[Line]]:
+    """The lines of ``stream`` in lists of at most ``size``: the validator's unit of work
+    (``file_start`` as for [`iter_lines()`][iter_lines])."""
+    # iter_lines() unrolled here (one generator instead of two: this is the validator's hot loop).
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+    size = max(size, 1)
+    readline = stream.readline
+    whole = min(max_bytes, READ_CHUNK - 1)
+    raw = readline(READ_CHUNK)
+    if not raw:
+        return
+    if file_start or len(raw) > whole:
+        chunk = [_read_on(readline, raw, 1, max_bytes, at_start=file_start)]
+    else:
+        chunk = [Line(1, raw.rstrip(b"\r\n"))]
+    append = chunk.append
+    number = 1
+    while raw := readline(READ_CHUNK):
         if len(chunk) >= size:
             yield chunk
             chunk = []
-    if chunk:
-        yield chunk
+            append = chunk.append
+        number += 1
+        if len(raw) > whole:
+            append(_read_on(readline, raw, number, max_bytes))
+        else:
+            append(Line(number, raw.rstrip(b"\r\n")))
+    yield chunk
 
 
 def _reject_constant(name: str) -> Any:
@@ -151,6 +182,14 @@ def _reject_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def json_scanner() -> Callable[[str, int], tuple[Any, int]]:
+    """``scan(text, index)``: the JSON value at ``index`` of ``text`` and where it ends, decoded
+    as [`parse_line()`][parse_line] decodes (NaN and Infinity refused); raises ``StopIteration``
+    or ``ValueError`` on invalid JSON."""
+    scan: Callable[[str, int], tuple[Any, int]] = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped)
+    return scan
 
 
 def parse_line(data: bytes) -> ParsedLine:
@@ -182,7 +221,7 @@ def parse_line(data: bytes) -> ParsedLine:
             f"the line is {describe_type(value)}, not an object: each line must be one example "
             'like {"messages": [...]}',
         )
-    if _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(value):
+    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _has_lone_surrogate(value):
         return ParsedLine(
             None,
             "file.encoding",

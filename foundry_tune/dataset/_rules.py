@@ -22,11 +22,11 @@ from foundry_tune.dataset._messages import (
     has_output,
 )
 
-__all__ = ["ExampleRules", "detect_method", "rules_for"]
+__all__ = ["SFT_ROLES", "ExampleRules", "detect_method", "rules_for"]
 
 ExampleRules = Callable[[dict[str, Any]], Findings]
 
-_CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_CHAT_ROLES = SFT_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _RFT_ROLES = ("developer", "user", "assistant", "tool", "system")
 _SFT_KEYS = ("messages", "tools", "functions", "parallel_tool_calls")
 _DPO_KEYS = ("input", "preferred_output", "non_preferred_output")

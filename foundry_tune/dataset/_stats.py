@@ -197,6 +197,39 @@ class StatsAccumulator:
         else:
             self._billable += tokens
 
+    def add_many(self, totals: list[int], assistant: list[int], n_messages: int, lines: list[int]) -> None:
+        """[`add()`][add] for many examples at once: their totals, assistant counts and line numbers
+        (same lengths), and their message count summed."""
+        limit = self.max_example_tokens
+        if limit is not None and totals and max(totals) > limit:
+            for tokens, learned, line in zip(totals, assistant, lines, strict=True):
+                self.add(tokens, learned, 0, line)
+            self._messages += n_messages
+            return
+        self._totals.fromlist(totals)
+        self._assistant.fromlist(assistant)
+        self._messages += n_messages
+        self._billable += sum(totals)
+
+    def parts(self) -> tuple[bytes, bytes, int, int, list[int], int]:
+        """The accumulated state in a compact, picklable form (for [`merge()`][merge]): the per-example
+        totals and assistant counts as packed 64-bit integers, the message count, how many examples
+        are over the limit, their first line numbers and the billable tokens."""
+        return (self._totals.tobytes(), self._assistant.tobytes(), self._messages, self._over,
+                list(self._over_lines), self._billable)
+
+    def merge(self, parts: tuple[bytes, bytes, int, int, list[int], int], line_offset: int = 0) -> None:
+        """Add the examples of another accumulator's [`parts()`][parts], as if they were added here
+        after the ones already added (their line numbers moved on by ``line_offset``)."""
+        totals, assistant, messages, over, over_lines, billable = parts
+        self._totals.frombytes(totals)
+        self._assistant.frombytes(assistant)
+        self._messages += messages
+        self._over += over
+        room = _MAX_LISTED_LINES - len(self._over_lines)
+        self._over_lines.extend(line + line_offset for line in over_lines[:max(room, 0)])
+        self._billable += billable
+
     def result(self) -> TokenStats:
         """The statistics of every example added so far."""
         return TokenStats(

@@ -46,8 +46,10 @@ __all__ = [
     "DEFAULT_ENCODING",
     "IMAGE_TOKENS_HIGH",
     "IMAGE_TOKENS_LOW",
+    "SIMPLE_SFT_ROLES",
     "ExampleTokens",
     "TokenCounter",
+    "collect_simple_sft",
 ]
 
 DEFAULT_ENCODING = "o200k_base"
@@ -60,6 +62,8 @@ _TOKENS_PER_MESSAGE = 3
 _TOKENS_PER_NAME = 1
 _REPLY_PRIMING = 3
 _OUTPUT_KEYS = frozenset({"content", "tool_calls", "function_call"})
+# Counted once per counter, then added without queueing the text: half of all strings are roles.
+_ROLES = ("system", "user", "assistant", "tool", "developer", "function")
 
 # Below this many characters a batch is counted inline: thread hand-off would cost more.
 _PARALLEL_MIN_CHARS = 64_000
@@ -111,18 +115,18 @@ class _CountCache:
 
     def lookup(self, texts: Sequence[str], counts: list[int]) -> list[int]:
         """Fill ``counts[i]`` for every cached ``texts[i]``; return the indexes still to count."""
-        missing: list[int] = []
         items = self._items
+        get = items.get
         limit = self.max_item_chars
         with self._lock:
-            for index, text in enumerate(texts):
-                if len(text) <= limit:
-                    n = items.get(text)
+            found = [get(text) if len(text) <= limit else None for text in texts]
+            missing = [index for index, n in enumerate(found) if n is None]
+            if len(missing) < len(found):
+                move = items.move_to_end
+                for index, n in enumerate(found):
                     if n is not None:
-                        items.move_to_end(text)
+                        move(texts[index])
                         counts[index] = n
-                        continue
-                missing.append(index)
         return missing
 
     def store(self, texts: Sequence[str], counts: Sequence[int]) -> None:
@@ -178,6 +182,7 @@ class TokenCounter:
         self._framing = _TOOL_FRAMING[self.encoding_name]
         self._workers = workers if workers is not None else _default_workers()
         self._cache = _CountCache(_CACHE_BUDGET_CHARS, _CACHE_MAX_ITEM_CHARS)
+        self._roles = dict(zip(_ROLES, self._backend.count_many(list(_ROLES), 1), strict=True))
 
     @property
     def backend(self) -> str:
@@ -209,16 +214,55 @@ class TokenCounter:
                           kind: MethodKind | str) -> concurrent.futures.Future[list[ExampleTokens]]:
         """Like [`count_batch()`][count_batch], but tokenizes in a background thread so the caller can read
         and check the next chunk meanwhile. The records are read before this returns."""
-        method = parse_method_kind(kind)
+        return self._submit(records, parse_method_kind(kind), _pool("pipeline", 1))
+
+    def _submit(self, records: Sequence[Mapping[str, Any]], method: MethodKind,
+                executor: concurrent.futures.Executor) -> concurrent.futures.Future[list[ExampleTokens]]:
+        """[`count_batch_async()`][count_batch_async] on ``executor`` (the validator's own one-thread
+        pool, shut down after its pass so that no thread outlives it)."""
         texts, tags, totals, assistant = self._collect(records, method)
 
         def work() -> list[ExampleTokens]:
             # One tokenizer thread: the caller's thread, busy reading the next chunk, is the other.
             return self._assemble(self._count_texts(texts, 1), tags, totals, assistant)
 
-        return _pool("pipeline", 1).submit(work)
+        return executor.submit(work)
+
+    def _submit_collected(
+        self, texts: list[str], tags: list[int], totals: list[int], assistant: list[int],
+        executor: concurrent.futures.Executor,
+    ) -> concurrent.futures.Future[list[ExampleTokens]]:
+        """Count texts already collected (by `_collect_into` or `collect_simple_sft`)
+        on ``executor``, one tokenizer thread."""
+
+        def work() -> list[ExampleTokens]:
+            return self._assemble(self._count_texts(texts, 1), tags, totals, assistant)
+
+        return executor.submit(work)
+
+    def _collect_into(self, record: Mapping[str, Any], method: MethodKind, texts: list[str],
+                      tags: list[int], index: int) -> tuple[int, int]:
+        """Queue the strings of example number ``index`` of a batch; its fixed (total, assistant) tokens."""
+        return self._collect_example(record, method, texts, tags, index << 1)
+
+    @property
+    def _simple_roles(self) -> dict[str, int]:
+        """Token counts of the roles `collect_simple_sft` accepts."""
+        return {role: self._roles[role] for role in SIMPLE_SFT_ROLES}
 
     # -- counting -------------------------------------------------------------------------
+
+    def _submit_sums(
+        self, texts: list[str], tags: list[int], totals: list[int], assistant: list[int],
+        executor: concurrent.futures.Executor,
+    ) -> concurrent.futures.Future[tuple[list[int], list[int]]]:
+        """Like `_submit_collected`, but the result is ``(totals, assistant)``: the lists given,
+        each example's counts added in place (no `ExampleTokens` per example)."""
+
+        def work() -> tuple[list[int], list[int]]:
+            return self._sums(self._count_texts(texts, 1), tags, totals, assistant)
+
+        return executor.submit(work)
 
     def _count_texts(self, texts: list[str], workers: int) -> list[int]:
         counts = [0] * len(texts)
@@ -252,12 +296,20 @@ class TokenCounter:
     @staticmethod
     def _assemble(counts: list[int], tags: list[int], totals: list[int],
                   assistant: list[int]) -> list[ExampleTokens]:
-        for n, tag in zip(counts, tags, strict=True):
-            index = tag >> 1
-            totals[index] += n
-            if tag & 1:
-                assistant[index] += n
+        TokenCounter._sums(counts, tags, totals, assistant)
         return [ExampleTokens(t, a) for t, a in zip(totals, assistant, strict=True)]
+
+    @staticmethod
+    def _sums(counts: list[int], tags: list[int], totals: list[int],
+              assistant: list[int]) -> tuple[list[int], list[int]]:
+        """Add each text's count to its example's total (and assistant count, when tagged so)."""
+        if len(counts) != len(tags):
+            raise ValueError(f"{len(counts)} counts for {len(tags)} tagged texts")
+        for n, tag in zip(counts, tags, strict=False):  # lengths checked above
+            totals[tag >> 1] += n
+            if tag & 1:
+                assistant[tag >> 1] += n
+        return totals, assistant
 
     # -- what to count --------------------------------------------------------------------
 
@@ -288,7 +340,7 @@ class TokenCounter:
             tools = record.get("tools")
             functions = record.get("functions")
         learns = method is not MethodKind.REINFORCEMENT
-        total, learned = _collect_messages(messages, texts, tags, base, learns)
+        total, learned = _collect_messages(messages, texts, tags, base, learns, self._roles)
         for definitions in (tools, functions):
             if isinstance(definitions, list) and definitions:
                 total += self._collect_tools(definitions, _emitter(texts, tags, base))
@@ -340,9 +392,10 @@ def _emitter(texts: list[str], tags: list[int], base: int) -> _Emit:
 
 
 def _collect_messages(messages: list[Any], texts: list[str], tags: list[int], base: int,
-                      learn_assistant: bool) -> tuple[int, int]:
+                      learn_assistant: bool, roles: Mapping[str, int]) -> tuple[int, int]:
     """Queue the strings of a conversation (plain string values directly, the hot path); return
-    its fixed framing tokens and the part of them the model learns."""
+    its fixed framing tokens and the part of them the model learns. ``roles``: the token counts of
+    the usual role names, added at once (a role is never a learned output)."""
     fixed = _REPLY_PRIMING if messages else 0
     learned_fixed = 0
     add_text = texts.append
@@ -359,6 +412,11 @@ def _collect_messages(messages: list[Any], texts: list[str], tags: list[int], ba
                 fixed += _TOKENS_PER_NAME
             output = learns and key in _OUTPUT_KEYS
             if type(value) is str:
+                if key == "role":
+                    known = roles.get(value)
+                    if known is not None:
+                        fixed += known
+                        continue
                 add_text(value)
                 add_tag(base | output)
             elif value is None:
@@ -394,6 +452,51 @@ def _collect_parts(parts: list[Any], emit: _Emit, output: bool) -> int:
         else:
             emit(_json(part), output)
     return images
+
+
+SIMPLE_SFT_ROLES = ("system", "developer", "user", "assistant")
+
+
+def collect_simple_sft(record: dict[str, Any], roles: dict[str, int], texts: list[str], tags: list[int],
+                       index: int) -> int:
+    """The fast path of supervised validation, for the common shape: ``{"messages": [...]}`` alone,
+    every message a ``{"role", "content"}`` object with a string content and a role of ``roles``
+    (system, developer, user, assistant), the last one the assistant's. Such an example breaks no
+    rule, and its strings are queued (tagged as `_collect_messages` tags them)
+    in one pass: returns its fixed tokens (its learned part has none). Any other example returns -1
+    and leaves ``texts`` and ``tags`` as they were: the full rules and collection apply to it."""
+    if len(record) != 1:
+        return -1
+    messages = record.get("messages")
+    if type(messages) is not list or not messages:
+        return -1
+    base = index << 1
+    learned = base | 1
+    start = len(texts)
+    add_text = texts.append
+    add_tag = tags.append
+    fixed = _REPLY_PRIMING
+    per_message = _TOKENS_PER_MESSAGE
+    role: object = None
+    try:  # a missing key, or a role that is no key of roles (not a string, say), ends the fast path
+        for message in messages:
+            if type(message) is not dict or len(message) != 2:
+                break
+            content = message["content"]
+            role = message["role"]
+            if type(content) is not str:
+                break
+            fixed += per_message + roles[role]  # type: ignore[index]
+            add_text(content)
+            add_tag(learned if role == "assistant" else base)
+        else:
+            if role == "assistant":
+                return fixed
+    except (KeyError, TypeError):
+        pass
+    del texts[start:]
+    del tags[start:]
+    return -1
 
 
 def _as_list(value: object) -> list[Any]:

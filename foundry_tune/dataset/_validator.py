@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 from array import array
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any, Literal
 
 from foundry_tune._method_kind import MethodKind
@@ -21,11 +22,20 @@ from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._grader_refs import GraderNeeds
 from foundry_tune.dataset._groups import shape_counts
 from foundry_tune.dataset._issues import MAX_ISSUES_PER_CODE, Issue, IssueCollector, Severity
-from foundry_tune.dataset._reader import LINE_TOO_LONG, MAX_LINE_BYTES, Line, iter_chunks, parse_line
+from foundry_tune.dataset._parallel import Parallel, open_range, run_ranges, stable_key, start_hash
+from foundry_tune.dataset._reader import (
+    LINE_TOO_LONG,
+    MAX_LINE_BYTES,
+    SURROGATE_ESCAPE,
+    Line,
+    iter_chunks,
+    json_scanner,
+    parse_line,
+)
 from foundry_tune.dataset._report import ValidationReport
-from foundry_tune.dataset._rules import detect_method, rules_for
+from foundry_tune.dataset._rules import SFT_ROLES, detect_method, rules_for
 from foundry_tune.dataset._stats import StatsAccumulator
-from foundry_tune.dataset._tokens import ExampleTokens, TokenCounter
+from foundry_tune.dataset._tokens import SIMPLE_SFT_ROLES, TokenCounter, collect_simple_sft
 from foundry_tune.errors import InvalidParameterError
 
 __all__ = ["MIN_EXAMPLES", "Check", "example_key", "line_keys", "run_validation"]
@@ -34,24 +44,55 @@ MIN_EXAMPLES = 10
 CHUNK_LINES = 512
 _DETECT_LINES = 1000
 _LARGEST_LIMIT = max(info.max_example_tokens for info in known_models().values())
+_TOO_LONG = "tokens.example_too_long"
 
 Opener = Callable[[], IO[bytes]]
+_Batch = tuple[list[str], list[int], list[int], list[int]]
+_Collected = tuple[_Batch, list[int], list[int]]
+"""What to count of a chunk: ``(texts, tags, totals, assistant)``, line numbers, message counts."""
+_Sums = tuple[list[int], list[int]]
+"""Each example's total and assistant tokens."""
+_SCAN = json_scanner()
+_surrogate_escape = SURROGATE_ESCAPE.search
+_SPACE = frozenset(b" \t\n\r\x0b\x0c")
+"""The bytes ``bytes.isspace()`` counts as whitespace."""
+
+
+def _parse_object(data: bytes, scan: Callable[[str, int], tuple[Any, int]]) -> dict[str, Any] | None:
+    """The common case of [`parse_line()`][parse_line] in one step: a line that is exactly one JSON
+    object in valid UTF-8, escaping no UTF-16 surrogate. None: anything else (the line then goes
+    through ``parse_line``, which decides and explains)."""
+    # The regular expression alone: about twice as fast as a `b"\\u" in data` test first (a
+    # two-byte search stops at every "u" of the text; the expression's literal prefix does not).
+    if data[:1] != b"{" or _surrogate_escape(data):
+        return None
+    try:
+        text = data.decode("utf-8")
+        value, end = scan(text, 0)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    if end != len(text) or type(value) is not dict:
+        return None
+    return value
 
 
 def example_key(data: bytes) -> int:
     """A 64-bit hash of a line's JSON text, for duplicates and overlap within one process:
     equal lines, equal keys (Python's keyed SipHash; only compared, never stored)."""
-    return hash(data.strip())
+    if data[:1].isspace() or data[-1:].isspace():
+        data = data.strip()
+    return hash(data)
 
 
-def line_keys(open_stream: Opener) -> dict[int, int]:
-    """The key of every non-blank line of a file, mapped to its first line number."""
+def line_keys(open_stream: Opener, key: Callable[[bytes], int] = example_key) -> dict[int, int]:
+    """The key of every non-blank line of a file, mapped to its first line number (``key``:
+    [`stable_key`][stable_key] when the keys are compared in other processes)."""
     keys: dict[int, int] = {}
     with open_stream() as stream:
         for chunk in iter_chunks(stream, CHUNK_LINES):
             for line in chunk:
                 if not line.blank and line.too_long is None:
-                    keys.setdefault(example_key(line.data), line.number)
+                    keys.setdefault(key(line.data), line.number)
     return keys
 
 
@@ -72,6 +113,9 @@ class Check:
     too_few_advice: str | None = None
     """What to do when the file has fewer than `MIN_EXAMPLES` examples (set for the parts of
     ``Dataset.split()``: the fraction that gives enough); None: add examples."""
+    stable_keys: bool = False
+    """Key lines with [`stable_key`][stable_key] (the same in every process: a pass in several
+    processes, whose ``overlap`` must then be keyed the same way) rather than ``hash()``."""
 
 
 def _detect(open_stream: Opener, max_line_bytes: int) -> MethodKind | None:
@@ -95,13 +139,22 @@ def _detect(open_stream: Opener, max_line_bytes: int) -> MethodKind | None:
 class _Pass:
     """State of one validation pass."""
 
-    def __init__(self, check: Check, method: MethodKind, detectable: bool, info: ModelInfo | None) -> None:
+    def __init__(self, check: Check, method: MethodKind, detectable: bool, info: ModelInfo | None,
+                 limit: int | None = None) -> None:
         self.check = check
         self.method = method
         self.detectable = detectable
+        self.key = stable_key if check.stable_keys else example_key
+        self.file_start = True
+        """Whether the stream read is the file from its start (False: a later range of it)."""
+        self.defer_first = False
+        """Keep the method check of the first record in `first_record` instead of reporting it (a
+        range: only the caller knows whether its first record is the file's)."""
+        self.first_record: tuple[int, Issue | None] | None = None
+        self.lines = 0
         self.issues = IssueCollector()
         self.rules = rules_for(method, images=info.vision if info else True, model=check.model)
-        self.limit = info.max_example_tokens if info else _LARGEST_LIMIT
+        self.limit = limit if limit is not None else info.max_example_tokens if info else _LARGEST_LIMIT
         self.keys: array[int] = array("q")
         self.key_lines: array[int] = array("q")
         self.examples = 0
@@ -116,71 +169,127 @@ class _Pass:
         self.fields = grader.item_fields if grader is not None else frozenset()
         self.counter = TokenCounter(check.model)
         self.stats = StatsAccumulator(self.limit, encoding=self.counter.encoding_name)
+        self.simple_roles: dict[str, int] | None = None
+        """The roles of the supervised fast path (`collect_simple_sft`) and their tokens; None: none."""
+        if method is MethodKind.SUPERVISED and set(SIMPLE_SFT_ROLES) <= set(SFT_ROLES):
+            self.simple_roles = self.counter._simple_roles
 
     def run(self, open_stream: Opener) -> None:
-        pending: tuple[concurrent.futures.Future[list[ExampleTokens]], list[int], list[int]] | None = None
-        with open_stream() as stream:
-            for chunk in iter_chunks(stream, CHUNK_LINES, self.check.max_line_bytes):
-                records, numbers, messages = self._check_chunk(chunk)
+        pending: tuple[concurrent.futures.Future[_Sums], list[int], list[int]] | None = None
+        # The tokenizer's own thread, gone when the pass ends: a later pass may fork safely.
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="foundry-tune-pipeline") as pool, \
+                open_stream() as stream:
+            for chunk in iter_chunks(stream, CHUNK_LINES, self.check.max_line_bytes,
+                                     file_start=self.file_start):
+                self.lines += len(chunk)
+                batch, numbers, messages = self._check_chunk(chunk)
                 if pending is not None:
                     self._take_counts(*pending)
                     pending = None
-                if records:
-                    pending = (self.counter.count_batch_async(records, self.method), numbers, messages)
-        if pending is not None:
-            self._take_counts(*pending)
+                if numbers:
+                    pending = (self.counter._submit_sums(*batch, pool), numbers, messages)
+            if pending is not None:
+                self._take_counts(*pending)
 
-    def _check_chunk(self, chunk: list[Line]) -> tuple[list[dict[str, Any]], list[int], list[int]]:
-        records: list[dict[str, Any]] = []
+    def _check_chunk(self, chunk: list[Line]) -> _Collected:
+        """Check every line of a chunk; collect the strings of the examples that pass, to count
+        their tokens (``(texts, tags, totals, assistant)``, see ``TokenCounter._collect``), with
+        their line numbers and message counts."""
+        texts: list[str] = []
+        tags: list[int] = []
+        totals: list[int] = []
+        assistant: list[int] = []
         numbers: list[int] = []
         messages: list[int] = []
         add = self.issues.add
         overlap = self.check.overlap
         fields = self.fields
-        for line in chunk:
-            if line.blank:
-                self.blank_lines += 1
-                if self.first_blank is None:
-                    self.first_blank = line.number
-                continue
-            self.examples += 1
-            if line.too_long is not None:
-                add(line.number, LINE_TOO_LONG, line.too_long)
-                continue
-            key = example_key(line.data)
-            self.keys.append(key)
-            self.key_lines.append(line.number)
-            if overlap is not None and key in overlap:
-                add(
-                    line.number,
-                    "data.validation_overlap",
-                    f"this example is also line {overlap[key]} of the validation file: remove it from one "
-                    "of them, or validation loss will look better than it is",
-                    "warning",
-                )
-            parsed = parse_line(line.data)
-            record = parsed.record
-            if record is None:
-                add(line.number, parsed.code or "file.invalid_json", parsed.message or "unreadable line")
-                continue
-            if not self.first_checked:
-                self.first_checked = True
-                self._check_method_matches(record, line.number)
-            if not self.detectable:
-                continue
-            findings = self.rules(record)
-            for code, message, severity in findings.items:
-                add(line.number, code, message, severity)
-            for field in fields:
-                if field not in record:
-                    self.missing_fields.setdefault(field, [line.number, 0])[1] += 1
-            if findings.has_errors:
-                self._note_shape(record, line.number)
-            else:
-                records.append(record)
-                numbers.append(line.number)
-                messages.append(_message_count(record, self.method))
-        return records, numbers, messages
+        key_of = self.key
+        # hash() of the line itself when it has no surrounding whitespace: what example_key gives.
+        plain_hash = key_of is example_key
+        space = _SPACE
+        keys = self.keys.append
+        key_lines = self.key_lines.append
+        counter = self.counter
+        method = self.method
+        simple = self.simple_roles
+        parse_object = _parse_object
+        collect = collect_simple_sft
+        add_number = numbers.append
+        add_messages = messages.append
+        add_total = totals.append
+        add_learned = assistant.append
+        scan = _SCAN
+        first_checked = self.first_checked
+        detectable = self.detectable
+        examples = 0
+        try:
+            for number, data, too_long in chunk:
+                if too_long is None and (not data or data.isspace()):
+                    self.blank_lines += 1
+                    if self.first_blank is None:
+                        self.first_blank = number
+                    continue
+                examples += 1
+                if too_long is not None:
+                    add(number, LINE_TOO_LONG, too_long)
+                    continue
+                if plain_hash and data[0] not in space and data[-1] not in space:
+                    key = hash(data)
+                else:
+                    key = key_of(data)
+                keys(key)
+                key_lines(number)
+                if overlap is not None and key in overlap:
+                    add(
+                        number,
+                        "data.validation_overlap",
+                        f"this example is also line {overlap[key]} of the validation file: remove it from "
+                        "one of them, or validation loss will look better than it is",
+                        "warning",
+                    )
+                record = parse_object(data, scan)
+                if record is None:
+                    parsed = parse_line(data)
+                    record = parsed.record
+                    if record is None:
+                        add(number, parsed.code or "file.invalid_json", parsed.message or "unreadable line")
+                        continue
+                if not first_checked:
+                    first_checked = self.first_checked = True
+                    mismatch = self._method_mismatch(record, number)
+                    if self.defer_first:
+                        self.first_record = (number, mismatch)
+                    elif mismatch is not None:
+                        add(mismatch.line, mismatch.code, mismatch.message, mismatch.severity)
+                if not detectable:
+                    continue
+                index = len(numbers)
+                if simple is not None:
+                    fixed = collect(record, simple, texts, tags, index)
+                    if fixed >= 0:
+                        add_total(fixed)
+                        add_learned(0)
+                        add_number(number)
+                        add_messages(len(record["messages"]))
+                        continue
+                findings = self.rules(record)
+                for code, message, severity in findings.items:
+                    add(number, code, message, severity)
+                for field in fields:
+                    if field not in record:
+                        self.missing_fields.setdefault(field, [number, 0])[1] += 1
+                if findings.has_errors:
+                    self._note_shape(record, number)
+                else:
+                    total, learned = counter._collect_into(record, method, texts, tags, index)
+                    totals.append(total)
+                    assistant.append(learned)
+                    numbers.append(number)
+                    messages.append(_message_count(record, method))
+        finally:
+            self.examples += examples
+        return (texts, tags, totals, assistant), numbers, messages
 
     def _note_shape(self, record: dict[str, Any], number: int) -> None:
         """Count a failing line that looks like another method's data (the likely cause)."""
@@ -192,35 +301,99 @@ class _Pass:
             lines.append(number)
         self.shapes[looks] = (count + 1, lines)
 
-    def _check_method_matches(self, record: dict[str, Any], number: int) -> None:
+    def _method_mismatch(self, record: dict[str, Any], number: int) -> Issue | None:
         if not self.detectable or self.check.method is None:
-            return
+            return None
         looks = detect_method(record)
-        if looks is not None and looks is not self.method:
-            self.issues.add(
-                number,
-                "file.method_mismatch",
-                f"this line looks like a {method_name(looks)} example, but the file is being validated for "
-                f"{method_name(self.method)} fine-tuning: use --method {looks.short} "
-                f"(method='{looks.short}'), "
-                f"or convert the data to the {method_name(self.method)} format",
-            )
+        if looks is None or looks is self.method:
+            return None
+        return Issue(
+            number,
+            "file.method_mismatch",
+            f"this line looks like a {method_name(looks)} example, but the file is being validated for "
+            f"{method_name(self.method)} fine-tuning: use --method {looks.short} "
+            f"(method='{looks.short}'), "
+            f"or convert the data to the {method_name(self.method)} format",
+        )
 
     def _take_counts(
-        self, future: concurrent.futures.Future[list[ExampleTokens]], numbers: list[int], messages: list[int]
+        self, future: concurrent.futures.Future[_Sums], numbers: list[int], messages: list[int]
     ) -> None:
+        totals, assistant = future.result()
+        if not len(totals) == len(assistant) == len(numbers) == len(messages):
+            raise ValueError("token counts and examples differ in number")
+        self.stats.add_many(totals, assistant, sum(messages), numbers)
+        limit = self.limit
+        if not totals or max(totals) <= limit:
+            return
         severity: Severity = "error" if self.check.strict else "warning"
         model = self.check.model or "any model"
-        for number, tokens, n_messages in zip(numbers, future.result(), messages, strict=True):
-            self.stats.add(tokens.total, tokens.assistant, n_messages, number)
-            if tokens.total > self.limit:
+        for number, total in zip(numbers, totals, strict=True):
+            if total > limit:
                 self.issues.add(
                     number,
-                    "tokens.example_too_long",
-                    f"{tokens.total:,} tokens, over the {self.limit:,}-token limit per example of {model}: "
+                    _TOO_LONG,
+                    f"{total:,} tokens, over the {limit:,}-token limit per example of {model}: "
                     "the service will truncate it; shorten or split it",
                     severity,
                 )
+
+    def part(self) -> _Part:
+        """What this pass over one range of a file found, compact and picklable, for `absorb`."""
+        errors, warnings = self.issues.kept()
+        return _Part(
+            lines=self.lines, examples=self.examples, blank_lines=self.blank_lines,
+            first_blank=self.first_blank, missing_fields=self.missing_fields, shapes=self.shapes,
+            keys=self.keys.tobytes(), key_lines=self.key_lines.tobytes(), errors=errors,
+            warnings=warnings, counts=self.issues.counts(), first_record=self.first_record,
+            stats=self.stats.parts(),
+        )
+
+    def absorb(self, parts: list[_Part]) -> None:
+        """Merge the passes over consecutive ranges of the file, in order, as if this pass had read
+        them all: line numbers move on by the lines of the ranges before; the issues go in the order
+        one pass adds them (each chunk's checks, then the previous chunk's token findings), so the
+        first `MAX_ISSUES_PER_CODE` of each code and every count are the same."""
+        ordered: list[tuple[tuple[int, int, int, int], Issue]] = []
+        totals: dict[tuple[str, Severity], int] = {}
+        offset = 0
+        first_found = False
+        for index, part in enumerate(parts):
+            self.examples += part.examples
+            self.blank_lines += part.blank_lines
+            if self.first_blank is None and part.first_blank is not None:
+                self.first_blank = part.first_blank + offset
+            for field, (first, missing) in part.missing_fields.items():
+                self.missing_fields.setdefault(field, [first + offset, 0])[1] += missing
+            for looks, (count, shown) in part.shapes.items():
+                had, listed = self.shapes.get(looks, (0, []))
+                room = MAX_ISSUES_PER_CODE - len(listed)
+                listed.extend(line + offset for line in shown[: max(room, 0)])
+                self.shapes[looks] = (had + count, listed)
+            self.keys.frombytes(part.keys)
+            key_lines = array("q")
+            key_lines.frombytes(part.key_lines)
+            self.key_lines.extend(line + offset for line in key_lines)
+            self.stats.merge(part.stats, offset)
+            if not first_found and part.first_record is not None:
+                first_found = True
+                line, mismatch = part.first_record
+                if mismatch is not None:
+                    moved = dataclasses.replace(mismatch, line=line + offset)
+                    ordered.append((_order(line + offset, mismatch.code, index, -1), moved))
+            for seq, issue in enumerate([*part.errors, *part.warnings]):
+                line = (issue.line or 0) + offset
+                ordered.append((_order(line, issue.code, index, seq), dataclasses.replace(issue, line=line)))
+            for key, n in part.counts.items():
+                totals[key] = totals.get(key, 0) + n
+            offset += part.lines
+        ordered.sort(key=lambda item: item[0])
+        add = self.issues.add
+        for _, issue in ordered:
+            add(issue.line, issue.code, issue.message, issue.severity)
+        kept = self.issues.counts()
+        for (code, severity), total in totals.items():
+            self.issues.add_uncounted(code, severity, total - kept.get((code, severity), 0))
 
     def finish_file_checks(self) -> None:
         add = self.issues.add
@@ -269,6 +442,44 @@ class _Pass:
             )
 
 
+def _order(line: int, code: str, part: int, seq: int) -> tuple[int, int, int, int]:
+    """Where an issue of ``line`` comes in a one-process pass: chunk k's checks, then chunk k-1's
+    token findings (they are counted in the background while chunk k is checked)."""
+    chunk = (line - 1) // CHUNK_LINES
+    return (2 * chunk + (3 if code == _TOO_LONG else 0), line, part, seq)
+
+
+@dataclasses.dataclass
+class _Part:
+    """What a pass over one range of a file found (line numbers from 1 at the range's start)."""
+
+    lines: int
+    examples: int
+    blank_lines: int
+    first_blank: int | None
+    missing_fields: dict[str, list[int]]
+    shapes: dict[MethodKind, tuple[int, list[int]]]
+    keys: bytes
+    key_lines: bytes
+    errors: list[Issue]
+    warnings: list[Issue]
+    counts: dict[tuple[str, Severity], int]
+    first_record: tuple[int, Issue | None] | None
+    stats: tuple[bytes, bytes, int, int, list[int], int]
+
+
+def validate_range(start: int, end: int, index: int, path: Path, check: Check, method: MethodKind,
+                   detectable: bool, limit: int) -> _Part:
+    """Validate the bytes ``[start, end)`` of ``path`` (whole lines): a worker's share of a pass,
+    checking example sizes against ``limit`` tokens."""
+    info = lookup_model(check.model) if check.model else None
+    state = _Pass(check, method, detectable, info, limit)
+    state.file_start = start == 0
+    state.defer_first = True
+    state.run(lambda: open_range(path, start, end))
+    return state.part()
+
+
 def _message_count(record: dict[str, Any], method: MethodKind) -> int:
     if method is MethodKind.DPO:
         given = record.get("input")
@@ -278,13 +489,24 @@ def _message_count(record: dict[str, Any], method: MethodKind) -> int:
     return len(messages) if isinstance(messages, list) else 0
 
 
-def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationReport:
-    """Validate one JSONL source (``open_stream`` opens it afresh, in binary) and build the report."""
+def run_validation(open_stream: Opener, label: str, check: Check,
+                   parallel: Parallel | None = None) -> ValidationReport:
+    """Validate one JSONL source (``open_stream`` opens it afresh, in binary) and build the report.
+
+    ``parallel``: validate the file in several processes, one per range (``check.stable_keys`` set
+    unless they are forked); ``open_stream`` is then only read to detect the method. The report is
+    the same."""
     method = check.method if check.method is not None else _detect(open_stream, check.max_line_bytes)
     detectable = method is not None
     resolved = method or MethodKind.SUPERVISED
     info = lookup_model(check.model) if check.model else None
-    state = _Pass(check, resolved, detectable, info)
+    # The encoder loads here (holding the GIL, on one core); the file is hashed meanwhile on another.
+    hashed = start_hash(parallel.path, parallel.on_hash, parallel.context) if parallel is not None else None
+    try:
+        state = _Pass(check, resolved, detectable, info)
+    finally:
+        if hashed is not None:
+            hashed()
     add = state.issues.add
     if check.model and info is None:
         add(
@@ -303,7 +525,12 @@ def run_validation(open_stream: Opener, label: str, check: Check) -> ValidationR
             f"models that can are {', '.join(can)}",
         )
     _check_grader(state, check, resolved)
-    state.run(open_stream)
+    if parallel is None or len(parallel.ranges) < 2:
+        whole = parallel
+        state.run(open_stream if whole is None else lambda: open_range(whole.path, 0, whole.ranges[0][1]))
+    else:
+        state.absorb(run_ranges(validate_range, parallel.ranges,
+                                (parallel.path, check, resolved, detectable, state.limit), parallel.context))
     if not detectable and state.examples:
         add(
             None,

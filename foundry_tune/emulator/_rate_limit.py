@@ -51,11 +51,19 @@ class RateLimit:
     message say)."""
 
 
+MAX_PER_MINUTE = 1e12
+"""The largest requests or tokens per minute the switch takes (Azure's quotas are millions at
+most): beyond it the buckets' whole-number headers would overflow or lose their precision."""
+
+
 def _positive(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
-    return number if math.isfinite(number) and number > 0 else None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) and 0 < number <= MAX_PER_MINUTE else None
 
 
 def parse(value: Any) -> RateLimit | None:
@@ -65,19 +73,21 @@ def parse(value: Any) -> RateLimit | None:
     if not isinstance(value, dict):
         rpm = _positive(value)
         if rpm is None:
-            raise ValueError("must be a number of requests per minute above 0, an object or null")
+            raise ValueError(f"must be a number of requests per minute above 0 and at most "
+                             f"{MAX_PER_MINUTE:g}, an object or null")
         return RateLimit(rpm, rpm * 1000 / 6)
     unknown = sorted(set(value) - _KEYS)
     if unknown:
         raise ValueError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(_KEYS))})")
     rpm = _positive(value.get("requests_per_minute"))
     if rpm is None:
-        raise ValueError("'requests_per_minute' must be a number above 0")
+        raise ValueError(f"'requests_per_minute' must be a number above 0 and at most {MAX_PER_MINUTE:g}")
     tpm = value.get("tokens_per_minute")
     if tpm is not None and _positive(tpm) is None:
-        raise ValueError("'tokens_per_minute' must be a number above 0 or null")
+        raise ValueError(f"'tokens_per_minute' must be a number above 0 and at most {MAX_PER_MINUTE:g}, "
+                         "or null")
     burst = value.get("burst_seconds", 1.0)
-    if _positive(burst) is None or float(burst) > 60:
+    if isinstance(burst, bool) or not isinstance(burst, (int, float)) or not 0 < burst <= 60:
         raise ValueError("'burst_seconds' must be a number of seconds above 0, at most 60")
     exact = value.get("exact_retry_after", False)
     if not isinstance(exact, bool):

@@ -1,6 +1,7 @@
 """Watching one job is economical: after its first look, ``job.wait()`` reads only new events in a
 small page from the newest, shows each event once, and holds its looks back while the service says
-few requests remain. Counted at a recording proxy in front of the emulator (never timed)."""
+few requests remain. Counted at a recording proxy in front of the emulator, and by the intervals the
+wait asks to sleep (never timed)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
+from foundry_tune._async import _flavour
 from foundry_tune._async._credentials import AsyncStaticTokenCredential
 from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._async._job import AsyncJob
 from foundry_tune._core.events import EVENTS_PAGE_SIZE, SMALL_PAGE_MIN
 from foundry_tune.emulator import EmulatorInfo
-from foundry_tune.errors import WaitTimeoutError
 from foundry_tune.job import JobEvent
 from foundry_tune.methods import Supervised
 from tests._pacing_proxy import Exchange, PacingProxy
@@ -82,21 +83,36 @@ async def test_wait_reads_only_new_events_in_small_pages(emulator_info: Emulator
     assert looks >= 3
 
 
+class _Enough(Exception):
+    """Stops a wait once it asked for enough sleeps."""
+
+
 @pytest.mark.anyio
 async def test_wait_holds_back_while_the_service_says_few_requests_remain(
-    emulator_info: EmulatorInfo,
+    emulator_info: EmulatorInfo, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    looks: dict[str, int] = {}
-    few_left = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "3s"}
+    """The intervals the wait asks to sleep, recorded (each sleep cut short, the wait stopped after
+    five): nothing here depends on how fast this machine is."""
+    asked: dict[str, list[float]] = {}
+    real_sleep = _flavour.sleep
+    few_left = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "30s"}
     for case, headers in (("paced", few_left), ("free", {})):
+        sleeps = asked[case] = []
+
+        async def brief(seconds: float, sleeps: list[float] = sleeps) -> None:
+            sleeps.append(seconds)
+            if len(sleeps) == 5:
+                raise _Enough
+            await real_sleep(min(seconds, 0.1))
+
         with _proxy(emulator_info) as proxy:
             async with _through(proxy, emulator_info) as ft:
                 job = await _start(ft, seed=1502 if case == "paced" else 1503, suffix=f"watch-{case}")
                 proxy.headers = headers
-                proxy.exchanges.clear()
-                with contextlib.suppress(WaitTimeoutError):  # 3 s of a 4-second job
-                    await job.wait(timeout=3.0, progress=False, poll=0.25)
-                assert ft.pacing.reason == ("x-ratelimit-remaining-requests" if headers else "")
-            looks[case] = len(proxy.sent("GET", f"/fine_tuning/jobs/{job.id}"))
-    # every 0.25 s when free; one look per 3-second reset when paced (the first, and one at the deadline)
-    assert looks["paced"] <= 3 < 6 <= looks["free"], looks
+                with monkeypatch.context() as patch, contextlib.suppress(_Enough):  # or the job ended
+                    patch.setattr(_flavour, "sleep", brief)
+                    await job.wait(timeout=WAIT, progress=False, poll=0.25)
+            assert ft.pacing.reason == ("x-ratelimit-remaining-requests" if headers else "")
+    # when free, the fixed poll; when paced, the rate limit's 30-second reset (less the time a look takes)
+    assert asked["free"] and set(asked["free"]) == {0.25}, asked
+    assert asked["paced"] and min(asked["paced"]) > 20.0, asked

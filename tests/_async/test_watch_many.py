@@ -20,7 +20,13 @@ from foundry_tune._async._foundry import AsyncFoundry
 from foundry_tune._async._job import AsyncJob
 from foundry_tune._async._sweep import AsyncSweep
 from foundry_tune.emulator import Emulator
-from foundry_tune.errors import InvalidParameterError, JobCancelledError, NotFoundError, WaitTimeoutError
+from foundry_tune.errors import (
+    InvalidParameterError,
+    JobCancelledError,
+    JobNotFoundError,
+    NotFoundError,
+    WaitTimeoutError,
+)
 
 from ._helpers import FLAVOUR, WAIT, sft_data
 
@@ -233,3 +239,120 @@ async def test_a_sweep_holding_trials_counts_slots_and_watches_with_the_same_lis
     # listing is a look's: one per look, counting the free slots and reading the jobs' states.
     plain = [p for p in requests.listings if not any(k.startswith("metadata") for k in p)]
     assert len(plain) == len(looks)
+
+
+def vanish_after(ft: AsyncFoundry, monkeypatch: pytest.MonkeyPatch, hidden: str, listing: int,
+                 on_listing: Any = None) -> list[dict[str, Any]]:
+    """From the ``listing``-th listing on, job ``hidden`` is gone: the listing leaves it out and its
+    own retrieve answers 404 (the emulator's answer for an id it does not know). ``on_listing`` is
+    called with the listing's number before it is read. Returns each listing's arguments."""
+    jobs_api = ft.openai.fine_tuning.jobs
+    real_list, real_retrieve = jobs_api.list, jobs_api.retrieve
+    listings: list[dict[str, Any]] = []
+
+    async def vanishing_list(**kwargs: Any) -> Any:
+        listings.append(kwargs)
+        if on_listing is not None:
+            on_listing(len(listings))
+        page = await real_list(**kwargs)
+        if len(listings) >= listing:
+            page.data = [job for job in page.data if job.id != hidden]
+        return page
+
+    async def vanishing_retrieve(job_id: str, **kwargs: Any) -> Any:
+        gone = job_id == hidden and len(listings) >= listing
+        return await real_retrieve(f"{job_id}-deleted" if gone else job_id, **kwargs)
+
+    monkeypatch.setattr(jobs_api, "list", vanishing_list)
+    monkeypatch.setattr(jobs_api, "retrieve", vanishing_retrieve)
+    return listings
+
+
+@pytest.mark.anyio
+async def test_a_job_that_vanishes_while_watched_is_dropped_and_named_once_the_others_ended(
+    ft: AsyncFoundry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = await start_jobs(ft, 3, f"vanish-{FLAVOUR}")
+    hidden = jobs[1].id
+    ids = [job.id for job in jobs]
+
+    def finish_at_fourth(n: int) -> None:
+        if n == 4:
+            emulator.advance(hours=3)
+
+    vanish_after(ft, monkeypatch, hidden, 2, finish_at_fourth)
+    requests = Requests(ft)
+    stream = io.StringIO()
+    with pytest.raises(JobNotFoundError) as raised:
+        await ft.jobs.wait_all([*ids, ids[0]], timeout=WAIT, poll=0.05, progress="plain", stream=stream)
+    error = raised.value
+    assert isinstance(error, NotFoundError) and error.job_ids == [hidden] and hidden in str(error)
+    assert [job.id for job in error.jobs] == [*ids, ids[0]]  # every job, in the order given
+    statuses = [job.status for job in error.jobs]  # the gone one in its last known (live) state
+    assert statuses[1].is_live and [s.value for s in statuses[::2]] == ["succeeded", "succeeded"]
+    assert requests.counts["retrieve"] == 1  # the gone job is not asked for again
+    lines = stream.getvalue().splitlines()
+    assert f"[2/3] {hidden}: gone (not found any more: deleted, or no longer visible to this credential)" \
+        in lines
+    assert lines[-1].startswith("[3/3]") and all("/4]" not in line for line in lines)  # 3 jobs, not 4
+
+
+@pytest.mark.anyio
+async def test_bad_jobs_and_raise_on_failure_are_refused_before_a_request(ft: AsyncFoundry) -> None:
+    requests = Requests(ft)
+    for bad in (None, 42):
+        with pytest.raises(InvalidParameterError, match=r"jobs"):
+            await ft.jobs.wait_all(bad, progress=False)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="raise_on_failure"):
+        await ft.jobs.wait_all(["ftjob-x"], progress=False, raise_on_failure="yes")  # type: ignore[arg-type]
+    assert not requests.counts
+
+
+@pytest.mark.anyio
+async def test_a_sweep_holding_trials_counts_the_live_jobs_only_when_a_slot_may_have_freed(
+    ft: AsyncFoundry, emulator: Emulator
+) -> None:
+    emulator.advance(hours=3)  # no live job left by another test: the sweep's own take the slots
+    train, validation = sft_data(40, seed=35).split(validation=0.25, seed=1)
+    base = (ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(validation)
+            .training_type("GlobalStandard").suffix(f"sweep-count-{FLAVOUR}"))
+    swept = await ft.sweep(base, grid={"n_epochs": [1, 2, 3]}, max_active=1)
+    assert [t.status for t in swept.trials].count("waiting") == 2
+    requests = Requests(ft)
+
+    def full_looks() -> int:  # pages of 100 without a metadata filter: counting the live jobs
+        return sum(1 for p in requests.listings
+                   if p.get("limit") == "100" and not any(k.startswith("metadata") for k in p))
+
+    for _ in range(12):
+        await swept.refresh()
+    assert requests.counts["list"] == 12
+    assert full_looks() == 2  # the first look and the 11th, not all 12
+    emulator.advance(hours=3)  # the live trial ends
+    requests.reset()
+    await swept.refresh()  # sees it end (one short page) ...
+    assert full_looks() == 0 and [t.status for t in swept.trials][1:] == ["waiting", "waiting"]
+    await swept.refresh()  # ... so the next look counts, and submits the next trial
+    assert full_looks() == 1 and swept.trials[1].job is not None and swept.trials[2].job is None
+    await swept.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_sweep_trial_whose_job_vanished_is_gone_and_done(
+    ft: AsyncFoundry, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train, validation = sft_data(40, seed=36).split(validation=0.25, seed=1)
+    base = (ft.fine_tune("gpt-4.1-mini").train_on(train).validate_on(validation)
+            .training_type("GlobalStandard").suffix(f"sweep-vanish-{FLAVOUR}"))
+    swept = await ft.sweep(base, grid={"n_epochs": [1, 2]})
+    assert swept.trials[0].job is not None
+    hidden = swept.trials[0].job.id
+
+    def finish_at_third(n: int) -> None:
+        if n == 3:
+            emulator.advance(hours=3)
+
+    vanish_after(ft, monkeypatch, hidden, 1, finish_at_third)
+    await swept.wait(timeout=WAIT, poll=0.05, progress=False)
+    assert swept.done and [t.status for t in swept.trials] == ["gone", "succeeded"]
+    assert swept.best is swept.trials[1]

@@ -1,9 +1,10 @@
 """``evaluate()``: check everything locally, send every (target, example) request, at most
 ``concurrency`` at a time, score the answers and summarize them into a report.
 
-The number in flight adapts to the service's rate limit (see `_core.concurrency`): a 429 (seen
-through the retry policy's notices, although the policy retries it inside one call) halves it and
-pauses new requests for the service's ``Retry-After``; successes raise it again, one per window.
+The number in flight adapts to the service's rate limit (see `_core.concurrency`), one limiter per
+model or deployment (each has its own limit on Azure): a 429 (seen through the retry policy's
+notices, although the policy retries it inside one call) halves that one's and pauses its new
+requests for the service's ``Retry-After``; successes raise it again, one per window.
 
 Each request goes through the connection's retry policy (or a completer you pass). An interruption
 (Ctrl-C, or cancelling the task that awaits it) stops sending: the answers already in are kept and
@@ -56,6 +57,11 @@ _answer_headers: contextvars.ContextVar[Callable[[Mapping[str, str]], None] | No
 _adaptive: contextvars.ContextVar[bool] = contextvars.ContextVar("foundry_tune_adaptive_concurrency",
                                                                  default=True)
 
+# The gate of the target the code running now sends to (each request's task or thread sets it):
+# its 429s and rate-limit headers feed that target's limiter only.
+_target_gate: contextvars.ContextVar[_flavour.AdaptiveGate | None] = contextvars.ContextVar(
+    "foundry_tune_target_gate", default=None)
+
 
 class FoundryCompleter:
     """Chat completions on a Foundry connection (its ``openai`` client and ``retry`` policy).
@@ -101,8 +107,7 @@ async def _one(target: Target, example: Example, metrics: Sequence[Metric | Grad
         else:
             async with gate:
                 completion = await _flavour.call(*request)
-            if gate.limiter.succeeded():
-                gate.changed()
+            gate.succeeded()
     except Exception as exc:  # every failure is recorded per request; the run goes on
         sample.error = describe(exc)
         return sample
@@ -134,19 +139,36 @@ async def run(
     samples: dict[str, list[Sample | None]] = {t.name: [None] * len(examples) for t in targets}
     # Interleaved, so that an interrupted run still holds complete pairs to compare.
     work = [(target, index) for index in range(len(examples)) for target in targets]
-    limiter = AdaptiveConcurrency(concurrency)
-    gate = _flavour.AdaptiveGate(limiter) if adaptive else None
-    progress.concurrency = progress.maximum = limiter.limit
+    # One limiter per model or deployment (targets on the same one share it): each adapts to its
+    # own rate limit, and a 429 of one deployment neither halves nor pauses the others;
+    # ``bounded_map`` keeps the total in flight at ``concurrency``.
+    gates = ({t.model: _flavour.AdaptiveGate(AdaptiveConcurrency(concurrency)) for t in targets}
+             if adaptive else {})
+    progress.concurrency = progress.maximum = max(1, concurrency)
+
+    def in_flight_allowed() -> int:
+        if not gates:
+            return concurrency
+        return min(max(1, concurrency), sum(g.limiter.limit for g in gates.values()))
 
     def noticed(notice: RetryNotice) -> None:
+        gate = _target_gate.get()
         if gate is not None and notice.reason == "429":
-            limiter.throttled(gate.clock(), notice.delay)
+            gate.throttled(notice.delay)
         progress.retried(notice)
+
+    def stop() -> None:
+        for gate in gates.values():
+            gate.close()  # requests waiting at a gate after an interruption are not sent
 
     async def one(item: tuple[Target, int]) -> None:
         target, index = item
+        gate = gates.get(target.model)
+        # Set in this request's own task (thread) context: seen by its retries and its answers.
+        _target_gate.set(gate)
+        _answer_headers.set(gate.observe if gate is not None else None)
         sample = await _one(target, examples[index], metrics, complete, gate)
-        progress.concurrency = limiter.limit
+        progress.concurrency = in_flight_allowed()
         samples[target.name][index] = sample
         progress.advance(failed=sample.error is not None)
         await _reported(progress)  # unasync: remove
@@ -156,11 +178,7 @@ async def run(
     interrupted = False
     try:
         with observe_retries(noticed):
-            token = _answer_headers.set(limiter.observe if gate is not None else None)
-            try:
-                await _flavour.bounded_map(one, work, concurrency)
-            finally:
-                _answer_headers.reset(token)
+            await _flavour.bounded_map(one, work, concurrency, stop=stop)
     except _flavour.INTERRUPTS:
         interrupted = True
     finally:
@@ -234,14 +252,16 @@ async def evaluate(
     its request (a target's ``params`` win).
     ``foundry``: the connection (taken from the deployments when omitted). Requests run at most
     ``concurrency`` at a time through the connection's retry policy, or through ``completer``
-    when given (see `Completer`). The number in flight adapts to the service's rate limit: a
-    429 halves it (down to 1) and holds every new request back for the service's
-    ``Retry-After``, so that the other workers do not hit the wall too; each window of answers
+    when given (see `Completer`). The number in flight adapts to the service's rate limit,
+    for each model or deployment on its own (each has its own limit), within ``concurrency`` in
+    all: a 429 halves that one's (down to 1) and holds its new requests back for the
+    service's ``Retry-After``, so that the other workers do not hit the wall too; each window of answers
     (as many as are in flight) raises it by one, back up to ``concurrency``, while the service's
-    ``x-ratelimit-remaining-requests`` / ``x-ratelimit-remaining-tokens`` headers leave room. The
+    ``x-ratelimit-remaining-requests`` / ``x-ratelimit-remaining-tokens`` headers leave room,
+    and it drops at once to the requests the service says remain when fewer remain. The
     429s count even when the retry policy retries them inside one request, and with a
     ``completer`` of your own that goes through the connection's retry policy. A live progress
-    line shows ``N at a time`` while it is lower than ``concurrency``.
+    line shows ``N at a time`` (their limits added up) while it is lower than ``concurrency``.
     ``progress``: ``None`` (the default) or ``"auto"`` (what
     ``FOUNDRY_TUNE_PROGRESS`` asks for, else a live line in a terminal or a live cell in a
     notebook), ``True`` (always on stderr), ``False`` or ``"off"`` (nothing), ``"plain"`` (log
