@@ -1,5 +1,3 @@
-import sys
+from foundry_tune.cli import console
 
-from foundry_tune.cli import main
-
-sys.exit(main())
+console()

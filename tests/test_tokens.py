@@ -354,3 +354,45 @@ def test_count_cache_is_bounded_by_characters() -> None:
     counts = [0, 0]
     assert cache.lookup(["a" * 30, "e" * 30], counts) == [0]
     assert counts == [0, 5]
+
+
+def test_count_cache_turns_itself_off_when_only_short_strings_repeat() -> None:
+    """Repeats of a one-line system prompt spare less than the lookups cost: after its trial, the
+    cache stops looking up (every string is counted again); the counts stay exact."""
+    cache = _CountCache(budget_chars=1_000_000, max_item_chars=4096)
+    short = "Be brief."
+    rounds = _CountCache.TRIAL // 2 + 1
+    for i in range(rounds):
+        texts = [short, f"unique question {i}"]
+        counts = [0, 0]
+        missing = cache.lookup(texts, counts)
+        cache.store([texts[j] for j in missing], [7] * len(missing))
+        if i and cache.active:
+            assert counts[0] == 7
+    assert not cache.active
+    counts = [0]
+    assert cache.lookup([short], counts) == [0] and counts == [0]
+
+
+def test_count_cache_stays_on_when_long_strings_repeat() -> None:
+    cache = _CountCache(budget_chars=1_000_000, max_item_chars=4096)
+    system = "You are a careful assistant who explains every step. " * 40  # 2,160 characters
+    for i in range(_CountCache.TRIAL):
+        counts = [0, 0]
+        texts = [system, f"q{i}"]
+        todo = [texts[j] for j in cache.lookup(texts, counts)]
+        cache.store(todo, [400 if text == system else 2 for text in todo])
+    assert cache.active
+    counts = [0]
+    assert cache.lookup([system], counts) == [] and counts == [400]
+
+
+def test_counts_are_exact_whether_the_cache_pays_or_not() -> None:
+    records = [{"messages": [{"role": "system", "content": "Be brief."},
+                             {"role": "user", "content": f"Question {i}: " + "why? " * (i % 7)},
+                             {"role": "assistant", "content": f"Because {i}."}]} for i in range(3000)]
+    counter = TokenCounter("gpt-4o", workers=1)
+    batches = [counter.count_batch(records[i:i + 500], "sft") for i in range(0, len(records), 500)]
+    assert not counter._cache.active
+    fresh = TokenCounter("gpt-4o", workers=1)
+    assert [n for batch in batches for n in batch] == [fresh.count(r, "sft") for r in records]

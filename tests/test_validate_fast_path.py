@@ -2,7 +2,10 @@
 
 * ``_parse_object``: a line that is one JSON object, decoded in one step (else ``parse_line``);
 * ``collect_simple_sft``: a supervised example of the common shape, checked and its strings
-  collected in one pass (else the full rules and ``TokenCounter._collect_example``).
+  collected in one pass (else the full rules and ``TokenCounter._collect_example``);
+* orjson (``native_loads``), which parses the examples of that common shape: such an example holds
+  only objects, arrays and strings, which orjson reads as the standard library does (it differs
+  on integers over 64 bits and on numbers too large for a float).
 
 Proved over every official sample file (when the shared data is there) and over crafted odd rows.
 """
@@ -21,7 +24,7 @@ from _emulator_helpers import SAMPLES, needs_samples
 from foundry_tune import MethodKind
 from foundry_tune.dataset import Dataset, _validator
 from foundry_tune.dataset._messages import MessageRules
-from foundry_tune.dataset._reader import json_scanner, parse_line
+from foundry_tune.dataset._reader import json_scanner, native_loads, parse_line
 from foundry_tune.dataset._rules import SFT_ROLES, check_sft
 from foundry_tune.dataset._tokens import TokenCounter, collect_simple_sft
 
@@ -173,9 +176,94 @@ def test_fast_paths_match_the_full_rules_on_every_sample_line() -> None:
     assert accepted > 100  # the common shape is common
 
 
+def _check_native(data: bytes, counter: TokenCounter) -> bool:
+    """Where the validator takes orjson's reading of a line (an object on the fast path), the
+    standard library reads the same object and the fast path collects the same strings."""
+    loads = native_loads()
+    assert loads is not None
+    try:
+        fast = loads(data)
+    except ValueError:
+        return False
+    if type(fast) is not dict:
+        return False
+    texts: list[str] = []
+    tags: list[int] = []
+    fixed = collect_simple_sft(fast, counter._simple_roles, texts, tags, 0)
+    if fixed < 0:
+        return False
+    full = parse_line(data)
+    assert full.code is None and full.record == fast
+    assert json.dumps(full.record) == json.dumps(fast)
+    full_texts: list[str] = []
+    full_tags: list[int] = []
+    collected = counter._collect_example(full.record, MethodKind.SUPERVISED, full_texts, full_tags, 0)
+    assert collected == (fixed, 0)
+    assert (texts, tags) == (full_texts, full_tags)
+    return True
+
+
+def _native_lines() -> list[bytes]:
+    """Lines of the common shape, each with something orjson might read differently."""
+    user, assistant = b'{"role": "user", "content": ', b'{"role": "assistant", "content": "ok"}'
+    odd_contents = [b'"\\ud800"', b'"\\ud83d\\ude00"', b'"\\udc00\\ud800"', b'"caf\xc3\xa9"', b'"\\u00e9"',
+                    b'"a\\u0000b"', b'"tab\there"', b'"\xed\xa0\x80"', b'"\xff"', b'"\xef\xbb\xbf"',
+                    b"123456789012345678901234567890", b"1e400", b"NaN", b"-0", b'"x", "content": "y"',
+                    b'"x", "role": "assistant"', b'"' + " é😀".encode() + b'"']
+    lines = [b'{"messages": [' + user + content + b"}, " + assistant + b"]}" for content in odd_contents]
+    plain = b'{"messages": [' + user + b'"hi"}, ' + assistant + b"]}"
+    lines += [plain, plain + b" ", b" " + plain, b"\xef\xbb\xbf" + plain, plain + b"\x00",
+              plain[:-1] + b', "n": 123456789012345678901234567890}', plain[:-1] + b', "x": 1e400}']
+    return lines
+
+
+@pytest.mark.skipif(native_loads() is None, reason="orjson (the fast extra) is not installed")
+def test_orjson_reads_every_fast_path_line_as_the_standard_library() -> None:
+    counter = TokenCounter("gpt-4.1-mini")
+    taken = [_check_native(data, counter) for data in _native_lines()]
+    assert any(taken) and not all(taken)
+    for data in _odd_lines():
+        _check_native(data, counter)
+
+
+@needs_samples
+@pytest.mark.skipif(native_loads() is None, reason="orjson (the fast extra) is not installed")
+def test_orjson_reads_every_fast_path_sample_line_as_the_standard_library() -> None:
+    counter = TokenCounter("gpt-4.1-mini")
+    assert sum(_check_native(data, counter) for data in _sample_lines()) > 100
+
+
+@pytest.mark.skipif(native_loads() is None, reason="orjson (the fast extra) is not installed")
+def test_rows_off_the_fast_path_are_not_parsed_twice_for_long(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose rows leave the fast path (tools, weights) stops being read by orjson first
+    after a trial, so that its rows are not parsed twice; a file of plain rows keeps it."""
+    loads = native_loads()
+    calls = {"n": 0}
+
+    def counting(data: bytes) -> Any:
+        calls["n"] += 1
+        return loads(data)  # type: ignore[misc]
+
+    monkeypatch.setattr(_validator, "native_loads", lambda: counting)
+    weighted = tmp_path / "weighted.jsonl"
+    rows = [{"messages": [_USER, {"role": "assistant", "content": f"Hi {i}", "weight": 1}]}
+            for i in range(3000)]
+    weighted.write_text("".join(line(row) + "\n" for row in rows))
+    report = Dataset.from_jsonl(weighted).validate("sft", workers=1)
+    assert report.valid and report.examples == 3000
+    assert 0 < calls["n"] <= _validator.CHUNK_LINES
+    calls["n"] = 0
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(line(GOOD["sft"](i)) + "\n" for i in range(3000)))
+    assert Dataset.from_jsonl(plain).validate("sft", workers=1).valid
+    assert calls["n"] == 3000 - 1  # all but the first line, which the standard library reads
+
+
 def _disable_fast_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_validator, "_parse_object", lambda data, scan: None)
     monkeypatch.setattr(_validator, "collect_simple_sft", lambda *args: -1)
+    monkeypatch.setattr(_validator, "native_loads", lambda: None)
 
 
 def _odd_file(path: Path) -> Path:

@@ -12,9 +12,13 @@ path, and a missing optional extra reported as one line naming the extra to inst
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import contextvars
 import importlib
 import json
+import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,7 +30,7 @@ from foundry_tune._version import __version__
 from foundry_tune.cli._connection import EXIT_FAILED, EXIT_USAGE, error_json, report_error, usage_error
 from foundry_tune.errors import ConfigurationError
 
-__all__ = ["main"]
+__all__ = ["console", "main"]
 
 # Subcommand modules, imported lazily so that `foundry-tune validate` never loads the emulator.
 _COMMANDS = {
@@ -134,6 +138,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(handler, args, command or "")
     finally:
         _json_errors.reset(token)
+
+
+def console() -> NoReturn:
+    """The ``foundry-tune`` console script: [`main()`][main], then the process exits.
+
+    After ``validate``, it exits without the interpreter's teardown, which would free one by one
+    the objects of the pass and the tokenizer's tables (about 50 ms, a twentieth of validating
+    90 MB): exit handlers run, the logs and the output are flushed, then the process ends, as
+    mypy ends its runs."""
+    code = main()
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command == "validate":
+        _exit_at_once(code)
+    sys.exit(code)
+
+
+def _exit_at_once(code: int) -> NoReturn:
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone away (| head), a stream closed
+            stream.flush()
+    os._exit(code)
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: Any, prog: str) -> int:

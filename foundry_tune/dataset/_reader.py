@@ -30,6 +30,7 @@ __all__ = [
     "iter_chunks",
     "iter_lines",
     "json_scanner",
+    "native_loads",
     "parse_line",
     "strip_line",
 ]
@@ -190,6 +191,20 @@ def json_scanner() -> Callable[[str, int], tuple[Any, int]]:
     or ``ValueError`` on invalid JSON."""
     scan: Callable[[str, int], tuple[Any, int]] = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped)
     return scan
+
+
+def native_loads() -> Callable[[bytes], Any] | None:
+    """``orjson.loads`` when orjson is installed (the ``fast`` extra), else None.
+
+    It parses about twice as fast as the standard library but is not the same parser: it reads
+    integers of more than 64 bits as floats and refuses what Python's reads as infinity. Use it
+    only where neither can matter (see ``foundry_tune.dataset._validator``)."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    loads: Callable[[bytes], Any] = orjson.loads
+    return loads
 
 
 def parse_line(data: bytes) -> ParsedLine:

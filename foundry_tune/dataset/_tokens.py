@@ -104,7 +104,15 @@ _Emit = Callable[[str, bool], None]
 class _CountCache:
     """Counts of recently seen short strings (roles, names, system prompts, tool definitions: what
     repeats in training data), bounded by their total length; exact (keyed by the text itself).
-    Longer strings are not cached: hashing them would cost more than counting them again."""
+    Longer strings are not cached: hashing them would cost more than counting them again.
+
+    A lookup costs about as much as counting 200 characters: once [`TRIAL`][TRIAL] strings have been
+    looked up, the cache goes on only while its hits spared at least that many characters per
+    lookup (data whose only repeats are short, such as a one-line system prompt, is cheaper to
+    count again)."""
+
+    TRIAL = 4_096
+    WORTH_CHARS = 200
 
     def __init__(self, budget_chars: int, max_item_chars: int) -> None:
         self._items: OrderedDict[str, int] = OrderedDict()
@@ -112,9 +120,15 @@ class _CountCache:
         self._budget = budget_chars
         self.max_item_chars = max_item_chars
         self._lock = threading.Lock()
+        self._looked = 0
+        self._spared = 0
+        self.active = True
+        """False once the cache has shown it does not pay (see the class's documentation)."""
 
     def lookup(self, texts: Sequence[str], counts: list[int]) -> list[int]:
         """Fill ``counts[i]`` for every cached ``texts[i]``; return the indexes still to count."""
+        if not self.active:
+            return list(range(len(texts)))
         items = self._items
         get = items.get
         limit = self.max_item_chars
@@ -123,14 +137,24 @@ class _CountCache:
             missing = [index for index, n in enumerate(found) if n is None]
             if len(missing) < len(found):
                 move = items.move_to_end
+                spared = 0
                 for index, n in enumerate(found):
                     if n is not None:
                         move(texts[index])
                         counts[index] = n
+                        spared += len(texts[index])
+                self._spared += spared
+            self._looked += len(texts)
+            if self._looked >= self.TRIAL and self._spared < self.WORTH_CHARS * self._looked:
+                self.active = False
+                items.clear()
+                self._chars = 0
         return missing
 
     def store(self, texts: Sequence[str], counts: Sequence[int]) -> None:
         """Remember the counts of the short ones among ``texts``, evicting the least recent."""
+        if not self.active:
+            return
         items = self._items
         limit = self.max_item_chars
         with self._lock:

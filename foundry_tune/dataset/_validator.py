@@ -30,6 +30,7 @@ from foundry_tune.dataset._reader import (
     Line,
     iter_chunks,
     json_scanner,
+    native_loads,
     parse_line,
 )
 from foundry_tune.dataset._report import ValidationReport
@@ -42,6 +43,9 @@ __all__ = ["MIN_EXAMPLES", "Check", "example_key", "line_keys", "run_validation"
 
 MIN_EXAMPLES = 10
 CHUNK_LINES = 512
+_NATIVE_TRIAL = 256
+"""Examples read before the pass judges whether orjson pays: it stops using it when more than a
+quarter of them left the fast path (each of those is parsed twice)."""
 _DETECT_LINES = 1000
 _LARGEST_LIMIT = max(info.max_example_tokens for info in known_models().values())
 _TOO_LONG = "tokens.example_too_long"
@@ -173,6 +177,11 @@ class _Pass:
         """The roles of the supervised fast path (`collect_simple_sft`) and their tokens; None: none."""
         if method is MethodKind.SUPERVISED and set(SIMPLE_SFT_ROLES) <= set(SFT_ROLES):
             self.simple_roles = self.counter._simple_roles
+        self.native = native_loads() if self.simple_roles is not None and detectable else None
+        """orjson's parser, for the examples of the supervised fast path only: such an example holds
+        nothing but objects, arrays and strings, which it reads exactly as the standard library
+        does. An example that leaves the fast path is parsed again by the standard library."""
+        self.native_tries = self.native_misses = 0
 
     def run(self, open_stream: Opener) -> None:
         pending: tuple[concurrent.futures.Future[_Sums], list[int], list[int]] | None = None
@@ -222,6 +231,8 @@ class _Pass:
         scan = _SCAN
         first_checked = self.first_checked
         detectable = self.detectable
+        native = self.native
+        tries = misses = 0
         examples = 0
         try:
             for number, data, too_long in chunk:
@@ -248,6 +259,22 @@ class _Pass:
                         "one of them, or validation loss will look better than it is",
                         "warning",
                     )
+                if native is not None and simple is not None and first_checked:
+                    tries += 1
+                    try:
+                        fast = native(data)
+                    except ValueError:  # orjson's JSONDecodeError; the standard library explains
+                        fast = None
+                    if type(fast) is dict:
+                        index = len(numbers)
+                        fixed = collect(fast, simple, texts, tags, index)
+                        if fixed >= 0:
+                            add_total(fixed)
+                            add_learned(0)
+                            add_number(number)
+                            add_messages(len(fast["messages"]))
+                            continue
+                    misses += 1
                 record = parse_object(data, scan)
                 if record is None:
                     parsed = parse_line(data)
@@ -289,7 +316,16 @@ class _Pass:
                     messages.append(_message_count(record, method))
         finally:
             self.examples += examples
+            if tries:
+                self._judge_native(tries, misses)
         return (texts, tags, totals, assistant), numbers, messages
+
+    def _judge_native(self, tries: int, misses: int) -> None:
+        """Stop parsing with orjson first when too many examples leave the fast path."""
+        self.native_tries += tries
+        self.native_misses += misses
+        if self.native_tries >= _NATIVE_TRIAL and 4 * self.native_misses > self.native_tries:
+            self.native = None
 
     def _note_shape(self, record: dict[str, Any], number: int) -> None:
         """Count a failing line that looks like another method's data (the likely cause)."""
