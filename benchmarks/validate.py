@@ -18,10 +18,12 @@ kernel's peak resident set size) from ``/proc/<pid>/status``; the last value rea
 exits is its peak (``VmHWM`` only grows, and the workers' memory is flat at their end). Summing
 those counts the pages a forked worker shares with its parent (the interpreter, the modules, the
 encoder: ~100 MB) once per process, an upper bound. The memory the processes really use together
-is the main process's peak RSS plus, for every other process, the largest private memory (USS:
-``Private_Clean`` + ``Private_Dirty`` of ``/proc/<pid>/smaps_rollup``) sampled the same way, every
-15 ms (reading it walks the process's page tables: every 3 ms, that slowed the run it measured by
-~0.1 s on 2 cores): each page counted once, where it lives. The 250 MB target applies to that sum.
+is the main process's own peak RSS (sampled too: with descendants, ``ru_maxrss`` of ``os.wait4``
+is the largest of the process and those it reaped) plus, for every other process, the largest
+private memory (USS: ``Private_Clean`` + ``Private_Dirty`` of ``/proc/<pid>/smaps_rollup``)
+sampled the same way, every 15 ms (reading it walks the process's page tables: every 3 ms, that
+slowed the run it measured by ~0.1 s on 2 cores): each page counted once, where it lives. The
+250 MB target applies to that sum.
 
 * ``baseline``: what the popular OpenAI cookbook notebook ("Data preparation and analysis for chat
   model fine-tuning") does: ``json.loads`` every line into a list, its format checks, one
@@ -231,7 +233,7 @@ print(json.dumps({"examples": len(dataset), "errors": dict(format_errors), "too_
 DIRECT = r'''
 import json, sys
 from foundry_tune.dataset._cost import estimate_cost
-from foundry_tune.dataset._stats import StatsAccumulator
+from foundry_tune.dataset._accumulator import StatsAccumulator
 from foundry_tune.dataset._tokens import TokenCounter
 
 model = sys.argv[2]
@@ -328,6 +330,9 @@ class DescendantPeaks:
     def __init__(self, pid: int, interval: float = 0.003) -> None:
         self.pid = pid
         self.interval = interval
+        self.own_peak_kb = 0
+        """The peak RSS of ``pid`` itself (``os.wait4``'s ``ru_maxrss`` is the largest of it and the
+        descendants it reaped, on Linux)."""
         self.peaks_kb: dict[int, int] = {}
         self.private_kb: dict[int, int] = {}
         self._stop = threading.Event()
@@ -337,6 +342,9 @@ class DescendantPeaks:
     def _run(self) -> None:
         tick = 0
         while not self._stop.is_set():
+            own = _vm_hwm_kb(self.pid)
+            if own is not None and own > self.own_peak_kb:
+                self.own_peak_kb = own
             todo = _children(self.pid)
             # smaps_rollup walks the process's page tables under its memory map lock: read every
             # 3 ms it costs the measured run a good part of a core (a 2-core machine), so the USS is
@@ -385,13 +393,16 @@ def run(argv: list[str]) -> dict[str, Any]:
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         descendants, private = sampler.stop()
+        own_kb = sampler.own_peak_kb
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv} failed with exit code {proc.returncode}:\n{stderr[-3000:]}")
-    rss_mb = usage.ru_maxrss / 1024
+    # With descendants, wait4's ru_maxrss is the largest of the process and those it reaped: the
+    # process's own peak is the one sampled (its peak is at its end, within one sample of it).
+    rss_mb = own_kb / 1024 if descendants and own_kb else usage.ru_maxrss / 1024
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": rss_mb,
             "rss_sum_mb": rss_mb + sum(descendants.values()) / 1024, "processes": 1 + len(descendants),
             "used_mb": rss_mb + sum(private.values()) / 1024,

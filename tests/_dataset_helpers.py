@@ -70,3 +70,15 @@ def race_data(tag: str, rows: int = 10) -> tuple[Any, Any]:
         record["messages"][0]["content"] = f"You answer briefly. [{tag}]"
     return (Dataset.from_records(records[:rows], name="train.jsonl"),
             Dataset.from_records(records[rows:], name="val.jsonl"))
+
+
+def run_python(code: str, expected: str) -> str:
+    """Run ``code`` in a fresh interpreter (nothing imported yet, no thread); assert that its standard
+    output holds ``expected``; return that output."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert expected in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout

@@ -42,8 +42,8 @@ from foundry_tune.catalog import (
 from foundry_tune.cli import _jobs
 from foundry_tune.client import Foundry
 from foundry_tune.dataset import Dataset, TokenStats
+from foundry_tune.dataset._accumulator import StatsAccumulator
 from foundry_tune.dataset._cost import estimate_cost
-from foundry_tune.dataset._stats import StatsAccumulator
 from foundry_tune.emulator import Emulator
 from foundry_tune.errors import CostLimitError, InvalidParameterError
 from foundry_tune.job import FineTuneBuilder

@@ -10,8 +10,9 @@ import pytest
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import LIST_PRICES_AS_OF, Price, lookup_model, price_for, set_price
+from foundry_tune.dataset._accumulator import StatsAccumulator
 from foundry_tune.dataset._cost import default_epochs, estimate_cost
-from foundry_tune.dataset._stats import Distribution, StatsAccumulator, TokenStats, percentile
+from foundry_tune.dataset._stats import Distribution, TokenStats, percentile
 from foundry_tune.errors import InvalidParameterError
 
 

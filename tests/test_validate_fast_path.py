@@ -300,7 +300,7 @@ def test_same_reports_of_every_sample_file_without_the_fast_paths(monkeypatch: p
 
 
 def test_stats_add_many_is_add_one_by_one() -> None:
-    from foundry_tune.dataset._stats import StatsAccumulator
+    from foundry_tune.dataset._accumulator import StatsAccumulator
 
     totals, assistant, lines = [5, 70, 12, 99, 3], [1, 2, 3, 4, 0], [1, 3, 4, 8, 9]
     for limit in (None, 1000, 50):

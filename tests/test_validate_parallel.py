@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _dataset_helpers import GOOD, line
+from _dataset_helpers import GOOD, line, run_python
+from _forked_probe import _die_in_worker, _fail_in_worker
 
 from foundry_tune.cli import main
 from foundry_tune.dataset import Dataset, ValidationReport, _parallel, _validator
@@ -84,9 +87,9 @@ def _spy_ranges(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = _validator.run_ranges
 
-    def spy(work: Any, ranges: Any, args: Any, context: Any) -> Any:
+    def spy(work: Any, ranges: Any, args: Any, context: Any, **kw: Any) -> Any:
         seen.append(len(ranges))
-        return real(work, ranges, args, context)
+        return real(work, ranges, args, context, **kw)
 
     monkeypatch.setattr(_validator, "run_ranges", spy)
     return seen
@@ -183,18 +186,6 @@ def test_bad_workers(tmp_path: Path, bad: object) -> None:
         Dataset.from_jsonl(path).validate("sft", workers=bad)  # type: ignore[arg-type]
 
 
-def _fail_in_worker(start: int, end: int, index: int, *args: Any) -> Any:
-    if index == 1:
-        raise RuntimeError("boom")
-    return _validator.validate_range(start, end, index, *args)
-
-
-def _die_in_worker(start: int, end: int, index: int, *args: Any) -> Any:
-    if index == 2:
-        os._exit(3)
-    return _validator.validate_range(start, end, index, *args)
-
-
 @pytest.mark.parametrize("threads", [False, True], ids=["forked", "new interpreters"])
 def test_worker_failure_is_a_dataset_error_and_leaves_no_process(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: bool) -> None:
@@ -202,16 +193,43 @@ def test_worker_failure_is_a_dataset_error_and_leaves_no_process(
         monkeypatch.setattr(_parallel, "_single_threaded", lambda: False)
     path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
     real = _validator.run_ranges
+    children = _children()
     monkeypatch.setattr(_validator, "run_ranges",
-                        lambda work, ranges, args, context: real(_fail_in_worker, ranges, args, context))
+                        lambda work, ranges, args, context, **kw: real(_fail_in_worker, ranges, args, context,
+                                                                       **kw))
     with pytest.raises(DatasetError, match="RuntimeError: boom"):
         Dataset.from_jsonl(path).validate("sft", workers=2)
     assert multiprocessing.active_children() == []
     monkeypatch.setattr(_validator, "run_ranges",
-                        lambda work, ranges, args, context: real(_die_in_worker, ranges, args, context))
+                        lambda work, ranges, args, context, **kw: real(_die_in_worker, ranges, args, context,
+                                                                       **kw))
     with pytest.raises(DatasetError, match="exit code 3"):
         Dataset.from_jsonl(path).validate("sft", workers=3)
     assert multiprocessing.active_children() == []
+    assert _children() == children
+
+
+def _probe(scenario: str, path: Path) -> dict[str, Any]:
+    """Run a scenario of ``tests/_forked_probe.py`` in a fresh interpreter, which forks."""
+    probe = Path(__file__).with_name("_forked_probe.py")
+    done = subprocess.run([sys.executable, str(probe), scenario, str(path)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    assert found["forks"]
+    return found
+
+
+def test_forked_worker_failure_is_a_dataset_error_and_leaves_no_process(tmp_path: Path) -> None:
+    """A worker that raises, one that dies: each a `DatasetError` naming what happened; every
+    process of the pass (the lead and the workers it forked) is gone when `validate` returns."""
+    path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
+    found = _probe("failure", path)
+    first, second = found["errors"]
+    assert "RuntimeError: boom" in first
+    assert "exit code 3" in second
+    assert found["leads"] == 2 and found["running"] == [False, False]
+    assert found["children"] == []
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -255,19 +273,51 @@ def _interrupt_here(start: int, end: int, index: int, *args: Any) -> Any:
     return _validator.validate_range(start, end, index, *args)
 
 
-@pytest.mark.parametrize("threads", [False, True], ids=["forked", "new interpreters"])
-def test_interrupt_stops_every_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: bool) -> None:
-    if threads:
-        monkeypatch.setattr(_parallel, "_single_threaded", lambda: False)
+def test_interrupt_stops_every_worker_forked(tmp_path: Path) -> None:
+    """Ctrl-C in this process while forked workers run (the lead and the workers it forked, which
+    are not this process's children): every one of them is stopped before the call returns."""
+    path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
+    found = _probe("interrupt", path)
+    assert found["errors"] == ["KeyboardInterrupt"]
+    assert found["leads"] == 1 and found["running"] == [False]
+    assert found["children"] == []
+    assert found["seconds"] < 30  # the workers sleep for 60 s
+
+
+def test_interrupt_stops_every_worker_new_interpreters(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "_single_threaded", lambda: False)
     path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
     real = _validator.run_ranges
     monkeypatch.setattr(_validator, "run_ranges",
-                        lambda work, ranges, args, context: real(_interrupt_here, ranges, args, context))
+                        lambda work, ranges, args, context, **kw: real(_interrupt_here, ranges, args, context,
+                                                                       **kw))
     children = _children()
     with pytest.raises(KeyboardInterrupt):
         Dataset.from_jsonl(path).validate("sft", workers=3)
     assert multiprocessing.active_children() == []
     assert _children() == children
+
+
+def test_the_caller_builds_no_encoder_and_loads_the_report_while_workers_run(tmp_path: Path) -> None:
+    """A pass in forked workers: the lead worker builds the encoder; this process forks it before
+    it loads pydantic (the report's models), which it loads while the workers run."""
+    path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
+    probe = (
+        "import os, sys\n"
+        "from foundry_tune.cli import main\n"
+        "seen = []\n"
+        "real_fork = os.fork\n"
+        "def fork():\n"
+        "    seen.append('pydantic' in sys.modules)\n"
+        "    return real_fork()\n"
+        "os.fork = fork\n"
+        f"code = main(['validate', {str(path)!r}, '--method', 'sft', '--json', '--workers', '2'])\n"
+        "import toktok\n"
+        "print('FORKS', seen[:1], 'ENCODERS', len(toktok._CACHE), 'PYDANTIC', 'pydantic' in sys.modules,\n"
+        "      code)\n"
+    )
+    run_python(probe, "FORKS [False] ENCODERS 0 PYDANTIC True 0")
 
 
 def test_new_interpreters_when_this_process_has_threads(tmp_path: Path,
@@ -305,9 +355,9 @@ def test_a_file_changed_during_the_pass_is_validated_again(tmp_path: Path,
     real = _validator.run_ranges
     calls: list[int] = []
 
-    def write_meanwhile(work: Any, ranges: Any, args: Any, context: Any) -> Any:
+    def write_meanwhile(work: Any, ranges: Any, args: Any, context: Any, **kw: Any) -> Any:
         calls.append(len(ranges))
-        result = real(work, ranges, args, context)
+        result = real(work, ranges, args, context, **kw)
         with open(path, "ab") as out:
             out.write(b"not json\n")
         return result

@@ -4,9 +4,9 @@ a tenth of validating a 92 MB file on two cores), since validating never talks t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from _dataset_helpers import run_python
 
 ROW = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 
@@ -22,9 +22,7 @@ def test_validate_imports_no_http_client(tmp_path: Path) -> None:
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & stacks)\n"
         "print('LOADED', loaded, code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert "LOADED [] 0" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    run_python(probe, "LOADED [] 0")
 
 
 def test_validate_imports_no_tls_logging_or_safety_check(tmp_path: Path) -> None:
@@ -40,17 +38,32 @@ def test_validate_imports_no_tls_logging_or_safety_check(tmp_path: Path) -> None
         f"code = main(['validate', {str(data)!r}, '--method', 'sft', '--model', 'gpt-4.1-mini', '--json'])\n"
         f"print('LOADED', sorted(set({lazy!r}) & set(sys.modules)), code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                          check=False)
-    assert "LOADED [] 0" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    run_python(probe, "LOADED [] 0")
+
+
+def test_the_validator_loads_no_pydantic() -> None:
+    """The dataset package and the validation pass load no pydantic (~70 ms): a pass in several
+    processes loads it, for its report, while its workers run."""
+    probe = (
+        "import sys\n"
+        "from foundry_tune.dataset import Dataset, validate_file\n"
+        "import foundry_tune.dataset._validator, foundry_tune.dataset._parallel\n"
+        "print('PYDANTIC', 'pydantic' in sys.modules)\n"
+    )
+    run_python(probe, "PYDANTIC False")
 
 
 def test_lazy_names_still_resolve() -> None:
     import foundry_tune.dataset as dataset
-    from foundry_tune.dataset import _dataset, _safety_check
+    from foundry_tune.dataset import _cost, _dataset, _report, _safety_check, _stats
 
     assert dataset.SafetyCheckReport is _safety_check.SafetyCheckReport
     assert dataset.DroppedRow is _safety_check.DroppedRow
-    assert {"DroppedRow", "SafetyCheckReport"} <= set(dir(dataset))
+    assert dataset.CostEstimate is _cost.CostEstimate
+    assert dataset.estimate_cost is _cost.estimate_cost
+    assert dataset.default_epochs is _cost.default_epochs
+    assert dataset.ValidationReport is _report.ValidationReport
+    assert dataset.TokenStats is _stats.TokenStats
+    assert set(dataset.__all__) <= set(dir(dataset))
     # Dataset.safety_check's default threshold is the safety check's own default.
     assert _dataset._DEFAULT_SAFETY_THRESHOLD == _safety_check.DEFAULT_THRESHOLD

@@ -14,7 +14,6 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from foundry_tune._method_kind import parse_method_kind
 from foundry_tune._redact import mask_url
 from foundry_tune.dataset import _parallel as parallel
-from foundry_tune.dataset._cost import CostEstimate, estimate_cost
 from foundry_tune.dataset._grader_refs import grader_needs, is_json_response_format
 from foundry_tune.dataset._hashing import Stamp, open_hashing, stamp_of
 from foundry_tune.dataset._parallel import (
@@ -25,7 +24,6 @@ from foundry_tune.dataset._parallel import (
     stable_key,
     worker_context,
 )
-from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._spool import is_missing, plain, remove_quietly, spool_records
 from foundry_tune.dataset._validator import Check, example_key, iter_records, line_keys, run_validation
 from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidParameterError
@@ -33,6 +31,8 @@ from foundry_tune.errors import DatasetError, DatasetValidationError, InvalidPar
 if TYPE_CHECKING:
     from azure.core.credentials import AzureKeyCredential, TokenCredential
 
+    from foundry_tune.dataset._cost import CostEstimate
+    from foundry_tune.dataset._report import ValidationReport
     from foundry_tune.dataset._safety_check import SafetyCheckReport
 
 # `Dataset.split()` and `Dataset.safety_check()` import their modules when called: validating needs
@@ -290,6 +290,8 @@ class Dataset:
         report = self.validate(method, model=model, grader=grader).raise_for_errors()
         if report.tokens is None:
             raise DatasetValidationError(report)
+        from foundry_tune.dataset._cost import estimate_cost
+
         return estimate_cost(report.tokens, model, report.method, n_epochs)
 
     def split(self, validation: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:

@@ -6,8 +6,12 @@ kept, its counts, the 8-byte keys of its lines, its token counts. The caller mer
 order (see ``foundry_tune.dataset._validator``).
 
 Start method: ``fork`` (Linux) when this process has exactly one thread (nothing can be holding a
-lock the child would inherit; the child starts at once, with the modules and the encoder of its
-parent). Otherwise (POSIX) each worker is a new interpreter (``os.posix_spawn`` of
+lock the child would inherit). Then this process forks a lead worker at once, before anything is
+built: the lead builds what the workers share (the encoder, ~0.3 s that hold the GIL), forks the
+other workers, which start with its modules and encoder, and validates the first range, while this
+process meanwhile does its own part (hashing the file, loading the report's modules) on the other
+core. The lead and its workers form a process group of their own, which this process stops as one.
+Otherwise (POSIX) each worker is a new interpreter (``os.posix_spawn`` of
 ``sys.executable -c ...``, safe in a process with threads) that reads its task
 from a pipe and imports only the validator: never the caller's main module, so a script without an
 ``if __name__ == "__main__"`` guard is not run again, as it would be by multiprocessing's
@@ -32,9 +36,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from foundry_tune.dataset._hashing import BLOCK, Stamp, stamp_of
 from foundry_tune.errors import DatasetError, InvalidParameterError
@@ -44,12 +47,13 @@ __all__ = [
     "MIN_BYTES_PER_WORKER",
     "Parallel",
     "Workers",
+    "group_running",
+    "hash_file",
     "open_range",
     "plan_ranges",
     "resolve_workers",
     "run_ranges",
     "stable_key",
-    "start_hash",
     "usable_cores",
     "worker_context",
 ]
@@ -184,7 +188,7 @@ def open_range(path: Path, start: int, end: int) -> io.BufferedReader:
 @dataclasses.dataclass(frozen=True)
 class Parallel:
     """How to validate a file in several processes: its path and ranges, and ``on_hash``, called
-    with the file's SHA-256 and stamp (see `start_hash`)."""
+    with the file's SHA-256 and stamp (see `hash_file`)."""
 
     path: Path
     ranges: list[tuple[int, int]]
@@ -235,62 +239,183 @@ def _context() -> Any:
     return None
 
 
-def _worker(conn: Connection, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    """A worker's body: run ``work(*args)`` and send ``("ok", result)`` or ``("error", message)``."""
-    try:
-        result = work(*args)
-    except KeyboardInterrupt:
-        conn.close()
-        return
-    except BaseException as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    else:
-        conn.send(("ok", result))
-    finally:
-        conn.close()
-
-
 def run_ranges(work: Callable[..., R], ranges: Sequence[tuple[int, int]], args: tuple[Any, ...],
-               context: Any) -> list[R]:
-    """``work(start, end, index, *args)`` for every range, the first in this process and the others
-    each in a worker process at the same time; the results in range order. A worker that fails or
-    dies raises [`DatasetError`][DatasetError]; on any error or interrupt every worker is stopped
-    and reaped before this returns. ``context`` from [`worker_context()`][worker_context]."""
+               context: Any, *, prepare: Callable[[], object] | None = None,
+               meanwhile: Callable[[], None] | None = None) -> list[R]:
+    """``work(start, end, index, *args)`` for every range, each in a worker process at the same
+    time; the results in range order. ``prepare()`` is called once before the first ``work`` in the
+    process that runs it (forked workers share what it built); ``meanwhile()`` in this process while
+    the workers run. A worker that fails or dies raises [`DatasetError`][DatasetError]; on any error
+    or interrupt every worker is stopped and reaped before this returns. ``context`` from
+    [`worker_context()`][worker_context]: forked workers (see the module's documentation), new
+    interpreters (the first range in this process, the others each in a new interpreter), or None
+    (every range in this process, one after the other)."""
     if context is None:
+        if meanwhile is not None:
+            meanwhile()
+        if prepare is not None:
+            prepare()
         return [work(start, end, index, *args) for index, (start, end) in enumerate(ranges)]
     if isinstance(context, _Subprocesses):
-        return _run_subprocesses(work, ranges, args)
-    started: list[tuple[Any, Connection]] = []
-    forked = context.get_start_method() == "fork"
+        return _run_subprocesses(work, ranges, args, prepare, meanwhile)
+    return _run_forked(work, ranges, args, prepare, meanwhile)
+
+
+def _run_forked(work: Callable[..., R], ranges: Sequence[tuple[int, int]], args: tuple[Any, ...],
+                prepare: Callable[[], object] | None, meanwhile: Callable[[], None] | None) -> list[R]:
+    pipes = [os.pipe() for _ in range(len(ranges) + 1)]  # one per range, then the workers' exit codes
     try:
-        if forked:
-            # Forked workers share this process's objects until they write to them: keep the
-            # garbage collector from visiting (and so copying) every one of them in each worker.
-            gc.freeze()
-        try:
-            for index, (start, end) in enumerate(ranges[1:], 1):
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_worker, args=(send, work, (start, end, index, *args)),
-                    name=f"foundry-tune-validate-{index}", daemon=True,
-                )
-                process.start()
-                send.close()
-                started.append((process, receive))
-        finally:
-            if forked:
-                gc.unfreeze()
-        first = work(ranges[0][0], ranges[0][1], 0, *args)
-        results = [first]
-        for process, receive in started:
-            results.append(_receive(process, receive))
+        lead = os.fork()
+    except BaseException:
+        for fds in pipes:
+            for fd in fds:
+                os.close(fd)
+        raise
+    if lead == 0:  # pragma: no cover (runs in the forked lead; its outcome is what the tests check)
+        _lead(work, ranges, args, prepare, pipes)
+    with contextlib.suppress(OSError):  # as the lead does: whichever runs first makes the group
+        os.setpgid(lead, lead)
+    readers: list[io.BufferedReader] = []
+    for read, write in pipes:
+        os.close(write)
+        readers.append(os.fdopen(read, "rb"))
+    done = False
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        results = []
+        for index, reader in enumerate(readers[:-1]):
+            data = reader.read()
+            if not data:
+                how = _exit_code(readers[-1], lead, index)
+                raise DatasetError(f"a validation worker process ended without a result ({how}): validate "
+                                   "with workers=1 (CLI: --workers 1) to check the file in one process")
+            results.append(_outcome(data))
+        done = True
         return results
     finally:
-        for process, receive in started:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-            receive.close()
+        if not done:
+            _stop_group(lead)
+        for reader in readers:
+            reader.close()
+        _reap(lead)
+
+
+def _lead(work: Callable[..., Any], ranges: Sequence[tuple[int, int]], args: tuple[Any, ...],
+          prepare: Callable[[], object] | None, pipes: list[tuple[int, int]]) -> NoReturn:
+    """The lead worker (a forked child): build what the workers share, fork them, run the first range;
+    send each outcome on its range's pipe, then the workers' exit codes. Never returns: the process
+    ends here."""
+    try:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        with contextlib.suppress(ValueError):  # not the main thread: the caller's process had one
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops its workers on Ctrl-C
+        for read, _ in pipes:
+            os.close(read)
+        if prepare is not None:
+            try:
+                prepare()
+            except BaseException as exc:
+                _write(pipes[0][1], ("error", f"{type(exc).__name__}: {exc}"))
+                os._exit(1)
+        workers = []
+        # Forked workers share the lead's objects until they write to them: keep the garbage
+        # collector from visiting (and so copying) every one of them in each worker.
+        gc.freeze()
+        held = {write for _, write in pipes}  # the write ends this process has open
+        for index, (start, end) in enumerate(ranges[1:], 1):
+            mine = pipes[index][1]
+            pid = os.fork()
+            if pid == 0:
+                for other in held - {mine}:
+                    os.close(other)
+                _send(mine, work, (start, end, index, *args))
+                os._exit(0)
+            workers.append(pid)
+            os.close(mine)
+            held.discard(mine)
+        gc.unfreeze()
+        _send(pipes[0][1], work, (ranges[0][0], ranges[0][1], 0, *args))
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in workers]
+        _write(pipes[-1][1], codes)
+    finally:
+        os._exit(0)
+
+
+def _send(fd: int, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """Run ``work(*args)``; write the pickled ``("ok", result)`` or ``("error", message)`` to ``fd``."""
+    try:
+        outcome: tuple[str, Any] = ("ok", work(*args))
+    except BaseException as exc:
+        outcome = ("error", f"{type(exc).__name__}: {exc}")
+    _write(fd, outcome)
+
+
+def _write(fd: int, value: object) -> None:
+    with os.fdopen(fd, "wb") as out:
+        out.write(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _outcome(data: bytes) -> Any:
+    status, value = pickle.loads(data)  # noqa: S301 (written by a worker this process started)
+    if status != "ok":
+        raise DatasetError(f"a validation worker process failed: {value}")
+    return value
+
+
+def _exit_code(codes: io.BufferedReader, lead: int, index: int) -> str:
+    """How worker ``index`` ended, for an error message: the lead's exit code (index 0), or the
+    one the lead sends once all its workers ended."""
+    if index == 0:
+        try:
+            _, status = os.waitpid(lead, 0)
+        except ChildProcessError:
+            return "exit code unknown"
+        return f"exit code {os.waitstatus_to_exitcode(status)}"
+    data = codes.read()
+    try:
+        found: list[int] = pickle.loads(data)  # noqa: S301 (written by the lead this process started)
+        return f"exit code {found[index - 1]}"
+    except Exception:
+        return "exit code unknown"
+
+
+def _stop_group(lead: int) -> None:
+    """Stop the lead and every worker it forked (its process group), and wait until none of them
+    runs any more (1 s at most). The workers the lead forked are not this process's children:
+    killed with it, they are left to the system's init process to reap."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(lead, signal.SIGKILL)
+    _reap(lead)
+    deadline = time.monotonic() + 1.0
+    while group_running(lead) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def group_running(group: int) -> bool:
+    """Whether a process of process group ``group`` still runs (Linux: from ``/proc``; a process that
+    ended and waits to be reaped does not run)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(group).encode() and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _subprocess_main(task: bytes) -> None:
@@ -368,13 +493,17 @@ def _feed(fd: int, task: bytes) -> None:
         pass
 
 
-def _run_subprocesses(work: Callable[..., R], ranges: Sequence[tuple[int, int]],
-                      args: tuple[Any, ...]) -> list[R]:
+def _run_subprocesses(work: Callable[..., R], ranges: Sequence[tuple[int, int]], args: tuple[Any, ...],
+                      prepare: Callable[[], object] | None, meanwhile: Callable[[], None] | None) -> list[R]:
     started: list[_Spawned] = []
     try:
         for index, (start, end) in enumerate(ranges[1:], 1):
             inner = pickle.dumps((work, (start, end, index, *args)), pickle.HIGHEST_PROTOCOL)
             started.append(_Spawned(pickle.dumps((list(sys.path), inner), pickle.HIGHEST_PROTOCOL)))
+        if meanwhile is not None:  # while the new interpreters start
+            meanwhile()
+        if prepare is not None:
+            prepare()
         results = [work(ranges[0][0], ranges[0][1], 0, *args)]
         results.extend(worker.result() for worker in started)
         return results
@@ -383,21 +512,7 @@ def _run_subprocesses(work: Callable[..., R], ranges: Sequence[tuple[int, int]],
             worker.stop()
 
 
-def _receive(process: Any, receive: Connection) -> Any:
-    try:
-        status, value = receive.recv()
-    except EOFError:
-        process.join()
-        raise DatasetError(
-            f"a validation worker process ended without a result (exit code {process.exitcode}): "
-            "validate with workers=1 (CLI: --workers 1) to check the file in one process"
-        ) from None
-    if status != "ok":
-        raise DatasetError(f"a validation worker process failed: {value}")
-    return value
-
-
-def _sha256(path: Path) -> tuple[str, Stamp | None]:
+def hash_file(path: Path) -> tuple[str, Stamp | None]:
     """SHA-256 (hex) of the file, and its stamp when it did not change while it was read."""
     digest = hashlib.sha256()
     with open(path, "rb", buffering=0) as stream:
@@ -408,58 +523,3 @@ def _sha256(path: Path) -> tuple[str, Stamp | None]:
             digest.update(view[:n])
         after = stamp_of(os.fstat(stream.fileno()))
     return digest.hexdigest(), before if after == before else None
-
-
-def _hash_worker(conn: Connection, path: Path) -> None:
-    try:
-        conn.send(("ok", _sha256(path)))
-    except BaseException as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
-
-
-def start_hash(path: Path, on_hash: Callable[[str, Stamp | None], None] | None,
-               context: Any) -> Callable[[], None]:
-    """Start hashing ``path`` (SHA-256) alongside the encoder's build, which holds the GIL: in a
-    forked process when workers are forked (so that this process has no thread when they are),
-    else in a thread. The returned function waits for it and calls ``on_hash(digest, stamp)``."""
-    if on_hash is None:
-        return lambda: None
-    if context is not None and context.get_start_method() == "fork":
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_hash_worker, args=(send, path), name="foundry-tune-hash",
-                                  daemon=True)
-        process.start()
-        send.close()
-
-        def wait_process() -> None:
-            try:
-                result = _receive(process, receive)
-            finally:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
-                receive.close()
-            on_hash(*result)
-
-        return wait_process
-    found: list[tuple[str, Stamp | None]] = []
-    errors: list[BaseException] = []
-
-    def body() -> None:
-        try:
-            found.append(_sha256(path))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=body, name="foundry-tune-hash", daemon=True)
-    thread.start()
-
-    def wait_thread() -> None:
-        thread.join()
-        if errors:
-            raise errors[0]
-        on_hash(*found[0])
-
-    return wait_thread

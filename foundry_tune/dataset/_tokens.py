@@ -50,6 +50,7 @@ __all__ = [
     "ExampleTokens",
     "TokenCounter",
     "collect_simple_sft",
+    "encoding_of",
 ]
 
 DEFAULT_ENCODING = "o200k_base"
@@ -186,6 +187,12 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def encoding_of(model: str | None) -> str:
+    """The encoding a [`TokenCounter`][TokenCounter] for ``model`` counts with."""
+    info = lookup_model(model) if model else None
+    return info.encoding if info is not None else DEFAULT_ENCODING
+
+
 class TokenCounter:
     """Counts tokens of training examples with the encoding of ``model``'s family.
 
@@ -199,7 +206,7 @@ class TokenCounter:
                  backend: str | None = None) -> None:
         info = lookup_model(model) if model else None
         self.model = model
-        self.encoding_name: str = info.encoding if info is not None else DEFAULT_ENCODING
+        self.encoding_name: str = encoding_of(model)
         self.exact: bool = info.exact_tokens if info is not None else True
         """Whether the counts are the model's own (tiktoken models) or an approximation."""
         self._backend: Backend = get_backend(self.encoding_name, backend)

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import itertools
 from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.catalog import ModelInfo, known_models, lookup_model
-from foundry_tune.dataset._cost import estimate_cost
+from foundry_tune.dataset._accumulator import StatsAccumulator
 from foundry_tune.dataset._findings import method_name
 from foundry_tune.dataset._grader_refs import GraderNeeds
 from foundry_tune.dataset._groups import shape_counts
 from foundry_tune.dataset._issues import MAX_ISSUES_PER_CODE, Issue, IssueCollector, Severity
-from foundry_tune.dataset._parallel import Parallel, open_range, run_ranges, stable_key, start_hash
+from foundry_tune.dataset._parallel import Parallel, hash_file, open_range, run_ranges, stable_key
 from foundry_tune.dataset._reader import (
     LINE_TOO_LONG,
     MAX_LINE_BYTES,
@@ -33,11 +34,12 @@ from foundry_tune.dataset._reader import (
     native_loads,
     parse_line,
 )
-from foundry_tune.dataset._report import ValidationReport
 from foundry_tune.dataset._rules import SFT_ROLES, detect_method, rules_for
-from foundry_tune.dataset._stats import StatsAccumulator
-from foundry_tune.dataset._tokens import SIMPLE_SFT_ROLES, TokenCounter, collect_simple_sft
+from foundry_tune.dataset._tokens import SIMPLE_SFT_ROLES, TokenCounter, collect_simple_sft, encoding_of
 from foundry_tune.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from foundry_tune.dataset._report import ValidationReport
 
 __all__ = ["MIN_EXAMPLES", "Check", "example_key", "line_keys", "run_validation"]
 
@@ -171,19 +173,28 @@ class _Pass:
         """field -> [first line missing it, how many rows miss it]"""
         grader = check.grader if method is MethodKind.REINFORCEMENT else None
         self.fields = grader.item_fields if grader is not None else frozenset()
-        self.counter = TokenCounter(check.model)
-        self.stats = StatsAccumulator(self.limit, encoding=self.counter.encoding_name)
+        self.stats = StatsAccumulator(self.limit, encoding=encoding_of(check.model))
+        self.counter: TokenCounter | None = None
+        """Built by `run` (its encoder takes ~0.3 s: a pass that only merges workers' results never
+        builds one)."""
         self.simple_roles: dict[str, int] | None = None
         """The roles of the supervised fast path (`collect_simple_sft`) and their tokens; None: none."""
-        if method is MethodKind.SUPERVISED and set(SIMPLE_SFT_ROLES) <= set(SFT_ROLES):
-            self.simple_roles = self.counter._simple_roles
-        self.native = native_loads() if self.simple_roles is not None and detectable else None
+        self.native: Callable[[bytes], Any] | None = None
         """orjson's parser, for the examples of the supervised fast path only: such an example holds
         nothing but objects, arrays and strings, which it reads exactly as the standard library
         does. An example that leaves the fast path is parsed again by the standard library."""
         self.native_tries = self.native_misses = 0
 
+    def _start_counting(self) -> TokenCounter:
+        if self.counter is None:
+            self.counter = TokenCounter(self.check.model)
+            if self.method is MethodKind.SUPERVISED and set(SIMPLE_SFT_ROLES) <= set(SFT_ROLES):
+                self.simple_roles = self.counter._simple_roles
+            self.native = native_loads() if self.simple_roles is not None and self.detectable else None
+        return self.counter
+
     def run(self, open_stream: Opener) -> None:
+        counter = self._start_counting()
         pending: tuple[concurrent.futures.Future[_Sums], list[int], list[int]] | None = None
         # The tokenizer's own thread, gone when the pass ends: a later pass may fork safely.
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="foundry-tune-pipeline") as pool, \
@@ -196,7 +207,7 @@ class _Pass:
                     self._take_counts(*pending)
                     pending = None
                 if numbers:
-                    pending = (self.counter._submit_sums(*batch, pool), numbers, messages)
+                    pending = (counter._submit_sums(*batch, pool), numbers, messages)
             if pending is not None:
                 self._take_counts(*pending)
 
@@ -219,7 +230,7 @@ class _Pass:
         space = _SPACE
         keys = self.keys.append
         key_lines = self.key_lines.append
-        counter = self.counter
+        counter = self._start_counting()
         method = self.method
         simple = self.simple_roles
         parse_object = _parse_object
@@ -536,13 +547,7 @@ def run_validation(open_stream: Opener, label: str, check: Check,
     detectable = method is not None
     resolved = method or MethodKind.SUPERVISED
     info = lookup_model(check.model) if check.model else None
-    # The encoder loads here (holding the GIL, on one core); the file is hashed meanwhile on another.
-    hashed = start_hash(parallel.path, parallel.on_hash, parallel.context) if parallel is not None else None
-    try:
-        state = _Pass(check, resolved, detectable, info)
-    finally:
-        if hashed is not None:
-            hashed()
+    state = _Pass(check, resolved, detectable, info)
     add = state.issues.add
     if check.model and info is None:
         add(
@@ -561,12 +566,26 @@ def run_validation(open_stream: Opener, label: str, check: Check,
             f"models that can are {', '.join(can)}",
         )
     _check_grader(state, check, resolved)
-    if parallel is None or len(parallel.ranges) < 2:
-        whole = parallel
-        state.run(open_stream if whole is None else lambda: open_range(whole.path, 0, whole.ranges[0][1]))
+    if parallel is None:
+        state.run(open_stream)
     else:
-        state.absorb(run_ranges(validate_range, parallel.ranges,
-                                (parallel.path, check, resolved, detectable, state.limit), parallel.context))
+        whole = parallel
+
+        def meanwhile() -> None:
+            # While the workers build the encoder and read: this process's own share (its cores
+            # are idle then): the report's modules, the file's hash.
+            _report_modules()
+            if whole.on_hash is not None:
+                whole.on_hash(*hash_file(whole.path))
+
+        if len(parallel.ranges) < 2:
+            meanwhile()
+            state.run(lambda: open_range(whole.path, 0, whole.ranges[0][1]))
+        else:
+            parts = run_ranges(validate_range, parallel.ranges,
+                               (parallel.path, check, resolved, detectable, state.limit), parallel.context,
+                               prepare=functools.partial(TokenCounter, check.model), meanwhile=meanwhile)
+            state.absorb(parts)
     if not detectable and state.examples:
         add(
             None,
@@ -577,6 +596,7 @@ def run_validation(open_stream: Opener, label: str, check: Check,
             "Convert it, or pass the method",
         )
     state.finish_file_checks()
+    estimate_cost, report_type = _report_modules()
     errors, warnings = state.issues.finish()
     tokens = state.stats.result() if state.stats.examples else None
     estimate = None
@@ -585,7 +605,7 @@ def run_validation(open_stream: Opener, label: str, check: Check,
             estimate = estimate_cost(tokens, check.model, resolved, check.n_epochs)
         except InvalidParameterError as exc:
             warnings.append(Issue(None, "estimate.unavailable", f"no cost estimate: {exc}", "warning"))
-    return ValidationReport(
+    return report_type(
         valid=not errors,
         path=label,
         method=resolved,
@@ -596,6 +616,15 @@ def run_validation(open_stream: Opener, label: str, check: Check,
         estimate=estimate,
         shapes=shape_counts(state.shapes, resolved, state.examples),
     )
+
+
+def _report_modules() -> tuple[Callable[..., Any], type[ValidationReport]]:
+    """``estimate_cost`` and ``ValidationReport``: loaded when a pass first needs them (they load
+    pydantic, ~70 ms), so that a pass in several processes loads them while its workers run."""
+    from foundry_tune.dataset._cost import estimate_cost
+    from foundry_tune.dataset._report import ValidationReport
+
+    return estimate_cost, ValidationReport
 
 
 def _check_grader(state: _Pass, check: Check, method: MethodKind) -> None:
