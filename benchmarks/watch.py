@@ -50,74 +50,39 @@ from foundry_tune.client import Foundry, StaticTokenCredential
 from foundry_tune.dataset import Dataset
 from foundry_tune.emulator import Emulator
 from foundry_tune.methods import Supervised
+from tests._delaying_proxy import HOP_BY_HOP, DelayingProxy
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 EXAMPLES = 500  # batch size 1 on the emulator: 500 steps an epoch, a step message every 10 steps
 MINUTES_PER_EPOCH = 3.0  # an epoch every 3 minutes: about 20 events a minute on every row
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
-               "proxy-connection", "te", "trailer", "upgrade"}
+_SERVER_AND_DATE = len(f"Server: {http.server.BaseHTTPRequestHandler.server_version} "
+                       f"{http.server.BaseHTTPRequestHandler.sys_version}\r\n"
+                       "Date: Wed, 02 Dec 2026 07:40:00 GMT\r\n")
+"""The two headers the proxy's ``send_response`` adds to every answer."""
 
 
-class CountingProxy:
-    """A threaded HTTP/1.1 proxy on a free loopback port in front of ``upstream`` that counts the
-    requests it forwards and the bytes it writes back (status line + headers + body)."""
+class CountingProxy(DelayingProxy):
+    """The tests' proxy (`tests._delaying_proxy.DelayingProxy`, nothing held) on a free loopback
+    port in front of ``upstream``, counting the requests it forwards and the bytes it writes back
+    (status line, headers and body)."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream.rstrip("/")
+        super().__init__(upstream, delay=0.0, held=lambda method, path: False)
         self.requests = 0
         self.bytes = 0
-        self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=120.0)
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._count = threading.Lock()
+        self.start()
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._client.close()
-
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
-                answer = proxy._client.request(self.command, proxy.upstream + self.path, headers=headers,
-                                               content=body)
-                lines = [f"{self.protocol_version} {answer.status_code} {answer.reason_phrase}\r\n"]
-                self.send_response(answer.status_code)
-                for key, value in answer.headers.items():
-                    if key.lower() not in _HOP_BY_HOP:
-                        self.send_header(key, value)
-                        lines.append(f"{key}: {value}\r\n")
-                self.send_header("Content-Length", str(len(answer.content)))
-                lines.append(f"Content-Length: {len(answer.content)}\r\n\r\n")
-                self.end_headers()
-                self.wfile.write(answer.content)
-                with proxy._lock:
-                    proxy.requests += 1
-                    # what the watcher received; send_response adds Server and Date headers too
-                    proxy.bytes += sum(len(line.encode()) for line in lines) + len(answer.content)
-                    extra = f"Server: {self.version_string()}\r\nDate: {self.date_time_string()}\r\n"
-                    proxy.bytes += len(extra)
-
-            do_GET = do_POST = do_DELETE = _serve
-
-        return Handler
+    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> httpx.Response:
+        answer = super()._forward(method, path, headers, body)
+        head = [f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}\r\n"]
+        head += [f"{key}: {value}\r\n" for key, value in answer.headers.items()
+                 if key.lower() not in HOP_BY_HOP]
+        head.append(f"Content-Length: {len(answer.content)}\r\n\r\n")
+        with self._count:
+            self.requests += 1
+            self.bytes += sum(len(line.encode()) for line in head) + _SERVER_AND_DATE + len(answer.content)
+        return answer
 
 
 @dataclass

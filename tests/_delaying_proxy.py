@@ -18,10 +18,11 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["DelayingProxy", "is_job_create"]
+__all__ = ["HOP_BY_HOP", "DelayingProxy", "is_job_create"]
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
                "proxy-connection", "te", "trailer", "upgrade"}
+"""Headers that belong to one connection: a proxy does not pass them on."""
 
 
 def is_job_create(method: str, path: str) -> bool:
@@ -110,7 +111,7 @@ class DelayingProxy:
             def _serve(self) -> None:
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in _HOP_BY_HOP and k.lower() != "host"}
+                           if k.lower() not in HOP_BY_HOP and k.lower() != "host"}
                 held = proxy.held(self.command, self.path)
                 if held:
                     with proxy._lock:
@@ -130,7 +131,7 @@ class DelayingProxy:
                 try:
                     self.send_response(response.status_code)
                     for key, value in response.headers.items():
-                        if key.lower() not in _HOP_BY_HOP:
+                        if key.lower() not in HOP_BY_HOP:
                             self.send_header(key, value)
                     self.send_header("Content-Length", str(len(response.content)))
                     self.end_headers()

@@ -15,10 +15,19 @@ from typing import Any
 
 import pytest
 from _dataset_helpers import good_file, line, sft, write_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from foundry_tune._method_kind import MethodKind
 from foundry_tune.dataset import validate_file
-from foundry_tune.dataset._reader import BOM, LINE_TOO_LONG, MAX_LINE_BYTES, READ_CHUNK, iter_lines
+from foundry_tune.dataset._reader import (
+    BOM,
+    LINE_TOO_LONG,
+    MAX_LINE_BYTES,
+    READ_CHUNK,
+    iter_chunks,
+    iter_lines,
+)
 from foundry_tune.dataset._validator import Check, run_validation
 
 CAP = 4096
@@ -192,3 +201,23 @@ def test_the_public_validator_accepts_bom_crlf_files_as_before(tmp_path: Path) -
     path.write_bytes(BOM + b"\r\n".join(line(sft(i)).encode() for i in range(12)) + b"\r\n")
     report = validate_file(path, "sft")
     assert report.valid and report.examples == 12
+
+
+_PIECES = [b"{}", b'{"a": 1}', b"", b" ", b"\r", b"\t", BOM, b"x" * 150, b"y" * (READ_CHUNK + 5), b"\xff",
+           b"z"]
+
+
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=12),
+       ends=st.lists(st.sampled_from([b"\n", b"\r\n", b""]), min_size=12, max_size=12),
+       size=st.integers(1, 4),
+       max_bytes=st.sampled_from([1, 100, READ_CHUNK - 1, READ_CHUNK, MAX_LINE_BYTES]),
+       file_start=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_chunks_hold_the_same_lines_as_iter_lines(pieces: list[bytes], ends: list[bytes], size: int,
+                                                  max_bytes: int, file_start: bool) -> None:
+    """``iter_chunks`` repeats ``iter_lines``'s start for speed: both give the same lines."""
+    data = b"".join(piece + end for piece, end in zip(pieces, ends, strict=False))
+    expected = list(iter_lines(io.BytesIO(data), max_bytes, file_start=file_start))
+    chunks = list(iter_chunks(io.BytesIO(data), size, max_bytes, file_start=file_start))
+    assert [line for chunk in chunks for line in chunk] == expected
+    assert all(0 < len(chunk) <= size for chunk in chunks[:-1])

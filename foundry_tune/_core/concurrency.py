@@ -22,10 +22,13 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-__all__ = ["AdaptiveConcurrency", "remaining_from_headers"]
+__all__ = ["AdaptiveConcurrency", "header_count", "remaining_from_headers"]
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+def header_count(headers: Mapping[str, str], name: str) -> int | None:
+    """A rate-limit header's count (``x-ratelimit-remaining-requests`` and the like): ``None`` when
+    it is absent, unparseable or negative. ``headers`` must look names up case-insensitively (httpx
+    headers do) or use lower-case names."""
     value = headers.get(name)
     if value is None:
         return None
@@ -41,8 +44,8 @@ def remaining_from_headers(headers: Mapping[str, str]) -> tuple[int | None, int 
     """``(requests, tokens)`` still allowed, from Azure OpenAI's ``x-ratelimit-remaining-requests``
     and ``x-ratelimit-remaining-tokens`` (``None`` for a header absent, unparseable or negative).
     ``headers`` must look names up case-insensitively (httpx headers do) or use lower-case names."""
-    return (_header_int(headers, "x-ratelimit-remaining-requests"),
-            _header_int(headers, "x-ratelimit-remaining-tokens"))
+    return (header_count(headers, "x-ratelimit-remaining-requests"),
+            header_count(headers, "x-ratelimit-remaining-tokens"))
 
 
 @dataclasses.dataclass

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from foundry_tune._core.concurrency import header_count
 from foundry_tune._core.translate import parse_retry_after
 
 __all__ = [
@@ -105,16 +106,6 @@ def parse_reset(value: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        return None
-    return number if number >= 0 else None  # -1: not reported
-
-
 class Pacing:
     """What the service said about pacing, on one connection's clock (see the module docs).
 
@@ -151,14 +142,14 @@ class Pacing:
             retry_after = parse_retry_after(header, now=self._date(header))
             if retry_after is not None:
                 self._hold(now, retry_after, "Retry-After")
-        remaining = _int(header.get("x-ratelimit-remaining-requests"))
+        remaining = header_count(header, "x-ratelimit-remaining-requests")
         if remaining is not None:
-            limit = _int(header.get("x-ratelimit-limit-requests")) or 0
+            limit = header_count(header, "x-ratelimit-limit-requests") or 0
             if remaining <= max(LOW_REMAINING, limit // 20):
                 reset = parse_reset(header.get("x-ratelimit-reset-requests"))
                 hold = LOW_REMAINING_PAUSE if reset is None else reset
                 self._hold(now, hold, "x-ratelimit-remaining-requests")
-        reads = _int(header.get("x-ms-ratelimit-remaining-subscription-reads"))
+        reads = header_count(header, "x-ms-ratelimit-remaining-subscription-reads")
         if reads is not None and reads <= ARM_LOW_READS:
             self._hold(now, ARM_LOW_PAUSE, "x-ms-ratelimit-remaining-subscription-reads")
 
