@@ -31,6 +31,12 @@ def _sleep_in_workers(start: int, end: int, index: int, *args: Any) -> Any:
     return _validator.validate_range(start, end, index, *args)
 
 
+def _warn_in_workers(start: int, end: int, index: int, *args: Any) -> Any:
+    sys.stderr.write(f"a warning from worker {index}\n")  # to the terminal, from a background group
+    sys.stderr.flush()
+    return _validator.validate_range(start, end, index, *args)
+
+
 def _interrupted() -> None:
     time.sleep(0.5)  # the lead has built the encoder and forked its workers by then
     raise KeyboardInterrupt
@@ -59,6 +65,10 @@ def main(scenario: str, path: str) -> dict[str, Any]:
                 Dataset.from_jsonl(path).validate("sft", workers=workers)
             except DatasetError as exc:
                 found["errors"].append(str(exc))
+    elif scenario == "terminal":
+        _validator.run_ranges = (  # type: ignore[assignment]
+            lambda _w, ranges, args, context, **kw: real(_warn_in_workers, ranges, args, context, **kw))
+        found["examples"] = Dataset.from_jsonl(path).validate("sft", workers=2).examples
     elif scenario == "interrupt":
         _validator.run_ranges = lambda _w, ranges, args, context, **kw: real(  # type: ignore[assignment]
             _sleep_in_workers, ranges, args, context, prepare=kw["prepare"], meanwhile=_interrupted)

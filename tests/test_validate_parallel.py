@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -271,6 +272,45 @@ def _interrupt_here(start: int, end: int, index: int, *args: Any) -> Any:
     if index == 0:  # in this process, while the workers run: as Ctrl-C would
         raise KeyboardInterrupt
     return _validator.validate_range(start, end, index, *args)
+
+
+def test_workers_writing_to_a_tostop_terminal_are_not_stopped(tmp_path: Path) -> None:
+    """The workers are a background process group of the terminal: one that writes to it (a
+    warning) must not be stopped by SIGTTOU when the terminal is set to ``stty tostop``."""
+    import fcntl
+    import pty
+    import termios
+
+    path = _write(tmp_path / "train.jsonl", [line(GOOD["sft"](i)).encode() for i in range(300)])
+    master, terminal = pty.openpty()
+    attributes = termios.tcgetattr(terminal)
+    attributes[3] |= termios.TOSTOP
+    termios.tcsetattr(terminal, termios.TCSANOW, attributes)
+
+    def own_terminal() -> None:  # in the child: a new session whose controlling terminal is the pty
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    probe = Path(__file__).with_name("_forked_probe.py")
+    with subprocess.Popen([sys.executable, str(probe), "terminal", str(path)], stdout=subprocess.PIPE,
+                          stderr=terminal, preexec_fn=own_terminal, close_fds=True) as process:  # noqa: PLW1509
+        os.close(terminal)
+        try:
+            out, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            raise AssertionError("a worker was stopped by the terminal") from None
+        finally:
+            written = b""
+            while select.select([master], [], [], 0)[0]:
+                try:
+                    written += os.read(master, 4096)
+                except OSError:
+                    break
+            os.close(master)
+    found = json.loads(out.decode().splitlines()[-1])
+    assert found["forks"] and found["examples"] == 300
+    assert b"a warning from worker 0" in written and b"a warning from worker 1" in written
 
 
 def test_interrupt_stops_every_worker_forked(tmp_path: Path) -> None:

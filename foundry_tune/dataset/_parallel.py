@@ -311,6 +311,9 @@ def _lead(work: Callable[..., Any], ranges: Sequence[tuple[int, int]], args: tup
             os.setpgid(0, 0)
         with contextlib.suppress(ValueError):  # not the main thread: the caller's process had one
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops its workers on Ctrl-C
+            # Its own process group is not the terminal's foreground one: a warning written to the
+            # terminal must not stop it (a terminal set to `stty tostop` would).
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
         for read, _ in pipes:
             os.close(read)
         if prepare is not None:
