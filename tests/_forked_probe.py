@@ -65,7 +65,11 @@ def main(scenario: str, path: str) -> dict[str, Any]:
                 Dataset.from_jsonl(path).validate("sft", workers=workers)
             except DatasetError as exc:
                 found["errors"].append(str(exc))
-    elif scenario == "terminal":
+    elif scenario == "terminal":  # standard error is a terminal: make it this session's
+        import fcntl
+        import termios
+
+        fcntl.ioctl(sys.stderr.fileno(), termios.TIOCSCTTY, 0)
         _validator.run_ranges = (  # type: ignore[assignment]
             lambda _w, ranges, args, context, **kw: real(_warn_in_workers, ranges, args, context, **kw))
         found["examples"] = Dataset.from_jsonl(path).validate("sft", workers=2).examples

@@ -277,7 +277,6 @@ def _interrupt_here(start: int, end: int, index: int, *args: Any) -> Any:
 def test_workers_writing_to_a_tostop_terminal_are_not_stopped(tmp_path: Path) -> None:
     """The workers are a background process group of the terminal: one that writes to it (a
     warning) must not be stopped by SIGTTOU when the terminal is set to ``stty tostop``."""
-    import fcntl
     import pty
     import termios
 
@@ -286,14 +285,10 @@ def test_workers_writing_to_a_tostop_terminal_are_not_stopped(tmp_path: Path) ->
     attributes = termios.tcgetattr(terminal)
     attributes[3] |= termios.TOSTOP
     termios.tcsetattr(terminal, termios.TCSANOW, attributes)
-
-    def own_terminal() -> None:  # in the child: a new session whose controlling terminal is the pty
-        os.setsid()
-        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
-
     probe = Path(__file__).with_name("_forked_probe.py")
+    # A new session, whose controlling terminal the probe makes the pty (its standard error).
     with subprocess.Popen([sys.executable, str(probe), "terminal", str(path)], stdout=subprocess.PIPE,
-                          stderr=terminal, preexec_fn=own_terminal, close_fds=True) as process:  # noqa: PLW1509
+                          stderr=terminal, start_new_session=True) as process:
         os.close(terminal)
         try:
             out, _ = process.communicate(timeout=60)
