@@ -126,7 +126,7 @@ def _plain_warnings(prog: str, as_json: bool, stream: TextIO) -> Callable[..., N
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``foundry-tune`` console script."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    command = next((a for a in args_list if not a.startswith("-")), None)
+    command = _command(args_list)
     token = _json_errors.set("--json" in args_list)
     try:
         parser = _build_parser(command if command in _COMMANDS else None)
@@ -148,10 +148,14 @@ def console() -> NoReturn:
     90 MB): exit handlers run, the logs and the output are flushed, then the process ends, as
     mypy ends its runs."""
     code = main()
-    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if command == "validate":
+    if _command(sys.argv[1:]) == "validate":
         _exit_at_once(code)
     sys.exit(code)
+
+
+def _command(args: Sequence[str]) -> str | None:
+    """The command named by the arguments: the first that is not an option."""
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def _exit_at_once(code: int) -> NoReturn:

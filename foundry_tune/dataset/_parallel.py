@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import io
@@ -285,12 +286,7 @@ def _run_forked(work: Callable[..., R], ranges: Sequence[tuple[int, int]], args:
             meanwhile()
         results = []
         for index, reader in enumerate(readers[:-1]):
-            data = reader.read()
-            if not data:
-                how = _exit_code(readers[-1], lead, index)
-                raise DatasetError(f"a validation worker process ended without a result ({how}): validate "
-                                   "with workers=1 (CLI: --workers 1) to check the file in one process")
-            results.append(_outcome(data))
+            results.append(_outcome(reader.read(), functools.partial(_exit_code, readers[-1], lead, index)))
         done = True
         return results
     finally:
@@ -360,8 +356,16 @@ def _write(fd: int, value: object) -> None:
         out.write(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _outcome(data: bytes) -> Any:
-    status, value = pickle.loads(data)  # noqa: S301 (written by a worker this process started)
+def _outcome(data: bytes, how: Callable[[], str]) -> Any:
+    """A worker's result from what it wrote (see `_send`). [`DatasetError`][DatasetError] when it
+    failed, or when it ended without writing a whole outcome (``how()`` says how it ended)."""
+    try:
+        status, value = pickle.loads(data)  # noqa: S301 (written by a worker this process started)
+    except Exception:
+        raise DatasetError(
+            f"a validation worker process ended without a result ({how()}): "
+            "validate with workers=1 (CLI: --workers 1) to check the file in one process"
+        ) from None
     if status != "ok":
         raise DatasetError(f"a validation worker process failed: {value}")
     return value
@@ -424,14 +428,12 @@ def _reap(pid: int) -> None:
 def _subprocess_main(task: bytes) -> None:
     """A new-interpreter worker: run the pickled ``(work, args)``; write the pickled outcome to
     standard output."""
-    out = sys.stdout.buffer
-    try:
-        work, args = pickle.loads(task)  # noqa: S301 (written by the process that started this one)
-        outcome: tuple[str, Any] = ("ok", work(*args))
-    except BaseException as exc:
-        outcome = ("error", f"{type(exc).__name__}: {exc}")
-    out.write(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-    out.flush()
+    _send(sys.stdout.fileno(), _call_pickled, (task,))
+
+
+def _call_pickled(task: bytes) -> Any:
+    work, args = pickle.loads(task)  # noqa: S301 (written by the process that started this one)
+    return work(*args)
 
 
 class _Spawned:
@@ -460,16 +462,7 @@ class _Spawned:
         """The worker's result (its outcome read to the end, then the process reaped)."""
         data = self._out.read()
         code = self._reap()
-        try:
-            status, value = pickle.loads(data)  # noqa: S301 (from the worker this process started)
-        except Exception:
-            raise DatasetError(
-                f"a validation worker process ended without a result (exit code {code}): "
-                "validate with workers=1 (CLI: --workers 1) to check the file in one process"
-            ) from None
-        if status != "ok":
-            raise DatasetError(f"a validation worker process failed: {value}")
-        return value
+        return _outcome(data, lambda: f"exit code {code}")
 
     def _reap(self) -> int | None:
         if self.pid is None:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from foundry_tune._method_kind import MethodKind, parse_method_kind
-from foundry_tune.catalog import lookup_model
+from foundry_tune.catalog import ModelInfo, lookup_model
 from foundry_tune.dataset._encoding import Backend, get_backend
 
 __all__ = [
@@ -187,9 +187,9 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def encoding_of(model: str | None) -> str:
-    """The encoding a [`TokenCounter`][TokenCounter] for ``model`` counts with."""
-    info = lookup_model(model) if model else None
+def encoding_of(info: ModelInfo | None) -> str:
+    """The encoding a [`TokenCounter`][TokenCounter] counts with for a model of the catalog (None: a
+    model it does not know, or none)."""
     return info.encoding if info is not None else DEFAULT_ENCODING
 
 
@@ -206,7 +206,7 @@ class TokenCounter:
                  backend: str | None = None) -> None:
         info = lookup_model(model) if model else None
         self.model = model
-        self.encoding_name: str = encoding_of(model)
+        self.encoding_name: str = encoding_of(info)
         self.exact: bool = info.exact_tokens if info is not None else True
         """Whether the counts are the model's own (tiktoken models) or an approximation."""
         self._backend: Backend = get_backend(self.encoding_name, backend)

@@ -173,7 +173,7 @@ class _Pass:
         """field -> [first line missing it, how many rows miss it]"""
         grader = check.grader if method is MethodKind.REINFORCEMENT else None
         self.fields = grader.item_fields if grader is not None else frozenset()
-        self.stats = StatsAccumulator(self.limit, encoding=encoding_of(check.model))
+        self.stats = StatsAccumulator(self.limit, encoding=encoding_of(info))
         self.counter: TokenCounter | None = None
         """Built by `run` (its encoder takes ~0.3 s: a pass that only merges workers' results never
         builds one)."""
@@ -202,7 +202,7 @@ class _Pass:
             for chunk in iter_chunks(stream, CHUNK_LINES, self.check.max_line_bytes,
                                      file_start=self.file_start):
                 self.lines += len(chunk)
-                batch, numbers, messages = self._check_chunk(chunk)
+                batch, numbers, messages = self._check_chunk(chunk, counter)
                 if pending is not None:
                     self._take_counts(*pending)
                     pending = None
@@ -211,7 +211,7 @@ class _Pass:
             if pending is not None:
                 self._take_counts(*pending)
 
-    def _check_chunk(self, chunk: list[Line]) -> _Collected:
+    def _check_chunk(self, chunk: list[Line], counter: TokenCounter) -> _Collected:
         """Check every line of a chunk; collect the strings of the examples that pass, to count
         their tokens (``(texts, tags, totals, assistant)``, see ``TokenCounter._collect``), with
         their line numbers and message counts."""
@@ -230,7 +230,6 @@ class _Pass:
         space = _SPACE
         keys = self.keys.append
         key_lines = self.key_lines.append
-        counter = self._start_counting()
         method = self.method
         simple = self.simple_roles
         parse_object = _parse_object
@@ -245,6 +244,14 @@ class _Pass:
         native = self.native
         tries = misses = 0
         examples = 0
+
+        def take_simple(record: dict[str, Any], fixed: int, number: int) -> None:
+            """Queue an example the fast path accepted (its strings are collected already)."""
+            add_total(fixed)
+            add_learned(0)
+            add_number(number)
+            add_messages(len(record["messages"]))
+
         try:
             for number, data, too_long in chunk:
                 if too_long is None and (not data or data.isspace()):
@@ -277,15 +284,11 @@ class _Pass:
                     except ValueError:  # orjson's JSONDecodeError; the standard library explains
                         fast = None
                     if type(fast) is dict:
-                        index = len(numbers)
-                        fixed = collect(fast, simple, texts, tags, index)
+                        fixed = collect(fast, simple, texts, tags, len(numbers))
                         if fixed >= 0:
-                            add_total(fixed)
-                            add_learned(0)
-                            add_number(number)
-                            add_messages(len(fast["messages"]))
+                            take_simple(fast, fixed, number)
                             continue
-                    misses += 1
+                    misses += 1  # parsed again below, by the standard library
                 record = parse_object(data, scan)
                 if record is None:
                     parsed = parse_line(data)
@@ -306,10 +309,7 @@ class _Pass:
                 if simple is not None:
                     fixed = collect(record, simple, texts, tags, index)
                     if fixed >= 0:
-                        add_total(fixed)
-                        add_learned(0)
-                        add_number(number)
-                        add_messages(len(record["messages"]))
+                        take_simple(record, fixed, number)
                         continue
                 findings = self.rules(record)
                 for code, message, severity in findings.items:
